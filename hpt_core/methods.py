@@ -1,0 +1,62 @@
+"""Named methods: HPT, the rows of the paper's ablation table (Table 3) and the baselines (Table 1).
+
+Each entry is a set of overrides of ``HPTConfig`` — never a copy of the model or the loop.
+``resolve_method("rm-injection", backbone=...)`` gives the config of that row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpt_core.config import HPTConfig
+from hpt_core.errors import HPTInputError
+
+#: name -> (one-line description, overrides of HPTConfig)
+METHODS: dict[str, tuple[str, dict[str, Any]]] = {
+    "hpt": ("HPT: depth prompt, GAT hierarchy injection, ZMLCE + MLM loss", {}),
+    "rm-constraint": (
+        "r.m. hierarchy constraint: one [PRED] scores every label",
+        {"hierarchy_constraint": False},
+    ),
+    "rm-injection": ("r.m. hierarchy injection: template tokens without the graph", {"injection": "none"}),
+    "rm-zmlce": ("r.m. ZMLCE loss: binary cross entropy instead", {"classification_loss": "bce"}),
+    "rm-mlm": ("r.m. MLM loss", {"mlm_weight": 0.0}),
+    "depth-increasing": (
+        "with depth increasing connection: t_i joins the labels of depths 1..i",
+        {"connection": "depth_increasing"},
+    ),
+    "random-connection": (
+        "with random connection: each label also joins one random virtual node",
+        {"connection": "random"},
+    ),
+    "gcn": ("HPT with GCN instead of GAT layers", {"injection": "gcn"}),
+    "vanilla": (
+        "vanilla fine-tuning: [CLS] + linear + BCE",
+        {"prompt": "none", "scorer": "linear", "injection": "none", "classification_loss": "bce", "mlm_weight": 0.0},
+    ),
+    "hard-prompt": (
+        "hard prompt: 'the text is about [MASK]', verbalizer = head word of the label name, BCE",
+        {"prompt": "hard", "scorer": "vocab", "injection": "none", "hierarchy_constraint": False,
+         "classification_loss": "bce", "mlm_weight": 0.0},
+    ),
+    "soft-prompt": (
+        "soft prompt: 8 learned template tokens + [MASK], learned label embeddings, BCE",
+        {"prompt": "soft", "injection": "none", "hierarchy_constraint": False,
+         "classification_loss": "bce", "mlm_weight": 0.0},
+    ),
+}
+
+#: The ablation rows of Table 3, in the paper's order.
+ABLATIONS = ["hpt", "rm-constraint", "rm-injection", "rm-zmlce", "rm-mlm", "depth-increasing", "random-connection"]
+BASELINES = ["vanilla", "hard-prompt", "soft-prompt"]
+
+
+def resolve_method(name: str, **overrides: Any) -> HPTConfig:
+    """The ``HPTConfig`` of a named method, with further field overrides (e.g. ``backbone``, ``graph_layers``)."""
+    if name not in METHODS:
+        raise HPTInputError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    return HPTConfig(**{**METHODS[name][1], **overrides, "method": name})
+
+
+def describe(name: str) -> str:
+    return METHODS[name][0]

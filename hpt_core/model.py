@@ -1,0 +1,300 @@
+"""The HPT model: a masked LM, a depth template, virtual label words and the hierarchy injection.
+
+One class covers HPT, its ablations and the baselines; ``HPTConfig`` decides which parts exist.
+A trained model is a folder: ``config.json`` (HPTConfig + the backbone's architecture),
+``hierarchy.json``, the tokenizer files and ``model.safetensors``. ``HPTModel.from_pretrained(dir)``
+rebuilds it from that folder alone, with no download and no unpickling.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from hpt_core.backbone import backbone_from_config, head_transform, load_backbone, mlm_head
+from hpt_core.config import HPTConfig
+from hpt_core.errors import HPTInputError
+from hpt_core.graph import HierarchyInjection, build_edge_index
+from hpt_core.hierarchy import LabelHierarchy
+from hpt_core.losses import bce_loss, mask_tokens, zmlce_loss
+from hpt_core.template import build_layout, collate, tokenize_texts
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+HIERARCHY_NAME = "hierarchy.json"
+
+
+def head_word(name: str) -> str:
+    """The head word of a label name, for the hard-prompt verbalizer.
+
+    English noun phrases put their head last unless a preposition or conjunction follows it:
+    ``"Machine learning" -> "learning"``, ``"Diseases of the heart" -> "Diseases"``.
+
+    >>> head_word("Machine learning"), head_word("Diseases of the heart"), head_word("hardware")
+    ('learning', 'Diseases', 'hardware')
+    """
+    words = name.replace(",", " , ").split()
+    for i, word in enumerate(words):
+        if word.lower() in {"of", "for", "in", "and", "on", "with", ","} and i > 0:
+            words = words[:i]
+            break
+    return words[-1] if words else name
+
+
+class HPTModel(nn.Module):
+    """Hierarchy-aware prompt tuning (and, by configuration, its ablations and baselines).
+
+    Args:
+        config: what to build (see ``HPTConfig``).
+        hierarchy: the label tree; its label order is the order of ``scores``' columns.
+        mlm: a Hugging Face masked LM (``AutoModelForMaskedLM``).
+        tokenizer: its tokenizer.
+        initialise: set the new parameters from the backbone (label names, ``[MASK]``); off when
+            weights are loaded right after.
+    """
+
+    def __init__(self, config: HPTConfig, hierarchy: LabelHierarchy, mlm: nn.Module, tokenizer, initialise: bool = True):
+        super().__init__()
+        self.config = config
+        self.hierarchy = hierarchy
+        self.tokenizer = tokenizer
+        self.mlm = mlm
+        self.layout = build_layout(config, hierarchy.max_depth, tokenizer)
+        hidden = mlm.config.hidden_size
+        n_labels = len(hierarchy.labels)
+        word_embeddings = mlm.get_input_embeddings().weight
+
+        by_depth = config.prompt == "depth" and config.hierarchy_constraint
+        groups = [d - 1 for d in hierarchy.depths] if by_depth else [0] * n_labels
+        self.register_buffer("label_groups", torch.tensor(groups, dtype=torch.long), persistent=False)
+        self.n_groups = max(groups) + 1
+
+        self.template = None
+        if self.layout.n_template:
+            std = getattr(mlm.config, "initializer_range", 0.02)
+            self.template = nn.Parameter(torch.randn(self.layout.n_template, hidden) * std)
+        self.pred_embedding = None
+        if config.prompt == "depth":
+            # [PRED] starts as [MASK]: the slot the backbone was pre-trained to fill.
+            self.pred_embedding = nn.Parameter(word_embeddings[tokenizer.mask_token_id].detach().clone())
+
+        self.label_words = self.label_bias = self.classifier = None
+        if config.scorer == "label_words":
+            init = self._label_name_embeddings() if initialise else torch.zeros(n_labels, hidden)
+            self.label_words = nn.Parameter(init)
+            self.label_bias = nn.Parameter(torch.zeros(n_labels))
+        elif config.scorer == "linear":
+            self.dropout = nn.Dropout(config.dropout)
+            self.classifier = nn.Linear(hidden, n_labels)
+        else:
+            ids, mask = self._verbalizer_ids()
+            self.register_buffer("verbalizer_ids", ids, persistent=False)
+            self.register_buffer("verbalizer_mask", mask, persistent=False)
+
+        self.injection = None
+        if config.injection != "none":
+            edges = build_edge_index(hierarchy, config.connection, config.connection_seed)
+            self.injection = HierarchyInjection(hidden, edges, n_labels, config.injection, config.graph_layers)
+
+    # ---- initialisation -------------------------------------------------------------------------
+    def _name_token_ids(self, name: str) -> list[int]:
+        special = set(self.tokenizer.all_special_ids)
+        return [t for t in self.tokenizer(name, add_special_tokens=False)["input_ids"] if t not in special]
+
+    def _label_name_embeddings(self) -> torch.Tensor:
+        """Mean word embedding of each label's readable name (or description), special tokens excluded."""
+        weights = self.mlm.get_input_embeddings().weight.detach()
+        rows = []
+        for label in self.hierarchy.labels:
+            name = (
+                self.hierarchy.name_for_init(label)
+                if self.config.label_word_init == "description"
+                else self.hierarchy.display_name(label)
+            )
+            ids = self._name_token_ids(name) or [self.tokenizer.mask_token_id]
+            rows.append(weights[ids].mean(0))
+        return torch.stack(rows).clone()
+
+    def _verbalizer_ids(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Word-piece ids of each label's head word, padded: (C, S) ids and (C, S) mask."""
+        pieces = [self._name_token_ids(head_word(self.hierarchy.display_name(l))) or [self.tokenizer.unk_token_id] for l in self.hierarchy.labels]
+        width = max(len(p) for p in pieces)
+        ids = torch.zeros(len(pieces), width, dtype=torch.long)
+        mask = torch.zeros(len(pieces), width)
+        for i, p in enumerate(pieces):
+            ids[i, : len(p)] = torch.tensor(p)
+            mask[i, : len(p)] = 1.0
+        return ids, mask
+
+    # ---- building blocks ------------------------------------------------------------------------
+    def template_embeddings(self) -> torch.Tensor | None:
+        """The template fed to the encoder: ``t' = t + g_t`` with injection, else ``t``. Shape (n_template, d)."""
+        if self.template is None:
+            return None
+        if self.injection is None:
+            return self.template
+        return self.injection(self.label_words, self.template)
+
+    def encode(self, batch: dict[str, torch.Tensor], input_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Run the encoder on the templated batch. Returns hidden states (B, T, d)."""
+        ids = batch["input_ids"] if input_ids is None else input_ids
+        embeddings = self.mlm.get_input_embeddings()(ids)
+        batch_size, _, hidden = embeddings.shape
+        template = self.template_embeddings()
+        if template is not None:
+            index = batch["template_positions"].unsqueeze(-1).expand(-1, -1, hidden)
+            embeddings = embeddings.scatter(1, index, template.to(embeddings.dtype).unsqueeze(0).expand(batch_size, -1, -1))
+        if self.pred_embedding is not None:
+            index = batch["pred_positions"].unsqueeze(-1).expand(-1, -1, hidden)
+            pred = self.pred_embedding.to(embeddings.dtype).expand(batch_size, index.shape[1], hidden)
+            embeddings = embeddings.scatter(1, index, pred)
+        output = self.mlm.base_model(
+            inputs_embeds=embeddings, attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"]
+        )
+        return output.last_hidden_state
+
+    def score(self, hidden: torch.Tensor, pred_positions: torch.Tensor) -> torch.Tensor:
+        """Label scores from the prediction slots. hidden (B, T, d), pred_positions (B, P) -> (B, C)."""
+        index = pred_positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+        slots = hidden.gather(1, index)  # (B, P, d)
+        if self.classifier is not None:
+            return self.classifier(self.dropout(slots[:, 0]))
+        transformed = head_transform(self.mlm)(slots)
+        if self.label_words is not None:
+            per_slot = transformed @ self.label_words.to(transformed.dtype).t()  # (B, P, C)
+            # Each [PRED] scores only its own group's labels (eq. 3): take, for label c, slot groups[c].
+            picked = per_slot.gather(1, self.label_groups.view(1, 1, -1).expand(slots.shape[0], 1, -1)).squeeze(1)
+            return picked + self.label_bias
+        decoder = self.mlm.get_output_embeddings()
+        weights = decoder.weight[self.verbalizer_ids]  # (C, S, d)
+        logits = torch.einsum("bd,csd->bcs", transformed[:, 0], weights.to(transformed.dtype))
+        if decoder.bias is not None:
+            logits = logits + decoder.bias[self.verbalizer_ids]
+        return (logits * self.verbalizer_mask).sum(-1) / self.verbalizer_mask.sum(-1)
+
+    # ---- forward ---------------------------------------------------------------------------------
+    def forward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Scores, and with ``labels`` (B, C) the losses.
+
+        In training with an MLM weight, text tokens are masked (BERT's 80/10/10) in the same forward
+        pass, and vocabulary logits are computed only at the masked positions.
+
+        Returns:
+            dict with ``scores`` (B, C); with labels also ``loss``, ``classification_loss``, ``mlm_loss``.
+        """
+        use_mlm = labels is not None and self.training and self.config.mlm_weight > 0
+        input_ids, chosen = batch["input_ids"], None
+        if use_mlm:
+            input_ids, chosen = mask_tokens(
+                batch["input_ids"], batch["text_mask"], self.tokenizer.mask_token_id,
+                self.mlm.config.vocab_size, self.config.mlm_probability,
+            )
+        hidden = self.encode(batch, input_ids)
+        scores = self.score(hidden, batch["pred_positions"])
+        out = {"scores": scores}
+        if labels is None:
+            return out
+        if self.config.classification_loss == "zmlce":
+            classification = zmlce_loss(scores, labels, self.label_groups, self.n_groups)
+        else:
+            classification = bce_loss(scores, labels)
+        loss = classification
+        if use_mlm:
+            logits = mlm_head(self.mlm)(hidden[chosen])  # (M, V): only the masked positions
+            mlm = F.cross_entropy(logits.float(), batch["input_ids"][chosen], reduction="sum") / max(int(chosen.sum()), 1)
+            loss = loss + self.config.mlm_weight * mlm
+            out["mlm_loss"] = mlm.detach()
+        out["classification_loss"] = classification.detach()
+        out["loss"] = loss
+        return out
+
+    # ---- convenience -----------------------------------------------------------------------------
+    def tokenize(self, texts: list[str]) -> list[list[int]]:
+        return tokenize_texts(self.tokenizer, texts, self.layout, self.config.max_length)
+
+    def collate(self, token_ids: list[list[int]]) -> dict[str, torch.Tensor]:
+        return collate(token_ids, self.layout, self.tokenizer)
+
+    @torch.inference_mode()
+    def predict_scores(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+        """Scores (N, C) for raw texts, in eval mode, on the model's device."""
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        chunks = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.collate(self.tokenize(texts[start : start + batch_size]))
+            batch = {k: v.to(device) for k, v in batch.items()}
+            chunks.append(self(batch)["scores"].float().cpu())
+        self.train(was_training)
+        return torch.cat(chunks) if chunks else torch.zeros(0, len(self.hierarchy.labels))
+
+    def new_parameters(self) -> list[nn.Parameter]:
+        """Parameters HPT adds to the backbone (label words, template, graph, biases, heads).
+
+        The MLM head transform counts as new when the backbone shipped without one.
+        """
+        backbone_ids = {id(p) for p in self.mlm.base_model.parameters()}
+        return [p for p in self.parameters() if id(p) not in backbone_ids]
+
+    # ---- persistence -------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the model folder atomically: a reader never sees a half-written folder."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            config = {"hpt": self.config.to_dict(), "backbone_config": self.mlm.config.to_dict()}
+            (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2), encoding="utf-8")
+            self.hierarchy.to_json(staging / HIERARCHY_NAME)
+            self.tokenizer.save_pretrained(staging)
+            save_model(self, str(staging / WEIGHTS_NAME))
+            if directory.exists():
+                old = directory.with_name(f".{directory.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                directory.rename(old)
+                staging.rename(directory)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                staging.rename(directory)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> "HPTModel":
+        """Rebuild a saved model from its folder alone (no hub, no pickles)."""
+        from transformers import AutoTokenizer
+
+        directory = Path(directory)
+        config_path = directory / CONFIG_NAME
+        if not config_path.is_file() or not (directory / WEIGHTS_NAME).is_file():
+            raise HPTInputError("not a saved HPT model folder (config.json or model.safetensors missing)", directory)
+        try:
+            saved = json.loads(config_path.read_text(encoding="utf-8"))
+            config = HPTConfig.from_dict(saved["hpt"], str(config_path))
+            backbone_config = saved["backbone_config"]
+        except (json.JSONDecodeError, KeyError) as err:
+            raise HPTInputError(f"broken model config: {err}", config_path) from None
+        hierarchy = LabelHierarchy.from_json(directory / HIERARCHY_NAME)
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+        mlm = backbone_from_config(backbone_config)
+        model = cls(config, hierarchy, mlm, tokenizer, initialise=False)
+        missing, unexpected = load_model(model, str(directory / WEIGHTS_NAME), strict=False, device="cpu")
+        if missing or unexpected:
+            raise HPTInputError(f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})", directory)
+        model.eval()
+        return model.to(device) if device is not None else model
+
+
+def build_model(config: HPTConfig, hierarchy: LabelHierarchy) -> HPTModel:
+    """A fresh model: the backbone named in ``config`` plus newly initialised HPT parts."""
+    mlm, tokenizer = load_backbone(config.backbone)
+    return HPTModel(config, hierarchy, mlm, tokenizer)

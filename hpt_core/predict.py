@@ -1,0 +1,111 @@
+"""Using a trained run: load once, predict many texts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hpt_core.decoding import consistent_decode, predicted_paths
+from hpt_core.errors import HPTInputError
+from hpt_core.model import HPTModel
+
+
+def model_dir_of(run_dir: str | Path) -> Path:
+    """A run folder's best model folder (or the folder itself when it is a model folder)."""
+    run_dir = Path(run_dir)
+    if (run_dir / "config.json").is_file() and (run_dir / "model.safetensors").is_file():
+        return run_dir
+    candidate = run_dir / "model"
+    if not candidate.is_dir():
+        if not run_dir.exists():
+            raise HPTInputError("run folder not found", run_dir)
+        raise HPTInputError("this run has no trained model yet (no model/ folder)", run_dir)
+    return candidate
+
+
+def load_run_model(run_dir: str | Path, device: str | None = None) -> HPTModel:
+    return HPTModel.from_pretrained(model_dir_of(run_dir), device=device)
+
+
+@dataclass
+class Prediction:
+    """One text's prediction.
+
+    ``labels`` is the paper's independent per-depth decision (score > 0); ``consistent_labels``
+    keeps a label only when its parent is kept; ``paths`` are the root-to-node paths of the
+    consistent prediction.
+    """
+
+    text: str
+    scores: dict[str, float]
+    labels: list[str]
+    consistent_labels: list[str]
+    paths: list[list[str]] = field(default_factory=list)
+
+    def by_depth(self, hierarchy) -> dict[int, list[tuple[str, float]]]:
+        """Every label of each depth with its score, best first."""
+        out: dict[int, list[tuple[str, float]]] = {}
+        for label, score in self.scores.items():
+            out.setdefault(hierarchy.depth(label), []).append((label, score))
+        return {d: sorted(v, key=lambda item: -item[1]) for d, v in sorted(out.items())}
+
+
+class Predictor:
+    """A loaded model ready to predict; load it once and call ``predict`` as often as needed.
+
+    >>> predictor = Predictor.from_run("runs/demo")            # doctest: +SKIP
+    >>> predictor.predict(["The invoice was charged twice"])[0].paths  # doctest: +SKIP
+    """
+
+    def __init__(self, model: HPTModel):
+        self.model = model.eval()
+        self.hierarchy = model.hierarchy
+        self.last_latency_s: float | None = None
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str | None = None) -> "Predictor":
+        return cls(load_run_model(run_dir, device))
+
+    def scores(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Label scores (N, C) in label-index order."""
+        started = time.perf_counter()
+        scores = self.model.predict_scores(list(texts), batch_size=batch_size).numpy()
+        self.last_latency_s = time.perf_counter() - started
+        return scores
+
+    def predict(self, texts: list[str], batch_size: int = 32) -> list[Prediction]:
+        texts = list(texts)
+        if not texts:
+            return []
+        scores = self.scores(texts, batch_size)
+        independent = scores > 0
+        consistent = consistent_decode(scores, self.hierarchy)
+        labels = self.hierarchy.labels
+        out = []
+        for i, text in enumerate(texts):
+            out.append(Prediction(
+                text=text,
+                scores={label: float(s) for label, s in zip(labels, scores[i])},
+                labels=[labels[j] for j in np.flatnonzero(independent[i])],
+                consistent_labels=[labels[j] for j in np.flatnonzero(consistent[i])],
+                paths=predicted_paths(consistent[i], self.hierarchy),
+            ))
+        return out
+
+    def predict_table(self, texts: list[str], batch_size: int = 32):
+        """Predictions as a table (one row per text), ready for CSV download."""
+        import pandas as pd
+
+        rows = []
+        for p in self.predict(texts, batch_size):
+            rows.append({
+                "text": p.text,
+                "labels": ";".join(p.labels),
+                "consistent_labels": ";".join(p.consistent_labels),
+                "paths": " | ".join("/".join(path) for path in p.paths),
+                **{f"score:{label}": round(score, 4) for label, score in p.scores.items()},
+            })
+        return pd.DataFrame(rows)

@@ -1,0 +1,227 @@
+"""Run folders: what a training job writes, how other processes follow it, and launching jobs.
+
+A run folder holds ``run.json`` (the RunConfig), ``status.json`` (state, pid, device, times, error),
+``progress.json`` (the latest snapshot: step, loss, epoch, dev metrics, throughput, ETA),
+``history.jsonl`` (one record per logged step and per epoch, for curves), ``train.log``,
+``checkpoint/`` (last epoch, to resume) and ``model/`` (best dev checkpoint, a model folder).
+Every JSON file is replaced atomically, so a reader never sees half a file.
+
+Jobs run in their own process (``python -m hpt_core run-job RUN_DIR``), so a UI never blocks and a
+reloaded page finds the job again from the folder. One job per device at a time: a job waits on a
+per-device lock file under the runs root, in state ``queued``, until the device is free.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+RUN_CONFIG = "run.json"
+STATUS = "status.json"
+PROGRESS = "progress.json"
+HISTORY = "history.jsonl"
+LOG = "train.log"
+CANCEL = "cancel"
+MODEL_DIR = "model"
+CHECKPOINT_DIR = "checkpoint"
+METRICS = "metrics.json"
+
+ACTIVE_STATES = ("queued", "running")
+
+
+def atomic_write_json(path: str | Path, data: Any) -> None:
+    """Write JSON to a temp file beside ``path`` and rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, default=_json_default)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_json(path: str | Path, default: Any = None) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return default
+
+
+def append_jsonl(path: str | Path, record: dict) -> None:
+    # One short line per write: appends of this size are not interleaved by concurrent readers.
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, default=_json_default) + "\n")
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    records = []
+    try:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line being written right now
+    except OSError:
+        pass
+    return records
+
+
+def update_status(run_dir: str | Path, **fields: Any) -> dict:
+    path = Path(run_dir) / STATUS
+    status = read_json(path, {}) or {}
+    status.update(fields, updated=time.time())
+    atomic_write_json(path, status)
+    return status
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of this process counts as dead.
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        return waited == 0
+    except ChildProcessError:
+        return True
+
+
+def run_status(run_dir: str | Path) -> dict:
+    """The run's status; a queued/running job whose process died reads as ``interrupted``."""
+    status = read_json(Path(run_dir) / STATUS, {}) or {}
+    if status.get("state") in ACTIVE_STATES and not _pid_alive(status.get("pid")):
+        status = {**status, "state": "interrupted"}
+    if not status and (Path(run_dir) / MODEL_DIR / "config.json").is_file():
+        status = {"state": "completed"}
+    return status
+
+
+def run_progress(run_dir: str | Path) -> dict:
+    return read_json(Path(run_dir) / PROGRESS, {}) or {}
+
+
+def run_history(run_dir: str | Path) -> list[dict]:
+    return read_jsonl(Path(run_dir) / HISTORY)
+
+
+def log_tail(run_dir: str | Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(Path(run_dir, LOG).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def list_runs(root: str | Path) -> list[Path]:
+    """Run folders under ``root`` (those with a run.json or a model), newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and ((p / RUN_CONFIG).is_file() or (p / MODEL_DIR).is_dir())]
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+@contextmanager
+def device_lock(root: str | Path, device: str, run_dir: str | Path) -> Iterator[None]:
+    """Hold the device for one job; while another job holds it, this one is ``queued``.
+
+    The lock is an ``flock`` on ``ROOT/.device-<device>.lock``: the OS frees it when the holder
+    dies, so a killed job never blocks the queue.
+    """
+    path = Path(root) / f".device-{device}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            update_status(run_dir, state="queued", queued_for=device)
+            while True:
+                if Path(run_dir, CANCEL).exists():
+                    raise JobCancelled()
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    time.sleep(1.0)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class JobCancelled(Exception):
+    """The user asked the job to stop (a ``cancel`` file in the run folder)."""
+
+
+def launch(run_dir: str | Path, python: str | None = None) -> int:
+    """Start ``python -m hpt_core run-job RUN_DIR`` detached; returns its pid.
+
+    The job survives the caller (its own session), writes everything to the run folder and
+    takes the device lock itself, so callers never wait.
+    """
+    run_dir = Path(run_dir).resolve()
+    if not (run_dir / RUN_CONFIG).is_file():
+        raise FileNotFoundError(f"{run_dir / RUN_CONFIG} is missing")
+    state = run_status(run_dir).get("state")
+    if state in ACTIVE_STATES:
+        raise RuntimeError(f"run {run_dir.name} is already {state}")
+    Path(run_dir, CANCEL).unlink(missing_ok=True)
+    log = open(run_dir / LOG, "a", encoding="utf-8")
+    project_root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))}
+    process = subprocess.Popen(
+        [python or sys.executable, "-m", "hpt_core", "run-job", str(run_dir)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, cwd=project_root, env=env,
+    )
+    log.close()
+    update_status(run_dir, state="queued", pid=process.pid, launched=time.time())
+    return process.pid
+
+
+def cancel(run_dir: str | Path, grace_s: float = 10.0) -> None:
+    """Ask the job to stop at its next step; kill its process group if it has not after ``grace_s``."""
+    run_dir = Path(run_dir)
+    Path(run_dir, CANCEL).touch()
+    pid = (read_json(run_dir / STATUS, {}) or {}).get("pid")
+    deadline = time.time() + grace_s
+    while _pid_alive(pid) and time.time() < deadline:
+        time.sleep(0.2)
+    if _pid_alive(pid):
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if run_status(run_dir).get("state") in (*ACTIVE_STATES, "interrupted"):
+        update_status(run_dir, state="cancelled", finished=time.time())
+
+
+def active_jobs(root: str | Path) -> list[tuple[Path, dict]]:
+    """Queued and running jobs under ``root``, oldest launch first (the visible queue)."""
+    jobs = [(run, run_status(run)) for run in list_runs(root)]
+    jobs = [(run, status) for run, status in jobs if status.get("state") in ACTIVE_STATES]
+    return sorted(jobs, key=lambda item: item[1].get("launched", 0))

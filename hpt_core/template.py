@@ -1,0 +1,107 @@
+"""The prompt template: which slots follow the text, and turning texts into padded batches.
+
+HPT's template is ``[CLS] x [SEP] [V1][PRED] … [VL][PRED] [SEP]``. A layout is a list of slots:
+``("template", i)`` — the i-th learned template vector (its embedding is replaced in the model),
+``("pred", g)`` — a prediction slot scoring label group g, ``("word", token_id)`` — a fixed word
+(hard prompt). Batches are padded to their longest member only (dynamic padding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from hpt_core.config import HPTConfig
+
+
+@dataclass(frozen=True)
+class TemplateLayout:
+    slots: tuple[tuple[str, int], ...]
+    n_template: int
+    n_pred: int
+
+    @property
+    def uses_cls(self) -> bool:
+        """Vanilla fine-tuning: no template, the [CLS] state is scored."""
+        return self.n_pred == 0
+
+
+def build_layout(config: HPTConfig, max_depth: int, tokenizer) -> TemplateLayout:
+    slots: list[tuple[str, int]] = []
+    if config.prompt == "depth":
+        for depth in range(max_depth):
+            slots.append(("template", depth))
+            if config.hierarchy_constraint:
+                slots.append(("pred", depth))
+        if not config.hierarchy_constraint:
+            slots.append(("pred", 0))
+    elif config.prompt == "soft":
+        slots = [("template", i) for i in range(config.n_soft_tokens)] + [("pred", 0)]
+    elif config.prompt == "hard":
+        words = tokenizer(config.hard_template, add_special_tokens=False)["input_ids"]
+        slots = [("word", int(t)) for t in words] + [("pred", 0)]
+    n_template = sum(kind == "template" for kind, _ in slots)
+    n_pred = sum(kind == "pred" for kind, _ in slots)
+    return TemplateLayout(tuple(slots), n_template, n_pred)
+
+
+def tokenize_texts(tokenizer, texts: list[str], layout: TemplateLayout, max_length: int) -> list[list[int]]:
+    """Word-piece ids of each text, truncated so that ``[CLS] x [SEP] template [SEP]`` fits ``max_length``."""
+    budget = max_length - 2 - (len(layout.slots) + 1 if layout.slots else 0)
+    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max(budget, 1))
+    return [list(ids) for ids in encoded["input_ids"]]
+
+
+def collate(token_ids: list[list[int]], layout: TemplateLayout, tokenizer) -> dict[str, torch.Tensor]:
+    """Assemble a padded batch.
+
+    Returns:
+        input_ids (B, T): template slots hold ``[MASK]`` (pred) or ``[PAD]`` (template vector);
+            their embeddings are replaced in the model.
+        attention_mask (B, T), token_type_ids (B, T)
+        text_mask (B, T) bool: positions of text tokens (the only ones the MLM loss may mask).
+        template_positions (B, n_template), pred_positions (B, n_pred or 1): indices into T.
+    """
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    mask_id = tokenizer.mask_token_id
+    rows, text_masks, template_pos, pred_pos = [], [], [], []
+    for ids in token_ids:
+        row = [cls_id, *ids, sep_id]
+        text = [False] + [True] * len(ids) + [False]
+        tpos, ppos = [], []
+        for kind, value in layout.slots:
+            if kind == "template":
+                tpos.append(len(row))
+                row.append(pad_id)
+            elif kind == "pred":
+                ppos.append(len(row))
+                row.append(mask_id)
+            else:
+                row.append(value)
+            text.append(False)
+        if layout.slots:
+            row.append(sep_id)
+            text.append(False)
+        rows.append(row)
+        text_masks.append(text)
+        template_pos.append(tpos)
+        pred_pos.append(ppos if not layout.uses_cls else [0])
+    length = max(len(r) for r in rows)
+    batch = len(rows)
+    input_ids = torch.full((batch, length), pad_id, dtype=torch.long)
+    attention = torch.zeros((batch, length), dtype=torch.long)
+    text_mask = torch.zeros((batch, length), dtype=torch.bool)
+    for i, (row, text) in enumerate(zip(rows, text_masks)):
+        input_ids[i, : len(row)] = torch.tensor(row)
+        attention[i, : len(row)] = 1
+        text_mask[i, : len(text)] = torch.tensor(text)
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention,
+        "token_type_ids": torch.zeros_like(input_ids),
+        "text_mask": text_mask,
+        "template_positions": torch.tensor(template_pos, dtype=torch.long).reshape(batch, layout.n_template),
+        "pred_positions": torch.tensor(pred_pos, dtype=torch.long),
+    }

@@ -1,0 +1,332 @@
+"""The one training loop: used by the CLI, the app's background jobs, the benchmarks and the tests.
+
+``train(run_config, run_dir)`` trains, evaluates on dev after every epoch, keeps the best model
+(``run_dir/model``), stops early after ``patience`` epochs without a better dev macro-F1, writes its
+progress to the run folder as it goes, and resumes from ``run_dir/checkpoint`` when restarted.
+It runs unchanged on one CPU, one GPU (bf16 autocast) or several processes through
+``accelerate launch`` (only the main process writes files).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from hpt_core import runs
+from hpt_core.config import RunConfig
+from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
+from hpt_core.errors import HPTInputError
+from hpt_core.evaluation import evaluate_model
+from hpt_core.hierarchy import LabelHierarchy
+from hpt_core.model import HPTModel, build_model
+
+logger = logging.getLogger("hpt_core.training")
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; ``"cuda"`` without one is an error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise HPTInputError("device cuda was asked for, but no CUDA GPU is visible")
+    return device
+
+
+def device_description(device: str = "auto") -> str:
+    """Human-readable name of the device training would use, e.g. ``"GPU: NVIDIA H100"`` or ``"CPU (2 cores)"``."""
+    resolved = resolve_device(device) if device != "cuda" or torch.cuda.is_available() else "cpu"
+    if resolved == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+class _Examples(torch.utils.data.Dataset):
+    def __init__(self, token_ids: list[list[int]], targets: np.ndarray):
+        self.token_ids, self.targets = token_ids, targets
+
+    def __len__(self) -> int:
+        return len(self.token_ids)
+
+    def __getitem__(self, i: int):
+        return self.token_ids[i], self.targets[i]
+
+
+def _collator(model: HPTModel):
+    def collate(items):
+        batch = model.collate([ids for ids, _ in items])
+        batch["labels"] = torch.tensor(np.stack([t for _, t in items]), dtype=torch.float32)
+        return batch
+
+    return collate
+
+
+def load_run_data(config: RunConfig) -> tuple[LabelHierarchy, list[Document], list[Document], list[Document] | None]:
+    hierarchy = LabelHierarchy.read(config.data.taxonomy)
+    train_docs = read_corpus(config.data.train, hierarchy)
+    dev_docs = read_corpus(config.data.dev, hierarchy)
+    test_docs = read_corpus(config.data.test, hierarchy) if config.data.test else None
+    if config.train.low_resource is not None and config.train.low_resource < 1.0:
+        train_docs = low_resource_sample(train_docs, config.train.low_resource, config.train.seed)
+    if not train_docs or not dev_docs:
+        raise HPTInputError("train and dev must each hold at least one document")
+    return hierarchy, train_docs, dev_docs, test_docs
+
+
+def _optimizer(model: HPTModel, config: RunConfig) -> torch.optim.Optimizer:
+    new = model.new_parameters()
+    new_ids = {id(p) for p in new}
+    backbone = [p for p in model.parameters() if id(p) not in new_ids]
+    new_lr = config.train.new_params_lr or config.train.lr
+    groups = [{"params": backbone, "lr": config.train.lr}, {"params": new, "lr": new_lr}]
+    # AdamW with weight_decay 0 is the paper's Adam.
+    return torch.optim.AdamW(groups, weight_decay=config.train.weight_decay)
+
+
+def _save_checkpoint(run_dir: Path, model: HPTModel, optimizer, state: dict) -> None:
+    from safetensors.torch import save_model
+
+    staging = Path(tempfile.mkdtemp(prefix=".checkpoint.", dir=run_dir))
+    save_model(model, str(staging / "model.safetensors"))
+    torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, staging / "optimizer.pt")
+    runs.atomic_write_json(staging / "state.json", state)
+    target = run_dir / runs.CHECKPOINT_DIR
+    old = run_dir / ".checkpoint.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_checkpoint(run_dir: Path, model: HPTModel, optimizer) -> dict | None:
+    from safetensors.torch import load_model
+
+    path = run_dir / runs.CHECKPOINT_DIR
+    state = runs.read_json(path / "state.json")
+    if state is None or not (path / "model.safetensors").is_file():
+        return None
+    load_model(model, str(path / "model.safetensors"), strict=False)
+    # weights_only: tensors and plain containers only, never arbitrary pickled objects.
+    saved = torch.load(path / "optimizer.pt", weights_only=True)
+    optimizer.load_state_dict(saved["optimizer"])
+    torch.set_rng_state(saved["torch_rng"])
+    return state
+
+
+def train(config: RunConfig, run_dir: str | Path, accelerator=None) -> dict:
+    """Train ``config`` into ``run_dir``; returns the final metrics (also saved as ``metrics.json``).
+
+    Writes ``run.json``, ``status.json``, ``progress.json``, ``history.jsonl``, ``train.log``,
+    ``checkpoint/`` (every epoch) and ``model/`` (best dev macro-F1). Restarting on the same folder
+    resumes after the last finished epoch. A ``cancel`` file in the folder stops it at the next step.
+    """
+    from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
+    from accelerate.utils import set_seed
+
+    run_dir = Path(run_dir)
+    tc = config.train
+    device = resolve_device(tc.device)
+    if accelerator is None:
+        accelerator = Accelerator(
+            cpu=device == "cpu",
+            mixed_precision="bf16" if device == "cuda" else "no",
+            gradient_accumulation_steps=tc.grad_accum,
+            dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+            # Baselines leave parts of the backbone's head unused; DDP must not wait for them.
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        )
+    main = accelerator.is_main_process
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        previous = runs.read_json(run_dir / runs.RUN_CONFIG)
+        if previous is not None and previous != config.to_dict() and (run_dir / runs.CHECKPOINT_DIR).exists():
+            raise HPTInputError("this run folder holds a different run; choose a new folder", run_dir)
+        config.to_json(run_dir / runs.RUN_CONFIG)
+    handler = _attach_log(run_dir) if main else None
+    try:
+        return _train(config, run_dir, accelerator, main, set_seed)
+    except runs.JobCancelled:
+        if main:
+            runs.update_status(run_dir, state="cancelled", finished=time.time())
+            logger.info("cancelled")
+        return {}
+    except BaseException as err:
+        if main:
+            runs.update_status(run_dir, state="failed", error=str(err) or type(err).__name__, finished=time.time())
+            logger.exception("training failed")
+        raise
+    finally:
+        if handler is not None:
+            logging.getLogger("hpt_core").removeHandler(handler)
+            handler.close()
+
+
+def _attach_log(run_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(run_dir / runs.LOG, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("hpt_core")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
+def _train(config: RunConfig, run_dir: Path, accelerator, main: bool, set_seed) -> dict:
+    tc = config.train
+    set_seed(tc.seed)
+    random.seed(tc.seed)
+    hierarchy, train_docs, dev_docs, test_docs = load_run_data(config)
+    device_name = device_description("cuda" if accelerator.device.type == "cuda" else "cpu")
+    if main:
+        runs.update_status(run_dir, state="running", pid=os.getpid(), device=device_name, started=time.time(), error=None)
+        logger.info("training %s on %d documents (%d dev) with %s", config.model.method, len(train_docs), len(dev_docs), device_name)
+
+    model = build_model(config.model, hierarchy)
+    train_counts = label_counts(train_docs, hierarchy)
+    examples = _Examples(model.tokenize([d.text for d in train_docs]), hierarchy.multi_hot([d.labels for d in train_docs]))
+    loader = DataLoader(examples, batch_size=tc.batch_size, shuffle=True, collate_fn=_collator(model))
+    optimizer = _optimizer(model, config)
+    steps_per_epoch = math.ceil(len(loader) / max(accelerator.num_processes, 1) / tc.grad_accum)
+    total_steps = steps_per_epoch * tc.epochs if tc.max_steps is None else min(tc.max_steps, steps_per_epoch * tc.epochs)
+    warmup = int(tc.warmup_ratio * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
+
+    state = {"epoch": 0, "step": 0, "best_macro_f1": -1.0, "best_epoch": None, "bad_epochs": 0}
+    resumed = _load_checkpoint(run_dir, model, optimizer)
+    if resumed:
+        state.update(resumed)
+        for _ in range(state["step"]):
+            scheduler.step()
+        if main:
+            logger.info("resumed after epoch %d (step %d)", state["epoch"], state["step"])
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    unwrapped: HPTModel = accelerator.unwrap_model(model)
+
+    started, step_at_start = time.time(), state["step"]
+    docs_seen, smoothed_loss = 0, None
+    stop = state["bad_epochs"] >= tc.patience or (tc.max_steps is not None and state["step"] >= tc.max_steps)
+    for epoch in range(state["epoch"], tc.epochs):
+        if stop:
+            break
+        model.train()
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        for batch in loader:
+            labels = batch.pop("labels")
+            with accelerator.accumulate(model):
+                out = model(batch, labels)
+                accelerator.backward(out["loss"])
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            docs_seen += labels.shape[0] * accelerator.num_processes
+            loss = float(out["loss"].detach())
+            smoothed_loss = loss if smoothed_loss is None else 0.9 * smoothed_loss + 0.1 * loss
+            if not accelerator.sync_gradients:
+                continue
+            state["step"] += 1
+            if Path(run_dir, runs.CANCEL).exists():
+                raise runs.JobCancelled()
+            if main and (state["step"] % tc.log_every == 0 or state["step"] == total_steps):
+                elapsed = time.time() - started
+                rate = (state["step"] - step_at_start) / elapsed if elapsed > 0 else 0.0
+                record = {
+                    "kind": "step", "epoch": epoch + 1, "step": state["step"], "total_steps": total_steps,
+                    "loss": loss, "smoothed_loss": smoothed_loss,
+                    "classification_loss": float(out["classification_loss"]),
+                    "mlm_loss": float(out["mlm_loss"]) if "mlm_loss" in out else None,
+                    "lr": scheduler.get_last_lr()[0], "docs_per_s": docs_seen / elapsed if elapsed > 0 else 0.0,
+                    "eta_s": (total_steps - state["step"]) / rate if rate > 0 else None, "time": time.time(),
+                }
+                runs.append_jsonl(run_dir / runs.HISTORY, record)
+                runs.atomic_write_json(run_dir / runs.PROGRESS, {**record, "state": "running", "device": device_name,
+                                                                 "best_dev_macro_f1": state["best_macro_f1"]})
+                logger.info("epoch %d step %d/%d loss %.4f", epoch + 1, state["step"], total_steps, smoothed_loss)
+            if tc.max_steps is not None and state["step"] >= tc.max_steps:
+                stop = True
+                break
+
+        # ---- end of epoch: dev evaluation, best model, checkpoint, early stopping ----
+        accelerator.wait_for_everyone()
+        state["epoch"] = epoch + 1
+        if main:
+            dev = evaluate_model(unwrapped, dev_docs, train_counts, tc.eval_batch_size)
+            improved = dev["macro_f1"] > state["best_macro_f1"]
+            if improved:
+                state.update(best_macro_f1=dev["macro_f1"], best_epoch=epoch + 1, bad_epochs=0)
+                unwrapped.save_pretrained(run_dir / runs.MODEL_DIR)
+            else:
+                state["bad_epochs"] += 1
+            record = {"kind": "epoch", "epoch": epoch + 1, "step": state["step"], "total_steps": total_steps,
+                      "dev_micro_f1": dev["micro_f1"], "dev_macro_f1": dev["macro_f1"],
+                      "dev_consistent_macro_f1": dev["consistent"]["macro_f1"], "improved": improved,
+                      "smoothed_loss": smoothed_loss, "time": time.time()}
+            runs.append_jsonl(run_dir / runs.HISTORY, record)
+            _save_checkpoint(run_dir, unwrapped, optimizer, state)
+            elapsed = time.time() - started
+            rate = (state["step"] - step_at_start) / elapsed if elapsed > 0 else 0.0
+            runs.atomic_write_json(run_dir / runs.PROGRESS, {
+                **record, "kind": "epoch", "state": "running", "device": device_name,
+                "best_dev_macro_f1": state["best_macro_f1"], "docs_per_s": docs_seen / elapsed if elapsed else 0.0,
+                "eta_s": (total_steps - state["step"]) / rate if rate > 0 else None,
+            })
+            logger.info("epoch %d dev micro-F1 %.4f macro-F1 %.4f%s", epoch + 1, dev["micro_f1"], dev["macro_f1"],
+                        " (best)" if improved else "")
+        state = _broadcast_state(accelerator, state)
+        if state["bad_epochs"] >= tc.patience:
+            if main:
+                logger.info("early stop: dev macro-F1 has not improved for %d epochs", tc.patience)
+            break
+
+    accelerator.wait_for_everyone()
+    if not main:
+        return {}
+    best = HPTModel.from_pretrained(run_dir / runs.MODEL_DIR, device=accelerator.device)
+    metrics = {
+        "method": config.model.method, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+        "steps": state["step"], "train_documents": len(train_docs), "device": device_name,
+        "train_seconds": time.time() - started, "train_docs_per_s": docs_seen / max(time.time() - started, 1e-9),
+        "train_counts": train_counts.tolist(),
+        "dev": evaluate_model(best, dev_docs, train_counts, tc.eval_batch_size),
+    }
+    if test_docs:
+        metrics["test"] = evaluate_model(best, test_docs, train_counts, tc.eval_batch_size)
+    runs.atomic_write_json(run_dir / runs.METRICS, metrics)
+    runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), "state": "completed"})
+    runs.update_status(run_dir, state="completed", finished=time.time())
+    logger.info("done: dev macro-F1 %.4f%s", metrics["dev"]["macro_f1"],
+                f", test macro-F1 {metrics['test']['macro_f1']:.4f}" if test_docs else "")
+    return metrics
+
+
+def _broadcast_state(accelerator, state: dict) -> dict:
+    """Every process must agree on early stopping; the main process decides."""
+    if accelerator.num_processes == 1:
+        return state
+    from accelerate.utils import broadcast_object_list
+
+    holder = [state]
+    broadcast_object_list(holder, from_process=0)
+    return holder[0]
+
+
+def run_job(run_dir: str | Path) -> dict:
+    """Entry point of a background job: take the device lock (queue), then ``train`` from ``run.json``."""
+    run_dir = Path(run_dir)
+    config = RunConfig.from_json(run_dir / runs.RUN_CONFIG)
+    device = resolve_device(config.train.device)
+    try:
+        with runs.device_lock(run_dir.parent, device, run_dir):
+            return train(config, run_dir)
+    except runs.JobCancelled:
+        runs.update_status(run_dir, state="cancelled", finished=time.time())
+        return {}

@@ -1,0 +1,163 @@
+import pytest
+import torch
+
+from hpt_core.graph import HierarchyInjection, build_edge_index
+from hpt_core.methods import METHODS, resolve_method
+from hpt_core.model import HPTModel, build_model, head_word
+
+
+@pytest.fixture()
+def model(tiny_backbone, hierarchy):
+    torch.manual_seed(0)
+    return build_model(resolve_method("hpt", backbone=tiny_backbone, max_length=32), hierarchy)
+
+
+def test_template_layout_puts_one_template_token_and_pred_per_depth(model):
+    batch = model.collate(model.tokenize(["goal striker"]))
+    tokens = model.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
+    assert tokens[:4] == ["[CLS]", "goal", "striker", "[SEP]"]
+    # [V1][PRED][V2][PRED][V3][PRED][SEP]: template slots hold [PAD] placeholders until embedded
+    assert tokens[4:] == ["[PAD]", "[MASK]"] * 3 + ["[SEP]"]
+    assert batch["template_positions"].tolist() == [[4, 6, 8]]
+    assert batch["pred_positions"].tolist() == [[5, 7, 9]]
+
+
+def test_long_text_is_truncated_so_the_template_still_fits(model):
+    batch = model.collate(model.tokenize(["goal " * 500]))
+    assert batch["input_ids"].shape[1] == 32
+    assert batch["pred_positions"][0, -1] == 30 and batch["input_ids"][0, -1] == model.tokenizer.sep_token_id
+
+
+def test_batches_are_padded_to_their_longest_text_only(model):
+    batch = model.collate(model.tokenize(["goal", "goal striker pitch"]))
+    assert batch["input_ids"].shape[1] == 3 + 2 + 7
+    assert batch["attention_mask"][0].sum() == 3 + 7
+
+
+def test_label_words_start_as_mean_name_embedding_and_pred_as_mask(model, hierarchy):
+    embeddings = model.mlm.get_input_embeddings().weight
+    ids = model.tokenizer("football", add_special_tokens=False)["input_ids"]
+    index = hierarchy.label_to_index["football"]
+    assert torch.allclose(model.label_words[index], embeddings[ids].mean(0))
+    assert torch.allclose(model.pred_embedding, embeddings[model.tokenizer.mask_token_id])
+
+
+def test_virtual_nodes_receive_messages_from_their_depth_labels(model, hierarchy):
+    """The gradient wrt a depth-i label word reaches t'_i (the authors' code blocks this flow)."""
+    for depth in range(1, hierarchy.max_depth + 1):
+        model.zero_grad()
+        template = model.template_embeddings()
+        template[depth - 1].sum().backward()
+        grad = model.label_words.grad.abs().sum(-1)
+        at_depth = torch.tensor([d == depth for d in hierarchy.depths])
+        assert (grad[at_depth] > 0).all(), f"depth {depth} labels do not reach t'_{depth}"
+        # one GAT layer and the depth connection: other depths are two hops away
+        assert (grad[~at_depth] == 0).all()
+
+
+def test_one_way_edges_as_in_the_authors_code_would_fail_that_test(hierarchy):
+    edges = build_edge_index(hierarchy)
+    n_labels = len(hierarchy.labels)
+    one_way = edges[:, edges[0] >= n_labels]  # virtual -> label only
+    torch.manual_seed(0)
+    layer = HierarchyInjection(8, one_way, n_labels)
+    words = torch.randn(n_labels, 8, requires_grad=True)
+    layer(words, torch.randn(hierarchy.max_depth, 8)).sum().backward()
+    assert words.grad is None or words.grad.abs().sum() == 0
+
+
+def test_the_whole_loss_reaches_label_words_through_the_template(model, hierarchy):
+    model.train()
+    batch = model.collate(model.tokenize(["goal striker"]))
+    labels = torch.tensor(hierarchy.multi_hot([["sports", "football"]]), dtype=torch.float)
+    template_grad = {}
+    model.template.register_hook(lambda g: template_grad.setdefault("t", g))
+    model(batch, labels)["loss"].backward()
+    assert template_grad["t"].abs().sum() > 0
+    # 'quantum' is scored at depth 3 only; its word still gets gradient through t'_3 and the encoder
+    assert model.label_words.grad[hierarchy.label_to_index["quantum"]].abs().sum() > 0
+
+
+def test_each_pred_slot_scores_only_its_own_depth(model, hierarchy):
+    model.eval()
+    batch = model.collate(model.tokenize(["goal striker"]))
+    hidden = model.encode(batch).detach()
+    base = model.score(hidden, batch["pred_positions"])
+    changed = hidden.clone()
+    changed[0, batch["pred_positions"][0, 1]] += 5.0  # the depth-2 [PRED]
+    moved = (model.score(changed, batch["pred_positions"]) - base).abs()[0] > 1e-6
+    assert moved.tolist() == [d == 2 for d in hierarchy.depths]
+
+
+def test_mlm_logits_are_computed_only_at_masked_positions(model, hierarchy, monkeypatch):
+    from hpt_core import model as model_module
+
+    seen = {}
+    real_head = model_module.mlm_head
+
+    def spy(mlm):
+        head = real_head(mlm)
+
+        def recording_head(hidden):
+            seen["rows"] = hidden.shape[0]
+            return head(hidden)
+
+        return recording_head
+
+    monkeypatch.setattr(model_module, "mlm_head", spy)
+    model.train()
+    torch.manual_seed(0)
+    batch = model.collate(model.tokenize(["goal striker pitch penalty we saw a report on it today"] * 4))
+    labels = torch.tensor(hierarchy.multi_hot([["sports", "football"]] * 4), dtype=torch.float)
+    out = model(batch, labels)
+    n_text = int(batch["text_mask"].sum())
+    assert 0 < seen["rows"] < n_text and "mlm_loss" in out
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_trains_a_step_and_round_trips(method, tiny_backbone, hierarchy, tmp_path):
+    torch.manual_seed(0)
+    model = build_model(resolve_method(method, backbone=tiny_backbone, max_length=32), hierarchy)
+    model.train()
+    batch = model.collate(model.tokenize(["goal striker", "lens laser photon"]))
+    labels = torch.tensor(hierarchy.multi_hot([["football"], ["optics"]]), dtype=torch.float)
+    out = model(batch, labels)
+    assert out["scores"].shape == (2, len(hierarchy.labels))
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"])
+    model.save_pretrained(tmp_path / "m")
+    loaded = HPTModel.from_pretrained(tmp_path / "m")
+    texts = ["goal striker pitch", "canvas painting"]
+    assert torch.equal(model.predict_scores(texts), loaded.predict_scores(texts))
+    assert loaded.config == model.config and loaded.hierarchy == hierarchy
+
+
+def test_saved_folder_holds_no_pickle(model, tmp_path):
+    folder = model.save_pretrained(tmp_path / "m")
+    names = sorted(p.name for p in folder.iterdir())
+    assert "model.safetensors" in names and "config.json" in names and "hierarchy.json" in names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl", ".pickle"))]
+
+
+def test_loading_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
+    from hpt_core.errors import HPTInputError
+
+    with pytest.raises(HPTInputError, match="not a saved HPT model folder"):
+        HPTModel.from_pretrained(tmp_path)
+
+
+def test_head_word_of_label_names():
+    assert head_word("Alzheimer's Disease") == "Disease"
+    assert head_word("Diseases of the heart") == "Diseases"
+
+
+def test_ablation_configs_differ_only_in_their_component():
+    hpt = resolve_method("hpt")
+    assert resolve_method("rm-injection").injection == "none"
+    assert resolve_method("rm-constraint").hierarchy_constraint is False
+    assert resolve_method("rm-zmlce").classification_loss == "bce"
+    assert resolve_method("rm-mlm").mlm_weight == 0
+    assert resolve_method("depth-increasing").connection == "depth_increasing"
+    assert resolve_method("random-connection").connection == "random"
+    assert resolve_method("gcn").injection == "gcn"
+    assert resolve_method("rm-injection").replace(injection="gat", method="hpt") == hpt
