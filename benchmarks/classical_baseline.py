@@ -42,10 +42,10 @@ from joblib import Parallel, delayed  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from hpt_core.data import read_corpus  # noqa: E402
+from hpt_core.data import label_counts, read_corpus  # noqa: E402
 from hpt_core.errors import HPTInputError  # noqa: E402
 from hpt_core.hierarchy import LabelHierarchy  # noqa: E402
-from hpt_core.metrics import evaluation_report, label_counts, macro_f1  # noqa: E402
+from hpt_core.metrics import evaluation_report, macro_f1  # noqa: E402
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
@@ -96,11 +96,12 @@ def run_baseline(taxonomy, train, dev, test, c_grid=C_GRID, n_jobs=None) -> dict
     train_targets, train_multi = leaf_targets(train_docs, hierarchy)
     if any(t is None for t in train_targets):
         n = sum(t is None for t in train_targets)
-        raise HPTInputError(f"{n} training document(s) have no label; the baseline needs one per document", train)
+        raise HPTInputError(
+            f"{n} training document(s) have no label; the baseline needs one per document", train
+        )
     _, dev_multi = leaf_targets(dev_docs, hierarchy)
     _, test_multi = leaf_targets(test_docs, hierarchy)
 
-    y_train = hierarchy.multi_hot([d.labels for d in train_docs])
     y_dev = hierarchy.multi_hot([d.labels for d in dev_docs])
     y_test = hierarchy.multi_hot([d.labels for d in test_docs])
 
@@ -127,7 +128,7 @@ def run_baseline(taxonomy, train, dev, test, c_grid=C_GRID, n_jobs=None) -> dict
 
     y_pred = expand(best_model.predict(x_test))
     scores = np.where(y_pred > 0, 1.0, -1.0)
-    report = evaluation_report(y_test, scores, hierarchy, label_counts(y_train))
+    report = evaluation_report(y_test, scores, hierarchy, label_counts(train_docs, hierarchy))
     return {
         "system": "tfidf(1-2gram, sublinear, min_df=2) + multiclass logistic regression over leaves",
         "C": best_c,

@@ -67,11 +67,35 @@ def _configs(args: argparse.Namespace, method: str):
     return RunConfig(data=data, model=model, train=train, name=method), data, train
 
 
+class _ProgressBar:
+    """A tqdm bar over optimiser steps, with the dev figures printed at each epoch end."""
+
+    def __enter__(self):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=None)
+        return self
+
+    def update(self, record: dict) -> None:
+        self.bar.total = record["total_steps"]
+        self.bar.n = record["step"]
+        if record["kind"] == "epoch":
+            self.bar.write(f"epoch {record['epoch']}: dev micro-F1 {100 * record['dev_micro_f1']:.2f} "
+                           f"macro-F1 {100 * record['dev_macro_f1']:.2f}" + (" (best)" if record["improved"] else ""))
+        elif record.get("smoothed_loss") is not None:
+            self.bar.set_postfix(epoch=record["epoch"], loss=f"{record['smoothed_loss']:.3f}", refresh=False)
+        self.bar.refresh()
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
 def _cmd_train(args) -> int:
     from hpt_core.training import train
 
     config, _, _ = _configs(args, args.method)
-    metrics = train(config, args.run_dir)
+    with _ProgressBar() as bar:
+        metrics = train(config, args.run_dir, on_progress=bar.update)
     dev = metrics.get("dev", {})
     print(f"best epoch {metrics.get('best_epoch')}: dev micro-F1 {100 * dev.get('micro_f1', 0):.2f} macro-F1 {100 * dev.get('macro_f1', 0):.2f}; model in {Path(args.run_dir) / 'model'}")
     return 0
@@ -161,7 +185,8 @@ def _cmd_low_resource(args) -> int:
 def _cmd_import(args) -> int:
     from hpt_core.data import import_corpus
 
-    dataset = import_corpus(args.taxonomy, args.corpus, args.output, format=args.format, seed=args.seed)
+    dataset = import_corpus(args.taxonomy, args.corpus, args.output, format=args.format, seed=args.seed,
+                            on_unknown="skip" if args.skip_unknown else "error")
     counts = ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items())
     print(f"wrote {args.output}: taxonomy.tsv ({len(dataset.hierarchy.labels)} labels, depth {dataset.hierarchy.max_depth}); {counts}")
     return 0
@@ -234,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=_FORMATS, default="auto")
     p.add_argument("--output", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--skip-unknown", action="store_true",
+                   help="drop documents whose labels are not in the taxonomy (one warning) instead of stopping")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("methods", help="list the methods (HPT, ablations, baselines)")

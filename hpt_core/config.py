@@ -77,6 +77,11 @@ class HPTConfig(_JSONConfig):
             random virtual node per label, seeded by ``connection_seed``).
         scorer (str, defaults to ``"label_words"``): ``"label_words"`` (s = v·h + b, virtual label words),
             ``"vocab"`` (MLM logits of a verbalizer word, hard prompt), ``"linear"`` (vanilla).
+        label_score_input (str, defaults to ``"hidden"``): what a label word is dotted with:
+            ``"hidden"`` — the ``[PRED]`` hidden state, as in eq. 10 (s = v·h + b); ``"mlm_transform"`` —
+            the state after the MLM head's transform, as the authors' code does. The transform is also
+            trained by the MLM loss; with a freshly initialised head (the bundled MiniLM) sharing it
+            starves the classifier, so the paper's equation is the default.
         label_word_init (str, defaults to ``"name"``): ``"name"`` — mean embedding of the readable label
             name's tokens (the paper); ``"description"`` — of the user's description where given.
         classification_loss (str, defaults to ``"zmlce"``): ``"zmlce"`` per depth (eq. 10) or ``"bce"``.
@@ -97,6 +102,7 @@ class HPTConfig(_JSONConfig):
     connection: str = "depth"
     connection_seed: int = 0
     scorer: str = "label_words"
+    label_score_input: str = "hidden"
     label_word_init: str = "name"
     classification_loss: str = "zmlce"
     mlm_weight: float = 1.0
@@ -109,6 +115,7 @@ class HPTConfig(_JSONConfig):
             "injection": ("gat", "gcn", "none"),
             "connection": ("depth", "depth_increasing", "random"),
             "scorer": ("label_words", "vocab", "linear"),
+            "label_score_input": ("hidden", "mlm_transform"),
             "label_word_init": ("name", "description"),
             "classification_loss": ("zmlce", "bce"),
         }

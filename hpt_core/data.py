@@ -468,7 +468,9 @@ def _20ng_posts(path: Path) -> Iterator[tuple[str, str, str, str]]:
         try:
             for member in archive:
                 if member.isfile():
-                    add(Path(member.name).parts, lambda m=member: archive.extractfile(m).read())
+                    # Read while streaming: seeking back in a .gz later would re-decompress it.
+                    data = archive.extractfile(member).read()  # type: ignore[union-attr]
+                    add(Path(member.name).parts, lambda d=data: d)
             yield from posts()
         except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
             raise HPTInputError(f"damaged tar archive ({err})", path) from None
@@ -839,10 +841,9 @@ def import_corpus(
     hierarchy = LabelHierarchy.read(taxonomy) if taxonomy is not None else None
     skipped: list[HPTInputError] = []
     if fmt == "20ng":
-        tree, given = read_20ng(corpus)
         if hierarchy is None:
-            hierarchy = tree
-        else:  # check the posts against the user's tree instead
+            hierarchy, given = read_20ng(corpus)
+        else:  # check the posts against the user's tree instead of the group names' one
             given = {}
             for split, rec in _20ng_records(Path(corpus)):
                 docs, skip = _documents([rec], hierarchy, on_unknown=on_unknown, require_labels=True)

@@ -32,7 +32,6 @@ __all__ = [
     "per_label_table",
     "path_consistency",
     "hierarchical_prf",
-    "label_counts",
     "evaluation_report",
 ]
 
@@ -59,7 +58,9 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_hierarchy(n_columns: int, hierarchy) -> None:
     if n_columns != len(hierarchy.labels):
-        raise ValueError(f"the arrays have {n_columns} columns but the hierarchy has {len(hierarchy.labels)} labels")
+        raise ValueError(
+            f"the arrays have {n_columns} columns but the hierarchy has {len(hierarchy.labels)} labels"
+        )
 
 
 def _counts(train_counts, n_labels: int) -> np.ndarray:
@@ -221,7 +222,8 @@ def frequency_quintile_macro_f1(y_true, y_pred, train_counts) -> list[float | No
     y_true, y_pred : array_like of shape (N, C)
         Multi-hot gold labels and predictions of the evaluated split.
     train_counts : array_like of shape (C,)
-        Training-document count per label (e.g. ``label_counts(y_train)``).
+        Training-document count per label (e.g. ``y_train.sum(axis=0)`` or
+        :func:`hpt_core.data.label_counts`).
 
     Returns
     -------
@@ -279,7 +281,8 @@ def per_label_table(y_true, y_pred, hierarchy, train_counts) -> pd.DataFrame:
     >>> tab = per_label_table(t, p, h, train_counts=[5, 2, 3])
     >>> list(tab.columns)
     ['label', 'depth', 'parent', 'train_count', 'support', 'predicted', 'precision', 'recall', 'f1']
-    >>> tab.loc[tab.label == "A", ["parent", "support", "predicted", "precision", "recall"]].to_dict("records")
+    >>> cols = ["parent", "support", "predicted", "precision", "recall"]
+    >>> tab.loc[tab.label == "A", cols].to_dict("records")
     [{'parent': 'Root', 'support': 1, 'predicted': 2, 'precision': 0.5, 'recall': 1.0}]
     """
     t, p = _pair(y_true, y_pred)
@@ -306,7 +309,9 @@ def per_label_table(y_true, y_pred, hierarchy, train_counts) -> pd.DataFrame:
             "recall": [float(x) for x in recall],
             "f1": [float(x) for x in f1],
         },
-        columns=["label", "depth", "parent", "train_count", "support", "predicted", "precision", "recall", "f1"],
+        columns=[
+            "label", "depth", "parent", "train_count", "support", "predicted", "precision", "recall", "f1",
+        ],
     )
 
 
@@ -386,19 +391,6 @@ def hierarchical_prf(y_true, y_pred, hierarchy) -> dict[str, float]:
         t_aug, p_aug, average="micro", zero_division=0
     )
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
-
-
-def label_counts(y) -> np.ndarray:
-    """Number of documents carrying each label: the column sums of a multi-hot matrix.
-
-    Use it on the training matrix to get the ``train_counts`` of the other functions.
-
-    Examples
-    --------
-    >>> label_counts([[1, 0, 1], [1, 1, 0]]).tolist()
-    [2, 1, 1]
-    """
-    return _as_multi_hot(y, "y").sum(axis=0, dtype=np.int64)
 
 
 def _figures(t: np.ndarray, p: np.ndarray, hierarchy, train_counts) -> dict:

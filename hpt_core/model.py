@@ -166,12 +166,14 @@ class HPTModel(nn.Module):
         slots = hidden.gather(1, index)  # (B, P, d)
         if self.classifier is not None:
             return self.classifier(self.dropout(slots[:, 0]))
-        transformed = head_transform(self.mlm)(slots)
         if self.label_words is not None:
-            per_slot = transformed @ self.label_words.to(transformed.dtype).t()  # (B, P, C)
+            if self.config.label_score_input == "mlm_transform":
+                slots = head_transform(self.mlm)(slots)
+            per_slot = slots @ self.label_words.to(slots.dtype).t()  # (B, P, C)
             # Each [PRED] scores only its own group's labels (eq. 3): take, for label c, slot groups[c].
             picked = per_slot.gather(1, self.label_groups.view(1, 1, -1).expand(slots.shape[0], 1, -1)).squeeze(1)
             return picked + self.label_bias
+        transformed = head_transform(self.mlm)(slots)
         decoder = self.mlm.get_output_embeddings()
         weights = decoder.weight[self.verbalizer_ids]  # (C, S, d)
         logits = torch.einsum("bd,csd->bcs", transformed[:, 0], weights.to(transformed.dtype))

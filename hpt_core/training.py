@@ -123,12 +123,14 @@ def _load_checkpoint(run_dir: Path, model: HPTModel, optimizer) -> dict | None:
     return state
 
 
-def train(config: RunConfig, run_dir: str | Path, accelerator=None) -> dict:
+def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=None) -> dict:
     """Train ``config`` into ``run_dir``; returns the final metrics (also saved as ``metrics.json``).
 
     Writes ``run.json``, ``status.json``, ``progress.json``, ``history.jsonl``, ``train.log``,
     ``checkpoint/`` (every epoch) and ``model/`` (best dev macro-F1). Restarting on the same folder
     resumes after the last finished epoch. A ``cancel`` file in the folder stops it at the next step.
+    ``on_progress(record)`` is called on the main process with every step and epoch record
+    (the CLI draws its progress bar from it).
     """
     from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
     from accelerate.utils import set_seed
@@ -154,7 +156,7 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None) -> dict:
         config.to_json(run_dir / runs.RUN_CONFIG)
     handler = _attach_log(run_dir) if main else None
     try:
-        return _train(config, run_dir, accelerator, main, set_seed)
+        return _train(config, run_dir, accelerator, main, set_seed, on_progress if main else None)
     except runs.JobCancelled:
         if main:
             runs.update_status(run_dir, state="cancelled", finished=time.time())
@@ -180,7 +182,7 @@ def _attach_log(run_dir: Path) -> logging.Handler:
     return handler
 
 
-def _train(config: RunConfig, run_dir: Path, accelerator, main: bool, set_seed) -> dict:
+def _train(config: RunConfig, run_dir: Path, accelerator, main: bool, set_seed, on_progress) -> dict:
     tc = config.train
     set_seed(tc.seed)
     random.seed(tc.seed)
@@ -250,7 +252,10 @@ def _train(config: RunConfig, run_dir: Path, accelerator, main: bool, set_seed) 
                 runs.append_jsonl(run_dir / runs.HISTORY, record)
                 runs.atomic_write_json(run_dir / runs.PROGRESS, {**record, "state": "running", "device": device_name,
                                                                  "best_dev_macro_f1": state["best_macro_f1"]})
-                logger.info("epoch %d step %d/%d loss %.4f", epoch + 1, state["step"], total_steps, smoothed_loss)
+                logger.debug("epoch %d step %d/%d loss %.4f", epoch + 1, state["step"], total_steps, smoothed_loss)
+            if on_progress is not None:
+                on_progress({"kind": "step", "epoch": epoch + 1, "step": state["step"], "total_steps": total_steps,
+                             "smoothed_loss": smoothed_loss})
             if tc.max_steps is not None and state["step"] >= tc.max_steps:
                 stop = True
                 break
@@ -281,6 +286,8 @@ def _train(config: RunConfig, run_dir: Path, accelerator, main: bool, set_seed) 
             })
             logger.info("epoch %d dev micro-F1 %.4f macro-F1 %.4f%s", epoch + 1, dev["micro_f1"], dev["macro_f1"],
                         " (best)" if improved else "")
+            if on_progress is not None:
+                on_progress(record)
         state = _broadcast_state(accelerator, state)
         if state["bad_epochs"] >= tc.patience:
             if main:

@@ -50,7 +50,7 @@ def make_docs(n_per_leaf: int, seed: int) -> list[dict]:
     docs = []
     for leaf, words in KEYWORDS.items():
         for _ in range(n_per_leaf):
-            tokens = rng.sample(words, 2) + rng.sample(FILLER, 5)
+            tokens = rng.sample(words, 3) + rng.sample(FILLER, 2)
             rng.shuffle(tokens)
             docs.append({"text": " ".join(tokens), "labels": PATHS[leaf]})
     rng.shuffle(docs)

@@ -1,0 +1,298 @@
+"""The app's workspace: saved datasets and run folders under one root, without any UI code.
+
+Layout of ``root`` (default ``./workspace``, or the ``HPT_WORKSPACE`` environment variable)::
+
+    datasets/<name>/   a dataset folder written by :func:`hpt_core.data.save_dataset`
+    runs/<name>/       a run folder (``run.json`` …, see :mod:`hpt_core.runs`); the device
+                       lock files of the job queue live here too
+
+The bundled demo (``assets/demo``) is always listed first and is read-only.
+
+Uploaded bytes are never trusted: they are written under generated names into a private temp
+folder, read and checked completely, and only then saved (atomically) as a dataset. An upload's
+own file name is never used as a path — only its suffix, checked against a list, decides how the
+file is read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hpt_core import runs
+from hpt_core.config import DataSpec, RunConfig
+from hpt_core.data import Dataset, import_corpus, load_dataset, save_dataset
+from hpt_core.errors import HPTInputError
+from hpt_core.hierarchy import LabelHierarchy
+
+DEMO = "demo"
+DEMO_DIR = Path(__file__).resolve().parents[1] / "assets" / "demo"
+ENV_VAR = "HPT_WORKSPACE"
+
+#: Default upper bound of one uploaded file (the 20 Newsgroups archive is 14 MB, WOS Data.xlsx 60 MB).
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+#: Suffixes an uploaded file may have, per role (lower case, the dot included).
+TAXONOMY_SUFFIXES = (".tsv", ".taxonomy", ".taxnomy", ".csv", ".txt", ".json")
+CORPUS_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".xlsx", ".tar.gz", ".tgz", ".tar", ".tar.bz2")
+CORPUS_FORMATS = ("auto", "jsonl", "csv", "tsv", "wos", "20ng")
+
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def upload_suffix(file_name: str, allowed: tuple[str, ...]) -> str:
+    """The allowed suffix an uploaded file name ends with (longest match, lower case).
+
+    Only the suffix is taken from a user's file name; it picks the reader, never a path.
+    """
+    lower = str(file_name).lower()
+    for suffix in sorted(allowed, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return suffix
+    raise HPTInputError(f"unsupported file type; expected one of {', '.join(allowed)}")
+
+
+@dataclass
+class DatasetInfo:
+    """One entry of :meth:`Workspace.list_datasets`."""
+
+    name: str
+    path: Path
+    readonly: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    labels: int | None = None
+    depth: int | None = None
+
+
+class Workspace:
+    """Datasets and runs of the app under one folder.
+
+    Args:
+        root (str or Path, *optional*): the workspace folder; defaults to ``$HPT_WORKSPACE`` or
+            ``./workspace``. Created on first write.
+        max_upload_bytes (int, defaults to :data:`MAX_UPLOAD_BYTES`): largest accepted upload.
+    """
+
+    def __init__(self, root: str | Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES):
+        self.root = Path(root or os.environ.get(ENV_VAR) or "workspace").resolve()
+        self.datasets_dir = self.root / "datasets"
+        self.runs_dir = self.root / "runs"
+        self.max_upload_bytes = max_upload_bytes
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    # ---- datasets ------------------------------------------------------------------------------
+
+    def list_datasets(self) -> list[DatasetInfo]:
+        """The demo first, then saved datasets by name. A damaged folder is listed without counts."""
+        out = [self._info(DEMO, DEMO_DIR, readonly=True)]
+        if self.datasets_dir.is_dir():
+            for path in sorted(self.datasets_dir.iterdir(), key=lambda p: p.name.lower()):
+                if path.is_dir() and _DATASET_NAME.match(path.name) and (path / "taxonomy.tsv").is_file():
+                    out.append(self._info(path.name, path, readonly=False))
+        return out
+
+    def dataset_names(self) -> list[str]:
+        return [info.name for info in self.list_datasets()]
+
+    @staticmethod
+    def _info(name: str, path: Path, readonly: bool) -> DatasetInfo:
+        info = runs.read_json(path / "dataset.json", {}) or {}
+        if not isinstance(info, dict):
+            info = {}
+        counts = info.get("counts")
+        if not isinstance(counts, dict):  # the demo has no dataset.json: count lines
+            counts = {f.stem: _count_lines(f) for f in sorted(path.glob("*.jsonl"))}
+        return DatasetInfo(name, path, readonly, counts, info.get("labels"), info.get("depth"))
+
+    def dataset_dir(self, name: str) -> Path:
+        """The folder of dataset ``name``; an unknown or malformed name is an error."""
+        if name == DEMO:
+            return DEMO_DIR
+        self._check_name(name)
+        path = self.datasets_dir / name
+        if not (path / "taxonomy.tsv").is_file():
+            raise HPTInputError(f"no saved dataset named {name!r}")
+        return path
+
+    def dataset_files(self, name: str) -> DataSpec:
+        """Absolute paths of a dataset's taxonomy and splits, as a run's ``DataSpec``."""
+        path = self.dataset_dir(name)
+        for split in ("train", "dev"):
+            if not (path / f"{split}.jsonl").is_file():
+                raise HPTInputError(f"dataset {name!r} has no {split} split", path)
+        test = path / "test.jsonl"
+        has_test = test.is_file() and test.stat().st_size > 0
+        return DataSpec(taxonomy=str(path / "taxonomy.tsv"), train=str(path / "train.jsonl"),
+                        dev=str(path / "dev.jsonl"), test=str(test) if has_test else None)
+
+    def load_dataset(self, name: str) -> Dataset:
+        """Load a dataset; the demo also gets its label descriptions (``descriptions.json``)."""
+        dataset = load_dataset(self.dataset_dir(name))
+        if name == DEMO and not dataset.hierarchy.descriptions:
+            descriptions = runs.read_json(DEMO_DIR / "descriptions.json", {}) or {}
+            h = dataset.hierarchy
+            dataset.hierarchy = LabelHierarchy(h.edges(), descriptions, source=h.source)
+        dataset.name = name
+        return dataset
+
+    def _check_name(self, name: str) -> None:
+        if not isinstance(name, str) or not _DATASET_NAME.match(name):
+            raise HPTInputError(
+                "dataset name: 1–64 characters, letters, digits, '_' and '-', starting with a letter or digit")
+        if name == DEMO:
+            raise HPTInputError(f"{DEMO!r} is the bundled demo; choose another name")
+
+    def save_uploaded_dataset(
+        self,
+        name: str,
+        taxonomy_bytes: bytes | None,
+        taxonomy_suffix: str | None,
+        corpus_bytes: bytes,
+        corpus_suffix: str,
+        format: str = "auto",
+        *,
+        seed: int = 0,
+        fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+        skip_unknown: bool = False,
+        text_column: str = "text",
+        taxonomy_label: str = "taxonomy",
+        corpus_label: str = "corpus",
+    ) -> tuple[Dataset, int]:
+        """Check an uploaded taxonomy and corpus completely, then save them as dataset ``name``.
+
+        Returns the dataset and the number of documents skipped (only with ``skip_unknown``:
+        documents whose labels are not in the taxonomy). Nothing is written under the workspace
+        unless everything is valid. Errors name ``taxonomy_label`` / ``corpus_label`` (e.g. the
+        upload's displayed name) instead of the temp files.
+
+        Raises:
+            HPTInputError: bad name, unsupported suffix, empty or oversized file, or any problem
+                the readers find (with its line).
+        """
+        self._check_name(name)
+        if (self.datasets_dir / name).exists():
+            raise HPTInputError(f"a dataset named {name!r} already exists; delete it first or choose another name")
+        if format not in CORPUS_FORMATS:
+            raise HPTInputError(f"unknown corpus format {format!r}; choose one of {', '.join(CORPUS_FORMATS)}")
+        corpus_suffix = self._checked_upload(corpus_bytes, corpus_suffix, CORPUS_SUFFIXES, corpus_label)
+        if taxonomy_bytes is not None:
+            taxonomy_suffix = self._checked_upload(taxonomy_bytes, taxonomy_suffix or "", TAXONOMY_SUFFIXES, taxonomy_label)
+
+        # A private folder (mode 0700) with names we choose: the user's file names never become paths.
+        private = Path(tempfile.mkdtemp(prefix="hpt-upload-"))
+        try:
+            corpus_path = private / f"corpus{corpus_suffix}"
+            corpus_path.write_bytes(corpus_bytes)
+            taxonomy_path = None
+            if taxonomy_bytes is not None:
+                taxonomy_path = private / f"taxonomy{taxonomy_suffix}"
+                taxonomy_path.write_bytes(taxonomy_bytes)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # skipped documents are counted in the dataset's meta
+                    dataset = import_corpus(
+                        str(taxonomy_path) if taxonomy_path else None, str(corpus_path), str(private / "checked"),
+                        format=format, seed=seed, fractions=fractions, on_unknown="skip" if skip_unknown else "error",
+                        name=name, text_column=text_column,
+                    )
+            except HPTInputError as err:
+                raise _relabelled(err, {str(corpus_path): corpus_label,
+                                        str(taxonomy_path): taxonomy_label, str(private): "upload"}) from None
+            skipped = int(dataset.meta.get("skipped_documents", 0))
+            dataset.meta.update(source=corpus_label, taxonomy_source=taxonomy_label if taxonomy_bytes is not None else None,
+                                imported=time.strftime("%Y-%m-%d %H:%M:%S"))
+            if not dataset.splits.get("train") or not dataset.splits.get("dev"):
+                raise HPTInputError("too few documents: train and dev must each hold at least one", corpus_label)
+            save_dataset(self.datasets_dir / name, dataset)
+            return dataset, skipped
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _checked_upload(self, data: bytes, suffix: str, allowed: tuple[str, ...], label: str) -> str:
+        suffix = (suffix or "").lower()
+        if suffix not in allowed:
+            raise HPTInputError(f"unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(allowed)}", label)
+        if not isinstance(data, (bytes, bytearray)):
+            raise HPTInputError("expected the file's bytes", label)
+        if len(data) == 0:
+            raise HPTInputError("file is empty", label)
+        if len(data) > self.max_upload_bytes:
+            raise HPTInputError(
+                f"file is {len(data) / 2**20:.1f} MB; the limit is {self.max_upload_bytes / 2**20:.0f} MB", label)
+        return suffix
+
+    def delete_dataset(self, name: str) -> None:
+        """Remove a saved dataset (never the demo). Runs trained on it keep their own files' paths."""
+        if name == DEMO:
+            raise HPTInputError("the bundled demo cannot be deleted")
+        path = self.dataset_dir(name)
+        # Rename first, so a half-deleted folder never shows up as a dataset.
+        trash = Path(tempfile.mkdtemp(prefix=f".{name}.deleted-", dir=self.datasets_dir))
+        os.replace(path, trash / "data")
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # ---- runs ----------------------------------------------------------------------------------
+
+    def list_runs(self) -> list[Path]:
+        return runs.list_runs(self.runs_dir)
+
+    def active_jobs(self) -> list[tuple[Path, dict]]:
+        return runs.active_jobs(self.runs_dir)
+
+    def run_dir(self, name: str) -> Path:
+        """The folder of run ``name`` (a folder name under ``runs/``; no path tricks)."""
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
+            raise HPTInputError(f"bad run name {name!r}")
+        return self.runs_dir / name
+
+    def new_run(self, config: RunConfig, name: str = "") -> Path:
+        """Create a run folder with ``run.json`` for ``config``; returns it (not launched).
+
+        The folder name is a slug of ``name`` (or the method) made unique with ``-2``, ``-3``…
+        """
+        base = _slug(name or config.name or config.model.method) or "run"
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 10_000):
+            candidate = self.runs_dir / (base if n == 1 else f"{base}-{n}")
+            try:
+                candidate.mkdir()  # atomic: two launches never share a folder
+            except FileExistsError:
+                continue
+            config = config.replace(name=config.name or name or candidate.name)
+            config.to_json(candidate / runs.RUN_CONFIG)
+            return candidate
+        raise HPTInputError(f"too many runs named {base!r}; choose another name")
+
+
+def _slug(text: str, limit: int = 48) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+    return slug[:limit].strip("-")
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    except OSError:
+        return 0
+
+
+def _relabelled(err: HPTInputError, names: dict[str, str]) -> HPTInputError:
+    """The same error with temp paths replaced by the names the user knows."""
+    def fix(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for path, label in sorted(names.items(), key=lambda item: -len(item[0])):
+            text = text.replace(path, label)
+        return text
+
+    return HPTInputError(fix(err.problem) or err.problem, fix(err.file), err.line)
+

@@ -1,0 +1,148 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hpt_core import runs
+from hpt_core.config import DataSpec, RunConfig, TrainConfig
+from hpt_core.errors import HPTInputError
+from hpt_core.methods import resolve_method
+from hpt_core.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(task_files, backbone, **train_overrides) -> RunConfig:
+    train_config = dict(epochs=2, batch_size=8, lr=3e-3, seed=0, log_every=2)
+    train_config.update(train_overrides)
+    return RunConfig(
+        data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
+        model=resolve_method("hpt", backbone=backbone, max_length=32),
+        train=TrainConfig(**train_config),
+    )
+
+
+def test_a_short_run_clearly_learns_the_synthetic_task(trained_run):
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["dev"]["micro_f1"] > 0.75 and metrics["dev"]["macro_f1"] > 0.6
+    assert metrics["test"]["micro_f1"] > 0.7
+    history = runs.run_history(trained_run)
+    epochs = [r for r in history if r["kind"] == "epoch"]
+    steps = [r for r in history if r["kind"] == "step"]
+    assert epochs[0]["dev_macro_f1"] < max(r["dev_macro_f1"] for r in epochs)
+    assert steps[-1]["smoothed_loss"] < steps[0]["smoothed_loss"]
+
+
+def test_run_folder_has_progress_status_and_a_loadable_best_model(trained_run):
+    status = runs.run_status(trained_run)
+    assert status["state"] == "completed" and status["device"].startswith("CPU")
+    progress = runs.run_progress(trained_run)
+    assert progress["state"] == "completed" and progress["total_steps"] > 0
+    step = next(r for r in runs.run_history(trained_run) if r["kind"] == "step")
+    assert {"loss", "epoch", "docs_per_s", "eta_s", "lr"} <= set(step)
+    assert (trained_run / "model" / "model.safetensors").is_file()
+    assert RunConfig.from_json(trained_run / "run.json").model.method == "hpt"
+    assert not [p for p in trained_run.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path, tiny_backbone, task_files):
+    metrics = train(_config(task_files, tiny_backbone, epochs=6, patience=1, lr=1e-9), tmp_path / "run")
+    # with a learning rate this small nothing improves after epoch 1: stop after epoch 2
+    assert metrics["best_epoch"] == 1 and metrics["epochs_run"] == 2
+
+
+def test_low_resource_trains_on_the_seeded_fraction(tmp_path, tiny_backbone, task_files):
+    metrics = train(_config(task_files, tiny_backbone, epochs=1, low_resource=0.25), tmp_path / "run")
+    assert metrics["train_documents"] == 18  # 25 % of 72
+
+
+def test_a_different_config_in_a_used_folder_is_refused(tmp_path, tiny_backbone, task_files):
+    train(_config(task_files, tiny_backbone, epochs=1), tmp_path / "run")
+    with pytest.raises(HPTInputError, match="different run"):
+        train(_config(task_files, tiny_backbone, epochs=1, seed=5), tmp_path / "run")
+
+
+def test_cancel_file_stops_the_run(tmp_path, tiny_backbone, task_files):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / runs.CANCEL).touch()
+    assert train(_config(task_files, tiny_backbone, epochs=3), run_dir) == {}
+    assert runs.run_status(run_dir)["state"] == "cancelled"
+
+
+def _wait_for(predicate, timeout=120.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_a_killed_background_job_resumes_from_its_last_checkpoint(tmp_path, tiny_backbone, task_files):
+    runs_root = tmp_path / "runs"
+    run_dir = runs_root / "job"
+    config = _config(task_files, tiny_backbone, epochs=40, patience=100)
+    run_dir.mkdir(parents=True)
+    config.to_json(run_dir / runs.RUN_CONFIG)
+    pid = runs.launch(run_dir)
+    assert _wait_for(lambda: (run_dir / "checkpoint" / "state.json").is_file()), runs.log_tail(run_dir)
+    os.killpg(pid, signal.SIGKILL)
+    assert _wait_for(lambda: runs.run_status(run_dir)["state"] == "interrupted", 20)
+    done_epochs = json.loads((run_dir / "checkpoint" / "state.json").read_text())["epoch"]
+    assert done_epochs >= 1
+    # resume in the foreground with fewer epochs left: the same run folder continues
+    result = subprocess.run([sys.executable, "-m", "hpt_core", "run-job", str(run_dir)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resumed after epoch {done_epochs}" in runs.log_tail(run_dir, 400)
+    epochs = [r["epoch"] for r in runs.run_history(run_dir) if r["kind"] == "epoch"]
+    assert epochs[-1] == 40 and set(range(1, 41)) <= set(epochs)
+    assert runs.run_status(run_dir)["state"] == "completed"
+
+
+@pytest.mark.slow
+def test_a_second_job_queues_for_the_device_and_can_be_cancelled(tmp_path, tiny_backbone, task_files):
+    runs_root = tmp_path / "runs"
+    first, second = runs_root / "first", runs_root / "second"
+    for run_dir, epochs in ((first, 30), (second, 1)):
+        run_dir.mkdir(parents=True)
+        _config(task_files, tiny_backbone, epochs=epochs, patience=100).to_json(run_dir / runs.RUN_CONFIG)
+    runs.launch(first)
+    assert _wait_for(lambda: runs.run_status(first).get("state") == "running")
+    runs.launch(second)
+    assert _wait_for(lambda: runs.read_json(second / runs.STATUS, {}).get("queued_for") == "cpu")
+    assert runs.run_status(second)["state"] == "queued"
+    assert [p.name for p, _ in runs.active_jobs(runs_root)] == ["first", "second"]
+    with pytest.raises(RuntimeError, match="already"):
+        runs.launch(first)
+    runs.cancel(first)
+    assert runs.run_status(first)["state"] == "cancelled"
+    assert _wait_for(lambda: runs.run_status(second)["state"] == "completed", 300), runs.log_tail(second)
+
+
+@pytest.mark.slow
+def test_two_processes_through_accelerate_launch(tmp_path, tiny_backbone, task_files):
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
+    if accelerate is None:
+        pytest.skip("accelerate CLI not installed")
+    run_dir = tmp_path / "ddp"
+    # --multi_gpu selects accelerate's torchrun launcher; with no GPU visible the processes
+    # form a gloo (MULTI_CPU) group: the same command runs on a multi-GPU machine.
+    cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+           "--dynamo_backend", "no", "-m", "hpt_core", "train", "--taxonomy", str(task_files["taxonomy"]),
+           "--train", str(task_files["train"]), "--dev", str(task_files["dev"]), "--run-dir", str(run_dir),
+           "--backbone", tiny_backbone, "--max-length", "32", "--epochs", "2", "--batch-size", "4", "--lr", "3e-3"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    # 72 documents, batch 4 per process, 2 processes: 9 optimiser steps per epoch
+    assert metrics["steps"] == 18 and metrics["epochs_run"] == 2
