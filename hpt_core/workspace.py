@@ -16,6 +16,9 @@ file is read.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import re
 import shutil
@@ -109,7 +112,9 @@ class Workspace:
             info = {}
         counts = info.get("counts")
         if not isinstance(counts, dict):  # the demo has no dataset.json: count lines
-            counts = {f.stem: _count_lines(f) for f in sorted(path.glob("*.jsonl"))}
+            order = {"train": 0, "dev": 1, "test": 2}
+            files = sorted(path.glob("*.jsonl"), key=lambda f: (order.get(f.stem, 3), f.stem))
+            counts = {f.stem: _count_lines(f) for f in files}
         return DatasetInfo(name, path, readonly, counts, info.get("labels"), info.get("depth"))
 
     def dataset_dir(self, name: str) -> Path:
@@ -270,6 +275,97 @@ class Workspace:
             config.to_json(candidate / runs.RUN_CONFIG)
             return candidate
         raise HPTInputError(f"too many runs named {base!r}; choose another name")
+
+
+def run_summary(run_dir: str | Path) -> dict:
+    """One row describing a run folder: name, method, dataset, state and headline figures (in %)."""
+    run_dir = Path(run_dir)
+    config = runs.read_json(run_dir / runs.RUN_CONFIG, {}) or {}
+    metrics = runs.read_json(run_dir / runs.METRICS, {}) or {}
+    status = runs.run_status(run_dir)
+    model, train = config.get("model") or {}, config.get("train") or {}
+    taxonomy = (config.get("data") or {}).get("taxonomy")
+    dataset = None
+    if taxonomy:
+        folder = Path(taxonomy).resolve().parent
+        dataset = DEMO if folder == DEMO_DIR else folder.name
+    row = {
+        "run": run_dir.name, "method": model.get("method") or metrics.get("method"), "dataset": dataset,
+        "backbone": model.get("backbone"), "seed": train.get("seed"), "fraction": train.get("low_resource") or 1.0,
+        "state": status.get("state", "new"), "device": status.get("device"),
+    }
+    for split in ("dev", "test"):
+        report = metrics.get(split) or {}
+        for key in ("micro_f1", "macro_f1"):
+            value = report.get(key)
+            row[f"{split} {key.replace('_f1', '-F1')}"] = None if value is None else round(100 * value, 2)
+    started = status.get("started") or status.get("launched")
+    row["started"] = time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else None
+    return row
+
+
+#: Suffixes of a batch-prediction upload: one text a line, or a table / JSON Lines with a ``text`` field.
+TEXTS_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
+
+
+def texts_from_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
+                      max_texts: int = 10_000) -> list[str]:
+    """The texts of a batch-prediction upload (read in memory: nothing is written).
+
+    ``.txt``: one text per non-blank line; ``.csv``/``.tsv``: a header with a ``text`` column;
+    ``.jsonl``: one object per line with a ``text`` (or ``token``/``doc_token``) field.
+    """
+    suffix = (suffix or "").lower()
+    if suffix not in TEXTS_SUFFIXES:
+        raise HPTInputError(f"unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(TEXTS_SUFFIXES)}", label)
+    if not data:
+        raise HPTInputError("file is empty", label)
+    if len(data) > max_bytes:
+        raise HPTInputError(f"file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB", label)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise HPTInputError(f"not valid UTF-8 text (byte 0x{data[err.start:err.start + 1].hex()}); save the file as UTF-8",
+                            label, line) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    texts: list[str] = []
+    if suffix == ".txt":
+        texts = [line.strip() for line in text.split("\n") if line.strip()]
+    elif suffix == ".jsonl":
+        for lineno, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise HPTInputError(f"invalid JSON: {err.msg} (column {err.colno})", label, lineno) from None
+            value = next((obj[k] for k in ("text", "token", "doc_token") if isinstance(obj, dict) and k in obj), None)
+            if isinstance(value, list) and all(isinstance(t, str) for t in value):
+                value = " ".join(value)
+            if not isinstance(value, str) or not value.strip():
+                raise HPTInputError('expected an object with a non-empty "text" string', label, lineno)
+            texts.append(value)
+    else:
+        reader = csv.reader(io.StringIO(text), delimiter="," if suffix == ".csv" else "\t")
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise HPTInputError("file is empty", label)
+            columns = [h.strip().lower() for h in header]
+            if "text" not in columns:
+                raise HPTInputError(f"no 'text' column; the header has {', '.join(map(repr, header))}", label, 1)
+            at = columns.index("text")
+            for row in reader:
+                if row and at < len(row) and row[at].strip():
+                    texts.append(row[at])
+        except csv.Error as err:
+            raise HPTInputError(f"malformed line ({err})", label, reader.line_num) from None
+    if not texts:
+        raise HPTInputError("no texts found", label)
+    if len(texts) > max_texts:
+        raise HPTInputError(f"{len(texts)} texts; at most {max_texts} per batch", label)
+    return texts
 
 
 def _slug(text: str, limit: int = 48) -> str:

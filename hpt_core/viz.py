@@ -1,0 +1,288 @@
+"""Plotly figures of hierarchies, datasets and runs (no Streamlit here: the app and notebooks share them).
+
+Every string that comes from user data (label names, descriptions, run names) is passed through
+:func:`esc` before it reaches a figure: Plotly renders a subset of HTML in hover text, tick labels
+and annotations, and a label called ``<b>x</b>`` must show as typed.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+
+import networkx as nx
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+#: One colour per depth (depth 1 first); the root is grey.
+DEPTH_COLOURS = qualitative.Set2
+ROOT_COLOUR = "#9e9e9e"
+HIGHLIGHT_COLOUR = "#d62728"
+#: The paper's Figure 3b groups, rarest labels first (``metrics.frequency_quintile_macro_f1`` order).
+QUINTILE_NAMES = ["<20%", "20–40%", "40–60%", "60–80%", ">80%"]
+#: Largest tree whose node names are written beside the nodes (beyond it: hover only).
+MAX_NAMED_NODES = 80
+
+
+def esc(text: object) -> str:
+    """``text`` as literal text for Plotly (``&``, ``<`` and ``>`` escaped)."""
+    return html.escape(str(text), quote=False)
+
+
+def depth_colour(depth: int) -> str:
+    return ROOT_COLOUR if depth <= 0 else DEPTH_COLOURS[(depth - 1) % len(DEPTH_COLOURS)]
+
+
+def _layout(fig: go.Figure, title: str | None, height: int = 360, **kwargs) -> go.Figure:
+    fig.update_layout(title=esc(title) if title else None, height=height, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0), **kwargs)
+    return fig
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100.0 * float(value)
+
+
+# ---- the tree ------------------------------------------------------------------------------------
+
+
+def tree_positions(hierarchy) -> dict[str, tuple[float, float]]:
+    """Node positions from ``networkx.bfs_layout``: depth left to right, first child on top.
+
+    Children of one parent are contiguous in breadth-first order, so no two edges cross.
+    """
+    pos = nx.bfs_layout(hierarchy.graph, hierarchy.root, align="vertical")
+    return {node: (float(x), -float(y)) for node, (x, y) in pos.items()}
+
+
+def _wrap(text: str, width: int = 60) -> str:
+    return "<br>".join(esc(line) for line in textwrap.wrap(text, width)) if text else ""
+
+
+def _highlighted(hierarchy, highlight: Iterable | None) -> set[str]:
+    """Labels to highlight: ``highlight`` holds label names and/or paths (lists of names)."""
+    out: set[str] = set()
+    for item in highlight or []:
+        names = [item] if isinstance(item, str) else list(item)
+        for name in names:
+            if name in hierarchy:
+                out.update(hierarchy.path(name))  # a label implies its path from the top
+    return out
+
+
+def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = None,
+                highlight: Iterable | None = None, title: str | None = None,
+                show_names: bool | None = None) -> go.Figure:
+    """The label tree: node size by document frequency, colour by depth, counts on hover.
+
+    Args:
+        hierarchy: a :class:`~hpt_core.hierarchy.LabelHierarchy`.
+        counts: documents per label (label-index order, or a mapping); sizes the nodes.
+        highlight: label names and/or label paths (e.g. a prediction's ``paths``); their nodes are
+            ringed and the edges from the root drawn in red, the rest dimmed.
+        title: figure title.
+        show_names: write names beside the nodes (default: trees of at most 80 labels).
+
+    Every node trace carries the label in ``customdata``, so a click (Streamlit ``on_select``)
+    tells which label was picked.
+    """
+    pos = tree_positions(hierarchy)
+    labels = list(hierarchy.labels)
+    if isinstance(counts, Mapping):
+        count = {label: int(counts.get(label, 0)) for label in labels}
+    elif counts is not None:
+        values = list(counts)
+        if len(values) != len(labels):
+            raise ValueError(f"counts has {len(values)} values for {len(labels)} labels")
+        count = {label: int(v) for label, v in zip(labels, values)}
+    else:
+        count = None
+    marked = _highlighted(hierarchy, highlight)
+    show_names = len(labels) <= MAX_NAMED_NODES if show_names is None else show_names
+    biggest = max(count.values(), default=0) if count else 0
+
+    def size(label: str) -> float:
+        if not count or biggest <= 0:
+            return 14.0
+        return 8.0 + 24.0 * math.sqrt(count[label] / biggest)
+
+    fig = go.Figure()
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    hot_x: list[float | None] = []
+    hot_y: list[float | None] = []
+    for parent, child in hierarchy.graph.edges:
+        hot = child in marked and (parent == hierarchy.root or parent in marked)
+        xs, ys = (hot_x, hot_y) if hot else (edge_x, edge_y)
+        xs += [pos[parent][0], pos[child][0], None]
+        ys += [pos[parent][1], pos[child][1], None]
+    fig.add_trace(go.Scatter(x=edge_x, y=edge_y, mode="lines", line=dict(color="#c7c7c7", width=1),
+                             hoverinfo="skip", showlegend=False, name="edges"))
+    if hot_x:
+        fig.add_trace(go.Scatter(x=hot_x, y=hot_y, mode="lines", line=dict(color=HIGHLIGHT_COLOUR, width=3),
+                                 hoverinfo="skip", name="predicted path"))
+    root_x, root_y = pos[hierarchy.root]
+    total = f"<br>{sum(count[label] for label in hierarchy.children(hierarchy.root))} documents" if count else ""
+    fig.add_trace(go.Scatter(x=[root_x], y=[root_y], mode="markers", marker=dict(size=12, color=ROOT_COLOUR, symbol="diamond"),
+                             hovertemplate=f"<b>{esc(hierarchy.root)}</b> (root){total}<extra></extra>",
+                             name="root", showlegend=False, customdata=[hierarchy.root]))
+    for depth in range(1, hierarchy.max_depth + 1):
+        nodes = hierarchy.labels_at_depth(depth)
+        hover = []
+        for label in nodes:
+            parent = hierarchy.parent(label)
+            lines = [f"<b>{esc(label)}</b>", f"depth {depth} · under {esc(parent) if parent else 'the root'}"]
+            if count is not None:
+                lines.append(f"{count[label]} documents")
+            children = len(hierarchy.children(label))
+            lines.append(f"{children} children" if children else "leaf")
+            description = hierarchy.descriptions.get(label)
+            if description:
+                lines.append(_wrap(description))
+            hover.append("<br>".join(lines))
+        dim = bool(marked)
+        fig.add_trace(go.Scatter(
+            x=[pos[label][0] for label in nodes], y=[pos[label][1] for label in nodes],
+            mode="markers+text" if show_names else "markers",
+            text=[esc(hierarchy.display_name(label)) for label in nodes] if show_names else None,
+            textposition="middle right", textfont=dict(size=11),
+            marker=dict(
+                size=[size(label) for label in nodes], color=depth_colour(depth),
+                opacity=[1.0 if (not dim or label in marked) else 0.35 for label in nodes],
+                line=dict(color=[HIGHLIGHT_COLOUR if label in marked else "white" for label in nodes],
+                          width=[3 if label in marked else 1 for label in nodes]),
+            ),
+            customdata=nodes, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", name=f"depth {depth}",
+        ))
+    widest = max(len(hierarchy.labels_at_depth(d)) for d in range(1, hierarchy.max_depth + 1))
+    xs = [p[0] for p in pos.values()]
+    right = max(xs) + (0.45 * (max(xs) - min(xs)) / max(hierarchy.max_depth, 1) if show_names else 0.05)
+    _layout(fig, title, height=int(min(1600, max(380, 24 * widest + 80))),
+            xaxis=dict(visible=False, range=[min(xs) - 0.05, right]), yaxis=dict(visible=False),
+            plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", clickmode="event+select", dragmode="pan")
+    return fig
+
+
+# ---- dataset figures -----------------------------------------------------------------------------
+
+
+def label_frequency_histogram(counts: Sequence[int], title: str | None = "Label frequency") -> go.Figure:
+    """How many labels have how many documents (the long tail the paper's Figure 3b is about)."""
+    values = np.asarray(list(counts), dtype=float)
+    fig = go.Figure(go.Histogram(x=values, nbinsx=min(40, max(5, len(values))), marker_color=DEPTH_COLOURS[1],
+                                 hovertemplate="%{x} documents: %{y} labels<extra></extra>"))
+    return _layout(fig, title, xaxis_title="documents per label", yaxis_title="labels", bargap=0.05)
+
+
+def documents_per_label_figure(hierarchy, counts: Sequence[int], top: int = 40,
+                               title: str | None = "Documents per label") -> go.Figure:
+    """Horizontal bars, most frequent label on top (``top`` labels at most), coloured by depth."""
+    order = sorted(range(len(hierarchy.labels)), key=lambda i: -int(counts[i]))[:top]
+    labels = [hierarchy.labels[i] for i in order]
+    fig = go.Figure(go.Bar(
+        y=[esc(label) for label in labels], x=[int(counts[i]) for i in order], orientation="h",
+        marker_color=[depth_colour(hierarchy.depths[i]) for i in order],
+        customdata=[hierarchy.depths[i] for i in order],
+        hovertemplate="%{y}: %{x} documents (depth %{customdata})<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", type="category")
+    return _layout(fig, title, height=max(300, 18 * len(labels) + 80), xaxis_title="documents")
+
+
+def documents_per_depth_figure(docs_per_depth: Mapping[int, int], labels_per_depth: Mapping[int, int] | None = None,
+                               title: str | None = "Documents per depth") -> go.Figure:
+    """Documents with at least one label at each depth (labels per depth on hover)."""
+    depths = sorted(docs_per_depth)
+    extra = [f" · {labels_per_depth.get(d, 0)} labels" if labels_per_depth else "" for d in depths]
+    fig = go.Figure(go.Bar(x=[f"depth {d}" for d in depths], y=[docs_per_depth[d] for d in depths],
+                           marker_color=[depth_colour(d) for d in depths], customdata=extra,
+                           hovertemplate="%{x}: %{y} documents%{customdata}<extra></extra>"))
+    return _layout(fig, title, yaxis_title="documents")
+
+
+# ---- run figures ---------------------------------------------------------------------------------
+
+
+def per_depth_figure(series: Mapping[str, Mapping], title: str | None = "Macro-F1 per depth (Figure 3a)") -> go.Figure:
+    """Grouped bars: one group per depth, one bar per series (``{name: {"1": f1, ...}}``, F1 as fractions)."""
+    depths = sorted({int(d) for values in series.values() for d in values}, key=int)
+    fig = go.Figure()
+    for name, values in series.items():
+        by_depth = {int(d): v for d, v in values.items()}
+        fig.add_trace(go.Bar(name=esc(name), x=[f"depth {d}" for d in depths], y=[_percent(by_depth.get(d)) for d in depths],
+                             hovertemplate="%{x}: %{y:.2f}<extra>" + esc(name) + "</extra>"))
+    return _layout(fig, title, yaxis_title="macro-F1 (%)", barmode="group", yaxis_range=[0, 100])
+
+
+def quintile_figure(series: Mapping[str, Sequence[float | None]],
+                    title: str | None = "Macro-F1 by label frequency (Figure 3b)") -> go.Figure:
+    """Grouped bars over the five training-frequency groups, rarest first (``>80%`` = top 20 % of labels)."""
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_trace(go.Bar(name=esc(name), x=QUINTILE_NAMES, y=[_percent(v) for v in values],
+                             hovertemplate="labels ranked %{x} by training documents: %{y:.2f}<extra>" + esc(name) + "</extra>"))
+    return _layout(fig, title, yaxis_title="macro-F1 (%)", xaxis_title="label group by training documents (rarest first)",
+                   barmode="group", yaxis_range=[0, 100])
+
+
+def loss_figure(history: Sequence[Mapping], title: str | None = "Training loss") -> go.Figure:
+    """Loss per logged step (raw and smoothed; the MLM part when there is one)."""
+    steps = [r for r in history if r.get("kind") == "step"]
+    x = [r["step"] for r in steps]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=[r.get("loss") for r in steps], mode="lines", name="loss",
+                             line=dict(color="#bbbbbb", width=1)))
+    fig.add_trace(go.Scatter(x=x, y=[r.get("smoothed_loss") for r in steps], mode="lines", name="smoothed",
+                             line=dict(color=DEPTH_COLOURS[2], width=2)))
+    if any(r.get("mlm_loss") is not None for r in steps):
+        fig.add_trace(go.Scatter(x=x, y=[r.get("mlm_loss") for r in steps], mode="lines", name="MLM loss",
+                                 line=dict(color=DEPTH_COLOURS[1], width=1, dash="dot")))
+    return _layout(fig, title, xaxis_title="step", yaxis_title="loss")
+
+
+def dev_curves_figure(histories: Mapping[str, Sequence[Mapping]], title: str | None = "Dev F1 per epoch") -> go.Figure:
+    """Dev micro-F1 (solid) and macro-F1 (dashed) per epoch, one colour per run."""
+    fig = go.Figure()
+    palette = qualitative.Plotly
+    for k, (name, history) in enumerate(histories.items()):
+        epochs = [r for r in history if r.get("kind") == "epoch"]
+        colour = palette[k % len(palette)]
+        for key, dash, what in (("dev_micro_f1", "solid", "micro-F1"), ("dev_macro_f1", "dash", "macro-F1")):
+            fig.add_trace(go.Scatter(x=[r["epoch"] for r in epochs], y=[_percent(r.get(key)) for r in epochs],
+                                     mode="lines+markers", name=f"{esc(name)} {what}" if len(histories) > 1 else what,
+                                     line=dict(color=colour, dash=dash)))
+    return _layout(fig, title, xaxis_title="epoch", yaxis_title="dev F1 (%)", xaxis_dtick=1)
+
+
+def low_resource_figure(summary, title: str | None = "Low-resource: mean ± std over seeds (Figure 4)") -> go.Figure:
+    """Bars with error bars from ``experiments.low_resource_summary`` (one group per method and fraction)."""
+    fig = go.Figure()
+    if summary is None or len(summary) == 0:
+        return _layout(fig, title)
+    groups = [f"{esc(m)} ({100 * float(f):g}%)" for m, f in zip(summary["method"], summary["fraction"])]
+    seeds = [int(c) for c in summary["micro_f1_count"]]
+    for metric, colour in (("micro_f1", DEPTH_COLOURS[0]), ("macro_f1", DEPTH_COLOURS[2])):
+        std = [0.0 if s != s else float(s) for s in summary[f"{metric}_std"]]  # NaN (one seed) -> no bar
+        fig.add_trace(go.Bar(name=metric.replace("_f1", "-F1"), x=groups, y=list(summary[f"{metric}_mean"]),
+                             error_y=dict(type="data", array=std, visible=True), marker_color=colour, customdata=seeds,
+                             hovertemplate="%{x}: %{y:.2f} ± %{error_y.array:.2f} over %{customdata} seeds<extra></extra>"))
+    return _layout(fig, title, yaxis_title="F1 (%)", barmode="group", yaxis_range=[0, 100])
+
+
+def scores_figure(by_depth: Mapping[int, Sequence[tuple[str, float]]], top: int = 5,
+                  title: str | None = "Scores per depth") -> go.Figure:
+    """The ``top`` scores of each depth as horizontal bars; a score above 0 is a predicted label."""
+    fig = go.Figure()
+    for depth, items in by_depth.items():
+        items = list(items)[:top]
+        fig.add_trace(go.Bar(
+            y=[f"{esc(label)} " for label, _ in items], x=[score for _, score in items], orientation="h",
+            name=f"depth {depth}", marker_color=[depth_colour(depth) if s > 0 else "#d9d9d9" for _, s in items],
+            hovertemplate="%{y}: %{x:.3f}<extra>depth " + str(depth) + "</extra>"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.add_vline(x=0, line_color="#555555", line_width=1)
+    n = sum(min(top, len(list(items))) for items in by_depth.values())
+    return _layout(fig, title, height=max(260, 22 * n + 90), xaxis_title="score (> 0 = predicted)")

@@ -1,0 +1,104 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hpt_core.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ["train", "evaluate", "predict", "neighbours", "ablate", "low-resource", "import", "methods"]
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "hpt_core", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: python -m hpt_core " + command in capsys.readouterr().out
+
+
+def test_evaluate_json_has_the_documented_keys(trained_run, task_files, capsys):
+    assert main(["evaluate", "--run-dir", str(trained_run), "--data", str(task_files["test"]), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    keys = {"micro_f1", "macro_f1", "macro_f1_all_labels", "per_depth_macro_f1", "frequency_quintile_macro_f1",
+            "path_consistency", "hierarchical_f1", "consistent"}
+    assert keys <= set(report)
+    assert set(report["per_depth_macro_f1"]) == {"1", "2", "3"}
+    assert len(report["frequency_quintile_macro_f1"]) == 5
+    assert keys - {"consistent"} <= set(report["consistent"])
+
+
+def test_evaluate_prints_a_readable_summary(trained_run, task_files, capsys):
+    assert main(["evaluate", "--run-dir", str(trained_run), "--data", str(task_files["test"])]) == 0
+    out = capsys.readouterr().out
+    assert "hierarchy-consistent" in out and "all-labels convention" in out
+
+
+def test_predict_text_and_file(trained_run, tmp_path, capsys):
+    assert main(["predict", "--run-dir", str(trained_run), "--text", "goal striker", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert {"labels", "consistent_labels", "paths", "scores"} <= set(line)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("goal striker\n\ncell gene protein\n", encoding="utf-8")
+    assert main(["predict", "--run-dir", str(trained_run), "--file", str(texts)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+
+
+def test_neighbours_json(trained_run, capsys):
+    assert main(["neighbours", "--run-dir", str(trained_run), "--label", "tennis", "-k", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert list(result) == ["tennis"] and len(result["tennis"]) == 4
+
+
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (["predict", "--run-dir", "{missing}", "--text", "x"], "run folder not found"),
+        (["neighbours", "--run-dir", "{run}", "--label", "nope"], "unknown label"),
+        (["evaluate", "--run-dir", "{run}", "--data", "{missing}"], "not found"),
+        (["train", "--taxonomy", "{missing}", "--train", "{missing}", "--dev", "{missing}", "--run-dir", "{tmp}/r"], "file not found"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_one_line(args, reason, trained_run, tmp_path, capsys):
+    fill = {"missing": tmp_path / "missing.jsonl", "run": trained_run, "tmp": tmp_path}
+    code = main([a.format(**fill) for a in args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and reason in err and len(err.splitlines()) == 1
+
+
+def test_import_writes_the_benchmark_layout(task_files, tmp_path):
+    out = tmp_path / "dataset"
+    result = run_cli("import", "--taxonomy", task_files["taxonomy"], "--corpus", task_files["train"], "--output", out)
+    assert result.returncode == 0, result.stderr
+    assert {"taxonomy.tsv", "train.jsonl", "dev.jsonl", "test.jsonl"} <= {p.name for p in out.iterdir()}
+    first = json.loads((out / "train.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"text", "labels"}
+
+
+def test_import_rejects_unknown_labels_and_writes_nothing(task_files, tmp_path):
+    corpus = tmp_path / "bad.jsonl"
+    corpus.write_text('{"text": "goal", "labels": ["football"]}\n{"text": "x", "labels": ["cricket"]}\n')
+    out = tmp_path / "dataset"
+    result = run_cli("import", "--taxonomy", task_files["taxonomy"], "--corpus", corpus, "--output", out)
+    assert result.returncode == 2
+    assert "bad.jsonl:2" in result.stderr and "cricket" in result.stderr
+    assert not out.exists()
+
+
+def test_train_then_ablate_through_the_cli(task_files, tiny_backbone, tmp_path):
+    common = ["--taxonomy", task_files["taxonomy"], "--train", task_files["train"], "--dev", task_files["dev"],
+              "--backbone", tiny_backbone, "--max-length", "32", "--epochs", "1", "--batch-size", "8"]
+    result = run_cli("train", *common, "--run-dir", tmp_path / "run", "--method", "soft-prompt")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "best epoch 1" in result.stdout
+    result = run_cli("ablate", *common, "--test", task_files["test"], "--methods", "hpt,rm-injection", "--out", tmp_path / "abl")
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (tmp_path / "abl" / "ablation.csv").read_text()
+    assert "rm-injection" in table and "delta_macro_f1" in table

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from hpt_core.errors import HPTInputError
+from hpt_core.neighbours import label_word_neighbours, neighbours_table
+from hpt_core.predict import Predictor, load_run_model
+
+
+@pytest.fixture(scope="module")
+def predictor(trained_run):
+    return Predictor.from_run(trained_run)
+
+
+def test_predictions_have_scores_sets_and_consistent_paths(predictor):
+    hierarchy = predictor.hierarchy
+    [p] = predictor.predict(["goal striker penalty"])
+    assert set(p.scores) == set(hierarchy.labels)
+    assert p.labels == [l for l in hierarchy.labels if p.scores[l] > 0]
+    for label in p.consistent_labels:
+        parent = hierarchy.parent(label)
+        assert parent is None or parent in p.consistent_labels
+    assert ["sports", "football"] in p.paths
+    assert predictor.last_latency_s is not None and predictor.last_latency_s > 0
+
+
+def test_by_depth_lists_each_depth_best_first(predictor):
+    [p] = predictor.predict(["lens laser photon"])
+    by_depth = p.by_depth(predictor.hierarchy)
+    assert sorted(by_depth) == [1, 2, 3]
+    scores = [s for _, s in by_depth[3]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_batch_predictions_equal_one_by_one(predictor):
+    texts = ["goal striker", "cell gene protein", "canvas painting gallery"]
+    together = predictor.scores(texts)
+    alone = np.concatenate([predictor.scores([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+def test_prediction_table_for_csv_download(predictor):
+    table = predictor.predict_table(["goal striker", "cell gene"])
+    assert list(table.columns[:4]) == ["text", "labels", "consistent_labels", "paths"]
+    assert len(table) == 2
+
+
+def test_a_missing_run_is_a_clear_error(tmp_path):
+    with pytest.raises(HPTInputError, match="run folder not found"):
+        Predictor.from_run(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HPTInputError, match="no trained model"):
+        Predictor.from_run(tmp_path / "empty")
+
+
+def test_label_word_neighbours_exclude_special_tokens(trained_run):
+    model = load_run_model(trained_run)
+    result = label_word_neighbours(model, k=5)
+    assert set(result) == set(model.hierarchy.labels)
+    special = set(model.tokenizer.all_special_tokens)
+    for items in result.values():
+        assert len(items) == 5
+        assert not special & {token for token, _ in items}
+        sims = [s for _, s in items]
+        assert sims == sorted(sims, reverse=True)
+    table = neighbours_table(model, k=3, labels=["football"])
+    assert list(table["rank"]) == [1, 2, 3] and set(table["parent"]) == {"sports"}
+
+
+def test_neighbours_of_an_untrained_model_start_at_the_label_name(tiny_backbone, hierarchy):
+    from hpt_core.methods import resolve_method
+    from hpt_core.model import build_model
+
+    model = build_model(resolve_method("hpt", backbone=tiny_backbone), hierarchy)
+    assert label_word_neighbours(model, k=1, labels=["football"])["football"][0][0] == "football"
+
+
+def test_neighbours_need_label_words(tiny_backbone, hierarchy):
+    from hpt_core.methods import resolve_method
+    from hpt_core.model import build_model
+
+    model = build_model(resolve_method("vanilla", backbone=tiny_backbone), hierarchy)
+    with pytest.raises(HPTInputError, match="no learned label words"):
+        label_word_neighbours(model)
