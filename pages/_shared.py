@@ -1,0 +1,224 @@
+"""What every page shares: the workspace, the sidebar (current dataset, current run), cached loaders.
+
+No torch here or in any page: models are loaded through ``hpt_core.predict`` inside
+``st.cache_resource`` functions, keyed on the run folder and the model's modification time, so a
+retrained run is reloaded and a deleted one is noticed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import streamlit as st
+
+from hpt_core import runs
+from hpt_core.errors import HPTInputError
+from hpt_core.workspace import DEMO, MAX_UPLOAD_BYTES, Workspace, run_summary
+
+DATASET_KEY = "current_dataset"
+RUN_KEY = "current_run"
+_NEXT = "_next_"
+
+PAGES = {
+    "home": "pages/home.py",
+    "data": "pages/data.py",
+    "train": "pages/train.py",
+    "results": "pages/results.py",
+    "predict": "pages/predict.py",
+    "label_words": "pages/label_words.py",
+}
+
+
+def workspace() -> Workspace:
+    """The workspace of this app (``$HPT_WORKSPACE`` or ``./workspace``; upload limit ``$HPT_MAX_UPLOAD_MB``)."""
+    try:
+        limit = int(float(os.environ.get("HPT_MAX_UPLOAD_MB", "")) * 2**20)
+    except ValueError:
+        limit = MAX_UPLOAD_BYTES
+    return Workspace(max_upload_bytes=limit)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
+
+
+def md(text: object) -> str:
+    """User text as literal Markdown: every Markdown/Streamlit control character backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def show_error(err: Exception, what: str = "") -> None:
+    """An input problem shown inline: file, line and reason (escaped: file names are user data)."""
+    prefix = f"{what}: " if what else ""
+    if isinstance(err, HPTInputError):
+        where = ""
+        if err.file:
+            where = f"**{md(err.file)}**" + (f", line {err.line}" if err.line else "") + " — "
+        elif err.line:
+            where = f"line {err.line} — "
+        st.error(f"{md(prefix)}{where}{md(err.problem)}", icon=":material/error:")
+    else:
+        st.error(f"{md(prefix)}{md(type(err).__name__)}: {md(err)}", icon=":material/error:")
+
+
+# ---- current dataset and run -----------------------------------------------------------------------
+
+
+def select_dataset(name: str) -> None:
+    """Make ``name`` the current dataset from the next script run on (call ``st.rerun()`` after)."""
+    st.session_state[_NEXT + DATASET_KEY] = name
+
+
+def select_run(name: str) -> None:
+    st.session_state[_NEXT + RUN_KEY] = name
+
+
+def _run_label(ws: Workspace, name: str) -> str:
+    status = runs.run_status(ws.runs_dir / name)
+    return f"{name} · {status.get('state', 'new')}"
+
+
+def sidebar() -> None:
+    """The shared sidebar: current dataset, current run, the job queue at a glance."""
+    ws = workspace()
+    names = ws.dataset_names()
+    run_names = [p.name for p in ws.list_runs()]
+    pending = st.session_state.pop(_NEXT + DATASET_KEY, None)
+    if pending in names:
+        st.session_state[DATASET_KEY] = pending
+    if st.session_state.get(DATASET_KEY) not in names:
+        st.session_state[DATASET_KEY] = DEMO
+    pending = st.session_state.pop(_NEXT + RUN_KEY, None)
+    if pending in run_names:
+        st.session_state[RUN_KEY] = pending
+    if st.session_state.get(RUN_KEY) not in run_names:
+        # A fresh session (a reload, a second tab) follows the running job, else the newest run.
+        active = [p.name for p, _ in ws.active_jobs()]
+        st.session_state[RUN_KEY] = (active or run_names or [None])[0]
+    with st.sidebar:
+        st.selectbox("Current dataset", names, key=DATASET_KEY,
+                     format_func=lambda n: "demo (bundled)" if n == DEMO else n,
+                     help="Upload or delete datasets on the Data page.")
+        if run_names:
+            st.selectbox("Current run", run_names, key=RUN_KEY, format_func=lambda n: _run_label(ws, n),
+                         help="Results, Predict and Label words show this run.")
+        else:
+            st.caption("No runs yet: launch one on the Train page.")
+        jobs = ws.active_jobs()
+        if jobs:
+            running = sum(1 for _, s in jobs if s.get("state") == "running")
+            st.caption(f":material/hourglass_top: {running} running, {len(jobs) - running} queued")
+
+
+def current_dataset() -> str:
+    return st.session_state.get(DATASET_KEY) or DEMO
+
+
+def current_run() -> Path | None:
+    name = st.session_state.get(RUN_KEY)
+    return workspace().runs_dir / name if name else None
+
+
+def require_run(need_model: bool = True) -> Path:
+    """The current run folder, or a note saying what to do next (and the page stops there)."""
+    run_dir = current_run()
+    if run_dir is None:
+        st.info("No run yet. Train one on the Train page, then come back here.", icon=":material/info:")
+        st.page_link(PAGES["train"], label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    if not run_dir.is_dir():
+        st.warning(f"The run folder **{md(run_dir.name)}** no longer exists (deleted while the app was open). "
+                   "Pick another run in the sidebar.", icon=":material/warning:")
+        st.stop()
+    if need_model and not (run_dir / runs.MODEL_DIR / "model.safetensors").is_file():
+        state = runs.run_status(run_dir).get("state", "new")
+        st.info(f"Run **{md(run_dir.name)}** has no trained model yet (state: {md(state)}). "
+                "Follow it on the Train page, or pick a finished run in the sidebar.", icon=":material/info:")
+        st.page_link(PAGES["train"], label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    return run_dir
+
+
+def runs_with_models() -> list[Path]:
+    return [p for p in workspace().list_runs() if (p / runs.MODEL_DIR / "model.safetensors").is_file()]
+
+
+def summaries(run_dirs) -> list[dict]:
+    return [run_summary(p) for p in run_dirs]
+
+
+# ---- cached loaders ----------------------------------------------------------------------------------
+
+
+def _stamp(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the dataset…")
+def _dataset(root: str, name: str, stamp: int):
+    return Workspace(root).load_dataset(name)
+
+
+def load_dataset(name: str):
+    """The dataset (cached until its folder changes). Raises HPTInputError when it cannot be read."""
+    ws = workspace()
+    return _dataset(str(ws.root), name, _stamp(ws.dataset_dir(name)))
+
+
+@st.cache_resource(show_spinner=False)
+def device_in_use() -> str:
+    """What training would use, e.g. "GPU: NVIDIA H100" or "CPU (2 cores)" (imports torch once)."""
+    from hpt_core.training import device_description
+
+    return device_description()
+
+
+def model_stamp(run_dir: Path) -> int:
+    stamp = _stamp(run_dir / runs.MODEL_DIR / "model.safetensors")
+    if not stamp:
+        raise HPTInputError("this run has no trained model (model/ is missing)", run_dir.name)
+    return stamp
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model…")
+def _predictor(run_dir: str, stamp: int):
+    from hpt_core.predict import Predictor
+
+    return Predictor.from_run(run_dir, device="cpu")
+
+
+def predictor(run_dir: Path):
+    """The run's best model, ready to predict (cached per run folder and model file time)."""
+    return _predictor(str(run_dir), model_stamp(run_dir))
+
+
+@st.cache_data(max_entries=16, show_spinner="Evaluating the run on this split…")
+def _evaluation(run_dir: str, data: str, stamp: int, data_stamp: int):
+    from hpt_core.evaluation import evaluate_run
+
+    return evaluate_run(run_dir, data, with_table=True)
+
+
+def evaluation(run_dir: Path, data: str):
+    """``(report, per-label table)`` of the run's best model on a corpus file (cached)."""
+    return _evaluation(str(run_dir), str(data), model_stamp(run_dir), _stamp(Path(data)))
+
+
+@st.cache_data(max_entries=8, show_spinner="Finding the nearest words…")
+def _neighbours(run_dir: str, stamp: int, k: int):
+    from hpt_core.neighbours import neighbours_table
+
+    return neighbours_table(_predictor(run_dir, stamp).model, k)
+
+
+def neighbours(run_dir: Path, k: int):
+    """The k nearest vocabulary words of every label word of the run (Table 4), as a table."""
+    return _neighbours(str(run_dir), model_stamp(run_dir), k)
+
+
+def csv_bytes(table) -> bytes:
+    return table.to_csv(index=False).encode("utf-8")

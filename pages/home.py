@@ -1,0 +1,56 @@
+"""Home: what HPT is, what training would run on, which runs exist, the job queue."""
+
+import pandas as pd
+import streamlit as st
+
+from pages._shared import PAGES, current_dataset, device_in_use, md, summaries, workspace
+
+ws = workspace()
+st.title("HPT — hierarchical text classification")
+st.markdown(
+    "**HPT** (Hierarchy-aware Prompt Tuning, Wang et al., EMNLP 2022) files a text under one or more paths of a "
+    "label tree by treating classification as masked-word prediction, the task the language model was pretrained on. "
+    "Its prompt holds one `[PRED]` token per depth of the tree, each label is a learned virtual label word, and a graph "
+    "attention network over the tree builds the template of each depth from the label words of that depth. "
+    "A zero-bounded multi-label cross-entropy loss, trained with the usual masked-language-model loss, decides every "
+    "depth at once, which helps most with rare labels and small training sets."
+)
+
+left, right = st.columns(2)
+left.metric("Training will run on", device_in_use(), help="One job per device at a time; later launches wait in the queue.")
+info = next((d for d in ws.list_datasets() if d.name == current_dataset()), None)
+if info is not None:
+    right.metric("Current dataset", info.name, help="Change it in the sidebar.")
+    right.caption(" · ".join(f"{split} {n}" for split, n in info.counts.items()))
+
+st.subheader("Queue")
+jobs = ws.active_jobs()
+if jobs:
+    rows = []
+    for position, (run_dir, status) in enumerate(jobs, start=1):
+        rows.append({"#": position, "run": run_dir.name, "state": status.get("state"),
+                     "device": status.get("device") or status.get("queued_for")})
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.page_link(PAGES["train"], label="Follow them on the Train page", icon=":material/model_training:")
+else:
+    st.caption("No job is running or queued.")
+
+st.subheader("Runs")
+run_dirs = ws.list_runs()
+if run_dirs:
+    st.dataframe(pd.DataFrame(summaries(run_dirs)), hide_index=True)
+else:
+    st.info(f"No runs yet in {md(ws.runs_dir)}. Start with the bundled demo: look at it on the Data page, "
+            "then launch HPT on the Train page.", icon=":material/info:")
+
+st.subheader("Next steps")
+cols = st.columns(5)
+for col, (key, label, icon) in zip(cols, [
+    ("data", "Data: upload or preview", ":material/dataset:"),
+    ("train", "Train: launch and follow", ":material/model_training:"),
+    ("results", "Results: figures and tables", ":material/analytics:"),
+    ("predict", "Predict: classify texts", ":material/batch_prediction:"),
+    ("label_words", "Label words: Table 4", ":material/sell:"),
+]):
+    with col:
+        st.page_link(PAGES[key], label=label, icon=icon)
