@@ -32,6 +32,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", required=True, help="training corpus (JSON Lines or another supported format)")
     p.add_argument("--dev", required=True, help="development corpus: model selection and early stopping")
     p.add_argument("--test", help="test corpus, evaluated once with the best model")
+    p.add_argument("--descriptions", help="JSON object {label: description}; with --label-word-init description they initialise label words")
     p.add_argument("--backbone", default=m.backbone, help="'minilm' (bundled), a local folder or a hub name such as bert-base-uncased")
     p.add_argument("--max-length", type=int, default=m.max_length, help="input length in tokens (text is cut so the template fits)")
     p.add_argument("--epochs", type=int, default=t.epochs)
@@ -39,6 +40,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=t.lr, help="backbone learning rate")
     p.add_argument("--new-params-lr", type=float, default=t.new_params_lr, help="learning rate of label words, template, graph and heads (default: --lr, as in the paper)")
     p.add_argument("--warmup-ratio", type=float, default=t.warmup_ratio)
+    p.add_argument("--schedule", choices=["constant", "linear"], default=t.schedule, help="learning rate after warm-up")
     p.add_argument("--grad-accum", type=int, default=t.grad_accum)
     p.add_argument("--patience", type=int, default=t.patience, help="early stop after this many epochs without a better dev macro-F1")
     p.add_argument("--seed", type=int, default=t.seed)
@@ -47,21 +49,31 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     p.add_argument("--graph-layers", type=int, default=m.graph_layers, help="K graph layers of the hierarchy injection")
     p.add_argument("--mlm-weight", type=float, default=None, help="weight of the MLM loss (default: the method's)")
+    p.add_argument("--label-word-init", choices=["name", "description"], default=m.label_word_init,
+                   help="initialise label words from the readable label name (the paper) or the description")
+    p.add_argument("--label-score-input", choices=["hidden", "mlm_transform"], default=m.label_score_input,
+                   help="score label words against the [PRED] hidden state (eq. 10) or the MLM head transform of it")
+
+
+def _model_overrides(args: argparse.Namespace) -> dict:
+    """Model options given on the command line, applied on top of a method's configuration."""
+    return {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers,
+            "label_word_init": args.label_word_init, "label_score_input": args.label_score_input}
 
 
 def _configs(args: argparse.Namespace, method: str):
     from hpt_core.config import DataSpec, RunConfig, TrainConfig
     from hpt_core.methods import resolve_method
 
-    overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers}
+    overrides = _model_overrides(args)
     if args.mlm_weight is not None:
         overrides["mlm_weight"] = args.mlm_weight
     model = resolve_method(method, **overrides)
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_params_lr=args.new_params_lr,
-                        warmup_ratio=args.warmup_ratio, grad_accum=args.grad_accum, patience=args.patience,
+                        warmup_ratio=args.warmup_ratio, schedule=args.schedule, grad_accum=args.grad_accum, patience=args.patience,
                         seed=args.seed, low_resource=args.low_resource, device=args.device, max_steps=args.max_steps)
-    data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test)
-    for path in (data.taxonomy, data.train, data.dev, data.test):
+    data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test, descriptions=args.descriptions)
+    for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):
         if path is not None and not Path(path).is_file():
             raise HPTInputError("file not found", path)
     return RunConfig(data=data, model=model, train=train, name=method), data, train
@@ -164,7 +176,7 @@ def _cmd_ablate(args) -> int:
         if m not in METHODS:
             raise HPTInputError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
     _, data, train = _configs(args, methods[0])
-    overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers}
+    overrides = _model_overrides(args)
     table = run_ablation(data, methods, args.out, train, **overrides)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"table saved to {Path(args.out) / 'ablation.csv'}")
@@ -176,7 +188,7 @@ def _cmd_low_resource(args) -> int:
 
     seeds = [int(s) for s in args.seeds.split(",")]
     _, data, train = _configs(args, args.method)
-    overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers}
+    overrides = _model_overrides(args)
     summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, **overrides)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0

@@ -147,7 +147,9 @@ class TrainConfig(_JSONConfig):
         lr (float, defaults to 3e-5): Adam learning rate of the backbone (the paper's, for every parameter).
         new_params_lr (float, *optional*): learning rate of the parameters HPT adds (label words,
             template, graph, biases, MLM head transform, linear head). ``None`` = ``lr`` (the paper).
-        warmup_ratio (float, defaults to 0.0): share of steps with a linear warm-up (then constant).
+        warmup_ratio (float, defaults to 0.0): share of steps with a linear warm-up.
+        schedule (str, defaults to ``"constant"``): learning rate after warm-up: ``"constant"`` (the
+            paper) or ``"linear"`` (decays to 0 at the last step).
         weight_decay (float, defaults to 0.0): decoupled weight decay (AdamW); 0 is plain Adam.
         grad_accum (int, defaults to 1): gradient accumulation steps.
         patience (int, defaults to 5): stop when dev macro-F1 has not improved for this many epochs.
@@ -164,6 +166,7 @@ class TrainConfig(_JSONConfig):
     lr: float = 3e-5
     new_params_lr: float | None = None
     warmup_ratio: float = 0.0
+    schedule: str = "constant"
     weight_decay: float = 0.0
     grad_accum: int = 1
     patience: int = 5
@@ -181,18 +184,24 @@ class TrainConfig(_JSONConfig):
             raise HPTInputError("learning rates must be positive")
         if self.low_resource is not None and not 0.0 < self.low_resource <= 1.0:
             raise HPTInputError(f"low_resource must be a fraction in (0, 1]; got {self.low_resource}")
+        if self.schedule not in ("constant", "linear"):
+            raise HPTInputError(f"schedule must be constant or linear; got {self.schedule!r}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise HPTInputError(f"warmup_ratio must be in [0, 1); got {self.warmup_ratio}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise HPTInputError(f"device must be auto, cpu or cuda; got {self.device!r}")
 
 
 @dataclass
 class DataSpec(_JSONConfig):
-    """Where a run's data lives: a taxonomy file and JSON Lines splits (paths as given)."""
+    """Where a run's data lives: a taxonomy file, JSON Lines splits and optional label descriptions
+    (a JSON object ``{label: text}``); paths as given."""
 
     taxonomy: str
     train: str
     dev: str
     test: str | None = None
+    descriptions: str | None = None
 
 
 @dataclass

@@ -262,6 +262,22 @@ class LabelHierarchy:
         self._check(label)
         return self.descriptions.get(label) or self.display_name(label)
 
+    def with_descriptions(self, descriptions: dict[str, str], source: str | Path | None = None) -> "LabelHierarchy":
+        """The same tree with these label descriptions added (they initialise label words when asked)."""
+        merged = {**self.descriptions, **descriptions}
+        return LabelHierarchy(self.edges(), merged, source=source if source is not None else self.source)
+
+    @staticmethod
+    def read_descriptions(path: str | Path) -> dict[str, str]:
+        """A JSON object ``{label: description}`` from ``path``."""
+        try:
+            data = json.loads(read_text(path))
+        except json.JSONDecodeError as err:
+            raise HPTInputError(f"not valid JSON: {err.msg}", path, err.lineno) from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise HPTInputError("descriptions must be a JSON object {label: text}", path)
+        return data
+
     # ---- container protocol ---------------------------------------------------------------
 
     def __len__(self) -> int:

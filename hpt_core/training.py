@@ -72,6 +72,9 @@ def _collator(model: HPTModel):
 
 def load_run_data(config: RunConfig) -> tuple[LabelHierarchy, list[Document], list[Document], list[Document] | None]:
     hierarchy = LabelHierarchy.read(config.data.taxonomy)
+    if config.data.descriptions:
+        descriptions = LabelHierarchy.read_descriptions(config.data.descriptions)
+        hierarchy = hierarchy.with_descriptions(descriptions, source=config.data.descriptions)
     train_docs = read_corpus(config.data.train, hierarchy)
     dev_docs = read_corpus(config.data.dev, hierarchy)
     test_docs = read_corpus(config.data.test, hierarchy) if config.data.test else None
@@ -90,6 +93,20 @@ def _optimizer(model: HPTModel, config: RunConfig) -> torch.optim.Optimizer:
     groups = [{"params": backbone, "lr": config.train.lr}, {"params": new, "lr": new_lr}]
     # AdamW with weight_decay 0 is the paper's Adam.
     return torch.optim.AdamW(groups, weight_decay=config.train.weight_decay)
+
+
+def _lr_factor(warmup_ratio: float, schedule: str, total_steps: int):
+    """Multiplier of the base learning rates at each step: linear warm-up, then constant or linear decay."""
+    warmup = int(warmup_ratio * total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if schedule == "linear":
+            return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+        return 1.0
+
+    return factor
 
 
 def _save_checkpoint(run_dir: Path, model: HPTModel, optimizer, state: dict) -> None:
@@ -199,8 +216,7 @@ def _train(config: RunConfig, run_dir: Path, accelerator, main: bool, set_seed, 
     optimizer = _optimizer(model, config)
     steps_per_epoch = math.ceil(len(loader) / max(accelerator.num_processes, 1) / tc.grad_accum)
     total_steps = steps_per_epoch * tc.epochs if tc.max_steps is None else min(tc.max_steps, steps_per_epoch * tc.epochs)
-    warmup = int(tc.warmup_ratio * total_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(tc.warmup_ratio, tc.schedule, total_steps))
 
     state = {"epoch": 0, "step": 0, "best_macro_f1": -1.0, "best_epoch": None, "bad_epochs": 0}
     resumed = _load_checkpoint(run_dir, model, optimizer)

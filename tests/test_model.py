@@ -161,3 +161,14 @@ def test_ablation_configs_differ_only_in_their_component():
     assert resolve_method("random-connection").connection == "random"
     assert resolve_method("gcn").injection == "gcn"
     assert resolve_method("rm-injection").replace(injection="gat", method="hpt") == hpt
+
+
+def test_label_words_can_start_from_user_descriptions(tiny_backbone, hierarchy):
+    described = hierarchy.with_descriptions({"football": "goal striker pitch"})
+    model = build_model(resolve_method("hpt", backbone=tiny_backbone, label_word_init="description"), described)
+    embeddings = model.mlm.get_input_embeddings().weight
+    ids = model.tokenizer("goal striker pitch", add_special_tokens=False)["input_ids"]
+    assert torch.allclose(model.label_words[described.label_to_index["football"]], embeddings[ids].mean(0))
+    # labels without a description fall back to their name
+    tennis = model.tokenizer("tennis", add_special_tokens=False)["input_ids"]
+    assert torch.allclose(model.label_words[described.label_to_index["tennis"]], embeddings[tennis].mean(0))

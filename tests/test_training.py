@@ -146,3 +146,13 @@ def test_two_processes_through_accelerate_launch(tmp_path, tiny_backbone, task_f
     metrics = json.loads((run_dir / "metrics.json").read_text())
     # 72 documents, batch 4 per process, 2 processes: 9 optimiser steps per epoch
     assert metrics["steps"] == 18 and metrics["epochs_run"] == 2
+
+
+def test_learning_rate_warms_up_then_stays_or_decays():
+    from hpt_core.training import _lr_factor
+
+    constant = _lr_factor(0.2, "constant", 10)
+    linear = _lr_factor(0.2, "linear", 10)
+    assert [round(constant(s), 2) for s in range(4)] == [0.5, 1.0, 1.0, 1.0]
+    assert [round(linear(s), 3) for s in (0, 1, 2, 9)] == [0.5, 1.0, 1.0, 0.125]
+    assert _lr_factor(0.0, "constant", 10)(0) == 1.0

@@ -1,0 +1,139 @@
+"""Data: upload a taxonomy and a corpus (checked before anything is saved), preview a dataset, delete one."""
+
+import pandas as pd
+import streamlit as st
+
+from hpt_core import viz
+from hpt_core.data import label_counts
+from hpt_core.errors import HPTInputError
+from hpt_core.workspace import CORPUS_FORMATS, CORPUS_SUFFIXES, DEMO, TAXONOMY_SUFFIXES, upload_suffix
+from pages._shared import current_dataset, load_dataset, md, select_dataset, show_error, workspace
+
+ws = workspace()
+st.title("Data")
+st.caption("Pick a dataset in the sidebar, upload a new one below, or delete one you saved.")
+
+
+def _types(suffixes: tuple[str, ...]) -> list[str]:
+    # st.file_uploader matches the last extension ("gz" for .tar.gz).
+    return sorted({s.rsplit(".", 1)[-1] for s in suffixes})
+
+
+# ---- upload --------------------------------------------------------------------------------------------
+with st.expander("Upload a dataset", icon=":material/upload:", expanded=False):
+    st.markdown(
+        "**Taxonomy**: HiAGM TSV (`parent<TAB>child…`), a `parent,child` CSV, one label path a line "
+        "(`A/B/C` or `A > B`), or the library's JSON. **Corpus**: JSON Lines (`{\"text\", \"labels\"}`), CSV/TSV "
+        "with a `text` column and `labels` / `level1…` / `path` columns, WOS `Data.txt` / `Data.xlsx`, or the "
+        "20 Newsgroups `20news-bydate.tar.gz` (its tree comes from the group names: no taxonomy needed). "
+        "The corpus is split 80/10/10 into train/dev/test (20 Newsgroups keeps its own test split). "
+        "Nothing is saved until both files are valid."
+    )
+    with st.form("upload", clear_on_submit=False):
+        name = st.text_input("Dataset name", placeholder="e.g. my-tickets",
+                             help="Letters, digits, '_' and '-'; up to 64 characters.")
+        taxonomy_file = st.file_uploader("Taxonomy", type=_types(TAXONOMY_SUFFIXES), key="upload_taxonomy")
+        corpus_file = st.file_uploader("Corpus", type=_types(CORPUS_SUFFIXES), key="upload_corpus")
+        c1, c2, c3 = st.columns(3)
+        fmt = c1.selectbox("Corpus format", CORPUS_FORMATS, help="auto: from the file name and first line")
+        seed = c2.number_input("Split seed", min_value=0, value=0, step=1)
+        text_column = c3.text_input("Text column / key", value="text")
+        skip_unknown = st.checkbox("Skip documents whose labels are not in the taxonomy (instead of rejecting the file)")
+        submitted = st.form_submit_button("Check and save", type="primary", icon=":material/save:")
+    if submitted:
+        try:
+            if not name.strip():
+                raise HPTInputError("give the dataset a name")
+            if corpus_file is None:
+                raise HPTInputError("upload a corpus file")
+            corpus_suffix = upload_suffix(corpus_file.name, CORPUS_SUFFIXES)
+            taxonomy_bytes = taxonomy_suffix = None
+            if taxonomy_file is not None:
+                taxonomy_suffix = upload_suffix(taxonomy_file.name, TAXONOMY_SUFFIXES)
+                taxonomy_bytes = taxonomy_file.getvalue()
+            with st.spinner("Reading and checking the files…"):
+                dataset, skipped = ws.save_uploaded_dataset(
+                    name.strip(), taxonomy_bytes, taxonomy_suffix, corpus_file.getvalue(), corpus_suffix, fmt,
+                    seed=int(seed), skip_unknown=skip_unknown, text_column=text_column.strip() or "text",
+                    taxonomy_label=taxonomy_file.name if taxonomy_file is not None else "taxonomy",
+                    corpus_label=corpus_file.name,
+                )
+        except HPTInputError as err:
+            show_error(err, "Not saved")
+        except Exception as err:  # a reader's unexpected failure must not take the page down
+            show_error(err, "Not saved (unexpected problem)")
+        else:
+            counts = ", ".join(f"{split} {len(docs)}" for split, docs in dataset.splits.items())
+            st.session_state["data_saved"] = (f"Saved **{md(dataset.name)}**: {len(dataset.hierarchy)} labels, "
+                                              f"depth {dataset.hierarchy.max_depth}; {counts}"
+                                              + (f"; {skipped} documents skipped (labels not in the taxonomy)" if skipped else ""))
+            select_dataset(dataset.name)
+            st.rerun()
+
+if "data_saved" in st.session_state:
+    st.success(st.session_state.pop("data_saved"), icon=":material/check_circle:")
+
+# ---- saved datasets ------------------------------------------------------------------------------------
+st.subheader("Datasets")
+infos = ws.list_datasets()
+st.dataframe(pd.DataFrame([{"dataset": i.name, "bundled": i.readonly, **{f"{k} docs": v for k, v in i.counts.items()},
+                            "labels": i.labels, "depth": i.depth} for i in infos]), hide_index=True)
+saved = [i.name for i in infos if not i.readonly]
+if saved:
+    with st.expander("Delete a saved dataset", icon=":material/delete:"):
+        doomed = st.selectbox("Dataset", saved, key="delete_name")
+        sure = st.checkbox("Yes, delete it (runs trained on it keep their results but cannot be evaluated again)",
+                           key="delete_sure")
+        if st.button("Delete", disabled=not sure, key="delete_button"):
+            try:
+                ws.delete_dataset(doomed)
+            except (HPTInputError, OSError) as err:
+                show_error(err, "Not deleted")
+            else:
+                if current_dataset() == doomed:
+                    select_dataset(DEMO)
+                st.session_state.pop("delete_sure", None)
+                st.session_state["data_saved"] = f"Deleted **{md(doomed)}**."
+                st.rerun()
+
+# ---- preview ---------------------------------------------------------------------------------------------
+name = current_dataset()
+st.subheader(f"Preview: {md(name)}")
+try:
+    dataset = load_dataset(name)
+except HPTInputError as err:
+    show_error(err, "This dataset cannot be read")
+    st.stop()
+h = dataset.hierarchy
+splits = [s for s, docs in dataset.splits.items() if docs]
+if not splits:
+    st.warning("This dataset has no documents.")
+    st.stop()
+split = st.segmented_control("Split", splits, default=splits[0], key="data_split") or splits[0]
+docs = dataset.splits[split]
+counts = label_counts(docs, h)
+
+m = st.columns(5)
+m[0].metric("Labels", len(h))
+m[1].metric("Depth", h.max_depth)
+m[2].metric("Leaves", len(h.leaves()))
+m[3].metric(f"{split} documents", len(docs))
+m[4].metric("Labels never seen", int((counts == 0).sum()), help=f"labels without a document in {split}")
+
+st.plotly_chart(viz.tree_figure(h, counts, title=f"Label tree ({split} documents per label)"), key="data_tree")
+st.caption("Node size: documents carrying the label (ancestors included). Colour: depth. Hover for counts.")
+
+left, right = st.columns(2)
+with left:
+    docs_per_depth = {d: sum(1 for doc in docs if any(h.depth(label) == d for label in doc.labels))
+                      for d in range(1, h.max_depth + 1)}
+    st.plotly_chart(viz.documents_per_depth_figure(docs_per_depth, {d: len(h.labels_at_depth(d)) for d in docs_per_depth}),
+                    key="data_depth")
+    st.plotly_chart(viz.label_frequency_histogram(counts), key="data_hist")
+with right:
+    st.plotly_chart(viz.documents_per_label_figure(h, counts, top=30, title="Documents per label (top 30)"),
+                    key="data_per_label")
+
+st.markdown("**Sample documents**")
+sample = pd.DataFrame([{"text": d.text, "labels": " / ".join(d.labels)} for d in docs[:200]])
+st.dataframe(sample.sample(min(10, len(sample)), random_state=0) if len(sample) else sample, hide_index=True)

@@ -1,0 +1,95 @@
+"""Predict: classify typed text (labels per depth, path on the tree, raw vs consistent) or a file of texts."""
+
+import pandas as pd
+import streamlit as st
+
+from hpt_core import viz
+from hpt_core.errors import HPTInputError
+from hpt_core.workspace import TEXTS_SUFFIXES, texts_from_upload, upload_suffix
+from pages._shared import csv_bytes, md, predictor, require_run, show_error, workspace
+
+ws = workspace()
+st.title("Predict")
+run_dir = require_run()
+try:
+    model = predictor(run_dir)
+except HPTInputError as err:
+    show_error(err, "Cannot load this run's model")
+    st.stop()
+h = model.hierarchy
+st.caption(f"Run **{md(run_dir.name)}** ({md(model.model.config.method)}, {len(h)} labels). Change it in the sidebar.")
+
+MAX_CHARS = 20_000
+tab_one, tab_batch = st.tabs(["Text", "File of texts"])
+
+with tab_one:
+    with st.form("predict_form"):
+        text = st.text_area("Text to classify", height=140, max_chars=MAX_CHARS,
+                            placeholder="Paste or type a document…", key="predict_text")
+        submitted = st.form_submit_button("Predict", type="primary", icon=":material/play_arrow:")
+    if submitted:
+        if not text.strip():
+            st.warning("Type or paste some text first.", icon=":material/edit:")
+        else:
+            try:
+                prediction = model.predict([text])[0]
+            except Exception as err:  # a model failure is shown, never raised into the page
+                show_error(err, "Prediction failed")
+            else:
+                st.session_state["predict_last"] = (str(run_dir), prediction, model.last_latency_s)
+
+    last = st.session_state.get("predict_last")
+    if last and last[0] == str(run_dir):
+        _, p, latency = last
+        raw, consistent = set(p.labels), set(p.consistent_labels)
+        c = st.columns(3)
+        c[0].metric("Latency", f"{1000 * (latency or 0):.0f} ms", help="Model forward pass on this machine's CPU.")
+        c[1].metric("Labels (independent)", len(raw))
+        c[2].metric("Labels (consistent)", len(consistent))
+        by_depth = p.by_depth(h)
+        left, right = st.columns([3, 2])
+        with left:
+            st.plotly_chart(viz.tree_figure(h, highlight=p.paths or None,
+                                            title="Predicted path(s) on the tree (consistent decision)"), key="predict_tree")
+        with right:
+            st.plotly_chart(viz.scores_figure(by_depth, top=5, title="Top scores per depth"), key="predict_scores")
+        st.markdown("**Per depth: the raw decision beside the hierarchy-consistent one**")
+        rows = []
+        for depth, items in by_depth.items():
+            rows.append({
+                "depth": depth,
+                "independent (score > 0)": ", ".join(f"{label} ({score:+.2f})" for label, score in items if label in raw) or "—",
+                "hierarchy-consistent": ", ".join(label for label, _ in items if label in consistent) or "—",
+                "best label": f"{items[0][0]} ({items[0][1]:+.2f})" if items else "—",
+            })
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        dropped = [label for label in p.labels if label not in consistent]
+        if dropped:
+            st.caption(f"{len(dropped)} label(s) scored above 0 without their parent and are dropped by the consistent "
+                       "decision (see the table).")
+        st.markdown("**Paths**: " + (" · ".join(" › ".join(md(x) for x in path) for path in p.paths)
+                                      if p.paths else "no label scored above 0 at depth 1"))
+        with st.expander("All scores"):
+            st.dataframe(pd.DataFrame([{"label": label, "depth": d, "score": round(score, 4),
+                                        "independent": label in raw, "consistent": label in consistent}
+                                       for d, items in by_depth.items() for label, score in items]), hide_index=True)
+
+with tab_batch:
+    st.caption("A `.txt` file (one text a line), a `.csv`/`.tsv` with a `text` column, or JSON Lines with a `text` "
+               "field; up to 10,000 texts.")
+    upload = st.file_uploader("File of texts", type=[s.lstrip(".") for s in TEXTS_SUFFIXES], key="predict_file")
+    if upload is not None:
+        try:
+            texts = texts_from_upload(upload.getvalue(), upload_suffix(upload.name, TEXTS_SUFFIXES), label=upload.name,
+                                      max_bytes=ws.max_upload_bytes)
+            with st.spinner(f"Classifying {len(texts)} texts…"):
+                table = model.predict_table(texts)
+        except HPTInputError as err:
+            show_error(err, "Cannot classify this file")
+        except Exception as err:
+            show_error(err, "Prediction failed")
+        else:
+            st.success(f"{len(table)} texts classified in {model.last_latency_s:.1f} s.", icon=":material/check_circle:")
+            st.dataframe(table[["text", "labels", "consistent_labels", "paths"]].head(200), hide_index=True)
+            st.download_button("Download predictions (CSV)", csv_bytes(table), file_name=f"predictions-{run_dir.name}.csv",
+                               mime="text/csv", icon=":material/download:", on_click="ignore")

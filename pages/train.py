@@ -1,0 +1,239 @@
+"""Train: configure and launch runs (each in its own process), follow them, see and cancel the queue."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from hpt_core import runs, viz
+from hpt_core.config import HPTConfig, RunConfig, TrainConfig
+from hpt_core.errors import HPTInputError
+from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, resolve_method
+from pages._shared import (PAGES, current_dataset, current_run, device_in_use, md, select_run, show_error,
+                           workspace)
+
+ws = workspace()
+st.title("Train")
+MODEL, TRAIN = HPTConfig(), TrainConfig()
+POLL_S = 2.0
+
+
+# ---- backbones ---------------------------------------------------------------------------------------------
+@st.cache_data(ttl=300, show_spinner=False)
+def hub_reachable() -> bool:
+    import os
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=1.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def in_hub_cache(name: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:  # not a valid repo id, no cache
+        return False
+
+
+def check_backbone(choice: str, custom: str) -> str:
+    """The backbone name for HPTConfig, or an HPTInputError saying why it cannot be used here."""
+    if choice == "minilm":
+        return "minilm"
+    name = "bert-base-uncased" if choice == "bert-base-uncased" else custom.strip()
+    if not name:
+        raise HPTInputError("type a hub model name or a local folder")
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise HPTInputError("not a model folder (no config.json)", name)
+        return str(folder.resolve())
+    if name.startswith((".", "/", "~")):
+        raise HPTInputError("folder not found", name)
+    if not hub_reachable() and not in_hub_cache(name):
+        raise HPTInputError(f"the Hugging Face hub is not reachable and {name!r} is not in the local cache; "
+                            "use the bundled MiniLM or a local folder")
+    return name
+
+
+# ---- launching ----------------------------------------------------------------------------------------------
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.replace(";", ",").split(",") if s.strip()]
+    except ValueError:
+        raise HPTInputError(f"seeds must be whole numbers separated by commas, e.g. 1,2,3; got {text!r}") from None
+    if not seeds or len(seeds) > 10 or len(set(seeds)) != len(seeds):
+        raise HPTInputError("give one to ten different seeds")
+    return seeds
+
+
+ORDER = ABLATIONS + [m for m in METHODS if m not in ABLATIONS and m not in BASELINES] + BASELINES
+
+
+def method_label(name: str) -> str:
+    group = "Table 3 ablation" if name in ABLATIONS[1:] else "baseline" if name in BASELINES else ""
+    return f"{name} — {describe(name)}" + (f" ({group})" if group else "")
+
+
+with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_runs()):
+    datasets = ws.dataset_names()
+    with st.form("launch"):
+        c1, c2 = st.columns(2)
+        dataset = c1.selectbox("Dataset", datasets, index=datasets.index(current_dataset()) if current_dataset() in datasets else 0)
+        method = c2.selectbox("Method", ORDER, format_func=method_label,
+                              help="HPT, each ablation row of the paper's Table 3, and the three baselines.")
+        c1, c2 = st.columns(2)
+        backbone_choice = c1.radio(
+            "Backbone", ["minilm", "bert-base-uncased", "other"], horizontal=True,
+            format_func={"minilm": "bundled MiniLM", "bert-base-uncased": "bert-base-uncased (hub)",
+                         "other": "hub name or local folder"}.get)
+        backbone_custom = c2.text_input("Hub name or local folder (for 'other')", key="train_backbone")
+        st.markdown("**Hyperparameters** (the paper's defaults: Adam, learning rate 3e-5, batch size 16, one GAT "
+                    "layer, early stop after 5 epochs without a better dev macro-F1)")
+        c = st.columns(4)
+        epochs = c[0].number_input("Epochs (max)", 1, 1000, TRAIN.epochs)
+        batch_size = c[1].number_input("Batch size", 1, 512, TRAIN.batch_size)
+        lr = c[2].number_input("Learning rate", 1e-7, 1.0, TRAIN.lr, format="%.1e", step=1e-5)
+        patience = c[3].number_input("Patience (epochs)", 1, 100, TRAIN.patience)
+        c = st.columns(4)
+        max_length = c[0].number_input("Max length (tokens)", 16, 512, MODEL.max_length)
+        graph_layers = c[1].number_input("Graph layers K", 1, 8, MODEL.graph_layers)
+        device = c[2].selectbox("Device", ["auto", "cpu", "cuda"], help=f"auto → {device_in_use()}")
+        max_steps = c[3].number_input("Max steps (0 = no limit)", 0, 10_000_000, 0)
+        c = st.columns(3)
+        fraction = c[0].number_input("Low-resource fraction of train", 0.01, 1.0, 1.0, step=0.05,
+                                     help="1 = all of train; 0.1 = the paper's low-resource setting (Figure 4)")
+        seeds_text = c[1].text_input("Seeds", str(TRAIN.seed), help="Several seeds (1,2,3) launch several runs; they queue.")
+        run_name = c[2].text_input("Run name (optional)", placeholder="default: method-dataset")
+        with st.expander("More options"):
+            c = st.columns(4)
+            new_params_lr = c[0].number_input("LR of new parameters (0 = same)", 0.0, 1.0, 0.0, format="%.1e", step=1e-4)
+            warmup = c[1].number_input("Warm-up ratio", 0.0, 0.5, TRAIN.warmup_ratio, step=0.05)
+            grad_accum = c[2].number_input("Gradient accumulation", 1, 64, TRAIN.grad_accum)
+            log_every = c[3].number_input("Log every (steps)", 1, 10_000, TRAIN.log_every)
+        launch = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
+
+    if launch:
+        try:
+            backbone = check_backbone(backbone_choice, backbone_custom)
+            seeds = parse_seeds(seeds_text)
+            data = ws.dataset_files(dataset)
+            model = resolve_method(method, backbone=backbone, max_length=int(max_length), graph_layers=int(graph_layers))
+            launched = []
+            for seed in seeds:
+                train = TrainConfig(
+                    epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), patience=int(patience),
+                    seed=seed, low_resource=None if fraction >= 1.0 else float(fraction), device=device,
+                    max_steps=int(max_steps) or None, new_params_lr=float(new_params_lr) or None,
+                    warmup_ratio=float(warmup), grad_accum=int(grad_accum), log_every=int(log_every))
+                base = run_name.strip() or f"{method}-{dataset}" + (f"-{fraction:g}" if fraction < 1.0 else "")
+                name = f"{base}-seed{seed}" if len(seeds) > 1 else base
+                run_dir = ws.new_run(RunConfig(data=data, model=model, train=train, name=name), name)
+                runs.launch(run_dir)
+                launched.append(run_dir.name)
+        except HPTInputError as err:
+            show_error(err, "Not launched")
+        except (OSError, RuntimeError) as err:
+            show_error(err, "Not launched")
+        else:
+            select_run(launched[0])
+            st.session_state["train_note"] = f"Launched {', '.join(md(n) for n in launched)}."
+            st.rerun()
+
+if "train_note" in st.session_state:
+    st.success(st.session_state.pop("train_note"), icon=":material/rocket_launch:")
+
+
+# ---- the queue --------------------------------------------------------------------------------------------
+def eta(seconds) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def show_queue() -> None:
+    st.subheader("Queue")
+    jobs = ws.active_jobs()
+    if not jobs:
+        st.caption(f"No job is running or queued. Jobs run one at a time per device ({md(device_in_use())} here); "
+                   "a launch while one runs waits in this queue.")
+        return
+    rows = []
+    for position, (run_dir, status) in enumerate(jobs, start=1):
+        progress = runs.run_progress(run_dir)
+        rows.append({"#": position, "run": run_dir.name, "state": status.get("state"),
+                     "device": status.get("device") or status.get("queued_for") or "",
+                     "step": f"{progress.get('step', 0)}/{progress.get('total_steps', '?')}" if progress else "",
+                     "ETA": eta(progress.get("eta_s")) if progress else ""})
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption("One job per device: queued jobs start, in this order, when the device is free.")
+
+
+# ---- following one run -----------------------------------------------------------------------------------
+def follow(run_dir: Path, was_active: bool) -> None:
+    if not run_dir.is_dir():
+        st.warning(f"The run folder **{md(run_dir.name)}** no longer exists.", icon=":material/warning:")
+        return
+    status = runs.run_status(run_dir)
+    state = status.get("state", "new")
+    progress = runs.run_progress(run_dir)
+    history = runs.run_history(run_dir)
+    if was_active and state not in runs.ACTIVE_STATES:
+        st.rerun()  # finished, failed or cancelled since the last poll: refresh the whole page once
+    st.subheader(f"Run {md(run_dir.name)}")
+    c = st.columns(4)
+    c[0].metric("State", state)
+    c[1].metric("Device", status.get("device") or status.get("queued_for") or "—")
+    best = progress.get("best_dev_macro_f1")
+    c[2].metric("Best dev macro-F1", f"{100 * best:.2f}" if best is not None and best >= 0 else "—")
+    c[3].metric("ETA", eta(progress.get("eta_s")) if state == "running" else "—")
+    if state == "queued":
+        ahead = [p.name for p, s in ws.active_jobs() if s.get("state") == "running"]
+        st.info("Waiting for the device" + (f": {md(', '.join(ahead))} is running." if ahead else "."),
+                icon=":material/hourglass_top:")
+    total = progress.get("total_steps") or 0
+    step = progress.get("step") or 0
+    if total:
+        fraction = min(1.0, step / total) if state != "completed" else 1.0
+        st.progress(fraction, text=f"epoch {progress.get('epoch', '?')} · step {step}/{total} · "
+                                   f"{progress.get('docs_per_s', 0):.1f} docs/s · ETA {eta(progress.get('eta_s'))}")
+    elif state in runs.ACTIVE_STATES:
+        st.progress(0.0, text="starting (loading the data and the backbone)…")
+    if status.get("error"):
+        st.error(f"Failed: {md(status['error'])}", icon=":material/error:")
+    if history:
+        left, right = st.columns(2)
+        left.plotly_chart(viz.loss_figure(history), key=f"loss_{run_dir.name}")
+        right.plotly_chart(viz.dev_curves_figure({run_dir.name: history}), key=f"dev_{run_dir.name}")
+    with st.expander("Log (last 30 lines)", expanded=state == "failed"):
+        st.code(runs.log_tail(run_dir, 30) or "(empty)", language=None)
+    if state in runs.ACTIVE_STATES:
+        if st.button("Cancel this run", icon=":material/cancel:", key=f"cancel_{run_dir.name}"):
+            runs.cancel(run_dir, grace_s=5.0)
+            st.rerun()
+    elif state == "completed":
+        st.page_link(PAGES["results"], label="See its results", icon=":material/analytics:")
+
+
+def live(run_dir: Path | None, polling: bool, was_active: bool) -> None:
+    if polling and not ws.active_jobs():
+        st.rerun()  # the queue emptied since the last poll: stop polling
+    show_queue()
+    if run_dir is None:
+        st.info("No run yet: open **New run** above, pick the demo dataset and HPT, and launch.", icon=":material/info:")
+    else:
+        st.caption("Showing the current run (change it in the sidebar).")
+        follow(run_dir, was_active)
+
+
+run_dir = current_run()
+polling = bool(ws.active_jobs())
+was_active = run_dir is not None and runs.run_status(run_dir).get("state") in runs.ACTIVE_STATES
+st.fragment(live, run_every=POLL_S if polling else None)(run_dir, polling, was_active)
