@@ -1,5 +1,35 @@
-"""hpt_core — Hierarchy-aware Prompt Tuning (Wang et al., EMNLP 2022) as a small library."""
+"""hpt_core — Hierarchy-aware Prompt Tuning (Wang et al., EMNLP 2022) as a small library.
+
+The names below are imported lazily, so ``import hpt_core`` stays cheap (no torch) for code that
+only needs hierarchies or data.
+"""
+
+from importlib import import_module
 
 from hpt_core.errors import HPTInputError
 
-__all__ = ["HPTInputError"]
+_EXPORTS = {
+    "LabelHierarchy": "hpt_core.hierarchy",
+    "Document": "hpt_core.data",
+    "read_corpus": "hpt_core.data",
+    "load_dataset": "hpt_core.data",
+    "HPTConfig": "hpt_core.config",
+    "TrainConfig": "hpt_core.config",
+    "DataSpec": "hpt_core.config",
+    "RunConfig": "hpt_core.config",
+    "resolve_method": "hpt_core.methods",
+    "HPTModel": "hpt_core.model",
+    "build_model": "hpt_core.model",
+    "train": "hpt_core.training",
+    "evaluate_run": "hpt_core.evaluation",
+    "Predictor": "hpt_core.predict",
+    "label_word_neighbours": "hpt_core.neighbours",
+}
+
+__all__ = ["HPTInputError", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'hpt_core' has no attribute {name!r}")

@@ -116,7 +116,7 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from hpt_core.evaluation import evaluate_run
 
-    report = evaluate_run(args.run_dir, args.data)
+    report = evaluate_run(args.run_dir, args.data, progress=True)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -144,7 +144,7 @@ def _cmd_predict(args) -> int:
     else:
         texts = [args.text]
     predictor = Predictor.from_run(args.run_dir)
-    for p in predictor.predict(texts):
+    for p in predictor.predict(texts, progress=len(texts) > 1):
         if args.json:
             print(json.dumps({"text": p.text, "labels": p.labels, "consistent_labels": p.consistent_labels,
                               "paths": p.paths, "scores": p.scores}))
@@ -177,7 +177,8 @@ def _cmd_ablate(args) -> int:
             raise HPTInputError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
     _, data, train = _configs(args, methods[0])
     overrides = _model_overrides(args)
-    table = run_ablation(data, methods, args.out, train, **overrides)
+    with _ProgressBar() as bar:
+        table = run_ablation(data, methods, args.out, train, on_progress=bar.update, **overrides)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"table saved to {Path(args.out) / 'ablation.csv'}")
     return 0
@@ -189,7 +190,8 @@ def _cmd_low_resource(args) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     _, data, train = _configs(args, args.method)
     overrides = _model_overrides(args)
-    summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, **overrides)
+    with _ProgressBar() as bar:
+        summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, on_progress=bar.update, **overrides)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
 

@@ -25,14 +25,15 @@ def evaluate_model(model, documents: list[Document], train_counts, batch_size: i
     return evaluation_report(y_true, scores, model.hierarchy, train_counts)
 
 
-def evaluate_run(run_dir: str | Path, data: str | Path, batch_size: int = 64, with_table: bool = False):
+def evaluate_run(run_dir: str | Path, data: str | Path, batch_size: int = 64, with_table: bool = False,
+                 progress: bool = False):
     """Evaluate a run's best model on a corpus file; optionally also the per-label table."""
     from hpt_core.predict import load_run_model
 
     model = load_run_model(run_dir)
     documents = read_corpus(data, model.hierarchy)
     counts = train_counts_of(run_dir, len(model.hierarchy.labels))
-    scores = model.predict_scores([d.text for d in documents], batch_size=batch_size).numpy()
+    scores = model.predict_scores([d.text for d in documents], batch_size=batch_size, progress=progress).numpy()
     y_true = model.hierarchy.multi_hot([d.labels for d in documents])
     report = evaluation_report(y_true, scores, model.hierarchy, counts)
     if not with_table:

@@ -54,7 +54,7 @@ def comparison_table(run_dirs: list[str | Path], split: str = "test", reference:
 
 
 def run_ablation(data: DataSpec, methods: list[str], out_dir: str | Path, train_config: TrainConfig | None = None,
-                 **model_overrides) -> pd.DataFrame:
+                 on_progress=None, **model_overrides) -> pd.DataFrame:
     """Train each method on the same data and seed into ``out_dir/<method>``; return and save the table.
 
     Finished runs are skipped, so an interrupted ablation picks up where it stopped.
@@ -67,7 +67,8 @@ def run_ablation(data: DataSpec, methods: list[str], out_dir: str | Path, train_
         run_dirs.append(run_dir)
         if runs.run_status(run_dir).get("state") == "completed" and run_metrics(run_dir):
             continue
-        train(RunConfig(data=data, model=resolve_method(method, **model_overrides), train=train_config, name=method), run_dir)
+        config = RunConfig(data=data, model=resolve_method(method, **model_overrides), train=train_config, name=method)
+        train(config, run_dir, on_progress=on_progress)
     table = comparison_table(run_dirs, "test" if data.test else "dev")
     table.insert(2, "description", [describe(m) for m in table["method"]])
     table.to_csv(out_dir / "ablation.csv", index=False)
@@ -94,7 +95,7 @@ def low_resource_summary(run_dirs: list[str | Path], split: str = "test") -> pd.
 
 
 def run_low_resource(data: DataSpec, method: str, fraction: float, seeds: list[int], out_dir: str | Path,
-                     train_config: TrainConfig | None = None, **model_overrides) -> pd.DataFrame:
+                     train_config: TrainConfig | None = None, on_progress=None, **model_overrides) -> pd.DataFrame:
     """Train ``method`` on a seeded ``fraction`` of train once per seed; return mean ± std."""
     out_dir = Path(out_dir)
     base = train_config or TrainConfig()
@@ -106,7 +107,7 @@ def run_low_resource(data: DataSpec, method: str, fraction: float, seeds: list[i
             continue
         config = RunConfig(data=data, model=resolve_method(method, **model_overrides),
                            train=base.replace(seed=seed, low_resource=fraction), name=run_dir.name)
-        train(config, run_dir)
+        train(config, run_dir, on_progress=on_progress)
     summary = low_resource_summary(run_dirs, "test" if data.test else "dev")
     summary.to_csv(out_dir / f"low-resource-{method}-{fraction:g}.csv", index=False)
     return summary

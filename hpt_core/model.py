@@ -225,13 +225,16 @@ class HPTModel(nn.Module):
         return collate(token_ids, self.layout, self.tokenizer)
 
     @torch.inference_mode()
-    def predict_scores(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
-        """Scores (N, C) for raw texts, in eval mode, on the model's device."""
+    def predict_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+        """Scores (N, C) for raw texts, in eval mode, on the model's device (``progress``: a tqdm bar)."""
+        from tqdm.auto import tqdm
+
         was_training = self.training
         self.eval()
         device = next(self.parameters()).device
         chunks = []
-        for start in range(0, len(texts), batch_size):
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, desc="scoring", unit="batch", disable=not progress or len(starts) < 2):
             batch = self.collate(self.tokenize(texts[start : start + batch_size]))
             batch = {k: v.to(device) for k, v in batch.items()}
             chunks.append(self(batch)["scores"].float().cpu())

@@ -69,18 +69,18 @@ class Predictor:
     def from_run(cls, run_dir: str | Path, device: str | None = None) -> "Predictor":
         return cls(load_run_model(run_dir, device))
 
-    def scores(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def scores(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Label scores (N, C) in label-index order."""
         started = time.perf_counter()
-        scores = self.model.predict_scores(list(texts), batch_size=batch_size).numpy()
+        scores = self.model.predict_scores(list(texts), batch_size=batch_size, progress=progress).numpy()
         self.last_latency_s = time.perf_counter() - started
         return scores
 
-    def predict(self, texts: list[str], batch_size: int = 32) -> list[Prediction]:
+    def predict(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> list[Prediction]:
         texts = list(texts)
         if not texts:
             return []
-        scores = self.scores(texts, batch_size)
+        scores = self.scores(texts, batch_size, progress)
         independent = scores > 0
         consistent = consistent_decode(scores, self.hierarchy)
         labels = self.hierarchy.labels

@@ -81,6 +81,7 @@ def _run_label(ws: Workspace, name: str) -> str:
 
 def sidebar() -> None:
     """The shared sidebar: current dataset, current run, the job queue at a glance."""
+    print("SIDEBAR START", dict(st.session_state))
     ws = workspace()
     names = ws.dataset_names()
     run_names = [p.name for p in ws.list_runs()]

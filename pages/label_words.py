@@ -1,0 +1,113 @@
+"""Label words: the nearest vocabulary words of a label's learned label word (the paper's Table 4)."""
+
+import pandas as pd
+import streamlit as st
+
+from hpt_core import runs, viz
+from hpt_core.errors import HPTInputError
+from pages._shared import csv_bytes, md, neighbours, predictor, require_run, runs_with_models, show_error, summaries
+
+LABEL_KEY = "lw_label"
+TREE_KEY = "lw_tree"
+
+st.title("Label words")
+st.caption("Each label is a learned virtual word; its nearest words in the backbone's vocabulary (cosine similarity) "
+           "show what it has learned. The paper's Table 4 compares HPT with r.m. hierarchy injection.")
+run_dir = require_run()
+try:
+    model = predictor(run_dir)
+except HPTInputError as err:
+    show_error(err, "Cannot load this run's model")
+    st.stop()
+h = model.hierarchy
+if model.model.label_words is None:
+    st.info(f"Run **{md(run_dir.name)}** uses the method {md(model.model.config.method)}, which scores labels without "
+            "learned label words. Pick an HPT run (or an ablation / soft-prompt run) in the sidebar.", icon=":material/info:")
+    st.stop()
+
+k = st.slider("Nearest words per label (k)", 1, 30, 8, key="lw_k")
+try:
+    table = neighbours(run_dir, k)
+except HPTInputError as err:
+    show_error(err, "Cannot inspect the label words")
+    st.stop()
+
+if st.session_state.get(LABEL_KEY) not in h:
+    st.session_state[LABEL_KEY] = h.leaves()[0]
+
+
+def picked_on_tree() -> None:
+    """A click on a tree node makes it the label shown (the search box follows)."""
+    event = st.session_state.get(TREE_KEY)
+    for point in (event.selection.points if event else []):
+        label = point.get("customdata")
+        label = label[0] if isinstance(label, list) and label else label
+        if isinstance(label, str) and label in h:
+            st.session_state[LABEL_KEY] = label
+            return
+
+
+def words(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    return frame.loc[frame["label"] == label, ["rank", "token", "similarity"]]
+
+
+left, right = st.columns([3, 2])
+with right:
+    label = st.selectbox("Label (type to search)", h.labels, key=LABEL_KEY, format_func=lambda x: " › ".join(h.path(x)))
+counts = (runs.read_json(run_dir / runs.METRICS, {}) or {}).get("train_counts")
+with left:
+    st.plotly_chart(viz.tree_figure(h, counts if counts and len(counts) == len(h) else None, highlight=[label],
+                                    title="Click a label"),
+                    key=TREE_KEY, on_select=picked_on_tree, selection_mode="points")
+with right:
+    st.markdown(f"**{md(label)}** (depth {h.depth(label)})")
+    st.dataframe(words(table, label), hide_index=True, column_config={
+        "similarity": st.column_config.ProgressColumn(format="%.3f", min_value=-1.0, max_value=1.0)})
+
+parent = h.parent(label)
+siblings = [s for s in h.children(parent if parent else h.root) if s != label]
+c1, c2 = st.columns(2)
+with c1:
+    st.markdown(f"**Parent: {md(parent)}**" if parent else "**Parent**: the root (no label word)")
+    if parent:
+        st.dataframe(words(table, parent), hide_index=True)
+with c2:
+    st.markdown(f"**Siblings** ({len(siblings)})")
+    if siblings:
+        st.dataframe(pd.DataFrame([{"sibling": s, "nearest words": ", ".join(words(table, s)["token"])} for s in siblings]),
+                     hide_index=True)
+    else:
+        st.caption("None.")
+
+# ---- the same label in a second run --------------------------------------------------------------------
+st.subheader("Compared with another run")
+others = [p for p in runs_with_models() if p != run_dir]
+rows = {row["run"]: row for row in summaries(others)}
+if not others:
+    st.caption("Train a second run (e.g. rm-injection, 'r.m. hierarchy injection') to compare its label words here.")
+else:
+    here = summaries([run_dir])[0]
+    preferred = [p.name for p in others if rows[p.name]["method"] == "rm-injection" and rows[p.name]["dataset"] == here["dataset"]]
+    names = [p.name for p in others]
+    other_name = st.selectbox("Second run", names, index=names.index(preferred[0]) if preferred else 0, key="lw_other",
+                              format_func=lambda n: f"{n} · {rows[n]['method']} · {rows[n]['dataset']}")
+    other_dir = run_dir.parent / other_name
+    try:
+        other_model = predictor(other_dir)
+        if other_model.model.label_words is None:
+            raise HPTInputError(f"method {other_model.model.config.method!r} has no learned label words")
+        if label not in other_model.hierarchy:
+            raise HPTInputError(f"label {label!r} is not in that run's taxonomy")
+        other_table = neighbours(other_dir, k)
+    except HPTInputError as err:
+        show_error(err, "Cannot compare")
+    else:
+        a, b = st.columns(2)
+        a.markdown(f"**{md(run_dir.name)}** ({md(model.model.config.method)})")
+        a.dataframe(words(table, label), hide_index=True)
+        b.markdown(f"**{md(other_name)}** ({md(other_model.model.config.method)})")
+        b.dataframe(words(other_table, label), hide_index=True)
+
+st.download_button("Download all labels' nearest words (CSV)", csv_bytes(table),
+                   file_name=f"label-words-{run_dir.name}-k{k}.csv", mime="text/csv", icon=":material/download:",
+                   on_click="ignore")
