@@ -80,7 +80,7 @@ def _configs(args: argparse.Namespace, method: str):
 
 
 class _ProgressBar:
-    """A tqdm bar over optimiser steps, with the dev figures printed at each epoch end."""
+    """A tqdm bar over optimiser steps (shown on a terminal only)."""
 
     def __enter__(self):
         from tqdm.auto import tqdm
@@ -91,10 +91,8 @@ class _ProgressBar:
     def update(self, record: dict) -> None:
         self.bar.total = record["total_steps"]
         self.bar.n = record["step"]
-        if record["kind"] == "epoch":
-            self.bar.write(f"epoch {record['epoch']}: dev micro-F1 {100 * record['dev_micro_f1']:.2f} "
-                           f"macro-F1 {100 * record['dev_macro_f1']:.2f}" + (" (best)" if record["improved"] else ""))
-        elif record.get("smoothed_loss") is not None:
+        # Epoch results reach the terminal through the training log; the bar shows steps and loss.
+        if record["kind"] == "step" and record.get("smoothed_loss") is not None:
             self.bar.set_postfix(epoch=record["epoch"], loss=f"{record['smoothed_loss']:.3f}", refresh=False)
         self.bar.refresh()
 

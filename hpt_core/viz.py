@@ -75,7 +75,7 @@ def _highlighted(hierarchy, highlight: Iterable | None) -> set[str]:
 
 def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = None,
                 highlight: Iterable | None = None, title: str | None = None,
-                show_names: bool | None = None) -> go.Figure:
+                show_names: bool | None = None, highlight_name: str = "predicted path") -> go.Figure:
     """The label tree: node size by document frequency, colour by depth, counts on hover.
 
     Args:
@@ -85,6 +85,7 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
             ringed and the edges from the root drawn in red, the rest dimmed.
         title: figure title.
         show_names: write names beside the nodes (default: trees of at most 80 labels).
+        highlight_name: legend entry of the highlighted edges.
 
     Every node trace carries the label in ``customdata``, so a click (Streamlit ``on_select``)
     tells which label was picked.
@@ -123,7 +124,7 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
                              hoverinfo="skip", showlegend=False, name="edges"))
     if hot_x:
         fig.add_trace(go.Scatter(x=hot_x, y=hot_y, mode="lines", line=dict(color=HIGHLIGHT_COLOUR, width=3),
-                                 hoverinfo="skip", name="predicted path"))
+                                 hoverinfo="skip", name=esc(highlight_name)))
     root_x, root_y = pos[hierarchy.root]
     total = f"<br>{sum(count[label] for label in hierarchy.children(hierarchy.root))} documents" if count else ""
     fig.add_trace(go.Scatter(x=[root_x], y=[root_y], mode="markers", marker=dict(size=12, color=ROOT_COLOUR, symbol="diamond"),
@@ -148,7 +149,8 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
             x=[pos[label][0] for label in nodes], y=[pos[label][1] for label in nodes],
             mode="markers+text" if show_names else "markers",
             text=[esc(hierarchy.display_name(label)) for label in nodes] if show_names else None,
-            textposition="middle right", textfont=dict(size=11),
+            textposition="middle right", textfont=dict(size=11, color="#31333f", shadow="0 0 3px white"),
+            cliponaxis=False,
             marker=dict(
                 size=[size(label) for label in nodes], color=depth_colour(depth),
                 opacity=[1.0 if (not dim or label in marked) else 0.35 for label in nodes],
@@ -159,10 +161,12 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
         ))
     widest = max(len(hierarchy.labels_at_depth(d)) for d in range(1, hierarchy.max_depth + 1))
     xs = [p[0] for p in pos.values()]
-    right = max(xs) + (0.45 * (max(xs) - min(xs)) / max(hierarchy.max_depth, 1) if show_names else 0.05)
+    # Names of the deepest nodes run past the plot: leave them a right margin (about 6.5 px a character).
+    longest = max((len(hierarchy.display_name(label)) for label in hierarchy.labels_at_depth(hierarchy.max_depth)), default=0)
     _layout(fig, title, height=int(min(1600, max(380, 24 * widest + 80))),
-            xaxis=dict(visible=False, range=[min(xs) - 0.05, right]), yaxis=dict(visible=False),
+            xaxis=dict(visible=False, range=[min(xs) - 0.05, max(xs) + 0.05]), yaxis=dict(visible=False),
             plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", clickmode="event+select", dragmode="pan")
+    fig.update_layout(margin_r=min(260, 20 + int(6.5 * longest)) if show_names else 20)
     return fig
 
 

@@ -32,11 +32,13 @@ from hpt_core import runs
 from hpt_core.config import DataSpec, RunConfig
 from hpt_core.data import Dataset, import_corpus, load_dataset, save_dataset
 from hpt_core.errors import HPTInputError
-from hpt_core.hierarchy import LabelHierarchy
+from hpt_core.hierarchy import LabelHierarchy, atomic_write_text
 
 DEMO = "demo"
 DEMO_DIR = Path(__file__).resolve().parents[1] / "assets" / "demo"
 ENV_VAR = "HPT_WORKSPACE"
+#: Label descriptions of a dataset folder, ``{label: text}`` (they can initialise the label words).
+DESCRIPTIONS = "descriptions.json"
 
 #: Default upper bound of one uploaded file (the 20 Newsgroups archive is 14 MB, WOS Data.xlsx 60 MB).
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -95,27 +97,40 @@ class Workspace:
 
     def list_datasets(self) -> list[DatasetInfo]:
         """The demo first, then saved datasets by name. A damaged folder is listed without counts."""
-        out = [self._info(DEMO, DEMO_DIR, readonly=True)]
-        if self.datasets_dir.is_dir():
-            for path in sorted(self.datasets_dir.iterdir(), key=lambda p: p.name.lower()):
-                if path.is_dir() and _DATASET_NAME.match(path.name) and (path / "taxonomy.tsv").is_file():
-                    out.append(self._info(path.name, path, readonly=False))
-        return out
+        return [self.dataset_info(name) for name in self.dataset_names()]
+
+    def dataset_info(self, name: str) -> DatasetInfo:
+        """Counts, labels and depth of one dataset (from ``dataset.json``; read from the files for the demo)."""
+        path = DEMO_DIR if name == DEMO else self.datasets_dir / name
+        return self._info(name, path, readonly=name == DEMO)
 
     def dataset_names(self) -> list[str]:
-        return [info.name for info in self.list_datasets()]
+        """The demo, then saved datasets (cheap: no file is read)."""
+        names = [DEMO]
+        if self.datasets_dir.is_dir():
+            names += sorted((p.name for p in self.datasets_dir.iterdir()
+                             if p.is_dir() and _DATASET_NAME.match(p.name) and (p / "taxonomy.tsv").is_file()),
+                            key=str.lower)
+        return names
 
     @staticmethod
     def _info(name: str, path: Path, readonly: bool) -> DatasetInfo:
         info = runs.read_json(path / "dataset.json", {}) or {}
         if not isinstance(info, dict):
             info = {}
+        labels, depth = info.get("labels"), info.get("depth")
+        if labels is None:  # the demo has no dataset.json: read its taxonomy and count lines
+            try:
+                h = LabelHierarchy.read(path / "taxonomy.tsv")
+                labels, depth = len(h), h.max_depth
+            except HPTInputError:
+                pass
         counts = info.get("counts")
-        if not isinstance(counts, dict):  # the demo has no dataset.json: count lines
+        if not isinstance(counts, dict):
             order = {"train": 0, "dev": 1, "test": 2}
             files = sorted(path.glob("*.jsonl"), key=lambda f: (order.get(f.stem, 3), f.stem))
             counts = {f.stem: _count_lines(f) for f in files}
-        return DatasetInfo(name, path, readonly, counts, info.get("labels"), info.get("depth"))
+        return DatasetInfo(name, path, readonly, counts, labels, depth)
 
     def dataset_dir(self, name: str) -> Path:
         """The folder of dataset ``name``; an unknown or malformed name is an error."""
@@ -135,16 +150,18 @@ class Workspace:
                 raise HPTInputError(f"dataset {name!r} has no {split} split", path)
         test = path / "test.jsonl"
         has_test = test.is_file() and test.stat().st_size > 0
+        descriptions = path / DESCRIPTIONS
         return DataSpec(taxonomy=str(path / "taxonomy.tsv"), train=str(path / "train.jsonl"),
-                        dev=str(path / "dev.jsonl"), test=str(test) if has_test else None)
+                        dev=str(path / "dev.jsonl"), test=str(test) if has_test else None,
+                        descriptions=str(descriptions) if descriptions.is_file() else None)
 
     def load_dataset(self, name: str) -> Dataset:
-        """Load a dataset; the demo also gets its label descriptions (``descriptions.json``)."""
-        dataset = load_dataset(self.dataset_dir(name))
-        if name == DEMO and not dataset.hierarchy.descriptions:
-            descriptions = runs.read_json(DEMO_DIR / "descriptions.json", {}) or {}
-            h = dataset.hierarchy
-            dataset.hierarchy = LabelHierarchy(h.edges(), descriptions, source=h.source)
+        """Load a dataset with its label descriptions (``descriptions.json``, as the demo has)."""
+        path = self.dataset_dir(name)
+        dataset = load_dataset(path)
+        if (path / DESCRIPTIONS).is_file():
+            descriptions = LabelHierarchy.read_descriptions(path / DESCRIPTIONS)
+            dataset.hierarchy = dataset.hierarchy.with_descriptions(descriptions)
         dataset.name = name
         return dataset
 
@@ -216,7 +233,9 @@ class Workspace:
                                 imported=time.strftime("%Y-%m-%d %H:%M:%S"))
             if not dataset.splits.get("train") or not dataset.splits.get("dev"):
                 raise HPTInputError("too few documents: train and dev must each hold at least one", corpus_label)
-            save_dataset(self.datasets_dir / name, dataset)
+            target = save_dataset(self.datasets_dir / name, dataset)
+            if dataset.hierarchy.descriptions:  # a JSON taxonomy may carry them: runs read them from here
+                atomic_write_text(target / DESCRIPTIONS, json.dumps(dataset.hierarchy.descriptions, ensure_ascii=False, indent=1))
             return dataset, skipped
         finally:
             shutil.rmtree(private, ignore_errors=True)
@@ -247,7 +266,18 @@ class Workspace:
     # ---- runs ----------------------------------------------------------------------------------
 
     def list_runs(self) -> list[Path]:
-        return runs.list_runs(self.runs_dir)
+        """Run folders, newest launch first; the order holds while jobs write to their folders."""
+        def launched(path: Path) -> float:
+            status = runs.read_json(path / runs.STATUS, {}) or {}
+            when = status.get("launched") or status.get("started") if isinstance(status, dict) else None
+            if isinstance(when, (int, float)):
+                return float(when)
+            try:
+                return (path / runs.RUN_CONFIG).stat().st_mtime
+            except OSError:
+                return 0.0
+
+        return sorted(runs.list_runs(self.runs_dir), key=launched, reverse=True)
 
     def active_jobs(self) -> list[tuple[Path, dict]]:
         return runs.active_jobs(self.runs_dir)
@@ -289,16 +319,18 @@ def run_summary(run_dir: str | Path) -> dict:
     if taxonomy:
         folder = Path(taxonomy).resolve().parent
         dataset = DEMO if folder == DEMO_DIR else folder.name
-    row = {
-        "run": run_dir.name, "method": model.get("method") or metrics.get("method"), "dataset": dataset,
-        "backbone": model.get("backbone"), "seed": train.get("seed"), "fraction": train.get("low_resource") or 1.0,
-        "state": status.get("state", "new"), "device": status.get("device"),
-    }
+    backbone = model.get("backbone")
+    if backbone and Path(backbone).is_absolute():
+        backbone = Path(backbone).name  # a local folder: its name is enough in a table
+    row = {"run": run_dir.name, "method": model.get("method") or metrics.get("method"), "dataset": dataset,
+           "state": status.get("state", "new")}
     for split in ("dev", "test"):
         report = metrics.get(split) or {}
         for key in ("micro_f1", "macro_f1"):
             value = report.get(key)
             row[f"{split} {key.replace('_f1', '-F1')}"] = None if value is None else round(100 * value, 2)
+    row.update(fraction=train.get("low_resource") or 1.0, seed=train.get("seed"), backbone=backbone,
+               device=status.get("device"))
     started = status.get("started") or status.get("launched")
     row["started"] = time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else None
     return row

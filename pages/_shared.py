@@ -17,9 +17,15 @@ from hpt_core import runs
 from hpt_core.errors import HPTInputError
 from hpt_core.workspace import DEMO, MAX_UPLOAD_BYTES, Workspace, run_summary
 
+APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 DATASET_KEY = "current_dataset"
 RUN_KEY = "current_run"
 _NEXT = "_next_"
+
+#: Plotly options: the small charts need no mode bar (it would cover their titles); the tree keeps
+#: its zoom and pan buttons.
+PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
+TREE_CONFIG = {"displaylogo": False}
 
 PAGES = {
     "home": "pages/home.py",
@@ -29,6 +35,25 @@ PAGES = {
     "predict": "pages/predict.py",
     "label_words": "pages/label_words.py",
 }
+
+
+def page_setup() -> None:
+    """Call first in every page: make sure the page runs inside app.py (its navigation and sidebar).
+
+    Streamlit treats a ``pages/`` folder beside the main script as a legacy multipage app until
+    ``st.navigation`` is first called in the process (and AppTest resets that on every run); in
+    that mode a request for ``/data`` runs ``pages/data.py`` alone, without app.py. Then run app.py
+    here instead (it shows the same page, with the sidebar) and stop this bare run. No widget has
+    been created yet, so a click that triggered this run still reaches the page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        import runpy
+
+        PagesManager.uses_pages_directory = False
+        runpy.run_path(str(APP_PATH), run_name="__main__")
+        st.stop()
 
 
 def workspace() -> Workspace:
@@ -74,14 +99,8 @@ def select_run(name: str) -> None:
     st.session_state[_NEXT + RUN_KEY] = name
 
 
-def _run_label(ws: Workspace, name: str) -> str:
-    status = runs.run_status(ws.runs_dir / name)
-    return f"{name} · {status.get('state', 'new')}"
-
-
 def sidebar() -> None:
     """The shared sidebar: current dataset, current run, the job queue at a glance."""
-    print("SIDEBAR START", dict(st.session_state))
     ws = workspace()
     names = ws.dataset_names()
     run_names = [p.name for p in ws.list_runs()]
@@ -93,20 +112,21 @@ def sidebar() -> None:
     pending = st.session_state.pop(_NEXT + RUN_KEY, None)
     if pending in run_names:
         st.session_state[RUN_KEY] = pending
+    jobs = ws.active_jobs()
     if st.session_state.get(RUN_KEY) not in run_names:
         # A fresh session (a reload, a second tab) follows the running job, else the newest run.
-        active = [p.name for p, _ in ws.active_jobs()]
-        st.session_state[RUN_KEY] = (active or run_names or [None])[0]
+        st.session_state[RUN_KEY] = ([p.name for p, _ in jobs] or run_names or [None])[0]
     with st.sidebar:
         st.selectbox("Current dataset", names, key=DATASET_KEY,
                      format_func=lambda n: "demo (bundled)" if n == DEMO else n,
                      help="Upload or delete datasets on the Data page.")
         if run_names:
-            st.selectbox("Current run", run_names, key=RUN_KEY, format_func=lambda n: _run_label(ws, n),
-                         help="Results, Predict and Label words show this run.")
+            # Plain names as options: a label that changes with the run's state would change the widget.
+            name = st.selectbox("Current run", run_names, key=RUN_KEY,
+                                help="Results, Predict and Label words show this run.")
+            st.caption(f"State: {md(runs.run_status(ws.runs_dir / name).get('state', 'new'))}")
         else:
             st.caption("No runs yet: launch one on the Train page.")
-        jobs = ws.active_jobs()
         if jobs:
             running = sum(1 for _, s in jobs if s.get("state") == "running")
             st.caption(f":material/hourglass_top: {running} running, {len(jobs) - running} queued")
@@ -219,6 +239,16 @@ def _neighbours(run_dir: str, stamp: int, k: int):
 def neighbours(run_dir: Path, k: int):
     """The k nearest vocabulary words of every label word of the run (Table 4), as a table."""
     return _neighbours(str(run_dir), model_stamp(run_dir), k)
+
+
+def chart(fig, key: str, where=None, **kwargs):
+    """A small Plotly chart (no mode bar: it would cover the title), in ``where`` (default: here)."""
+    return (where or st).plotly_chart(fig, key=key, config=PLOT_CONFIG, **kwargs)
+
+
+def tree_chart(fig, key: str, where=None, **kwargs):
+    """A tree figure, with Plotly's zoom and pan buttons."""
+    return (where or st).plotly_chart(fig, key=key, config=TREE_CONFIG, **kwargs)
 
 
 def csv_bytes(table) -> bytes:

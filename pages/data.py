@@ -7,16 +7,14 @@ from hpt_core import viz
 from hpt_core.data import label_counts
 from hpt_core.errors import HPTInputError
 from hpt_core.workspace import CORPUS_FORMATS, CORPUS_SUFFIXES, DEMO, TAXONOMY_SUFFIXES, upload_suffix
-from pages._shared import current_dataset, load_dataset, md, select_dataset, show_error, workspace
+from pages._shared import (chart, current_dataset, load_dataset, md, page_setup, select_dataset, show_error,
+                           tree_chart, workspace)
+
+page_setup()
 
 ws = workspace()
 st.title("Data")
 st.caption("Pick a dataset in the sidebar, upload a new one below, or delete one you saved.")
-
-
-def _types(suffixes: tuple[str, ...]) -> list[str]:
-    # st.file_uploader matches the last extension ("gz" for .tar.gz).
-    return sorted({s.rsplit(".", 1)[-1] for s in suffixes})
 
 
 # ---- upload --------------------------------------------------------------------------------------------
@@ -32,8 +30,9 @@ with st.expander("Upload a dataset", icon=":material/upload:", expanded=False):
     with st.form("upload", clear_on_submit=False):
         name = st.text_input("Dataset name", placeholder="e.g. my-tickets",
                              help="Letters, digits, '_' and '-'; up to 64 characters.")
-        taxonomy_file = st.file_uploader("Taxonomy", type=_types(TAXONOMY_SUFFIXES), key="upload_taxonomy")
-        corpus_file = st.file_uploader("Corpus", type=_types(CORPUS_SUFFIXES), key="upload_corpus")
+        # No type= filter: Streamlit would reject other names with an exception; the workspace says why instead.
+        taxonomy_file = st.file_uploader("Taxonomy", key="upload_taxonomy", help=", ".join(TAXONOMY_SUFFIXES))
+        corpus_file = st.file_uploader("Corpus", key="upload_corpus", help=", ".join(CORPUS_SUFFIXES))
         c1, c2, c3 = st.columns(3)
         fmt = c1.selectbox("Corpus format", CORPUS_FORMATS, help="auto: from the file name and first line")
         seed = c2.number_input("Split seed", min_value=0, value=0, step=1)
@@ -64,9 +63,9 @@ with st.expander("Upload a dataset", icon=":material/upload:", expanded=False):
             show_error(err, "Not saved (unexpected problem)")
         else:
             counts = ", ".join(f"{split} {len(docs)}" for split, docs in dataset.splits.items())
+            note = f"; {skipped} documents skipped (labels not in the taxonomy)" if skipped else ""
             st.session_state["data_saved"] = (f"Saved **{md(dataset.name)}**: {len(dataset.hierarchy)} labels, "
-                                              f"depth {dataset.hierarchy.max_depth}; {counts}"
-                                              + (f"; {skipped} documents skipped (labels not in the taxonomy)" if skipped else ""))
+                                              f"depth {dataset.hierarchy.max_depth}; {counts}{note}")
             select_dataset(dataset.name)
             st.rerun()
 
@@ -120,19 +119,18 @@ m[2].metric("Leaves", len(h.leaves()))
 m[3].metric(f"{split} documents", len(docs))
 m[4].metric("Labels never seen", int((counts == 0).sum()), help=f"labels without a document in {split}")
 
-st.plotly_chart(viz.tree_figure(h, counts, title=f"Label tree ({split} documents per label)"), key="data_tree")
+tree_chart(viz.tree_figure(h, counts, title=f"Label tree ({split} documents per label)"), key="data_tree")
 st.caption("Node size: documents carrying the label (ancestors included). Colour: depth. Hover for counts.")
 
 left, right = st.columns(2)
 with left:
     docs_per_depth = {d: sum(1 for doc in docs if any(h.depth(label) == d for label in doc.labels))
                       for d in range(1, h.max_depth + 1)}
-    st.plotly_chart(viz.documents_per_depth_figure(docs_per_depth, {d: len(h.labels_at_depth(d)) for d in docs_per_depth}),
-                    key="data_depth")
-    st.plotly_chart(viz.label_frequency_histogram(counts), key="data_hist")
+    labels_per_depth = {d: len(h.labels_at_depth(d)) for d in docs_per_depth}
+    chart(viz.documents_per_depth_figure(docs_per_depth, labels_per_depth), key="data_depth")
+    chart(viz.label_frequency_histogram(counts), key="data_hist")
 with right:
-    st.plotly_chart(viz.documents_per_label_figure(h, counts, top=30, title="Documents per label (top 30)"),
-                    key="data_per_label")
+    chart(viz.documents_per_label_figure(h, counts, top=30, title="Documents per label (top 30)"), key="data_per_label")
 
 st.markdown("**Sample documents**")
 sample = pd.DataFrame([{"text": d.text, "labels": " / ".join(d.labels)} for d in docs[:200]])

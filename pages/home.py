@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import PAGES, current_dataset, device_in_use, md, summaries, workspace
+from pages._shared import PAGES, current_dataset, device_in_use, md, page_setup, summaries, workspace
+
+page_setup()
 
 ws = workspace()
 st.title("HPT — hierarchical text classification")
@@ -18,10 +20,11 @@ st.markdown(
 
 left, right = st.columns(2)
 left.metric("Training will run on", device_in_use(), help="One job per device at a time; later launches wait in the queue.")
-info = next((d for d in ws.list_datasets() if d.name == current_dataset()), None)
-if info is not None:
+info = ws.dataset_info(current_dataset())
+if info.counts:
     right.metric("Current dataset", info.name, help="Change it in the sidebar.")
-    right.caption(" · ".join(f"{split} {n}" for split, n in info.counts.items()))
+    right.caption(f"{info.labels} labels, depth {info.depth} · "
+                  + " · ".join(f"{split} {n} documents" for split, n in info.counts.items()))
 
 st.subheader("Queue")
 jobs = ws.active_jobs()
@@ -45,12 +48,13 @@ else:
 
 st.subheader("Next steps")
 cols = st.columns(5)
-for col, (key, label, icon) in zip(cols, [
-    ("data", "Data: upload or preview", ":material/dataset:"),
-    ("train", "Train: launch and follow", ":material/model_training:"),
-    ("results", "Results: figures and tables", ":material/analytics:"),
-    ("predict", "Predict: classify texts", ":material/batch_prediction:"),
-    ("label_words", "Label words: Table 4", ":material/sell:"),
+for col, (key, label, icon, what) in zip(cols, [
+    ("data", "Data", ":material/dataset:", "upload a taxonomy and a corpus, or look at the demo"),
+    ("train", "Train", ":material/model_training:", "launch HPT, an ablation or a baseline; follow it"),
+    ("results", "Results", ":material/analytics:", "F1 per depth and frequency, per label; compare runs"),
+    ("predict", "Predict", ":material/batch_prediction:", "classify a text or a file of texts"),
+    ("label_words", "Label words", ":material/sell:", "nearest words of the learned label words"),
 ]):
     with col:
         st.page_link(PAGES[key], label=label, icon=icon)
+        st.caption(what)

@@ -5,7 +5,10 @@ import streamlit as st
 
 from hpt_core import runs, viz
 from hpt_core.errors import HPTInputError
-from pages._shared import csv_bytes, md, neighbours, predictor, require_run, runs_with_models, show_error, summaries
+from pages._shared import (csv_bytes, md, neighbours, page_setup, predictor, require_run, runs_with_models,
+                           show_error, summaries, tree_chart)
+
+page_setup()
 
 LABEL_KEY = "lw_label"
 TREE_KEY = "lw_tree"
@@ -16,24 +19,25 @@ st.caption("Each label is a learned virtual word; its nearest words in the backb
 run_dir = require_run()
 try:
     model = predictor(run_dir)
-except HPTInputError as err:
+except Exception as err:  # deleted or damaged model folder: say so, never crash the page
     show_error(err, "Cannot load this run's model")
     st.stop()
 h = model.hierarchy
 if model.model.label_words is None:
     st.info(f"Run **{md(run_dir.name)}** uses the method {md(model.model.config.method)}, which scores labels without "
-            "learned label words. Pick an HPT run (or an ablation / soft-prompt run) in the sidebar.", icon=":material/info:")
+            "learned label words. Pick an HPT run (or an ablation / soft-prompt run) in the sidebar.",
+            icon=":material/info:")
     st.stop()
 
 k = st.slider("Nearest words per label (k)", 1, 30, 8, key="lw_k")
 try:
     table = neighbours(run_dir, k)
-except HPTInputError as err:
+except Exception as err:  # HPTInputError for a method without label words; anything else is shown too
     show_error(err, "Cannot inspect the label words")
     st.stop()
 
 if st.session_state.get(LABEL_KEY) not in h:
-    st.session_state[LABEL_KEY] = h.leaves()[0]
+    st.session_state[LABEL_KEY] = h.labels_at_depth(h.max_depth)[0]
 
 
 def picked_on_tree() -> None:
@@ -56,9 +60,9 @@ with right:
     label = st.selectbox("Label (type to search)", h.labels, key=LABEL_KEY, format_func=lambda x: " › ".join(h.path(x)))
 counts = (runs.read_json(run_dir / runs.METRICS, {}) or {}).get("train_counts")
 with left:
-    st.plotly_chart(viz.tree_figure(h, counts if counts and len(counts) == len(h) else None, highlight=[label],
-                                    title="Click a label"),
-                    key=TREE_KEY, on_select=picked_on_tree, selection_mode="points")
+    sizes = counts if counts and len(counts) == len(h) else None
+    tree_chart(viz.tree_figure(h, sizes, highlight=[label], title="Click a label", highlight_name="selected label"),
+               key=TREE_KEY, on_select=picked_on_tree, selection_mode="points")
 with right:
     st.markdown(f"**{md(label)}** (depth {h.depth(label)})")
     st.dataframe(words(table, label), hide_index=True, column_config={
@@ -74,8 +78,8 @@ with c1:
 with c2:
     st.markdown(f"**Siblings** ({len(siblings)})")
     if siblings:
-        st.dataframe(pd.DataFrame([{"sibling": s, "nearest words": ", ".join(words(table, s)["token"])} for s in siblings]),
-                     hide_index=True)
+        sibling_rows = [{"sibling": s, "nearest words": ", ".join(words(table, s)["token"])} for s in siblings]
+        st.dataframe(pd.DataFrame(sibling_rows), hide_index=True)
     else:
         st.caption("None.")
 
@@ -87,7 +91,8 @@ if not others:
     st.caption("Train a second run (e.g. rm-injection, 'r.m. hierarchy injection') to compare its label words here.")
 else:
     here = summaries([run_dir])[0]
-    preferred = [p.name for p in others if rows[p.name]["method"] == "rm-injection" and rows[p.name]["dataset"] == here["dataset"]]
+    preferred = [p.name for p in others
+                 if rows[p.name]["method"] == "rm-injection" and rows[p.name]["dataset"] == here["dataset"]]
     names = [p.name for p in others]
     other_name = st.selectbox("Second run", names, index=names.index(preferred[0]) if preferred else 0, key="lw_other",
                               format_func=lambda n: f"{n} · {rows[n]['method']} · {rows[n]['dataset']}")
@@ -99,7 +104,7 @@ else:
         if label not in other_model.hierarchy:
             raise HPTInputError(f"label {label!r} is not in that run's taxonomy")
         other_table = neighbours(other_dir, k)
-    except HPTInputError as err:
+    except Exception as err:  # the other run may be gone or damaged
         show_error(err, "Cannot compare")
     else:
         a, b = st.columns(2)

@@ -6,14 +6,17 @@ import streamlit as st
 from hpt_core import viz
 from hpt_core.errors import HPTInputError
 from hpt_core.workspace import TEXTS_SUFFIXES, texts_from_upload, upload_suffix
-from pages._shared import csv_bytes, md, predictor, require_run, show_error, workspace
+from pages._shared import (chart, csv_bytes, md, page_setup, predictor, require_run, show_error, tree_chart,
+                           workspace)
+
+page_setup()
 
 ws = workspace()
 st.title("Predict")
 run_dir = require_run()
 try:
     model = predictor(run_dir)
-except HPTInputError as err:
+except Exception as err:  # deleted or damaged model folder: say so, never crash the page
     show_error(err, "Cannot load this run's model")
     st.stop()
 h = model.hierarchy
@@ -49,16 +52,16 @@ with tab_one:
         by_depth = p.by_depth(h)
         left, right = st.columns([3, 2])
         with left:
-            st.plotly_chart(viz.tree_figure(h, highlight=p.paths or None,
-                                            title="Predicted path(s) on the tree (consistent decision)"), key="predict_tree")
+            tree_chart(viz.tree_figure(h, highlight=p.paths or None, title="Predicted path (consistent decision)"),
+                       key="predict_tree")
         with right:
-            st.plotly_chart(viz.scores_figure(by_depth, top=5, title="Top scores per depth"), key="predict_scores")
+            chart(viz.scores_figure(by_depth, top=5, title="Top scores per depth"), key="predict_scores")
         st.markdown("**Per depth: the raw decision beside the hierarchy-consistent one**")
         rows = []
         for depth, items in by_depth.items():
             rows.append({
                 "depth": depth,
-                "independent (score > 0)": ", ".join(f"{label} ({score:+.2f})" for label, score in items if label in raw) or "—",
+                "independent (score > 0)": ", ".join(f"{lab} ({s:+.2f})" for lab, s in items if lab in raw) or "—",
                 "hierarchy-consistent": ", ".join(label for label, _ in items if label in consistent) or "—",
                 "best label": f"{items[0][0]} ({items[0][1]:+.2f})" if items else "—",
             })
@@ -77,7 +80,7 @@ with tab_one:
 with tab_batch:
     st.caption("A `.txt` file (one text a line), a `.csv`/`.tsv` with a `text` column, or JSON Lines with a `text` "
                "field; up to 10,000 texts.")
-    upload = st.file_uploader("File of texts", type=[s.lstrip(".") for s in TEXTS_SUFFIXES], key="predict_file")
+    upload = st.file_uploader("File of texts", key="predict_file", help=", ".join(TEXTS_SUFFIXES))
     if upload is not None:
         try:
             texts = texts_from_upload(upload.getvalue(), upload_suffix(upload.name, TEXTS_SUFFIXES), label=upload.name,

@@ -8,7 +8,10 @@ import streamlit as st
 from hpt_core import runs, viz
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS, describe
-from pages._shared import csv_bytes, current_run, evaluation, md, require_run, show_error, summaries, workspace
+from pages._shared import (chart, csv_bytes, current_run, evaluation, md, page_setup, require_run, show_error,
+                           summaries, workspace)
+
+page_setup()
 
 ws = workspace()
 st.title("Results")
@@ -67,11 +70,11 @@ def one_run(run_dir: Path) -> None:
     st.dataframe(table, hide_index=True)
 
     left, right = st.columns(2)
-    left.plotly_chart(viz.per_depth_figure({"independent": report["per_depth_macro_f1"],
-                                            "consistent": report["consistent"]["per_depth_macro_f1"]}), key="res_depth")
-    right.plotly_chart(viz.quintile_figure({"independent": report["frequency_quintile_macro_f1"],
-                                            "consistent": report["consistent"]["frequency_quintile_macro_f1"]}),
-                       key="res_quintile")
+    chart(viz.per_depth_figure({"independent": report["per_depth_macro_f1"],
+                                "consistent": report["consistent"]["per_depth_macro_f1"]}), key="res_depth", where=left)
+    chart(viz.quintile_figure({"independent": report["frequency_quintile_macro_f1"],
+                               "consistent": report["consistent"]["frequency_quintile_macro_f1"]}),
+          key="res_quintile", where=right)
     st.caption("Figure 3b groups the labels by training documents into five equal groups; >80% is the most frequent fifth.")
 
     st.markdown("**Per label** (independent decision; click a column header to sort)")
@@ -94,7 +97,7 @@ def one_run(run_dir: Path) -> None:
     history = runs.run_history(run_dir)
     left, right = st.columns(2)
     if history:
-        left.plotly_chart(viz.dev_curves_figure({run_dir.name: history}), key="res_dev")
+        chart(viz.dev_curves_figure({run_dir.name: history}), key="res_dev", where=left)
     with right:
         st.markdown("**Training**")
         st.dataframe(pd.DataFrame([
@@ -139,11 +142,13 @@ def compare(current: Path | None) -> None:
     st.download_button("Download comparison (CSV)", csv_bytes(table), file_name="comparison.csv", mime="text/csv",
                        icon=":material/download:", key="cmp_download", on_click="ignore")
 
-    reports = {name: (metrics_of(ws.runs_dir / name).get(split) or metrics_of(ws.runs_dir / name).get("dev")) for name in chosen}
+    reports = {name: metrics_of(ws.runs_dir / name) for name in chosen}
+    reports = {name: m.get(split) or m.get("dev") for name, m in reports.items()}
     left, right = st.columns(2)
-    left.plotly_chart(viz.per_depth_figure({n: r["per_depth_macro_f1"] for n, r in reports.items() if r}), key="cmp_depth")
-    right.plotly_chart(viz.quintile_figure({n: r["frequency_quintile_macro_f1"] for n, r in reports.items() if r}),
-                       key="cmp_quintile")
+    chart(viz.per_depth_figure({n: r["per_depth_macro_f1"] for n, r in reports.items() if r}),
+          key="cmp_depth", where=left)
+    chart(viz.quintile_figure({n: r["frequency_quintile_macro_f1"] for n, r in reports.items() if r}),
+          key="cmp_quintile", where=right)
 
     st.markdown("**Low resource (Figure 4)**: mean ± std over seeds, per method and training fraction")
     summary = low_resource_summary(run_dirs, split)
@@ -153,12 +158,12 @@ def compare(current: Path | None) -> None:
         left, right = st.columns(2)
         left.dataframe(summary, hide_index=True, column_config={
             c: st.column_config.NumberColumn(format="%.2f") for c in summary.columns if summary[c].dtype.kind == "f"})
-        right.plotly_chart(viz.low_resource_figure(summary), key="cmp_low")
+        chart(viz.low_resource_figure(summary), key="cmp_low", where=right)
         if summary["micro_f1_count"].max() < 2:
             st.caption("Each group has one seed: launch several seeds on the Train page (e.g. 1,2,3 with fraction 0.1).")
 
     histories = {name: runs.run_history(ws.runs_dir / name) for name in chosen}
-    st.plotly_chart(viz.dev_curves_figure(histories, title="Dev F1 per epoch (all chosen runs)"), key="cmp_dev")
+    chart(viz.dev_curves_figure(histories, title="Dev F1 per epoch (all chosen runs)"), key="cmp_dev")
 
 
 tab_one, tab_many = st.tabs(["This run", "Compare runs"])

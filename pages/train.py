@@ -9,8 +9,10 @@ from hpt_core import runs, viz
 from hpt_core.config import HPTConfig, RunConfig, TrainConfig
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, resolve_method
-from pages._shared import (PAGES, current_dataset, current_run, device_in_use, md, select_run, show_error,
-                           workspace)
+from pages._shared import (PAGES, chart, current_dataset, current_run, device_in_use, md, page_setup, select_run,
+                           show_error, workspace)
+
+page_setup()
 
 ws = workspace()
 st.title("Train")
@@ -21,16 +23,21 @@ POLL_S = 2.0
 # ---- backbones ---------------------------------------------------------------------------------------------
 @st.cache_data(ttl=300, show_spinner=False)
 def hub_reachable() -> bool:
+    """Whether huggingface.co answers within 3 s (name lookup included)."""
     import os
     import socket
+    from concurrent.futures import ThreadPoolExecutor
 
-    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         return False
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
-        socket.create_connection(("huggingface.co", 443), timeout=1.5).close()
+        pool.submit(lambda: socket.create_connection(("huggingface.co", 443), timeout=2).close()).result(timeout=3)
         return True
-    except OSError:
+    except Exception:  # OSError, or the lookup did not finish in time
         return False
+    finally:
+        pool.shutdown(wait=False)
 
 
 def in_hub_cache(name: str) -> bool:
@@ -85,7 +92,8 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
     datasets = ws.dataset_names()
     with st.form("launch"):
         c1, c2 = st.columns(2)
-        dataset = c1.selectbox("Dataset", datasets, index=datasets.index(current_dataset()) if current_dataset() in datasets else 0)
+        here = datasets.index(current_dataset()) if current_dataset() in datasets else 0
+        dataset = c1.selectbox("Dataset", datasets, index=here)
         method = c2.selectbox("Method", ORDER, format_func=method_label,
                               help="HPT, each ablation row of the paper's Table 3, and the three baselines.")
         c1, c2 = st.columns(2)
@@ -115,31 +123,37 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             c = st.columns(4)
             new_params_lr = c[0].number_input("LR of new parameters (0 = same)", 0.0, 1.0, 0.0, format="%.1e", step=1e-4)
             warmup = c[1].number_input("Warm-up ratio", 0.0, 0.5, TRAIN.warmup_ratio, step=0.05)
-            grad_accum = c[2].number_input("Gradient accumulation", 1, 64, TRAIN.grad_accum)
-            log_every = c[3].number_input("Log every (steps)", 1, 10_000, TRAIN.log_every)
+            schedule = c[2].selectbox("LR schedule", ["constant", "linear"], help="constant: the paper; linear: decays to 0")
+            grad_accum = c[3].number_input("Gradient accumulation", 1, 64, TRAIN.grad_accum)
+            c = st.columns(4)
+            log_every = c[0].number_input("Log every (steps)", 1, 10_000, TRAIN.log_every)
+            word_init = c[1].selectbox("Label words start from", ["name", "description"],
+                                       help="the label's name (the paper) or its description, where the dataset has "
+                                            "descriptions (the demo does)")
         launch = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
 
     if launch:
         try:
+            if device == "cuda" and not device_in_use().startswith("GPU"):
+                raise HPTInputError("no CUDA GPU is visible on this machine; choose auto or cpu")
             backbone = check_backbone(backbone_choice, backbone_custom)
             seeds = parse_seeds(seeds_text)
             data = ws.dataset_files(dataset)
-            model = resolve_method(method, backbone=backbone, max_length=int(max_length), graph_layers=int(graph_layers))
+            model = resolve_method(method, backbone=backbone, max_length=int(max_length), graph_layers=int(graph_layers),
+                                   label_word_init=word_init)
             launched = []
             for seed in seeds:
                 train = TrainConfig(
                     epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), patience=int(patience),
                     seed=seed, low_resource=None if fraction >= 1.0 else float(fraction), device=device,
                     max_steps=int(max_steps) or None, new_params_lr=float(new_params_lr) or None,
-                    warmup_ratio=float(warmup), grad_accum=int(grad_accum), log_every=int(log_every))
+                    warmup_ratio=float(warmup), schedule=schedule, grad_accum=int(grad_accum), log_every=int(log_every))
                 base = run_name.strip() or f"{method}-{dataset}" + (f"-{fraction:g}" if fraction < 1.0 else "")
                 name = f"{base}-seed{seed}" if len(seeds) > 1 else base
                 run_dir = ws.new_run(RunConfig(data=data, model=model, train=train, name=name), name)
                 runs.launch(run_dir)
                 launched.append(run_dir.name)
-        except HPTInputError as err:
-            show_error(err, "Not launched")
-        except (OSError, RuntimeError) as err:
+        except (HPTInputError, OSError, RuntimeError) as err:  # bad settings, or the job could not start
             show_error(err, "Not launched")
         else:
             select_run(launched[0])
@@ -155,7 +169,9 @@ def eta(seconds) -> str:
     if seconds is None:
         return "—"
     seconds = int(seconds)
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m {seconds % 60:02d}s"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m {seconds % 60:02d}s"
 
 
 def show_queue() -> None:
@@ -210,8 +226,8 @@ def follow(run_dir: Path, was_active: bool) -> None:
         st.error(f"Failed: {md(status['error'])}", icon=":material/error:")
     if history:
         left, right = st.columns(2)
-        left.plotly_chart(viz.loss_figure(history), key=f"loss_{run_dir.name}")
-        right.plotly_chart(viz.dev_curves_figure({run_dir.name: history}), key=f"dev_{run_dir.name}")
+        chart(viz.loss_figure(history), key=f"loss_{run_dir.name}", where=left)
+        chart(viz.dev_curves_figure({run_dir.name: history}), key=f"dev_{run_dir.name}", where=right)
     with st.expander("Log (last 30 lines)", expanded=state == "failed"):
         st.code(runs.log_tail(run_dir, 30) or "(empty)", language=None)
     if state in runs.ACTIVE_STATES:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # An uneven tree: "arts" is a leaf at depth 1, "biology" at depth 2, the rest at depth 3.
 TAXONOMY = [

@@ -29,21 +29,7 @@ from hpt_core.data import (
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared(rel: str) -> Path:
-    """A path of the shared data folder, or skip the test when it is absent."""
-    path = SHARED / rel
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path}")
-    return path
-
-
-def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
-    return path
+from helpers import shared, write  # noqa: E402
 
 
 def jsonl(*rows: object) -> str:

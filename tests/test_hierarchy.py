@@ -11,24 +11,7 @@ import pytest
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import ROOT, LabelHierarchy, atomic_write_text, read_text
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared(rel: str) -> Path:
-    """A file of the shared data folder, or skip the test when it is absent."""
-    path = SHARED / rel
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path}")
-    return path
-
-
-def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
+from helpers import shared, write  # noqa: E402
 
 
 # An uneven tree: A has a grandchild, B is a leaf at depth 1, C's only child is a leaf.

@@ -1,0 +1,221 @@
+"""The app's workspace: datasets (demo, uploads checked before saving, deletion) and run folders."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from hpt_core.config import DataSpec, RunConfig
+from hpt_core.data import load_dataset
+from hpt_core.errors import HPTInputError
+from hpt_core.methods import resolve_method
+from hpt_core.workspace import (DEMO, DEMO_DIR, Workspace, run_summary, texts_from_upload, upload_suffix)
+
+
+@pytest.fixture
+def ws(tmp_path) -> Workspace:
+    return Workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def upload(task_files):
+    """The keyword arguments of a valid upload (the session's small task)."""
+    return dict(taxonomy_bytes=task_files["taxonomy"].read_bytes(), taxonomy_suffix=".tsv",
+                corpus_bytes=task_files["train"].read_bytes(), corpus_suffix=".jsonl")
+
+
+def saved_names(ws: Workspace) -> list[str]:
+    """Everything under datasets/, hidden temp folders included."""
+    return sorted(p.name for p in ws.datasets_dir.iterdir()) if ws.datasets_dir.exists() else []
+
+
+def test_root_from_environment_or_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("HPT_WORKSPACE", str(tmp_path / "from-env"))
+    assert Workspace().root == (tmp_path / "from-env").resolve()
+    monkeypatch.delenv("HPT_WORKSPACE")
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace()
+    assert ws.root == (tmp_path / "workspace").resolve()
+    assert ws.datasets_dir == ws.root / "datasets" and ws.runs_dir == ws.root / "runs"
+    assert not ws.root.exists()  # nothing is created by looking
+
+
+def test_demo_is_listed_first_and_read_only(ws):
+    infos = ws.list_datasets()
+    assert [i.name for i in infos] == [DEMO]
+    demo = infos[0]
+    assert demo.readonly and demo.path == DEMO_DIR
+    assert demo.counts == {"train": 378, "dev": 108, "test": 108}
+    assert (demo.labels, demo.depth) == (39, 3)
+    spec = ws.dataset_files(DEMO)
+    assert all(Path(p).is_file() for p in (spec.taxonomy, spec.train, spec.dev, spec.test))
+    dataset = ws.load_dataset(DEMO)
+    assert dataset.hierarchy.descriptions["Billing"].startswith("Anything about paying")
+    with pytest.raises(HPTInputError, match="cannot be deleted"):
+        ws.delete_dataset(DEMO)
+
+
+def test_upload_is_checked_then_saved_atomically(ws, upload):
+    dataset, skipped = ws.save_uploaded_dataset("tiny", **upload, corpus_label="my corpus.jsonl")
+    assert skipped == 0
+    folder = ws.datasets_dir / "tiny"
+    assert sorted(p.name for p in folder.iterdir()) == ["dataset.json", "dev.jsonl", "taxonomy.tsv", "test.jsonl", "train.jsonl"]
+    assert saved_names(ws) == ["tiny"]  # no temp folder left beside it
+    info = json.loads((folder / "dataset.json").read_text())
+    assert info["source"] == "my corpus.jsonl" and "hpt-upload" not in json.dumps(info)  # no temp path recorded
+    assert sum(info["counts"].values()) == 72
+    assert load_dataset(folder).hierarchy == dataset.hierarchy
+    assert [i.name for i in ws.list_datasets()] == [DEMO, "tiny"]
+    assert ws.dataset_files("tiny").train == str(folder / "train.jsonl")
+    with pytest.raises(HPTInputError, match="already exists"):
+        ws.save_uploaded_dataset("tiny", **upload)
+    ws.delete_dataset("tiny")
+    assert saved_names(ws) == [] and ws.dataset_names() == [DEMO]
+
+
+@pytest.mark.parametrize("change,message,line", [
+    ({"corpus_bytes": b""}, "file is empty", None),
+    ({"corpus_bytes": b'{"text": "a goal", "labels": ["football"]}\n{"text": "x", "labels": ["cooking"]}\n'},
+     "'cooking' is not in the taxonomy", 2),
+    ({"corpus_bytes": b'{"text": "a goal", "labels": ["football"]}\n{broken\n'}, "invalid JSON", 2),
+    ({"corpus_bytes": '{"text": "caf\xe9", "labels": ["arts"]}\n'.encode("latin-1")}, "not valid utf-8", 1),
+    ({"taxonomy_bytes": b"Root\tsports\nsports\tsports\n"}, "cycle", 2),
+    ({"taxonomy_bytes": b"\xff\xfe\x00"}, "not valid utf-8", 1),
+    ({"taxonomy_bytes": None}, "taxonomy file is needed", None),
+    ({"corpus_suffix": ".exe"}, "unsupported file type", None),
+    ({"taxonomy_suffix": ""}, "unsupported file type", None),
+])
+def test_bad_upload_saves_nothing(ws, upload, change, message, line):
+    with pytest.raises(HPTInputError) as info:
+        ws.save_uploaded_dataset("bad", **{**upload, **change}, taxonomy_label="T.tsv", corpus_label="C.jsonl")
+    assert message in str(info.value).lower() or message in str(info.value)
+    assert info.value.line == line
+    assert "hpt-upload" not in str(info.value)  # errors name the upload, not the temp file
+    assert saved_names(ws) == []
+
+
+def test_size_limit_and_names(tmp_path, upload):
+    small = Workspace(tmp_path / "ws", max_upload_bytes=100)
+    with pytest.raises(HPTInputError, match="the limit is"):
+        small.save_uploaded_dataset("big", **upload)
+    ws = Workspace(tmp_path / "ws")
+    for name in ("", "../evil", "a/b", "demo", ".hidden", "x" * 65, "<b>"):
+        with pytest.raises(HPTInputError):
+            ws.save_uploaded_dataset(name, **upload)
+    assert saved_names(ws) == [] and not (tmp_path / "evil").exists()
+
+
+def test_upload_names_never_become_paths(ws, upload):
+    before = set(Path(tempfile.gettempdir()).glob("hpt-upload-*"))
+    ws.save_uploaded_dataset("ok", **upload, corpus_label="../../escape.jsonl", taxonomy_label="/etc/x.tsv")
+    assert not (ws.root.parent / "escape.jsonl").exists()
+    assert set(Path(tempfile.gettempdir()).glob("hpt-upload-*")) == before  # the private temp folder is removed
+    assert upload_suffix("../../a.TAR.GZ", (".gz", ".tar.gz")) == ".tar.gz"
+    with pytest.raises(HPTInputError):
+        upload_suffix("notes.exe", (".txt",))
+
+
+def test_skipping_unknown_labels_is_opt_in(ws, upload):
+    extra = upload["corpus_bytes"] + b'{"text": "x", "labels": ["cooking"]}\n'
+    with pytest.raises(HPTInputError, match="cooking"):
+        ws.save_uploaded_dataset("s", **{**upload, "corpus_bytes": extra})
+    dataset, skipped = ws.save_uploaded_dataset("s", **{**upload, "corpus_bytes": extra}, skip_unknown=True)
+    assert skipped == 1 and sum(len(d) for d in dataset.splits.values()) == 72
+
+
+def test_other_corpus_formats(ws, task_files):
+    taxonomy = task_files["taxonomy"].read_bytes()
+    csv_corpus = "text,labels\n" + "".join(f"goal striker {i},sports;football\nlens laser {i},science;physics;optics\n"
+                                             for i in range(10))
+    ws.save_uploaded_dataset("csv", taxonomy, ".tsv", csv_corpus.encode(), ".csv")
+    wos = "Y1\tY2\tY\tDomain\tarea\tkeywords\tAbstract\n" + "".join(
+        f"0\t0\t0\tsports \t football\tk\tgoal striker {i}\n1\t1\t1\tscience\tbiology\tk\tcell gene {i}\n" for i in range(10))
+    dataset, _ = ws.save_uploaded_dataset("wos", taxonomy, ".tsv", wos.encode(), ".txt")
+    assert {tuple(d.labels) for d in dataset.splits["train"]} == {("sports", "football"), ("science", "biology")}
+    paths = b"sports/football\nsports/tennis\nscience/biology\n"
+    dataset, _ = ws.save_uploaded_dataset("paths", paths, ".txt", csv_corpus.replace(";physics;optics", "").encode()
+                                          .replace(b"science", b"science;biology"), ".csv")
+    assert len(dataset.hierarchy) == 5
+
+
+def test_label_descriptions_reach_the_runs(ws, task_files):
+    assert ws.dataset_files(DEMO).descriptions == str(DEMO_DIR / "descriptions.json")
+    taxonomy = json.dumps({"format": "hpt-hierarchy", "version": 1, "root": "Root",
+                           "edges": [["Root", "sports"], ["sports", "football"], ["sports", "tennis"]],
+                           "descriptions": {"football": "a game with a round ball"}}).encode()
+    corpus = "".join(json.dumps({"text": f"goal {i}", "labels": ["sports", "football" if i % 2 else "tennis"]}) + "\n"
+                     for i in range(20)).encode()
+    ws.save_uploaded_dataset("described", taxonomy, ".json", corpus, ".jsonl")
+    spec = ws.dataset_files("described")
+    assert json.loads(Path(spec.descriptions).read_text()) == {"football": "a game with a round ball"}
+    assert ws.load_dataset("described").hierarchy.descriptions == {"football": "a game with a round ball"}
+    with pytest.raises(HPTInputError, match="no saved dataset"):
+        ws.dataset_files("missing")
+
+
+def test_20_newsgroups_archive_needs_no_taxonomy(ws):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for split, n in (("train", 6), ("test", 2)):
+            for group in ("comp.graphics", "rec.sport.hockey"):
+                for i in range(n):
+                    data = f"From: a@b\nSubject: {group} {i}\n\npost about {group}\n".encode()
+                    member = tarfile.TarInfo(f"20news-bydate-{split}/{group}/{i + 1}")
+                    member.size = len(data)
+                    archive.addfile(member, io.BytesIO(data))
+    dataset, _ = ws.save_uploaded_dataset("ng", None, None, buffer.getvalue(), ".tar.gz")
+    assert len(dataset.splits["test"]) == 4
+    assert "rec.sport.hockey" in dataset.hierarchy and dataset.hierarchy.depth("rec.sport.hockey") == 3
+    with pytest.raises(HPTInputError, match="tar archive"):
+        ws.save_uploaded_dataset("broken", None, None, b"not a tarball", ".tar.gz")
+
+
+def test_new_run_gets_a_safe_unique_folder(ws, task_files):
+    config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}), model=resolve_method("hpt"))
+    first = ws.new_run(config, "My run: <b>1</b>/../x")
+    second = ws.new_run(config, "My run: <b>1</b>/../x")
+    assert first.parent == second.parent == ws.runs_dir
+    assert first.name == "my-run-b-1-b-x" and second.name == "my-run-b-1-b-x-2"
+    saved = RunConfig.from_json(first / "run.json")
+    assert saved.name == "My run: <b>1</b>/../x" and saved.model.method == "hpt"
+    assert ws.new_run(config).name == "hpt"  # default: the method
+    assert [p.name for p in ws.list_runs()] and ws.active_jobs() == []
+    with pytest.raises(HPTInputError):
+        ws.run_dir("../outside")
+
+
+def test_run_summary(trained_run):
+    row = run_summary(trained_run)
+    assert row["run"] == trained_run.name and row["method"] == "hpt" and row["state"] == "completed"
+    assert 0 <= row["dev macro-F1"] <= 100 and row["fraction"] == 1.0 and row["seed"] == 0
+    assert "/" not in row["backbone"]  # a local folder shows as its name
+    assert run_summary(trained_run.parent / "missing")["state"] == "new"
+
+
+@pytest.mark.parametrize("suffix,data,expected", [
+    (".txt", b"first text\n\n  second text  \r\n", ["first text", "second text"]),
+    (".csv", b"id,text\n1,hello there\n2,\"quoted, text\"\n", ["hello there", "quoted, text"]),
+    (".tsv", b"text\tx\nhello\t1\n", ["hello"]),
+    (".jsonl", b'{"text": "a"}\n\n{"token": ["b", "c"]}\n', ["a", "b c"]),
+])
+def test_texts_from_upload(suffix, data, expected):
+    assert texts_from_upload(data, suffix) == expected
+
+
+@pytest.mark.parametrize("suffix,data,message", [
+    (".txt", b"", "empty"),
+    (".txt", b"\n\n", "no texts"),
+    (".txt", b"ok\n\xff\n", "UTF-8"),
+    (".csv", b"body\nx\n", "no 'text' column"),
+    (".jsonl", b'{"text": "a"}\n[1]\n', "f:2: expected an object"),
+    (".pdf", b"%PDF", "unsupported"),
+    (".txt", b"a\nb\nc\n", "at most 2"),
+])
+def test_texts_from_upload_errors(suffix, data, message):
+    with pytest.raises(HPTInputError, match=message.replace("(", r"\(")):
+        texts_from_upload(data, suffix, label="f", max_texts=2)
