@@ -165,6 +165,14 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
     main = accelerator.is_main_process
+    # Read and check the data first: rejected input leaves no run folder behind (a background
+    # job's folder exists already: it records why it failed).
+    try:
+        data = load_run_data(config)
+    except HPTInputError as err:
+        if main and (run_dir / runs.RUN_CONFIG).is_file():
+            runs.update_status(run_dir, state="failed", error=str(err), finished=time.time())
+        raise
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         previous = runs.read_json(run_dir / runs.RUN_CONFIG)
@@ -173,7 +181,7 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
         config.to_json(run_dir / runs.RUN_CONFIG)
     handler = _attach_log(run_dir) if main else None
     try:
-        return _train(config, run_dir, accelerator, main, set_seed, on_progress if main else None)
+        return _train(config, data, run_dir, accelerator, main, set_seed, on_progress if main else None)
     except runs.JobCancelled:
         if main:
             runs.update_status(run_dir, state="cancelled", finished=time.time())
@@ -199,11 +207,11 @@ def _attach_log(run_dir: Path) -> logging.Handler:
     return handler
 
 
-def _train(config: RunConfig, run_dir: Path, accelerator, main: bool, set_seed, on_progress) -> dict:
+def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_seed, on_progress) -> dict:
     tc = config.train
     set_seed(tc.seed)
     random.seed(tc.seed)
-    hierarchy, train_docs, dev_docs, test_docs = load_run_data(config)
+    hierarchy, train_docs, dev_docs, test_docs = data
     device_name = device_description("cuda" if accelerator.device.type == "cuda" else "cpu")
     if main:
         runs.update_status(run_dir, state="running", pid=os.getpid(), device=device_name, started=time.time(), error=None)

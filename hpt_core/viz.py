@@ -2,7 +2,9 @@
 
 Every string that comes from user data (label names, descriptions, run names) is passed through
 :func:`esc` before it reaches a figure: Plotly renders a subset of HTML in hover text, tick labels
-and annotations, and a label called ``<b>x</b>`` must show as typed.
+and annotations, and a label called ``<b>x</b>`` must show as typed. User text never goes into a
+``hovertemplate`` itself (Plotly would expand ``%{...}`` in it): it goes in ``hovertext``,
+``customdata`` or the trace name, which the template refers to.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def depth_colour(depth: int) -> str:
 
 
 def _layout(fig: go.Figure, title: str | None, height: int = 360, **kwargs) -> go.Figure:
-    fig.update_layout(title=esc(title) if title else None, height=height, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+    fig.update_layout(title=esc(title) if title else None, height=height,
+                      margin=dict(l=10, r=10, t=50 if title else 20, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0), **kwargs)
     return fig
 
@@ -126,10 +129,11 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
         fig.add_trace(go.Scatter(x=hot_x, y=hot_y, mode="lines", line=dict(color=HIGHLIGHT_COLOUR, width=3),
                                  hoverinfo="skip", name=esc(highlight_name)))
     root_x, root_y = pos[hierarchy.root]
-    total = f"<br>{sum(count[label] for label in hierarchy.children(hierarchy.root))} documents" if count else ""
-    fig.add_trace(go.Scatter(x=[root_x], y=[root_y], mode="markers", marker=dict(size=12, color=ROOT_COLOUR, symbol="diamond"),
-                             hovertemplate=f"<b>{esc(hierarchy.root)}</b> (root){total}<extra></extra>",
-                             name="root", showlegend=False, customdata=[hierarchy.root]))
+    fig.add_trace(go.Scatter(
+        x=[root_x], y=[root_y], mode="markers", marker=dict(size=12, color=ROOT_COLOUR, symbol="diamond"),
+        hovertext=[f"<b>{esc(hierarchy.root)}</b> (root) · {len(labels)} labels, depth {hierarchy.max_depth}"],
+        hovertemplate="%{hovertext}<extra></extra>",
+        name="root", showlegend=False, customdata=[hierarchy.root]))
     for depth in range(1, hierarchy.max_depth + 1):
         nodes = hierarchy.labels_at_depth(depth)
         hover = []
@@ -162,7 +166,7 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
     widest = max(len(hierarchy.labels_at_depth(d)) for d in range(1, hierarchy.max_depth + 1))
     xs = [p[0] for p in pos.values()]
     # Names of the deepest nodes run past the plot: leave them a right margin (about 6.5 px a character).
-    longest = max((len(hierarchy.display_name(label)) for label in hierarchy.labels_at_depth(hierarchy.max_depth)), default=0)
+    longest = max(len(hierarchy.display_name(label)) for label in hierarchy.labels_at_depth(hierarchy.max_depth))
     _layout(fig, title, height=int(min(1600, max(380, 24 * widest + 80))),
             xaxis=dict(visible=False, range=[min(xs) - 0.05, max(xs) + 0.05]), yaxis=dict(visible=False),
             plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", clickmode="event+select", dragmode="pan")
@@ -217,7 +221,7 @@ def per_depth_figure(series: Mapping[str, Mapping], title: str | None = "Macro-F
     for name, values in series.items():
         by_depth = {int(d): v for d, v in values.items()}
         fig.add_trace(go.Bar(name=esc(name), x=[f"depth {d}" for d in depths], y=[_percent(by_depth.get(d)) for d in depths],
-                             hovertemplate="%{x}: %{y:.2f}<extra>" + esc(name) + "</extra>"))
+                             hovertemplate="%{x}: %{y:.2f}<extra>%{fullData.name}</extra>"))
     return _layout(fig, title, yaxis_title="macro-F1 (%)", barmode="group", yaxis_range=[0, 100])
 
 
@@ -227,7 +231,8 @@ def quintile_figure(series: Mapping[str, Sequence[float | None]],
     fig = go.Figure()
     for name, values in series.items():
         fig.add_trace(go.Bar(name=esc(name), x=QUINTILE_NAMES, y=[_percent(v) for v in values],
-                             hovertemplate="labels ranked %{x} by training documents: %{y:.2f}<extra>" + esc(name) + "</extra>"))
+                             hovertemplate="labels ranked %{x} by training documents: %{y:.2f}"
+                                           "<extra>%{fullData.name}</extra>"))
     return _layout(fig, title, yaxis_title="macro-F1 (%)", xaxis_title="label group by training documents (rarest first)",
                    barmode="group", yaxis_range=[0, 100])
 
@@ -289,4 +294,6 @@ def scores_figure(by_depth: Mapping[int, Sequence[tuple[str, float]]], top: int 
     fig.update_yaxes(autorange="reversed", type="category")
     fig.add_vline(x=0, line_color="#555555", line_width=1)
     n = sum(min(top, len(list(items))) for items in by_depth.values())
-    return _layout(fig, title, height=max(260, 22 * n + 90), xaxis_title="score (> 0 = predicted)")
+    _layout(fig, title, height=max(260, 22 * n + 120), xaxis_title="score (> 0 = predicted)")
+    fig.update_layout(legend=dict(y=-0.12, yanchor="top"), margin_b=60)  # below the axis: the title has the top
+    return fig

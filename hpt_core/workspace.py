@@ -235,7 +235,8 @@ class Workspace:
                 raise HPTInputError("too few documents: train and dev must each hold at least one", corpus_label)
             target = save_dataset(self.datasets_dir / name, dataset)
             if dataset.hierarchy.descriptions:  # a JSON taxonomy may carry them: runs read them from here
-                atomic_write_text(target / DESCRIPTIONS, json.dumps(dataset.hierarchy.descriptions, ensure_ascii=False, indent=1))
+                text = json.dumps(dataset.hierarchy.descriptions, ensure_ascii=False, indent=1)
+                atomic_write_text(target / DESCRIPTIONS, text)
             return dataset, skipped
         finally:
             shutil.rmtree(private, ignore_errors=True)
@@ -349,7 +350,8 @@ def texts_from_upload(data: bytes, suffix: str, label: str = "upload", max_bytes
     """
     suffix = (suffix or "").lower()
     if suffix not in TEXTS_SUFFIXES:
-        raise HPTInputError(f"unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(TEXTS_SUFFIXES)}", label)
+        raise HPTInputError(f"unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(TEXTS_SUFFIXES)}",
+                            label)
     if not data:
         raise HPTInputError("file is empty", label)
     if len(data) > max_bytes:

@@ -21,6 +21,7 @@ APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 DATASET_KEY = "current_dataset"
 RUN_KEY = "current_run"
 _NEXT = "_next_"
+_URL = {DATASET_KEY: "dataset", RUN_KEY: "run"}  # query parameters
 
 #: Plotly options: the small charts need no mode bar (it would cover their titles); the tree keeps
 #: its zoom and pan buttons.
@@ -104,17 +105,19 @@ def sidebar() -> None:
     ws = workspace()
     names = ws.dataset_names()
     run_names = [p.name for p in ws.list_runs()]
-    pending = st.session_state.pop(_NEXT + DATASET_KEY, None)
-    if pending in names:
-        st.session_state[DATASET_KEY] = pending
+    # Precedence: a choice made on a page (select_*), this session's choice, the URL (?dataset=…&run=…,
+    # so a reload or a shared link shows the same), then the defaults.
+    for key, options in ((DATASET_KEY, names), (RUN_KEY, run_names)):
+        pending = st.session_state.pop(_NEXT + key, None)
+        if pending in options:
+            st.session_state[key] = pending
+        elif st.session_state.get(key) not in options and st.query_params.get(_URL[key]) in options:
+            st.session_state[key] = st.query_params[_URL[key]]
+    jobs = ws.active_jobs()
     if st.session_state.get(DATASET_KEY) not in names:
         st.session_state[DATASET_KEY] = DEMO
-    pending = st.session_state.pop(_NEXT + RUN_KEY, None)
-    if pending in run_names:
-        st.session_state[RUN_KEY] = pending
-    jobs = ws.active_jobs()
     if st.session_state.get(RUN_KEY) not in run_names:
-        # A fresh session (a reload, a second tab) follows the running job, else the newest run.
+        # A fresh session (a second tab) follows the running job, else the newest run.
         st.session_state[RUN_KEY] = ([p.name for p, _ in jobs] or run_names or [None])[0]
     with st.sidebar:
         st.selectbox("Current dataset", names, key=DATASET_KEY,
@@ -130,6 +133,10 @@ def sidebar() -> None:
         if jobs:
             running = sum(1 for _, s in jobs if s.get("state") == "running")
             st.caption(f":material/hourglass_top: {running} running, {len(jobs) - running} queued")
+    for key in (DATASET_KEY, RUN_KEY):
+        value = st.session_state.get(key)
+        if value and st.query_params.get(_URL[key]) != value:
+            st.query_params[_URL[key]] = value
 
 
 def current_dataset() -> str:
@@ -215,6 +222,20 @@ def _predictor(run_dir: str, stamp: int):
 def predictor(run_dir: Path):
     """The run's best model, ready to predict (cached per run folder and model file time)."""
     return _predictor(str(run_dir), model_stamp(run_dir))
+
+
+@st.cache_data(max_entries=4, show_spinner="Classifying the file…")
+def _predict_file(run_dir: str, stamp: int, data: bytes, suffix: str, label: str, max_bytes: int):
+    from hpt_core.workspace import texts_from_upload
+
+    model = _predictor(run_dir, stamp)
+    table = model.predict_table(texts_from_upload(data, suffix, label=label, max_bytes=max_bytes))
+    return table, model.last_latency_s
+
+
+def predict_file(run_dir: Path, data: bytes, suffix: str, label: str):
+    """``(predictions table, seconds)`` for an uploaded file of texts (cached: reruns do not classify again)."""
+    return _predict_file(str(run_dir), model_stamp(run_dir), data, suffix, label, workspace().max_upload_bytes)
 
 
 @st.cache_data(max_entries=16, show_spinner="Evaluating the run on this split…")

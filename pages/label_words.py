@@ -55,6 +55,11 @@ def words(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame.loc[frame["label"] == label, ["rank", "token", "similarity"]]
 
 
+def show_words(frame: pd.DataFrame, label: str, where=st) -> None:
+    where.dataframe(words(frame, label), hide_index=True, column_config={
+        "similarity": st.column_config.ProgressColumn(format="%.3f", min_value=-1.0, max_value=1.0)})
+
+
 left, right = st.columns([3, 2])
 with right:
     label = st.selectbox("Label (type to search)", h.labels, key=LABEL_KEY, format_func=lambda x: " › ".join(h.path(x)))
@@ -65,8 +70,7 @@ with left:
                key=TREE_KEY, on_select=picked_on_tree, selection_mode="points")
 with right:
     st.markdown(f"**{md(label)}** (depth {h.depth(label)})")
-    st.dataframe(words(table, label), hide_index=True, column_config={
-        "similarity": st.column_config.ProgressColumn(format="%.3f", min_value=-1.0, max_value=1.0)})
+    show_words(table, label)
 
 parent = h.parent(label)
 siblings = [s for s in h.children(parent if parent else h.root) if s != label]
@@ -74,7 +78,7 @@ c1, c2 = st.columns(2)
 with c1:
     st.markdown(f"**Parent: {md(parent)}**" if parent else "**Parent**: the root (no label word)")
     if parent:
-        st.dataframe(words(table, parent), hide_index=True)
+        show_words(table, parent)
 with c2:
     st.markdown(f"**Siblings** ({len(siblings)})")
     if siblings:
@@ -109,9 +113,9 @@ else:
     else:
         a, b = st.columns(2)
         a.markdown(f"**{md(run_dir.name)}** ({md(model.model.config.method)})")
-        a.dataframe(words(table, label), hide_index=True)
+        show_words(table, label, a)
         b.markdown(f"**{md(other_name)}** ({md(other_model.model.config.method)})")
-        b.dataframe(words(other_table, label), hide_index=True)
+        show_words(other_table, label, b)
 
 st.download_button("Download all labels' nearest words (CSV)", csv_bytes(table),
                    file_name=f"label-words-{run_dir.name}-k{k}.csv", mime="text/csv", icon=":material/download:",

@@ -5,13 +5,12 @@ import streamlit as st
 
 from hpt_core import viz
 from hpt_core.errors import HPTInputError
-from hpt_core.workspace import TEXTS_SUFFIXES, texts_from_upload, upload_suffix
-from pages._shared import (chart, csv_bytes, md, page_setup, predictor, require_run, show_error, tree_chart,
-                           workspace)
+from hpt_core.workspace import TEXTS_SUFFIXES, upload_suffix
+from pages._shared import (chart, csv_bytes, md, page_setup, predict_file, predictor, require_run, show_error,
+                           tree_chart)
 
 page_setup()
 
-ws = workspace()
 st.title("Predict")
 run_dir = require_run()
 try:
@@ -83,16 +82,14 @@ with tab_batch:
     upload = st.file_uploader("File of texts", key="predict_file", help=", ".join(TEXTS_SUFFIXES))
     if upload is not None:
         try:
-            texts = texts_from_upload(upload.getvalue(), upload_suffix(upload.name, TEXTS_SUFFIXES), label=upload.name,
-                                      max_bytes=ws.max_upload_bytes)
-            with st.spinner(f"Classifying {len(texts)} texts…"):
-                table = model.predict_table(texts)
+            table, seconds = predict_file(run_dir, upload.getvalue(), upload_suffix(upload.name, TEXTS_SUFFIXES),
+                                          upload.name)
         except HPTInputError as err:
             show_error(err, "Cannot classify this file")
-        except Exception as err:
+        except Exception as err:  # a model failure is shown, never raised into the page
             show_error(err, "Prediction failed")
         else:
-            st.success(f"{len(table)} texts classified in {model.last_latency_s:.1f} s.", icon=":material/check_circle:")
+            st.success(f"{len(table)} texts classified in {seconds:.1f} s.", icon=":material/check_circle:")
             st.dataframe(table[["text", "labels", "consistent_labels", "paths"]].head(200), hide_index=True)
             st.download_button("Download predictions (CSV)", csv_bytes(table), file_name=f"predictions-{run_dir.name}.csv",
                                mime="text/csv", icon=":material/download:", on_click="ignore")

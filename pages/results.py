@@ -42,7 +42,8 @@ def one_run(run_dir: Path) -> None:
     metrics = metrics_of(run_dir)
     config = runs.read_json(run_dir / runs.RUN_CONFIG, {}) or {}
     method = method_of(run_dir)
-    st.markdown(f"**{md(run_dir.name)}** — {md(method)}: {md(describe(method)) if method in METHODS else ''}")
+    about = f" — {md(describe(method))}" if method in METHODS else ""
+    st.markdown(f"**{md(run_dir.name)}** · method {md(method)}{about}")
     splits = [s for s in ("test", "dev") if metrics.get(s)]
     if not splits:
         state = runs.run_status(run_dir).get("state", "new")

@@ -97,6 +97,18 @@ def test_home_shows_device_runs_and_three_sentences(workspace):
     assert intro.count(". ") + 1 == 3 and "HPT" in intro
 
 
+def test_url_chooses_the_run_and_follows_the_choice(workspace, trained_run):
+    from streamlit.testing.v1 import AppTest
+
+    shutil.copytree(trained_run, workspace / "runs" / "other")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["run"] = "tiny-hpt"
+    at.run()
+    assert by_label(at.sidebar.selectbox, "Current run").value == "tiny-hpt"
+    at.sidebar.selectbox(key="current_run").set_value("other").run()
+    assert at.query_params["run"] == "other" and at.query_params["dataset"] == "demo"
+
+
 # ---- Data --------------------------------------------------------------------------------------------------
 
 
@@ -105,7 +117,8 @@ def upload(at, name: str, corpus: tuple[str, bytes], taxonomy: tuple[str, bytes]
     at.file_uploader(key="upload_corpus").set_value((corpus[0], corpus[1], "application/octet-stream"))
     at.file_uploader(key="upload_taxonomy").set_value(
         (taxonomy[0], taxonomy[1], "text/plain") if taxonomy else None)
-    by_label(at.checkbox, "Skip documents whose labels are not in the taxonomy (instead of rejecting the file)").set_value(skip)
+    skip_box = [c for c in at.checkbox if c.label.startswith("Skip documents whose labels")]
+    skip_box[0].set_value(skip)
     by_label(at.button, "Check and save").click()
     return at.run()
 

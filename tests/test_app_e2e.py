@@ -50,6 +50,7 @@ def _free_port() -> int:
 #: Set to a workspace folder to drive the app over it instead of the tiny test run (how the README's
 #: screenshots are made: a workspace with demo runs, then copy test-artifacts/screenshots to docs/).
 WORKSPACE = os.environ.get("HPT_E2E_WORKSPACE")
+RUN = os.environ.get("HPT_E2E_RUN")  # the run to show (?run=…); default: the app's choice
 TEXT = ("Hello, my card was declined twice when I tried to pay this month's bill online." if WORKSPACE
         else "the striker scored a penalty goal on the pitch")
 
@@ -98,7 +99,8 @@ def browser():
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("no headless browser: install Debian's chromium and chromium-driver packages "
                     "(apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="the e2e test drives Chromium with selenium: pip install selenium")
+    webdriver = pytest.importorskip("selenium.webdriver",
+                                    reason="the e2e test drives Chromium with selenium: pip install selenium")
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="hpt-e2e-chromium-")
@@ -146,7 +148,8 @@ def _settled(driver, title: str, timeout: float = 90) -> None:
 def _screenshot(driver, name: str) -> Path:
     """Whole page: Streamlit scrolls inside its main block, so grow the window to the content first."""
     height = driver.execute_script(
-        "const m = document.querySelector('[data-testid=\"stMain\"]'); return m ? m.scrollHeight : document.body.scrollHeight;")
+        "const m = document.querySelector('[data-testid=\"stMain\"]');"
+        "return m ? m.scrollHeight : document.body.scrollHeight;")
     driver.set_window_size(1400, max(900, min(int(height) + 40, 5000)))
     time.sleep(1.0)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -167,7 +170,7 @@ def _no_errors(driver, page: str) -> None:
 def test_page_renders_without_errors(browser, server, path, name, title):
     from selenium.webdriver.common.by import By
 
-    browser.get(f"{server}/{path}")
+    browser.get(f"{server}/{path}" + (f"?run={RUN}" if RUN else ""))
     _settled(browser, title)
     # The shared sidebar is there on every page, also when the page is the first one opened.
     sidebar = browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]')
@@ -185,3 +188,10 @@ def test_page_renders_without_errors(browser, server, path, name, title):
         _settled(browser, title)
     _no_errors(browser, name)
     assert _screenshot(browser, name).stat().st_size > 10_000
+    if name == "results":  # the second tab: runs compared (Table 3, Figure 4, dev curves)
+        browser.find_element(By.XPATH, "//*[@data-testid='stTab'][contains(., 'Compare runs')]").click()
+        _wait(browser, lambda d: "Ablations (Table 3)" in d.find_element(By.CSS_SELECTOR, '[data-testid="stMain"]').text,
+              30, "the comparison tab")
+        time.sleep(1.5)
+        _no_errors(browser, "results (compare runs)")
+        _screenshot(browser, "results_compare")

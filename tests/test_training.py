@@ -156,3 +156,13 @@ def test_learning_rate_warms_up_then_stays_or_decays():
     assert [round(constant(s), 2) for s in range(4)] == [0.5, 1.0, 1.0, 1.0]
     assert [round(linear(s), 3) for s in (0, 1, 2, 9)] == [0.5, 1.0, 1.0, 0.125]
     assert _lr_factor(0.0, "constant", 10)(0) == 1.0
+
+
+def test_rejected_data_leaves_no_run_folder(tmp_path, tiny_backbone, task_files):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "goal", "labels": ["cricket"]}\n', encoding="utf-8")
+    config = _config(task_files, tiny_backbone)
+    config.data.train = str(bad)
+    with pytest.raises(HPTInputError, match="bad.jsonl:1"):
+        train(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

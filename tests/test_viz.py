@@ -20,7 +20,8 @@ def nodes_of(fig) -> dict[str, dict]:
             for i, label in enumerate(trace.customdata):
                 marker = trace.marker
                 sizes = marker.size if isinstance(marker.size, tuple) else [marker.size] * len(trace.customdata)
-                rings = marker.line.width if isinstance(marker.line.width, tuple) else [marker.line.width] * len(trace.customdata)
+                rings = marker.line.width
+                rings = rings if isinstance(rings, tuple) else [rings] * len(trace.customdata)
                 hover = trace.hovertext[i] if trace.hovertext else trace.hovertemplate
                 out[label] = {"x": trace.x[i], "y": trace.y[i], "size": sizes[i], "colour": marker.color,
                               "hover": hover, "ring": rings[i], "trace": trace.name}

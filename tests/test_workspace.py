@@ -64,7 +64,8 @@ def test_upload_is_checked_then_saved_atomically(ws, upload):
     dataset, skipped = ws.save_uploaded_dataset("tiny", **upload, corpus_label="my corpus.jsonl")
     assert skipped == 0
     folder = ws.datasets_dir / "tiny"
-    assert sorted(p.name for p in folder.iterdir()) == ["dataset.json", "dev.jsonl", "taxonomy.tsv", "test.jsonl", "train.jsonl"]
+    files = ["dataset.json", "dev.jsonl", "taxonomy.tsv", "test.jsonl", "train.jsonl"]
+    assert sorted(p.name for p in folder.iterdir()) == files
     assert saved_names(ws) == ["tiny"]  # no temp folder left beside it
     info = json.loads((folder / "dataset.json").read_text())
     assert info["source"] == "my corpus.jsonl" and "hpt-upload" not in json.dumps(info)  # no temp path recorded
@@ -134,7 +135,8 @@ def test_other_corpus_formats(ws, task_files):
                                              for i in range(10))
     ws.save_uploaded_dataset("csv", taxonomy, ".tsv", csv_corpus.encode(), ".csv")
     wos = "Y1\tY2\tY\tDomain\tarea\tkeywords\tAbstract\n" + "".join(
-        f"0\t0\t0\tsports \t football\tk\tgoal striker {i}\n1\t1\t1\tscience\tbiology\tk\tcell gene {i}\n" for i in range(10))
+        f"0\t0\t0\tsports \t football\tk\tgoal striker {i}\n"  # padded fields, as in WOS
+        f"1\t1\t1\tscience\tbiology\tk\tcell gene {i}\n" for i in range(10))
     dataset, _ = ws.save_uploaded_dataset("wos", taxonomy, ".tsv", wos.encode(), ".txt")
     assert {tuple(d.labels) for d in dataset.splits["train"]} == {("sports", "football"), ("science", "biology")}
     paths = b"sports/football\nsports/tennis\nscience/biology\n"
