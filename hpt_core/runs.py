@@ -137,12 +137,20 @@ def log_tail(run_dir: str | Path, lines: int = 30) -> str:
 
 
 def list_runs(root: str | Path) -> list[Path]:
-    """Run folders under ``root`` (those with a run.json or a model), newest first."""
+    """Run folders under ``root`` (those with a run.json or a model), newest launch first."""
     root = Path(root)
     if not root.is_dir():
         return []
-    runs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and ((p / RUN_CONFIG).is_file() or (p / MODEL_DIR).is_dir())]
-    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+    found = []
+    for p in root.iterdir():
+        try:
+            if p.is_dir() and not p.name.startswith(".") and ((p / RUN_CONFIG).is_file() or (p / MODEL_DIR).is_dir()):
+                # Sort by launch time: a folder's mtime changes while its job writes.
+                status = read_json(p / STATUS, {}) or {}
+                found.append((status.get("launched") or (p / RUN_CONFIG).stat().st_mtime, p))
+        except OSError:
+            continue  # deleted while listing
+    return [p for _, p in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
 @contextmanager

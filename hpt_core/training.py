@@ -353,11 +353,14 @@ def _broadcast_state(accelerator, state: dict) -> dict:
 def run_job(run_dir: str | Path) -> dict:
     """Entry point of a background job: take the device lock (queue), then ``train`` from ``run.json``."""
     run_dir = Path(run_dir)
-    config = RunConfig.from_json(run_dir / runs.RUN_CONFIG)
-    device = resolve_device(config.train.device)
     try:
+        config = RunConfig.from_json(run_dir / runs.RUN_CONFIG)
+        device = resolve_device(config.train.device)
         with runs.device_lock(run_dir.parent, device, run_dir):
             return train(config, run_dir)
     except runs.JobCancelled:
         runs.update_status(run_dir, state="cancelled", finished=time.time())
         return {}
+    except HPTInputError as err:
+        runs.update_status(run_dir, state="failed", error=str(err), finished=time.time())
+        raise

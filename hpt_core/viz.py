@@ -25,6 +25,7 @@ ROOT_COLOUR = "#9e9e9e"
 HIGHLIGHT_COLOUR = "#d62728"
 #: The paper's Figure 3b groups, rarest labels first (``metrics.frequency_quintile_macro_f1`` order).
 QUINTILE_NAMES = ["<20%", "20–40%", "40–60%", "60–80%", ">80%"]
+TOP_LEGEND = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0)
 #: Largest tree whose node names are written beside the nodes (beyond it: hover only).
 MAX_NAMED_NODES = 80
 
@@ -39,9 +40,13 @@ def depth_colour(depth: int) -> str:
 
 
 def _layout(fig: go.Figure, title: str | None, height: int = 360, **kwargs) -> go.Figure:
+    # A short legend fits in one row under the title; a longer one goes to the right, where it can
+    # grow without covering the title or the plot.
+    entries = sum(1 for trace in fig.data if trace.showlegend is not False and trace.name)
+    legend = kwargs.pop("legend", None) or (TOP_LEGEND if entries <= 3 else
+                                             dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02))
     fig.update_layout(title=esc(title) if title else None, height=height,
-                      margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0), **kwargs)
+                      margin=dict(l=10, r=10, t=50 if title else 20, b=10), legend=legend, **kwargs)
     return fig
 
 
@@ -169,7 +174,8 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
     longest = max(len(hierarchy.display_name(label)) for label in hierarchy.labels_at_depth(hierarchy.max_depth))
     _layout(fig, title, height=int(min(1600, max(380, 24 * widest + 80))),
             xaxis=dict(visible=False, range=[min(xs) - 0.05, max(xs) + 0.05]), yaxis=dict(visible=False),
-            plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", clickmode="event+select", dragmode="pan")
+            plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", clickmode="event+select", dragmode="pan",
+            legend=TOP_LEGEND)  # the right margin belongs to the deepest labels' names
     fig.update_layout(margin_r=min(260, 20 + int(6.5 * longest)) if show_names else 20)
     return fig
 
@@ -260,9 +266,15 @@ def dev_curves_figure(histories: Mapping[str, Sequence[Mapping]], title: str | N
         epochs = [r for r in history if r.get("kind") == "epoch"]
         colour = palette[k % len(palette)]
         for key, dash, what in (("dev_micro_f1", "solid", "micro-F1"), ("dev_macro_f1", "dash", "macro-F1")):
+            # Several runs: one legend entry per run (its colour); solid is micro-F1, dashed macro-F1.
+            several = len(histories) > 1
             fig.add_trace(go.Scatter(x=[r["epoch"] for r in epochs], y=[_percent(r.get(key)) for r in epochs],
-                                     mode="lines+markers", name=f"{esc(name)} {what}" if len(histories) > 1 else what,
-                                     line=dict(color=colour, dash=dash)))
+                                     mode="lines+markers", name=esc(name) if several else what, legendgroup=esc(name),
+                                     showlegend=not several or key == "dev_micro_f1",
+                                     line=dict(color=colour, dash=dash),
+                                     hovertemplate=f"epoch %{{x}}: {what} %{{y:.2f}}<extra>%{{fullData.name}}</extra>"))
+    if len(histories) > 1 and title:
+        title += " (solid: micro-F1, dashed: macro-F1)"
     return _layout(fig, title, xaxis_title="epoch", yaxis_title="dev F1 (%)", xaxis_dtick=1)
 
 
@@ -282,7 +294,7 @@ def low_resource_figure(summary, title: str | None = "Low-resource: mean ± std 
 
 
 def scores_figure(by_depth: Mapping[int, Sequence[tuple[str, float]]], top: int = 5,
-                  title: str | None = "Scores per depth") -> go.Figure:
+                  title: str | None = "Scores per depth (> 0: predicted)") -> go.Figure:
     """The ``top`` scores of each depth as horizontal bars; a score above 0 is a predicted label."""
     fig = go.Figure()
     for depth, items in by_depth.items():
@@ -294,6 +306,6 @@ def scores_figure(by_depth: Mapping[int, Sequence[tuple[str, float]]], top: int 
     fig.update_yaxes(autorange="reversed", type="category")
     fig.add_vline(x=0, line_color="#555555", line_width=1)
     n = sum(min(top, len(list(items))) for items in by_depth.values())
-    _layout(fig, title, height=max(260, 22 * n + 120), xaxis_title="score (> 0 = predicted)")
-    fig.update_layout(legend=dict(y=-0.12, yanchor="top"), margin_b=60)  # below the axis: the title has the top
-    return fig
+    # The legend goes under the axis: the title has the top.
+    below = dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0)
+    return _layout(fig, title, height=max(260, 22 * n + 120), legend=below, margin_b=60)

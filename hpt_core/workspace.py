@@ -51,6 +51,20 @@ CORPUS_FORMATS = ("auto", "jsonl", "csv", "tsv", "wos", "20ng")
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
+def check_upload(data: bytes, suffix: str | None, allowed: tuple[str, ...], label: str, max_bytes: int) -> str:
+    """An uploaded file's suffix (lower case) once its type, emptiness and size are checked."""
+    suffix = (suffix or "").lower()
+    if suffix not in allowed:
+        raise HPTInputError(f"unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(allowed)}", label)
+    if not isinstance(data, (bytes, bytearray)):
+        raise HPTInputError("expected the file's bytes", label)
+    if len(data) == 0:
+        raise HPTInputError("file is empty", label)
+    if len(data) > max_bytes:
+        raise HPTInputError(f"file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB", label)
+    return suffix
+
+
 def upload_suffix(file_name: str, allowed: tuple[str, ...]) -> str:
     """The allowed suffix an uploaded file name ends with (longest match, lower case).
 
@@ -101,8 +115,10 @@ class Workspace:
 
     def dataset_info(self, name: str) -> DatasetInfo:
         """Counts, labels and depth of one dataset (from ``dataset.json``; read from the files for the demo)."""
-        path = DEMO_DIR if name == DEMO else self.datasets_dir / name
-        return self._info(name, path, readonly=name == DEMO)
+        if name == DEMO:
+            return self._info(name, DEMO_DIR, readonly=True)
+        self._check_name(name)
+        return self._info(name, self.datasets_dir / name, readonly=False)
 
     def dataset_names(self) -> list[str]:
         """The demo, then saved datasets (cheap: no file is read)."""
@@ -204,9 +220,10 @@ class Workspace:
             raise HPTInputError(f"a dataset named {name!r} already exists; delete it first or choose another name")
         if format not in CORPUS_FORMATS:
             raise HPTInputError(f"unknown corpus format {format!r}; choose one of {', '.join(CORPUS_FORMATS)}")
-        corpus_suffix = self._checked_upload(corpus_bytes, corpus_suffix, CORPUS_SUFFIXES, corpus_label)
+        corpus_suffix = check_upload(corpus_bytes, corpus_suffix, CORPUS_SUFFIXES, corpus_label, self.max_upload_bytes)
         if taxonomy_bytes is not None:
-            taxonomy_suffix = self._checked_upload(taxonomy_bytes, taxonomy_suffix or "", TAXONOMY_SUFFIXES, taxonomy_label)
+            taxonomy_suffix = check_upload(taxonomy_bytes, taxonomy_suffix, TAXONOMY_SUFFIXES, taxonomy_label,
+                                           self.max_upload_bytes)
 
         # A private folder (mode 0700) with names we choose: the user's file names never become paths.
         private = Path(tempfile.mkdtemp(prefix="hpt-upload-"))
@@ -217,6 +234,8 @@ class Workspace:
             if taxonomy_bytes is not None:
                 taxonomy_path = private / f"taxonomy{taxonomy_suffix}"
                 taxonomy_path.write_bytes(taxonomy_bytes)
+            # import_corpus reads and checks everything, and converts into the private folder; only the
+            # checked dataset is then saved (atomically) under the workspace.
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # skipped documents are counted in the dataset's meta
@@ -240,19 +259,6 @@ class Workspace:
             return dataset, skipped
         finally:
             shutil.rmtree(private, ignore_errors=True)
-
-    def _checked_upload(self, data: bytes, suffix: str, allowed: tuple[str, ...], label: str) -> str:
-        suffix = (suffix or "").lower()
-        if suffix not in allowed:
-            raise HPTInputError(f"unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(allowed)}", label)
-        if not isinstance(data, (bytes, bytearray)):
-            raise HPTInputError("expected the file's bytes", label)
-        if len(data) == 0:
-            raise HPTInputError("file is empty", label)
-        if len(data) > self.max_upload_bytes:
-            raise HPTInputError(
-                f"file is {len(data) / 2**20:.1f} MB; the limit is {self.max_upload_bytes / 2**20:.0f} MB", label)
-        return suffix
 
     def delete_dataset(self, name: str) -> None:
         """Remove a saved dataset (never the demo). Runs trained on it keep their own files' paths."""
@@ -348,14 +354,7 @@ def texts_from_upload(data: bytes, suffix: str, label: str = "upload", max_bytes
     ``.txt``: one text per non-blank line; ``.csv``/``.tsv``: a header with a ``text`` column;
     ``.jsonl``: one object per line with a ``text`` (or ``token``/``doc_token``) field.
     """
-    suffix = (suffix or "").lower()
-    if suffix not in TEXTS_SUFFIXES:
-        raise HPTInputError(f"unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(TEXTS_SUFFIXES)}",
-                            label)
-    if not data:
-        raise HPTInputError("file is empty", label)
-    if len(data) > max_bytes:
-        raise HPTInputError(f"file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB", label)
+    suffix = check_upload(data, suffix, TEXTS_SUFFIXES, label, max_bytes)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

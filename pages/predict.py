@@ -54,7 +54,7 @@ with tab_one:
             tree_chart(viz.tree_figure(h, highlight=p.paths or None, title="Predicted path (consistent decision)"),
                        key="predict_tree")
         with right:
-            chart(viz.scores_figure(by_depth, top=5, title="Top scores per depth"), key="predict_scores")
+            chart(viz.scores_figure(by_depth, top=5, title="Top scores per depth (> 0: predicted)"), key="predict_scores")
         st.markdown("**Per depth: the raw decision beside the hierarchy-consistent one**")
         rows = []
         for depth, items in by_depth.items():
