@@ -147,7 +147,10 @@ def list_runs(root: str | Path) -> list[Path]:
             if p.is_dir() and not p.name.startswith(".") and ((p / RUN_CONFIG).is_file() or (p / MODEL_DIR).is_dir()):
                 # Sort by launch time: a folder's mtime changes while its job writes.
                 status = read_json(p / STATUS, {}) or {}
-                found.append((status.get("launched") or (p / RUN_CONFIG).stat().st_mtime, p))
+                when = status.get("launched") or status.get("started") if isinstance(status, dict) else None
+                if not isinstance(when, (int, float)):
+                    when = (p / RUN_CONFIG if (p / RUN_CONFIG).exists() else p / MODEL_DIR).stat().st_mtime
+                found.append((float(when), p))
         except OSError:
             continue  # deleted while listing
     return [p for _, p in sorted(found, key=lambda item: item[0], reverse=True)]

@@ -273,18 +273,8 @@ class Workspace:
     # ---- runs ----------------------------------------------------------------------------------
 
     def list_runs(self) -> list[Path]:
-        """Run folders, newest launch first; the order holds while jobs write to their folders."""
-        def launched(path: Path) -> float:
-            status = runs.read_json(path / runs.STATUS, {}) or {}
-            when = status.get("launched") or status.get("started") if isinstance(status, dict) else None
-            if isinstance(when, (int, float)):
-                return float(when)
-            try:
-                return (path / runs.RUN_CONFIG).stat().st_mtime
-            except OSError:
-                return 0.0
-
-        return sorted(runs.list_runs(self.runs_dir), key=launched, reverse=True)
+        """Run folders, newest launch first (``runs.list_runs``)."""
+        return runs.list_runs(self.runs_dir)
 
     def active_jobs(self) -> list[tuple[Path, dict]]:
         return runs.active_jobs(self.runs_dir)
