@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from hpt_core.config import TRAIN_RECIPES
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS
 
@@ -37,9 +38,12 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, default=m.max_length, help="input length in tokens (text is cut so the template fits)")
     p.add_argument("--epochs", type=int, default=t.epochs)
     p.add_argument("--batch-size", type=int, default=t.batch_size)
-    p.add_argument("--lr", type=float, default=t.lr, help="backbone learning rate")
-    p.add_argument("--new-params-lr", type=float, default=t.new_params_lr, help="learning rate of label words, template, graph and heads (default: --lr, as in the paper)")
-    p.add_argument("--warmup-ratio", type=float, default=t.warmup_ratio)
+    p.add_argument("--recipe", choices=list(TRAIN_RECIPES), default="paper",
+                   help="paper: Adam 3e-5 for every parameter (default); small-data: new parameters at 1e-3, "
+                        "encoder at 1e-4, 5%% warm-up. --lr, --new-params-lr and --warmup-ratio override it")
+    p.add_argument("--lr", type=float, default=None, help=f"backbone learning rate (paper: {t.lr})")
+    p.add_argument("--new-params-lr", type=float, default=None, help="learning rate of label words, template, graph and heads (paper: same as --lr)")
+    p.add_argument("--warmup-ratio", type=float, default=None, help="share of steps with a linear warm-up (paper: 0)")
     p.add_argument("--schedule", choices=["constant", "linear"], default=t.schedule, help="learning rate after warm-up")
     p.add_argument("--grad-accum", type=int, default=t.grad_accum)
     p.add_argument("--patience", type=int, default=t.patience, help="early stop after this many epochs without a better dev macro-F1")
@@ -62,16 +66,18 @@ def _model_overrides(args: argparse.Namespace) -> dict:
 
 
 def _configs(args: argparse.Namespace, method: str):
-    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.config import DataSpec, RunConfig, train_recipe
     from hpt_core.methods import resolve_method
 
     overrides = _model_overrides(args)
     if args.mlm_weight is not None:
         overrides["mlm_weight"] = args.mlm_weight
     model = resolve_method(method, **overrides)
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_params_lr=args.new_params_lr,
-                        warmup_ratio=args.warmup_ratio, schedule=args.schedule, grad_accum=args.grad_accum, patience=args.patience,
-                        seed=args.seed, low_resource=args.low_resource, device=args.device, max_steps=args.max_steps)
+    given = {k: v for k, v in (("lr", args.lr), ("new_params_lr", args.new_params_lr), ("warmup_ratio", args.warmup_ratio))
+             if v is not None}
+    train = train_recipe(args.recipe, epochs=args.epochs, batch_size=args.batch_size, schedule=args.schedule,
+                         grad_accum=args.grad_accum, patience=args.patience, seed=args.seed,
+                         low_resource=args.low_resource, device=args.device, max_steps=args.max_steps, **given)
     data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test, descriptions=args.descriptions)
     for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):
         if path is not None and not Path(path).is_file():

@@ -192,6 +192,24 @@ class TrainConfig(_JSONConfig):
             raise HPTInputError(f"device must be auto, cpu or cuda; got {self.device!r}")
 
 
+#: Named training recipes (overrides of ``TrainConfig``'s defaults, which are the paper's).
+#: ``"small-data"``: a few hundred to a few thousand documents on a CPU budget. With the paper's
+#: 3e-5 for every parameter, label words and biases barely move in a few hundred steps (on wos1k
+#: dev, 128 tokens: 44.1 / 12.3 micro/macro-F1 after 5 epochs, against 54.9 / 22.1 with this
+#: recipe); the parameters HPT adds learn at 1e-3, the encoder at 1e-4, after a 5 % warm-up.
+TRAIN_RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "small-data": {"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05},
+}
+
+
+def train_recipe(name: str, **overrides: Any) -> "TrainConfig":
+    """A ``TrainConfig`` from a named recipe, with further overrides."""
+    if name not in TRAIN_RECIPES:
+        raise HPTInputError(f"unknown recipe {name!r}; choose one of {', '.join(TRAIN_RECIPES)}")
+    return TrainConfig(**{**TRAIN_RECIPES[name], **overrides})
+
+
 @dataclass
 class DataSpec(_JSONConfig):
     """Where a run's data lives: a taxonomy file, JSON Lines splits and optional label descriptions

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from hpt_core import runs, viz
-from hpt_core.config import HPTConfig, RunConfig, TrainConfig
+from hpt_core.config import TRAIN_RECIPES, HPTConfig, RunConfig, TrainConfig, train_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, resolve_method
 from pages._shared import (PAGES, chart, current_dataset, current_run, device_in_use, md, page_setup, select_run,
@@ -90,6 +90,13 @@ def method_label(name: str) -> str:
 
 with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_runs()):
     datasets = ws.dataset_names()
+    # Outside the form so that choosing a recipe refills the hyperparameters below.
+    recipe = st.segmented_control(
+        "Recipe", list(TRAIN_RECIPES), default="small-data", key="train_recipe",
+        help="small-data: the parameters HPT adds learn at 1e-3, the encoder at 1e-4, after a 5 % warm-up "
+             "(the paper's 3e-5 everywhere barely moves label words in a few hundred steps). "
+             "paper: Adam 3e-5 for every parameter, constant.") or "small-data"
+    RECIPE = train_recipe(recipe)
     with st.form("launch"):
         c1, c2 = st.columns(2)
         here = datasets.index(current_dataset()) if current_dataset() in datasets else 0
@@ -102,12 +109,12 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             format_func={"minilm": "bundled MiniLM", "bert-base-uncased": "bert-base-uncased (hub)",
                          "other": "hub name or local folder"}.get)
         backbone_custom = c2.text_input("Hub name or local folder (for 'other')", key="train_backbone")
-        st.markdown("**Hyperparameters** (the paper's defaults: Adam, learning rate 3e-5, batch size 16, one GAT "
-                    "layer, early stop after 5 epochs without a better dev macro-F1)")
+        st.markdown(f"**Hyperparameters** (recipe *{recipe}*; the paper's: Adam, learning rate 3e-5, batch size 16, "
+                    "one GAT layer, early stop after 5 epochs without a better dev macro-F1)")
         c = st.columns(4)
         epochs = c[0].number_input("Epochs (max)", 1, 1000, TRAIN.epochs)
         batch_size = c[1].number_input("Batch size", 1, 512, TRAIN.batch_size)
-        lr = c[2].number_input("Learning rate", 1e-7, 1.0, TRAIN.lr, format="%.1e", step=1e-5)
+        lr = c[2].number_input("Learning rate", 1e-7, 1.0, RECIPE.lr, format="%.1e", step=1e-5, key=f"lr_{recipe}")
         patience = c[3].number_input("Patience (epochs)", 1, 100, TRAIN.patience)
         c = st.columns(4)
         max_length = c[0].number_input("Max length (tokens)", 16, 512, MODEL.max_length)
@@ -121,8 +128,9 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
         run_name = c[2].text_input("Run name (optional)", placeholder="default: method-dataset")
         with st.expander("More options"):
             c = st.columns(4)
-            new_params_lr = c[0].number_input("LR of new parameters (0 = same)", 0.0, 1.0, 0.0, format="%.1e", step=1e-4)
-            warmup = c[1].number_input("Warm-up ratio", 0.0, 0.5, TRAIN.warmup_ratio, step=0.05)
+            new_params_lr = c[0].number_input("LR of new parameters (0 = same)", 0.0, 1.0, RECIPE.new_params_lr or 0.0,
+                                              format="%.1e", step=1e-4, key=f"new_lr_{recipe}")
+            warmup = c[1].number_input("Warm-up ratio", 0.0, 0.5, RECIPE.warmup_ratio, step=0.05, key=f"warmup_{recipe}")
             schedule = c[2].selectbox("LR schedule", ["constant", "linear"], help="constant: the paper; linear: decays to 0")
             grad_accum = c[3].number_input("Gradient accumulation", 1, 64, TRAIN.grad_accum)
             c = st.columns(4)

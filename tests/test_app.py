@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hpt_core import runs
+from hpt_core.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -204,6 +205,9 @@ def test_train_launches_two_seeds_that_queue_then_cancel(workspace, tiny_backbon
     launched = [workspace / "runs" / "queue-test-seed1", workspace / "runs" / "queue-test-seed2"]
     try:
         assert all((p / "run.json").is_file() for p in launched)
+        # the app's default recipe is small-data; the paper's is one click away
+        saved = RunConfig.from_json(launched[0] / "run.json").train
+        assert (saved.lr, saved.new_params_lr, saved.warmup_ratio) == (1e-4, 1e-3, 0.05)
         assert "Launched" in texts(at.success)
         assert by_label(at.sidebar.selectbox, "Current run").value == "queue-test-seed1"
 

@@ -102,3 +102,14 @@ def test_train_then_ablate_through_the_cli(task_files, tiny_backbone, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     table = (tmp_path / "abl" / "ablation.csv").read_text()
     assert "rm-injection" in table and "delta_macro_f1" in table
+
+
+def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
+    from hpt_core.cli import _configs, build_parser
+
+    common = ["train", "--taxonomy", str(task_files["taxonomy"]), "--train", str(task_files["train"]),
+              "--dev", str(task_files["dev"]), "--run-dir", "unused"]
+    paper, _, _ = _configs(build_parser().parse_args(common), "hpt")
+    assert (paper.train.lr, paper.train.new_params_lr, paper.train.warmup_ratio) == (3e-5, None, 0.0)
+    small, _, _ = _configs(build_parser().parse_args(common + ["--recipe", "small-data", "--lr", "2e-4"]), "hpt")
+    assert (small.train.lr, small.train.new_params_lr, small.train.warmup_ratio) == (2e-4, 1e-3, 0.05)
