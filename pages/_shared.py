@@ -224,6 +224,16 @@ def predictor(run_dir: Path):
     return _predictor(str(run_dir), model_stamp(run_dir))
 
 
+def require_predictor():
+    """``(run_dir, predictor)`` of the current run, or a note on what went wrong (and the page stops)."""
+    run_dir = require_run()
+    try:
+        return run_dir, predictor(run_dir)
+    except Exception as err:  # deleted or damaged model folder: say so, never crash the page
+        show_error(err, "Cannot load this run's model")
+        st.stop()
+
+
 @st.cache_data(max_entries=4, show_spinner="Classifying the file…")
 def _predict_file(run_dir: str, stamp: int, data: bytes, suffix: str, label: str, max_bytes: int):
     from hpt_core.workspace import texts_from_upload

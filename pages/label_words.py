@@ -5,7 +5,7 @@ import streamlit as st
 
 from hpt_core import runs, viz
 from hpt_core.errors import HPTInputError
-from pages._shared import (csv_bytes, md, neighbours, page_setup, predictor, require_run, runs_with_models,
+from pages._shared import (csv_bytes, md, neighbours, page_setup, predictor, require_predictor, runs_with_models,
                            show_error, summaries, tree_chart)
 
 page_setup()
@@ -16,12 +16,7 @@ TREE_KEY = "lw_tree"
 st.title("Label words")
 st.caption("Each label is a learned virtual word; its nearest words in the backbone's vocabulary (cosine similarity) "
            "show what it has learned. The paper's Table 4 compares HPT with r.m. hierarchy injection.")
-run_dir = require_run()
-try:
-    model = predictor(run_dir)
-except Exception as err:  # deleted or damaged model folder: say so, never crash the page
-    show_error(err, "Cannot load this run's model")
-    st.stop()
+run_dir, model = require_predictor()
 h = model.hierarchy
 if model.model.label_words is None:
     st.info(f"Run **{md(run_dir.name)}** uses the method {md(model.model.config.method)}, which scores labels without "

@@ -6,18 +6,13 @@ import streamlit as st
 from hpt_core import viz
 from hpt_core.errors import HPTInputError
 from hpt_core.workspace import TEXTS_SUFFIXES, upload_suffix
-from pages._shared import (chart, csv_bytes, md, page_setup, predict_file, predictor, require_run, show_error,
+from pages._shared import (chart, csv_bytes, md, page_setup, predict_file, require_predictor, show_error,
                            tree_chart)
 
 page_setup()
 
 st.title("Predict")
-run_dir = require_run()
-try:
-    model = predictor(run_dir)
-except Exception as err:  # deleted or damaged model folder: say so, never crash the page
-    show_error(err, "Cannot load this run's model")
-    st.stop()
+run_dir, model = require_predictor()
 h = model.hierarchy
 st.caption(f"Run **{md(run_dir.name)}** ({md(model.model.config.method)}, {len(h)} labels). Change it in the sidebar.")
 
