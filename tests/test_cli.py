@@ -113,3 +113,15 @@ def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
     assert (paper.train.lr, paper.train.new_params_lr, paper.train.warmup_ratio) == (3e-5, None, 0.0)
     small, _, _ = _configs(build_parser().parse_args(common + ["--recipe", "small-data", "--lr", "2e-4"]), "hpt")
     assert (small.train.lr, small.train.new_params_lr, small.train.warmup_ratio) == (2e-4, 1e-3, 0.05)
+
+
+def test_import_can_skip_unknown_labels_with_one_warning_line(task_files, tmp_path):
+    corpus = tmp_path / "mixed.jsonl"
+    corpus.write_text("".join('{"text": "goal striker", "labels": ["football"]}\n' for _ in range(9))
+                      + '{"text": "x", "labels": ["cricket"]}\n')
+    out = tmp_path / "dataset"
+    result = run_cli("import", "--taxonomy", task_files["taxonomy"], "--corpus", corpus, "--output", out, "--skip-unknown")
+    assert result.returncode == 0, result.stderr
+    warning_lines = [l for l in result.stderr.splitlines() if l.startswith("warning:")]
+    assert len(warning_lines) == 1 and "skipped 1 document" in warning_lines[0] and "mixed.jsonl:10" in warning_lines[0]
+    assert "import_corpus(" not in result.stderr  # no source line of the CLI
