@@ -18,10 +18,15 @@ def train_counts_of(run_dir: str | Path, n_labels: int) -> np.ndarray:
     return np.asarray(counts, dtype=np.int64) if counts and len(counts) == n_labels else np.zeros(n_labels, dtype=np.int64)
 
 
-def evaluate_model(model, documents: list[Document], train_counts, batch_size: int = 64) -> dict:
+def _gold_and_scores(model, documents: list[Document], batch_size: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Gold multi-hot labels (N, C) and model scores (N, C) of ``documents``."""
+    scores = model.predict_scores([d.text for d in documents], batch_size=batch_size, progress=progress).numpy()
+    return model.hierarchy.multi_hot([d.labels for d in documents]), scores
+
+
+def evaluate_model(model, documents: list[Document], train_counts, batch_size: int = 64, progress: bool = False) -> dict:
     """The full evaluation report (see ``metrics.evaluation_report``) of ``model`` on ``documents``."""
-    scores = model.predict_scores([d.text for d in documents], batch_size=batch_size).numpy()
-    y_true = model.hierarchy.multi_hot([d.labels for d in documents])
+    y_true, scores = _gold_and_scores(model, documents, batch_size, progress)
     return evaluation_report(y_true, scores, model.hierarchy, train_counts)
 
 
@@ -33,8 +38,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, batch_size: int = 64, wi
     model = load_run_model(run_dir)
     documents = read_corpus(data, model.hierarchy)
     counts = train_counts_of(run_dir, len(model.hierarchy.labels))
-    scores = model.predict_scores([d.text for d in documents], batch_size=batch_size, progress=progress).numpy()
-    y_true = model.hierarchy.multi_hot([d.labels for d in documents])
+    y_true, scores = _gold_and_scores(model, documents, batch_size, progress)
     report = evaluation_report(y_true, scores, model.hierarchy, counts)
     if not with_table:
         return report

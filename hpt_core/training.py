@@ -44,8 +44,7 @@ def resolve_device(device: str) -> str:
 
 def device_description(device: str = "auto") -> str:
     """Human-readable name of the device training would use, e.g. ``"GPU: NVIDIA H100"`` or ``"CPU (2 cores)"``."""
-    resolved = resolve_device(device) if device != "cuda" or torch.cuda.is_available() else "cpu"
-    if resolved == "cuda":
+    if device != "cpu" and torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)}"
     return f"CPU ({os.cpu_count()} cores)"
 
@@ -93,6 +92,15 @@ def _optimizer(model: HPTModel, config: RunConfig) -> torch.optim.Optimizer:
     groups = [{"params": backbone, "lr": config.train.lr}, {"params": new, "lr": new_lr}]
     # AdamW with weight_decay 0 is the paper's Adam.
     return torch.optim.AdamW(groups, weight_decay=config.train.weight_decay)
+
+
+def _throughput(started: float, docs_seen: int, steps_done: int, steps_left: int) -> dict:
+    """Documents per second and the ETA in seconds since ``started`` (ETA None before any step)."""
+    elapsed = time.time() - started
+    if elapsed <= 0:
+        return {"docs_per_s": 0.0, "eta_s": None}
+    rate = steps_done / elapsed
+    return {"docs_per_s": docs_seen / elapsed, "eta_s": steps_left / rate if rate > 0 else None}
 
 
 def _lr_factor(warmup_ratio: float, schedule: str, total_steps: int):
@@ -263,15 +271,13 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
             if Path(run_dir, runs.CANCEL).exists():
                 raise runs.JobCancelled()
             if main and (state["step"] % tc.log_every == 0 or state["step"] == total_steps):
-                elapsed = time.time() - started
-                rate = (state["step"] - step_at_start) / elapsed if elapsed > 0 else 0.0
                 record = {
                     "kind": "step", "epoch": epoch + 1, "step": state["step"], "total_steps": total_steps,
                     "loss": loss, "smoothed_loss": smoothed_loss,
                     "classification_loss": float(out["classification_loss"]),
                     "mlm_loss": float(out["mlm_loss"]) if "mlm_loss" in out else None,
-                    "lr": scheduler.get_last_lr()[0], "docs_per_s": docs_seen / elapsed if elapsed > 0 else 0.0,
-                    "eta_s": (total_steps - state["step"]) / rate if rate > 0 else None, "time": time.time(),
+                    "lr": scheduler.get_last_lr()[0], "time": time.time(),
+                    **_throughput(started, docs_seen, state["step"] - step_at_start, total_steps - state["step"]),
                 }
                 runs.append_jsonl(run_dir / runs.HISTORY, record)
                 runs.atomic_write_json(run_dir / runs.PROGRESS, {**record, "state": "running", "device": device_name,
@@ -301,12 +307,9 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
                       "smoothed_loss": smoothed_loss, "time": time.time()}
             runs.append_jsonl(run_dir / runs.HISTORY, record)
             _save_checkpoint(run_dir, unwrapped, optimizer, state)
-            elapsed = time.time() - started
-            rate = (state["step"] - step_at_start) / elapsed if elapsed > 0 else 0.0
             runs.atomic_write_json(run_dir / runs.PROGRESS, {
-                **record, "kind": "epoch", "state": "running", "device": device_name,
-                "best_dev_macro_f1": state["best_macro_f1"], "docs_per_s": docs_seen / elapsed if elapsed else 0.0,
-                "eta_s": (total_steps - state["step"]) / rate if rate > 0 else None,
+                **record, "state": "running", "device": device_name, "best_dev_macro_f1": state["best_macro_f1"],
+                **_throughput(started, docs_seen, state["step"] - step_at_start, total_steps - state["step"]),
             })
             logger.info("epoch %d dev micro-F1 %.4f macro-F1 %.4f%s", epoch + 1, dev["micro_f1"], dev["macro_f1"],
                         " (best)" if improved else "")
