@@ -42,7 +42,7 @@ from joblib import Parallel, delayed  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from hpt_core.data import label_counts, read_corpus  # noqa: E402
+from hpt_core.data import label_counts, low_resource_sample, read_corpus  # noqa: E402
 from hpt_core.errors import HPTInputError  # noqa: E402
 from hpt_core.hierarchy import LabelHierarchy  # noqa: E402
 from hpt_core.metrics import evaluation_report, macro_f1  # noqa: E402
@@ -77,8 +77,11 @@ def _fit(x, targets, c: float) -> LogisticRegression:
     return LogisticRegression(C=c, max_iter=2000).fit(x, targets)
 
 
-def run_baseline(taxonomy, train, dev, test, c_grid=C_GRID, n_jobs=None) -> dict:
+def run_baseline(taxonomy, train, dev, test, c_grid=C_GRID, n_jobs=None, low_resource=None, seed=42) -> dict:
     """Fit the baseline on ``train``, choose C on ``dev``, evaluate on ``test``.
+
+    ``low_resource``: fit on the seeded sample of train that ``hpt_core`` training draws with the
+    same fraction and seed (so the two systems see the same documents).
 
     ``n_jobs`` processes fit the grid's models (default: one per core, at most one per C).
     Returns a JSON-ready dict: ``system``, ``C`` (chosen), ``dev_macro_f1_by_C``, document
@@ -90,6 +93,8 @@ def run_baseline(taxonomy, train, dev, test, c_grid=C_GRID, n_jobs=None) -> dict
     start = time.perf_counter()
     hierarchy = LabelHierarchy.read(taxonomy)
     train_docs = read_corpus(train, hierarchy)
+    if low_resource is not None and low_resource < 1.0:
+        train_docs = low_resource_sample(train_docs, low_resource, seed)
     dev_docs = read_corpus(dev, hierarchy)
     test_docs = read_corpus(test, hierarchy)
 
@@ -166,10 +171,13 @@ def main(argv=None) -> int:
     parser.add_argument("--train", required=True, help="training corpus (JSON Lines)")
     parser.add_argument("--dev", required=True, help="dev corpus, used to choose C")
     parser.add_argument("--test", required=True, help="test corpus, evaluated once")
+    parser.add_argument("--low-resource", type=float, default=None,
+                        help="fit on a seeded sample of this fraction of train (the one hpt_core train --low-resource draws)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the low-resource sample")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = parser.parse_args(argv)
     try:
-        result = run_baseline(args.taxonomy, args.train, args.dev, args.test)
+        result = run_baseline(args.taxonomy, args.train, args.dev, args.test, low_resource=args.low_resource, seed=args.seed)
     except HPTInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hpt_core.data import read_corpus  # noqa: E402
 from hpt_core.hierarchy import LabelHierarchy  # noqa: E402
+from hpt_core.config import RECIPES  # noqa: E402
 from hpt_core.methods import resolve_method  # noqa: E402
 from hpt_core.model import build_model  # noqa: E402
 from hpt_core.predict import Predictor  # noqa: E402
@@ -80,6 +81,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", required=True, help="JSON Lines corpus whose texts are used")
     parser.add_argument("--backbone", default="minilm")
     parser.add_argument("--method", default="hpt")
+    parser.add_argument("--recipe", default="paper", choices=list(RECIPES),
+                        help="model options of this recipe (paper: the figures in docs/benchmarks.md)")
     parser.add_argument("--max-length", type=int, default=256, help="training-step comparison length")
     parser.add_argument("--latency-length", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -91,7 +94,7 @@ def main(argv=None) -> int:
     hierarchy = LabelHierarchy.read(args.taxonomy)
     docs = read_corpus(args.data, hierarchy)
     texts = [d.text for d in docs]
-    model = build_model(resolve_method(args.method, backbone=args.backbone, max_length=args.max_length), hierarchy)
+    model = build_model(resolve_method(args.method, recipe=args.recipe, backbone=args.backbone, max_length=args.max_length), hierarchy)
     result = {"threads": torch.get_num_threads(), "method": args.method, "max_length": args.max_length}
     result["training_step"] = training_step_ratio(
         model, texts[: args.batch_size], hierarchy.multi_hot([d.labels for d in docs[: args.batch_size]]), args.repeats)

@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from hpt_core.config import TRAIN_RECIPES
+from hpt_core.config import DEFAULT_RECIPE, RECIPES
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS
 
@@ -24,6 +24,16 @@ def _positive_fraction(text: str) -> float:
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
     return value
+
+
+def _gate(text: str) -> float | str:
+    """A gate value, or ``none`` (no text residual: the paper)."""
+    if text.lower() in ("none", "off"):
+        return "none"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or 'none', got {text}") from None
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -39,9 +49,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, default=m.max_length, help="input length in tokens (text is cut so the template fits)")
     p.add_argument("--epochs", type=int, default=t.epochs)
     p.add_argument("--batch-size", type=int, default=t.batch_size)
-    p.add_argument("--recipe", choices=list(TRAIN_RECIPES), default="paper",
-                   help="paper: Adam 3e-5 for every parameter (default); small-data: new parameters at 1e-3, "
-                        "encoder at 1e-4, 5%% warm-up. --lr, --new-params-lr and --warmup-ratio override it")
+    p.add_argument("--recipe", choices=list(RECIPES), default=DEFAULT_RECIPE,
+                   help="; ".join(f"{name}: {r.description}" for name, r in RECIPES.items()).replace("%", "%%")
+                        + f" (default {DEFAULT_RECIPE}). Options given explicitly override it")
     p.add_argument("--lr", type=float, default=None, help=f"backbone learning rate (paper: {t.lr})")
     p.add_argument("--new-params-lr", type=float, default=None, help="learning rate of label words, template, graph and heads (paper: same as --lr)")
     p.add_argument("--warmup-ratio", type=float, default=None, help="share of steps with a linear warm-up (paper: 0)")
@@ -56,24 +66,32 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mlm-weight", type=float, default=None, help="weight of the MLM loss (default: the method's)")
     p.add_argument("--label-word-init", choices=["name", "description"], default=m.label_word_init,
                    help="initialise label words from the readable label name (the paper) or the description")
+    p.add_argument("--label-word-encoding", choices=["embeddings", "encoder"], default=None,
+                   help="label words from the word embeddings of their text (the paper) or the backbone's pooled encoding of it")
+    p.add_argument("--text-residual-gate", type=_gate, default=None,
+                   help="add the mean text state, times a learned per-depth gate starting here, to each [PRED] "
+                        "state; 'none' turns it off (the paper)")
     p.add_argument("--label-score-input", choices=["hidden", "mlm_transform"], default=m.label_score_input,
                    help="score label words against the [PRED] hidden state (eq. 10) or the MLM head transform of it")
 
 
 def _model_overrides(args: argparse.Namespace) -> dict:
-    """Model options given on the command line, applied on top of a method's configuration."""
-    return {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers,
-            "label_word_init": args.label_word_init, "label_score_input": args.label_score_input}
+    """Model options given on the command line, applied on top of a method's and the recipe's."""
+    overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers,
+                 "label_word_init": args.label_word_init, "label_score_input": args.label_score_input}
+    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    if overrides.get("text_residual_gate") == "none":
+        overrides["text_residual_gate"] = None
+    return overrides
 
 
 def _configs(args: argparse.Namespace, method: str):
     from hpt_core.config import DataSpec, RunConfig, train_recipe
     from hpt_core.methods import resolve_method
 
-    overrides = _model_overrides(args)
-    if args.mlm_weight is not None:
-        overrides["mlm_weight"] = args.mlm_weight
-    model = resolve_method(method, **overrides)
+    model = resolve_method(method, recipe=args.recipe, **_model_overrides(args))
     given = {k: v for k, v in (("lr", args.lr), ("new_params_lr", args.new_params_lr), ("warmup_ratio", args.warmup_ratio))
              if v is not None}
     train = train_recipe(args.recipe, epochs=args.epochs, batch_size=args.batch_size, schedule=args.schedule,
@@ -183,7 +201,7 @@ def _cmd_ablate(args) -> int:
     _, data, train = _configs(args, methods[0])
     overrides = _model_overrides(args)
     with _ProgressBar() as bar:
-        table = run_ablation(data, methods, args.out, train, on_progress=bar.update, **overrides)
+        table = run_ablation(data, methods, args.out, train, on_progress=bar.update, recipe=args.recipe, **overrides)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"table saved to {Path(args.out) / 'ablation.csv'}")
     return 0
@@ -196,7 +214,8 @@ def _cmd_low_resource(args) -> int:
     _, data, train = _configs(args, args.method)
     overrides = _model_overrides(args)
     with _ProgressBar() as bar:
-        summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, on_progress=bar.update, **overrides)
+        summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, on_progress=bar.update,
+                                   recipe=args.recipe, **overrides)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
 

@@ -82,8 +82,18 @@ class HPTConfig(_JSONConfig):
             the state after the MLM head's transform, as the authors' code does. The transform is also
             trained by the MLM loss; with a freshly initialised head (the bundled MiniLM) sharing it
             starves the classifier, so the paper's equation is the default.
-        label_word_init (str, defaults to ``"name"``): ``"name"`` — mean embedding of the readable label
-            name's tokens (the paper); ``"description"`` — of the user's description where given.
+        label_word_init (str, defaults to ``"name"``): the text a label word starts from: ``"name"`` — the
+            readable label name (the paper); ``"description"`` — the user's description where given.
+        label_word_encoding (str, defaults to ``"embeddings"``): how that text becomes a label word:
+            ``"embeddings"`` — the mean of its tokens' word embeddings (the paper); ``"encoder"`` — the
+            mean of the backbone's final hidden states for it, centred per depth (minus the mean over
+            the depth's labels, so a word scores what tells its label apart from its siblings). With a
+            sentence-embedding backbone (the bundled MiniLM) these start aligned with the text's own
+            encoding instead of with the input vocabulary.
+        text_residual_gate (float, *optional*): ``None`` (the paper) scores the ``[PRED]`` hidden state
+            alone. A number adds to each ``[PRED]`` state the mean of the text tokens' final hidden
+            states times a learned per-depth gate initialised at that number: the pooled state the
+            bundled sentence encoder was trained to produce, available from the first step.
         classification_loss (str, defaults to ``"zmlce"``): ``"zmlce"`` per depth (eq. 10) or ``"bce"``.
         mlm_weight (float, defaults to 1.0): weight of the MLM loss (eq. 11 has 1; 0 removes it).
         mlm_probability (float, defaults to 0.15): share of text tokens masked for the MLM loss.
@@ -104,6 +114,8 @@ class HPTConfig(_JSONConfig):
     scorer: str = "label_words"
     label_score_input: str = "hidden"
     label_word_init: str = "name"
+    label_word_encoding: str = "embeddings"
+    text_residual_gate: float | None = None
     classification_loss: str = "zmlce"
     mlm_weight: float = 1.0
     mlm_probability: float = 0.15
@@ -117,6 +129,7 @@ class HPTConfig(_JSONConfig):
             "scorer": ("label_words", "vocab", "linear"),
             "label_score_input": ("hidden", "mlm_transform"),
             "label_word_init": ("name", "description"),
+            "label_word_encoding": ("embeddings", "encoder"),
             "classification_loss": ("zmlce", "bce"),
         }
         for name, allowed in choices.items():
@@ -129,6 +142,8 @@ class HPTConfig(_JSONConfig):
             raise HPTInputError("the vocab scorer belongs to the hard prompt")
         if (self.prompt == "none") != (self.scorer == "linear"):
             raise HPTInputError("vanilla fine-tuning is prompt='none' with scorer='linear'")
+        if self.text_residual_gate is not None and self.scorer != "label_words":
+            raise HPTInputError("text_residual_gate applies to the label-word scorer")
         if self.max_length < 16:
             raise HPTInputError(f"max_length must be at least 16; got {self.max_length}")
         if self.graph_layers < 1:
@@ -192,22 +207,50 @@ class TrainConfig(_JSONConfig):
             raise HPTInputError(f"device must be auto, cpu or cuda; got {self.device!r}")
 
 
-#: Named training recipes (overrides of ``TrainConfig``'s defaults, which are the paper's).
-#: ``"small-data"``: a few hundred to a few thousand documents on a CPU budget. With the paper's
-#: 3e-5 for every parameter, label words and biases barely move in a few hundred steps (on wos1k
-#: dev, 128 tokens: 44.1 / 12.3 micro/macro-F1 after 5 epochs, against 54.9 / 22.1 with this
-#: recipe); the parameters HPT adds learn at 1e-3, the encoder at 1e-4, after a 5 % warm-up.
-TRAIN_RECIPES: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "small-data": {"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05},
+@dataclass(frozen=True)
+class Recipe:
+    """A named set of defaults: ``train`` overrides ``TrainConfig``'s (the paper's); ``model`` overrides
+    ``HPTConfig``'s label-word options, applied only to methods that score with label words (vanilla
+    fine-tuning and the hard prompt have none)."""
+
+    description: str
+    train: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+
+#: ``"paper"``: the paper's settings, unchanged. ``"small-data"``: a few hundred to a few thousand
+#: documents on a CPU budget (issue 4, measured in docs/benchmarks.md). With the paper's 3e-5 for
+#: every parameter, label words and biases barely move in a few hundred steps; here the parameters
+#: HPT adds learn at 1e-3 and the encoder at 1e-4 after a 5 % warm-up, label words start from the
+#: bundled sentence encoder's pooled encoding of their names, and each [PRED] state gets the mean
+#: text state through a learned gate (see ``HPTConfig``).
+RECIPES: dict[str, Recipe] = {
+    "paper": Recipe("the paper: Adam 3e-5 for every parameter, constant; label words from word embeddings"),
+    "small-data": Recipe(
+        "new parameters at 1e-3, encoder at 1e-4, 5% warm-up; label words from the encoder; "
+        "gated mean text state added to each [PRED]",
+        train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05},
+        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0},
+    ),
 }
+DEFAULT_RECIPE = "small-data"
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise HPTInputError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    return RECIPES[name]
 
 
 def train_recipe(name: str, **overrides: Any) -> "TrainConfig":
     """A ``TrainConfig`` from a named recipe, with further overrides."""
-    if name not in TRAIN_RECIPES:
-        raise HPTInputError(f"unknown recipe {name!r}; choose one of {', '.join(TRAIN_RECIPES)}")
-    return TrainConfig(**{**TRAIN_RECIPES[name], **overrides})
+    return TrainConfig(**{**_recipe(name).train, **overrides})
+
+
+def recipe_model_options(name: str, base: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's model options that apply to a method whose ``HPTConfig`` overrides are ``base``."""
+    scorer = base.get("scorer", HPTConfig.scorer)
+    return dict(_recipe(name).model) if scorer == "label_words" else {}
 
 
 @dataclass

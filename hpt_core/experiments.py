@@ -54,8 +54,11 @@ def comparison_table(run_dirs: list[str | Path], split: str = "test", reference:
 
 
 def run_ablation(data: DataSpec, methods: list[str], out_dir: str | Path, train_config: TrainConfig | None = None,
-                 on_progress=None, **model_overrides) -> pd.DataFrame:
+                 on_progress=None, recipe: str | None = None, **model_overrides) -> pd.DataFrame:
     """Train each method on the same data and seed into ``out_dir/<method>``; return and save the table.
+
+    ``recipe`` names the model options applied to each method where they fit (``resolve_method``);
+    ``train_config`` carries the training side.
 
     Finished runs are skipped, so an interrupted ablation picks up where it stopped.
     """
@@ -67,7 +70,8 @@ def run_ablation(data: DataSpec, methods: list[str], out_dir: str | Path, train_
         run_dirs.append(run_dir)
         if runs.run_status(run_dir).get("state") == "completed" and run_metrics(run_dir):
             continue
-        config = RunConfig(data=data, model=resolve_method(method, **model_overrides), train=train_config, name=method)
+        config = RunConfig(data=data, model=resolve_method(method, recipe, **model_overrides), train=train_config,
+                           name=method)
         train(config, run_dir, on_progress=on_progress)
     table = comparison_table(run_dirs, "test" if data.test else "dev")
     table.insert(2, "description", [describe(m) for m in table["method"]])
@@ -95,7 +99,8 @@ def low_resource_summary(run_dirs: list[str | Path], split: str = "test") -> pd.
 
 
 def run_low_resource(data: DataSpec, method: str, fraction: float, seeds: list[int], out_dir: str | Path,
-                     train_config: TrainConfig | None = None, on_progress=None, **model_overrides) -> pd.DataFrame:
+                     train_config: TrainConfig | None = None, on_progress=None, recipe: str | None = None,
+                     **model_overrides) -> pd.DataFrame:
     """Train ``method`` on a seeded ``fraction`` of train once per seed; return mean ± std."""
     out_dir = Path(out_dir)
     base = train_config or TrainConfig()
@@ -105,7 +110,7 @@ def run_low_resource(data: DataSpec, method: str, fraction: float, seeds: list[i
         run_dirs.append(run_dir)
         if runs.run_status(run_dir).get("state") == "completed" and run_metrics(run_dir):
             continue
-        config = RunConfig(data=data, model=resolve_method(method, **model_overrides),
+        config = RunConfig(data=data, model=resolve_method(method, recipe, **model_overrides),
                            train=base.replace(seed=seed, low_resource=fraction), name=run_dir.name)
         train(config, run_dir, on_progress=on_progress)
     summary = low_resource_summary(run_dirs, "test" if data.test else "dev")

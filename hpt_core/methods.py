@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpt_core.config import HPTConfig
+from hpt_core.config import HPTConfig, recipe_model_options
 from hpt_core.errors import HPTInputError
 
 #: name -> (one-line description, overrides of HPTConfig)
@@ -51,11 +51,22 @@ ABLATIONS = ["hpt", "rm-constraint", "rm-injection", "rm-zmlce", "rm-mlm", "dept
 BASELINES = ["vanilla", "hard-prompt", "soft-prompt"]
 
 
-def resolve_method(name: str, **overrides: Any) -> HPTConfig:
-    """The ``HPTConfig`` of a named method, with further field overrides (e.g. ``backbone``, ``graph_layers``)."""
+def resolve_method(name: str, recipe: str | None = None, **overrides: Any) -> HPTConfig:
+    """The ``HPTConfig`` of a named method.
+
+    Layers, later winning: the method's overrides, the model options of ``recipe`` (those that
+    apply to the method; ``None`` = none, the paper's), then ``overrides`` (e.g. ``backbone``).
+    """
     if name not in METHODS:
         raise HPTInputError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
-    return HPTConfig(**{**METHODS[name][1], **overrides, "method": name})
+    method = METHODS[name][1]
+    from_recipe = recipe_model_options(recipe, method) if recipe else {}
+    return HPTConfig(**{**method, **from_recipe, **overrides, "method": name})
+
+
+def has_label_words(name: str) -> bool:
+    """Whether the method scores with virtual label words (so label-word options apply to it)."""
+    return METHODS[name][1].get("scorer", HPTConfig.scorer) == "label_words"
 
 
 def describe(name: str) -> str:

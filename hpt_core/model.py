@@ -85,9 +85,9 @@ class HPTModel(nn.Module):
             # [PRED] starts as [MASK]: the slot the backbone was pre-trained to fill.
             self.pred_embedding = nn.Parameter(word_embeddings[tokenizer.mask_token_id].detach().clone())
 
-        self.label_words = self.label_bias = self.classifier = None
+        self.label_words = self.label_bias = self.classifier = self.text_gate = None
         if config.scorer == "label_words":
-            init = self._label_name_embeddings() if initialise else torch.zeros(n_labels, hidden)
+            init = self._initial_label_words() if initialise else torch.zeros(n_labels, hidden)
             self.label_words = nn.Parameter(init)
             self.label_bias = nn.Parameter(torch.zeros(n_labels))
         elif config.scorer == "linear":
@@ -97,6 +97,9 @@ class HPTModel(nn.Module):
             ids, mask = self._verbalizer_ids()
             self.register_buffer("verbalizer_ids", ids, persistent=False)
             self.register_buffer("verbalizer_mask", mask, persistent=False)
+
+        if config.text_residual_gate is not None:
+            self.text_gate = nn.Parameter(torch.full((self.layout.n_pred,), float(config.text_residual_gate)))
 
         self.injection = None
         if config.injection != "none":
@@ -108,19 +111,49 @@ class HPTModel(nn.Module):
         special = set(self.tokenizer.all_special_ids)
         return [t for t in self.tokenizer(name, add_special_tokens=False)["input_ids"] if t not in special]
 
+    def _label_texts(self) -> list[str]:
+        if self.config.label_word_init == "description":
+            return [self.hierarchy.name_for_init(label) for label in self.hierarchy.labels]
+        return [self.hierarchy.display_name(label) for label in self.hierarchy.labels]
+
+    def _initial_label_words(self) -> torch.Tensor:
+        if self.config.label_word_encoding == "encoder":
+            return self._label_text_encodings()
+        return self._label_name_embeddings()
+
     def _label_name_embeddings(self) -> torch.Tensor:
-        """Mean word embedding of each label's readable name (or description), special tokens excluded."""
+        """Mean word embedding of each label's readable name (or description), special tokens excluded. (C, d)"""
         weights = self.mlm.get_input_embeddings().weight.detach()
         rows = []
-        for label in self.hierarchy.labels:
-            name = (
-                self.hierarchy.name_for_init(label)
-                if self.config.label_word_init == "description"
-                else self.hierarchy.display_name(label)
-            )
-            ids = self._name_token_ids(name) or [self.tokenizer.mask_token_id]
+        for text in self._label_texts():
+            ids = self._name_token_ids(text) or [self.tokenizer.mask_token_id]
             rows.append(weights[ids].mean(0))
         return torch.stack(rows).clone()
+
+    @torch.no_grad()
+    def _label_text_encodings(self, batch_size: int = 64) -> torch.Tensor:
+        """Mean final hidden state of each label's text through the backbone, centred per group. (C, d)"""
+        encoder = self.mlm.base_model
+        was_training = encoder.training
+        encoder.eval()  # no dropout: the initialisation is deterministic
+        texts = self._label_texts()
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenizer(texts[start : start + batch_size], padding=True, return_tensors="pt")
+            batch = {k: v.to(self.mlm.device) for k, v in batch.items()}
+            hidden = encoder(**batch).last_hidden_state
+            keep = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            rows.append((hidden * keep).sum(1) / keep.sum(1))
+        encoder.train(was_training)
+        encodings = torch.cat(rows).float().cpu()
+        # Siblings share most of their encoding (the topic of the whole tree); what is left after
+        # removing the group mean is what tells one label from another.
+        groups = self.label_groups.cpu()
+        for group in groups.unique():
+            members = groups == group
+            if int(members.sum()) > 1:
+                encodings[members] -= encodings[members].mean(0)
+        return encodings.clone()
 
     def _verbalizer_ids(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Word-piece ids of each label's head word, padded: (C, S) ids and (C, S) mask."""
@@ -160,10 +193,18 @@ class HPTModel(nn.Module):
         )
         return output.last_hidden_state
 
-    def score(self, hidden: torch.Tensor, pred_positions: torch.Tensor) -> torch.Tensor:
-        """Label scores from the prediction slots. hidden (B, T, d), pred_positions (B, P) -> (B, C)."""
+    def score(self, hidden: torch.Tensor, pred_positions: torch.Tensor, text_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Label scores from the prediction slots.
+
+        hidden (B, T, d), pred_positions (B, P), text_mask (B, T) bool (needed with a text residual)
+        -> scores (B, C).
+        """
         index = pred_positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         slots = hidden.gather(1, index)  # (B, P, d)
+        if self.text_gate is not None:
+            keep = text_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * keep).sum(1) / keep.sum(1).clamp(min=1)  # (B, d)
+            slots = slots + self.text_gate.to(hidden.dtype).view(1, -1, 1) * pooled.unsqueeze(1)
         if self.classifier is not None:
             return self.classifier(self.dropout(slots[:, 0]))
         if self.label_words is not None:
@@ -199,7 +240,7 @@ class HPTModel(nn.Module):
                 self.mlm.config.vocab_size, self.config.mlm_probability,
             )
         hidden = self.encode(batch, input_ids)
-        scores = self.score(hidden, batch["pred_positions"])
+        scores = self.score(hidden, batch["pred_positions"], batch["text_mask"])
         out = {"scores": scores}
         if labels is None:
             return out

@@ -24,6 +24,11 @@ if model.model.label_words is None:
             icon=":material/info:")
     st.stop()
 
+if model.model.config.label_word_encoding == "encoder":
+    st.caption("This run's label words started from the backbone's encoding of the label names (the small-data "
+               "recipe), not from word embeddings as in the paper, so they live nearer the encoder's output space; "
+               "their vocabulary neighbours still read well but compare best with runs of the same recipe.")
+
 k = st.slider("Nearest words per label (k)", 1, 30, 8, key="lw_k")
 try:
     table = neighbours(run_dir, k)

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from hpt_core import runs, viz
-from hpt_core.config import TRAIN_RECIPES, HPTConfig, RunConfig, TrainConfig, train_recipe
+from hpt_core.config import DEFAULT_RECIPE, RECIPES, HPTConfig, RunConfig, TrainConfig, train_recipe
 from hpt_core.errors import HPTInputError
-from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, resolve_method
+from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, has_label_words, resolve_method
 from pages._shared import (PAGES, chart, current_dataset, current_run, device_in_use, md, page_setup, select_run,
                            show_error, workspace)
 
@@ -92,11 +92,11 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
     datasets = ws.dataset_names()
     # Outside the form so that choosing a recipe refills the hyperparameters below.
     recipe = st.segmented_control(
-        "Recipe", list(TRAIN_RECIPES), default="small-data", key="train_recipe",
-        help="small-data: the parameters HPT adds learn at 1e-3, the encoder at 1e-4, after a 5 % warm-up "
-             "(the paper's 3e-5 everywhere barely moves label words in a few hundred steps). "
-             "paper: Adam 3e-5 for every parameter, constant.") or "small-data"
+        "Recipe", list(RECIPES), default=DEFAULT_RECIPE, key="train_recipe",
+        help=" · ".join(f"{name}: {r.description}" for name, r in RECIPES.items())
+             + " (measured in docs/benchmarks.md)") or DEFAULT_RECIPE
     RECIPE = train_recipe(recipe)
+    RECIPE_MODEL = HPTConfig(**RECIPES[recipe].model)
     with st.form("launch"):
         c1, c2 = st.columns(2)
         here = datasets.index(current_dataset()) if current_dataset() in datasets else 0
@@ -138,6 +138,17 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             word_init = c[1].selectbox("Label words start from", ["name", "description"],
                                        help="the label's name (the paper) or its description, where the dataset has "
                                             "descriptions (the demo does)")
+            encodings = ["embeddings", "encoder"]
+            word_encoding = c[2].selectbox(
+                "Label words encoded by", encodings, index=encodings.index(RECIPE_MODEL.label_word_encoding),
+                key=f"encoding_{recipe}",
+                help="embeddings: mean word embedding of the text (the paper); encoder: the backbone's pooled "
+                     "encoding of it, centred among siblings")
+            gate = c[3].number_input(
+                "Text residual gate (0 = off)", 0.0, 100.0, RECIPE_MODEL.text_residual_gate or 0.0, step=1.0,
+                key=f"gate_{recipe}",
+                help="adds the mean text state, times a learned per-depth gate starting here, to each [PRED] "
+                     "state; off in the paper")
         launch = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
 
     if launch:
@@ -147,8 +158,10 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             backbone = check_backbone(backbone_choice, backbone_custom)
             seeds = parse_seeds(seeds_text)
             data = ws.dataset_files(dataset)
-            model = resolve_method(method, backbone=backbone, max_length=int(max_length), graph_layers=int(graph_layers),
-                                   label_word_init=word_init)
+            label_word_options = {"label_word_encoding": word_encoding, "text_residual_gate": float(gate) or None}
+            model = resolve_method(method, recipe=recipe, backbone=backbone, max_length=int(max_length),
+                                   graph_layers=int(graph_layers), label_word_init=word_init,
+                                   **(label_word_options if has_label_words(method) else {}))
             launched = []
             for seed in seeds:
                 train = TrainConfig(

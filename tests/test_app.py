@@ -206,8 +206,9 @@ def test_train_launches_two_seeds_that_queue_then_cancel(workspace, tiny_backbon
     try:
         assert all((p / "run.json").is_file() for p in launched)
         # the app's default recipe is small-data; the paper's is one click away
-        saved = RunConfig.from_json(launched[0] / "run.json").train
-        assert (saved.lr, saved.new_params_lr, saved.warmup_ratio) == (1e-4, 1e-3, 0.05)
+        saved = RunConfig.from_json(launched[0] / "run.json")
+        assert (saved.train.lr, saved.train.new_params_lr, saved.train.warmup_ratio) == (1e-4, 1e-3, 0.05)
+        assert (saved.model.label_word_encoding, saved.model.text_residual_gate) == ("encoder", 3.0)
         assert "Launched" in texts(at.success)
         assert by_label(at.sidebar.selectbox, "Current run").value == "queue-test-seed1"
 

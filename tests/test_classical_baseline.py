@@ -77,3 +77,16 @@ def test_baseline_cli_on_wos1k_full_grid(capsys):
     check_wos1k_figures(result)
     table = baseline.format_table(result)
     assert "test micro-F1 (%)" in table and "depth 2 macro-F1 (%)" in table
+
+
+def test_baseline_low_resource_fits_on_the_sample_training_draws():
+    """--low-resource fits on exactly the documents `hpt_core train --low-resource` sees."""
+    from hpt_core.data import low_resource_sample, read_corpus
+
+    files = wos1k_files()
+    baseline = load_baseline()
+    result = baseline.run_baseline(**files, c_grid=(100.0,), low_resource=0.2, seed=3)
+    hierarchy = LabelHierarchy.read(files["taxonomy"])
+    expected = low_resource_sample(read_corpus(files["train"], hierarchy), 0.2, 3)
+    assert result["n_train"] == len(expected) == round(0.2 * 693)
+    assert result["test"]["n_documents"] == 198

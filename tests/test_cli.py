@@ -106,13 +106,24 @@ def test_train_then_ablate_through_the_cli(task_files, tiny_backbone, tmp_path):
 
 def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
     from hpt_core.cli import _configs, build_parser
+    from hpt_core.config import HPTConfig, TrainConfig
 
     common = ["train", "--taxonomy", str(task_files["taxonomy"]), "--train", str(task_files["train"]),
               "--dev", str(task_files["dev"]), "--run-dir", "unused"]
-    paper, _, _ = _configs(build_parser().parse_args(common), "hpt")
-    assert (paper.train.lr, paper.train.new_params_lr, paper.train.warmup_ratio) == (3e-5, None, 0.0)
-    small, _, _ = _configs(build_parser().parse_args(common + ["--recipe", "small-data", "--lr", "2e-4"]), "hpt")
-    assert (small.train.lr, small.train.new_params_lr, small.train.warmup_ratio) == (2e-4, 1e-3, 0.05)
+    default, _, _ = _configs(build_parser().parse_args(common), "hpt")
+    assert (default.train.lr, default.train.new_params_lr, default.train.warmup_ratio) == (1e-4, 1e-3, 0.05)
+    assert (default.model.label_word_encoding, default.model.text_residual_gate) == ("encoder", 3.0)
+    # the paper's exact settings are one option away
+    paper, _, _ = _configs(build_parser().parse_args(common + ["--recipe", "paper"]), "hpt")
+    assert paper.train == TrainConfig() and paper.model == HPTConfig()
+    small, _, _ = _configs(build_parser().parse_args(common + ["--lr", "2e-4", "--text-residual-gate", "3"]), "hpt")
+    assert (small.train.lr, small.train.new_params_lr, small.model.text_residual_gate) == (2e-4, 1e-3, 3.0)
+    off, _, _ = _configs(build_parser().parse_args(common + ["--text-residual-gate", "none",
+                                                             "--label-word-encoding", "embeddings"]), "hpt")
+    assert off.model == HPTConfig() and off.train.lr == 1e-4  # the paper's model, the recipe's rates
+    # vanilla fine-tuning has no label words: the recipe's label-word options skip it, its rates apply
+    vanilla, _, _ = _configs(build_parser().parse_args(common), "vanilla")
+    assert vanilla.model.text_residual_gate is None and vanilla.train.new_params_lr == 1e-3
 
 
 def test_import_can_skip_unknown_labels_with_one_warning_line(task_files, tmp_path):

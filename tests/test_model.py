@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from hpt_core.config import HPTConfig
+from hpt_core.errors import HPTInputError
 from hpt_core.graph import HierarchyInjection, build_edge_index
 from hpt_core.methods import METHODS, resolve_method
 from hpt_core.model import HPTModel, build_model, head_word
@@ -172,3 +174,43 @@ def test_label_words_can_start_from_user_descriptions(tiny_backbone, hierarchy):
     # labels without a description fall back to their name
     tennis = model.tokenizer("tennis", add_special_tokens=False)["input_ids"]
     assert torch.allclose(model.label_words[described.label_to_index["tennis"]], embeddings[tennis].mean(0))
+
+
+def test_label_words_from_the_encoder_are_centred_among_siblings(tiny_backbone, hierarchy):
+    model = build_model(resolve_method("hpt", backbone=tiny_backbone, label_word_encoding="encoder"), hierarchy)
+    words = model.label_words.detach()
+    for depth in range(1, hierarchy.max_depth + 1):
+        siblings = words[hierarchy.indices_at_depth(depth)]
+        if len(siblings) > 1:
+            assert torch.allclose(siblings.mean(0), torch.zeros_like(siblings[0]), atol=1e-5)
+    # deterministic (no dropout) and different from the paper's word-embedding start
+    again = build_model(resolve_method("hpt", backbone=tiny_backbone, label_word_encoding="encoder"), hierarchy)
+    assert torch.allclose(words, again.label_words.detach())
+    paper = build_model(resolve_method("hpt", backbone=tiny_backbone), hierarchy)
+    assert not torch.allclose(words, paper.label_words.detach())
+
+
+def test_text_residual_gate_adds_the_mean_text_state_to_each_pred_slot(tiny_backbone, hierarchy):
+    model = build_model(resolve_method("hpt", backbone=tiny_backbone, text_residual_gate=0.0), hierarchy).eval()
+    assert model.text_gate.shape == (hierarchy.max_depth,)
+    assert any(p is model.text_gate for p in model.new_parameters())
+    batch = model.collate(model.tokenize(["goal striker pitch", "racket serve"]))
+    with torch.no_grad():
+        hidden = model.encode(batch)
+        closed = model.score(hidden, batch["pred_positions"], batch["text_mask"])
+        model.text_gate.fill_(2.0)
+        opened = model.score(hidden, batch["pred_positions"], batch["text_mask"])
+    keep = batch["text_mask"].unsqueeze(-1).float()
+    pooled = (hidden * keep).sum(1) / keep.sum(1)  # (B, d)
+    expected = 2.0 * pooled @ model.label_words.t()  # each label's share of the residual
+    assert torch.allclose(opened - closed, expected, atol=1e-4)
+
+
+def test_recipes_apply_label_word_options_only_where_a_method_has_label_words():
+    hpt = resolve_method("hpt", recipe="small-data")
+    assert (hpt.label_word_encoding, hpt.text_residual_gate) == ("encoder", 3.0)
+    assert resolve_method("hpt", recipe="paper") == resolve_method("hpt") == HPTConfig()
+    for baseline in ("vanilla", "hard-prompt"):
+        assert resolve_method(baseline, recipe="small-data") == resolve_method(baseline)
+    with pytest.raises(HPTInputError, match="text_residual_gate"):
+        resolve_method("vanilla", text_residual_gate=1.0)
