@@ -80,7 +80,11 @@ def run_ablation(data: DataSpec, methods: list[str], out_dir: str | Path, train_
 
 
 def low_resource_summary(run_dirs: list[str | Path], split: str = "test") -> pd.DataFrame:
-    """Mean ± std over seeds, per (method, fraction): the paper's Figure 4."""
+    """Mean ± std over seeds, per (method, fraction): the paper's Figure 4.
+
+    Columns ``<figure>_mean``, ``<figure>_std`` (sample standard deviation) and ``<figure>_count`` for
+    micro/macro-F1, their hierarchy-consistent versions, each depth's macro-F1 and training seconds.
+    """
     table = comparison_table(run_dirs, split)
     if table.empty:
         return table
@@ -92,7 +96,9 @@ def low_resource_summary(run_dirs: list[str | Path], split: str = "test") -> pd.
         fractions.append(config.get("train", {}).get("low_resource") or 1.0)
         seeds.append(config.get("train", {}).get("seed"))
     table["fraction"], table["seed"] = fractions, seeds
-    grouped = table.groupby(["method", "fraction"])[["micro_f1", "macro_f1"]]
+    figures = ["micro_f1", "macro_f1", "consistent_micro_f1", "consistent_macro_f1", "train_seconds",
+               *sorted(c for c in table.columns if c.startswith("depth_"))]
+    grouped = table.groupby(["method", "fraction"])[figures]
     summary = grouped.agg(["mean", "std", "count"]).reset_index()
     summary.columns = ["_".join(c).strip("_") for c in summary.columns]
     return summary

@@ -14,6 +14,8 @@ def test_low_resource_runner_reports_mean_and_std_over_seeds(task_files, tiny_ba
     row = summary.iloc[0]
     assert row["method"] == "hpt" and row["fraction"] == 0.5 and row["macro_f1_count"] == 2
     assert not math.isnan(row["macro_f1_std"])
+    # reported like a single run: per-depth macro-F1 and wall time, as mean and std over the seeds
+    assert {"depth_1_macro_f1_mean", "depth_1_macro_f1_std", "train_seconds_mean"} <= set(summary.columns)
     assert (tmp_path / "low-resource-hpt-0.5.csv").is_file()
     # finished runs are not trained again
     again = run_low_resource(_data(task_files), "hpt", 0.5, [1, 2], tmp_path, TrainConfig(epochs=1, batch_size=8),
