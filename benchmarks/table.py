@@ -25,8 +25,9 @@ def main() -> None:
     table["per_depth_macro_f1"] = table[depth_columns].apply(
         lambda row: " / ".join(f"{v:.2f}" for v in row if v == v), axis=1)
     table["train_minutes"] = table["train_seconds"] / 60
+    table["best_epoch / run"] = [f"{b} / {e}" for b, e in zip(table["best_epoch"], table["epochs_run"])]
     columns = ["run", "method", "split", "micro_f1", "macro_f1", "per_depth_macro_f1",
-               "consistent_micro_f1", "consistent_macro_f1", "train_minutes"]
+               "consistent_micro_f1", "consistent_macro_f1", "best_epoch / run", "train_minutes", "train_docs_per_s"]
     def cell(value) -> str:
         return f"{value:.2f}" if isinstance(value, float) else str(value)
 

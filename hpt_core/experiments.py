@@ -41,6 +41,8 @@ def comparison_table(run_dirs: list[str | Path], split: str = "test", reference:
             "consistent_macro_f1": 100 * report["consistent"]["macro_f1"],
             "hierarchical_f1": 100 * report["hierarchical_f1"], "path_consistency": 100 * report["path_consistency"],
             "train_seconds": metrics.get("train_seconds"),
+            "train_docs_per_s": metrics.get("train_docs_per_s"),
+            "best_epoch": metrics.get("best_epoch"), "epochs_run": metrics.get("epochs_run"),
         }
         for depth, value in report["per_depth_macro_f1"].items():
             row[f"depth_{depth}_macro_f1"] = None if value is None else 100 * value
