@@ -116,10 +116,11 @@ def test_mlm_logits_are_computed_only_at_masked_positions(model, hierarchy, monk
     assert 0 < seen["rows"] < n_text and "mlm_loss" in out
 
 
+@pytest.mark.parametrize("recipe", ["paper", "small-data"])
 @pytest.mark.parametrize("method", list(METHODS))
-def test_every_method_trains_a_step_and_round_trips(method, tiny_backbone, hierarchy, tmp_path):
+def test_every_method_trains_a_step_and_round_trips(method, recipe, tiny_backbone, hierarchy, tmp_path):
     torch.manual_seed(0)
-    model = build_model(resolve_method(method, backbone=tiny_backbone, max_length=32), hierarchy)
+    model = build_model(resolve_method(method, recipe=recipe, backbone=tiny_backbone, max_length=32), hierarchy)
     model.train()
     batch = model.collate(model.tokenize(["goal striker", "lens laser photon"]))
     labels = torch.tensor(hierarchy.multi_hot([["football"], ["optics"]]), dtype=torch.float)
