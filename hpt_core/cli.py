@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hpt_core.config import DEFAULT_RECIPE, RECIPES
 from hpt_core.errors import HPTInputError
-from hpt_core.methods import METHODS
+from hpt_core.methods import METHODS, resolve_method
 
 _FORMATS = ["auto", "jsonl", "csv", "tsv", "wos", "20ng"]
 
@@ -89,7 +89,6 @@ def _model_overrides(args: argparse.Namespace) -> dict:
 
 def _configs(args: argparse.Namespace, method: str):
     from hpt_core.config import DataSpec, RunConfig, train_recipe
-    from hpt_core.methods import resolve_method
 
     model = resolve_method(method, recipe=args.recipe, **_model_overrides(args))
     given = {k: v for k, v in (("lr", args.lr), ("new_params_lr", args.new_params_lr), ("warmup_ratio", args.warmup_ratio))
@@ -200,6 +199,8 @@ def _cmd_ablate(args) -> int:
             raise HPTInputError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
     _, data, train = _configs(args, methods[0])
     overrides = _model_overrides(args)
+    for m in methods:  # reject an option that fits no method before any training starts
+        resolve_method(m, recipe=args.recipe, **overrides)
     with _ProgressBar() as bar:
         table = run_ablation(data, methods, args.out, train, on_progress=bar.update, recipe=args.recipe, **overrides)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))

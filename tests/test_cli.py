@@ -104,6 +104,14 @@ def test_train_then_ablate_through_the_cli(task_files, tiny_backbone, tmp_path):
     assert "rm-injection" in table and "delta_macro_f1" in table
 
 
+def test_ablate_rejects_an_option_that_fits_no_method_before_training(task_files, tmp_path):
+    result = run_cli("ablate", "--taxonomy", task_files["taxonomy"], "--train", task_files["train"],
+                     "--dev", task_files["dev"], "--methods", "hpt,vanilla", "--text-residual-gate", "2",
+                     "--out", tmp_path / "abl")
+    assert result.returncode == 2 and "text_residual_gate" in result.stderr
+    assert not (tmp_path / "abl").exists()
+
+
 def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
     from hpt_core.cli import _configs, build_parser
     from hpt_core.config import HPTConfig, TrainConfig
