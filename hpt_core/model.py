@@ -48,6 +48,12 @@ def head_word(name: str) -> str:
     return words[-1] if words else name
 
 
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``hidden`` (B, T, d) over the positions where ``mask`` (B, T) is set -> (B, d)."""
+    keep = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * keep).sum(1) / keep.sum(1).clamp(min=1)
+
+
 class HPTModel(nn.Module):
     """Hierarchy-aware prompt tuning (and, by configuration, its ablations and baselines).
 
@@ -141,9 +147,7 @@ class HPTModel(nn.Module):
         for start in range(0, len(texts), batch_size):
             batch = self.tokenizer(texts[start : start + batch_size], padding=True, return_tensors="pt")
             batch = {k: v.to(self.mlm.device) for k, v in batch.items()}
-            hidden = encoder(**batch).last_hidden_state
-            keep = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            rows.append((hidden * keep).sum(1) / keep.sum(1))
+            rows.append(masked_mean(encoder(**batch).last_hidden_state, batch["attention_mask"]))
         encoder.train(was_training)
         encodings = torch.cat(rows).float().cpu()
         # Siblings share most of their encoding (the topic of the whole tree); what is left after
@@ -202,8 +206,7 @@ class HPTModel(nn.Module):
         index = pred_positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         slots = hidden.gather(1, index)  # (B, P, d)
         if self.text_gate is not None:
-            keep = text_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * keep).sum(1) / keep.sum(1).clamp(min=1)  # (B, d)
+            pooled = masked_mean(hidden, text_mask)  # (B, d)
             slots = slots + self.text_gate.to(hidden.dtype).view(1, -1, 1) * pooled.unsqueeze(1)
         if self.classifier is not None:
             return self.classifier(self.dropout(slots[:, 0]))
