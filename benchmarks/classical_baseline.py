@@ -1,15 +1,24 @@
-"""The classical baseline HPT is compared against: TF-IDF + one multiclass logistic regression.
+"""The classical baselines HPT is compared against: sparse and dense features into one multiclass
+logistic regression over leaves (what a practitioner tries in one minute).
 
-The system:
+Three systems (``--system``), the same protocol for each:
 
-* TF-IDF over word unigrams and bigrams (``sublinear_tf=True``, ``min_df=2``), fitted on the
-  training file;
+* ``tfidf``: TF-IDF over word unigrams and bigrams (``sublinear_tf=True``, ``min_df=2``), fitted
+  on the training file; C from ``C_GRID``.
+* ``embeddings``: the bundled MiniLM's mean-pooled, L2-normalised sentence embedding of the first
+  256 tokens (``--encoder`` another backbone); C from ``WIDE_C_GRID``.
+* ``tfidf+embeddings``: both, side by side (``[tfidf | w × embedding]``); C from ``WIDE_C_GRID``
+  and the embedding weight w from ``EMBEDDING_WEIGHTS``, chosen together on dev.
+  ``--system all`` (the default) runs the three.
+
+Common to the three:
+
 * ONE multiclass :class:`~sklearn.linear_model.LogisticRegression` over leaf paths: the
   target of a document is its deepest label (the benchmark documents each have one path;
   a multi-path document contributes its deepest label that comes first in its label list,
   and the number of such documents is reported);
-* ``C`` chosen on the dev file from a small grid by dev macro-F1 (the benchmark's "present"
-  rule), the model trained on the training file only;
+* ``C`` (and w) chosen on the dev file by dev macro-F1 (the benchmark's "present" rule), the
+  model trained on the training file only;
 * the predicted label expanded to its ancestors and scored on the test file with
   :func:`hpt_core.metrics.evaluation_report`.
 
@@ -20,8 +29,8 @@ Usage (from the repository root)::
         --dev ../shared/data/benchmarks/wos1k/dev.jsonl \\
         --test ../shared/data/benchmarks/wos1k/test.jsonl [--json]
 
-It prints a small table (chosen C, micro/macro-F1 in %, per-depth macro-F1, wall time), or
-with ``--json`` one JSON object.
+It prints a small table per system (chosen C and w, micro/macro-F1 in %, per-depth macro-F1,
+wall time), or with ``--json`` one JSON object per system.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ if __package__ in (None, ""):  # run as a script: make the repository's hpt_core
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from joblib import Parallel, delayed  # noqa: E402
+from scipy import sparse  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -48,6 +58,15 @@ from hpt_core.hierarchy import LabelHierarchy  # noqa: E402
 from hpt_core.metrics import evaluation_report, macro_f1  # noqa: E402
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+#: The grids of the dense rows (issue 8's protocol): C for the LR, w for the embedding block.
+WIDE_C_GRID = (1.0, 10.0, 100.0, 1000.0)
+EMBEDDING_WEIGHTS = (0.5, 1.0, 2.0)
+SYSTEMS = ("tfidf", "embeddings", "tfidf+embeddings")
+SYSTEM_NAMES = {
+    "tfidf": "tfidf(1-2gram, sublinear, min_df=2) + multiclass logistic regression over leaves",
+    "embeddings": "mean-pooled L2-normalised encoder embeddings (first 256 tokens) + multiclass logistic regression over leaves",
+    "tfidf+embeddings": "[tfidf | w x encoder embeddings] + multiclass logistic regression over leaves",
+}
 
 
 def leaf_targets(docs, hierarchy) -> tuple[list[str], int]:
@@ -77,19 +96,54 @@ def _fit(x, targets, c: float) -> LogisticRegression:
     return LogisticRegression(C=c, max_iter=2000).fit(x, targets)
 
 
-def run_baseline(taxonomy, train, dev, test, c_grid=C_GRID, n_jobs=None, low_resource=None, seed=42) -> dict:
-    """Fit the baseline on ``train``, choose C on ``dev``, evaluate on ``test``.
+def sentence_embeddings(texts: list[str], encoder: str = "minilm", max_length: int = 256, batch_size: int = 32) -> np.ndarray:
+    """Mean-pooled (over the attention mask), L2-normalised final hidden states of ``encoder`` for
+    the first ``max_length`` tokens of each text: (N, d) float32. Sentence-transformers' pooling."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from hpt_core.backbone import resolve_backbone
+
+    path = resolve_backbone(encoder)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval().to(device)
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[start : start + batch_size], truncation=True, max_length=max_length,
+                              padding=True, return_tensors="pt")
+            batch = {k: v.to(device) for k, v in batch.items()}
+            hidden = model(**batch).last_hidden_state.float()
+            keep = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * keep).sum(1) / keep.sum(1).clamp(min=1)
+            rows.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
+    return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, model.config.hidden_size), np.float32)
+
+
+def run_baseline(taxonomy, train, dev, test, c_grid=None, n_jobs=None, low_resource=None, seed=42,
+                 system: str = "tfidf", encoder: str = "minilm", embedding_weights=EMBEDDING_WEIGHTS) -> dict:
+    """Fit the baseline ``system`` on ``train``, choose C (and w) on ``dev``, evaluate on ``test``.
+
+    ``c_grid``: the C values tried (default ``C_GRID`` for ``tfidf``, ``WIDE_C_GRID`` otherwise);
+    ``encoder``: the backbone of the embedding rows (``"minilm"``, the bundled one, or a folder);
+    ``embedding_weights``: the w tried for ``tfidf+embeddings``.
 
     ``low_resource``: fit on the seeded sample of train that ``hpt_core`` training draws with the
     same fraction and seed (so the two systems see the same documents).
 
     ``n_jobs`` processes fit the grid's models (default: one per core, at most one per C).
-    Returns a JSON-ready dict: ``system``, ``C`` (chosen), ``dev_macro_f1_by_C``, document
+    Returns a JSON-ready dict: ``system``, ``C`` and ``w`` (chosen), ``dev_macro_f1_by_C``, document
     and feature counts, ``multi_path_documents`` per split, ``test`` (the
     :func:`~hpt_core.metrics.evaluation_report` of the test file) and ``wall_time_s``.
     """
+    if system not in SYSTEMS:
+        raise HPTInputError(f"unknown system {system!r}; choose one of {', '.join(SYSTEMS)}")
+    if c_grid is None:
+        c_grid = C_GRID if system == "tfidf" else WIDE_C_GRID
+    weights = tuple(embedding_weights) if system == "tfidf+embeddings" else (None,)
     if n_jobs is None:
-        n_jobs = max(1, min(len(c_grid), os.cpu_count() or 1))
+        n_jobs = max(1, min(len(c_grid) * len(weights), os.cpu_count() or 1))
     start = time.perf_counter()
     hierarchy = LabelHierarchy.read(taxonomy)
     train_docs = read_corpus(train, hierarchy)
@@ -110,38 +164,54 @@ def run_baseline(taxonomy, train, dev, test, c_grid=C_GRID, n_jobs=None, low_res
     y_dev = hierarchy.multi_hot([d.labels for d in dev_docs])
     y_test = hierarchy.multi_hot([d.labels for d in test_docs])
 
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-    x_train = vectorizer.fit_transform([d.text for d in train_docs])
-    x_dev = vectorizer.transform([d.text for d in dev_docs])
-    x_test = vectorizer.transform([d.text for d in test_docs])
+    texts = {"train": [d.text for d in train_docs], "dev": [d.text for d in dev_docs], "test": [d.text for d in test_docs]}
+    blocks: dict[str, list] = {split: [] for split in texts}
+    if system in ("tfidf", "tfidf+embeddings"):
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+        blocks["train"].append(vectorizer.fit_transform(texts["train"]))
+        blocks["dev"].append(vectorizer.transform(texts["dev"]))
+        blocks["test"].append(vectorizer.transform(texts["test"]))
+    if system in ("embeddings", "tfidf+embeddings"):
+        for split in texts:
+            blocks[split].append(sentence_embeddings(texts[split], encoder))
+
+    def features(split: str, w):
+        """The split's design matrix; the embedding block (the last one) scaled by ``w``."""
+        parts = blocks[split]
+        if len(parts) == 1:
+            return parts[0]
+        return sparse.hstack([parts[0], sparse.csr_matrix(parts[1] * w)], format="csr")
 
     def expand(predicted_leaves) -> np.ndarray:
         return hierarchy.multi_hot([[label] for label in predicted_leaves])
 
-    # One fit per C, spread over the cores (lbfgs with default tolerance: the figures quoted
+    # One fit per (C, w), spread over the cores (lbfgs with default tolerance: the figures quoted
     # in the docs come from this exact setting).
+    grid = [(float(c), w) for w in weights for c in c_grid]
     models = Parallel(n_jobs=n_jobs)(
-        delayed(_fit)(x_train, train_targets, float(c)) for c in c_grid
+        delayed(_fit)(features("train", w), train_targets, c) for c, w in grid
     )
     dev_macro: dict[str, float] = {}
-    best_c, best_score, best_model = None, -1.0, None
-    for c, model in zip(c_grid, models):
-        score = macro_f1(y_dev, expand(model.predict(x_dev)))
-        dev_macro[repr(float(c))] = score
-        if score > best_score:  # ties keep the earlier (smaller) C
-            best_c, best_score, best_model = float(c), score, model
+    best_c, best_w, best_score, best_model = None, None, -1.0, None
+    for (c, w), model in zip(grid, models):
+        score = macro_f1(y_dev, expand(model.predict(features("dev", w))))
+        dev_macro[repr(c) if w is None else f"C={c!r},w={w!r}"] = score
+        if score > best_score:  # ties keep the earlier (smaller) C, then the smaller w
+            best_c, best_w, best_score, best_model = c, w, score, model
 
-    y_pred = expand(best_model.predict(x_test))
+    y_pred = expand(best_model.predict(features("test", best_w)))
     scores = np.where(y_pred > 0, 1.0, -1.0)
     report = evaluation_report(y_test, scores, hierarchy, label_counts(train_docs, hierarchy))
     return {
-        "system": "tfidf(1-2gram, sublinear, min_df=2) + multiclass logistic regression over leaves",
+        "system": system,
+        "description": SYSTEM_NAMES[system],
         "C": best_c,
+        "w": best_w,
         "dev_macro_f1_by_C": dev_macro,
         "n_train": len(train_docs),
         "n_dev": len(dev_docs),
         "n_test": len(test_docs),
-        "n_features": int(x_train.shape[1]),
+        "n_features": int(features("train", best_w).shape[1]),
         "multi_path_documents": {"train": train_multi, "dev": dev_multi, "test": test_multi},
         "test": report,
         "wall_time_s": round(time.perf_counter() - start, 2),
@@ -151,10 +221,13 @@ def run_baseline(taxonomy, train, dev, test, c_grid=C_GRID, n_jobs=None, low_res
 def format_table(result: dict) -> str:
     rep = result["test"]
     rows = [
+        ("system", result["system"]),
         ("C (chosen on dev)", f"{result['C']:g}"),
         ("test micro-F1 (%)", f"{100 * rep['micro_f1']:.2f}"),
         ("test macro-F1 (%)", f"{100 * rep['macro_f1']:.2f}"),
     ]
+    if result.get("w") is not None:
+        rows.insert(2, ("w (chosen on dev)", f"{result['w']:g}"))
     for depth, value in rep["per_depth_macro_f1"].items():
         rows.append((f"  depth {depth} macro-F1 (%)", f"{100 * value:.2f}"))
     rows += [
@@ -174,14 +247,22 @@ def main(argv=None) -> int:
     parser.add_argument("--low-resource", type=float, default=None,
                         help="fit on a seeded sample of this fraction of train (the one hpt_core train --low-resource draws)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the low-resource sample")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--system", choices=[*SYSTEMS, "all"], default="all",
+                        help="which baseline: TF-IDF, encoder embeddings, or both as one feature vector (default: all three)")
+    parser.add_argument("--encoder", default="minilm", help="backbone of the embedding rows (default: the bundled MiniLM)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per system instead of tables")
     args = parser.parse_args(argv)
+    systems = SYSTEMS if args.system == "all" else (args.system,)
     try:
-        result = run_baseline(args.taxonomy, args.train, args.dev, args.test, low_resource=args.low_resource, seed=args.seed)
+        results = [run_baseline(args.taxonomy, args.train, args.dev, args.test, low_resource=args.low_resource,
+                                seed=args.seed, system=system, encoder=args.encoder) for system in systems]
     except HPTInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+    else:
+        print("\n\n".join(format_table(result) for result in results))
     return 0
 
 

@@ -70,7 +70,7 @@ def test_baseline_cli_on_wos1k_full_grid(capsys):
     files = wos1k_files()
     baseline = load_baseline()
     args = [x for name in ("taxonomy", "train", "dev", "test") for x in (f"--{name}", files[name])]
-    assert baseline.main(args + ["--json"]) == 0
+    assert baseline.main(args + ["--system", "tfidf", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["C"] == 100.0
     assert set(result["dev_macro_f1_by_C"]) == {repr(float(c)) for c in baseline.C_GRID}
@@ -90,3 +90,30 @@ def test_baseline_low_resource_fits_on_the_sample_training_draws():
     expected = low_resource_sample(read_corpus(files["train"], hierarchy), 0.2, 3)
     assert result["n_train"] == len(expected) == round(0.2 * 693)
     assert result["test"]["n_documents"] == 198
+
+
+def test_dense_rows_choose_c_and_w_on_dev_and_score_the_tiny_task(task_files, tiny_backbone):
+    """The embedding rows (issue 8's anchor) run end to end: C and w come from their grids,
+    chosen on dev, and the combined row's features are the TF-IDF block plus the embedding."""
+    baseline = load_baseline()
+    files = {k: str(v) for k, v in task_files.items()}
+    dense = baseline.run_baseline(**files, system="embeddings", encoder=tiny_backbone, n_jobs=1)
+    both = baseline.run_baseline(**files, system="tfidf+embeddings", encoder=tiny_backbone, n_jobs=1)
+    tfidf = baseline.run_baseline(**files, system="tfidf", n_jobs=1)
+    assert dense["w"] is None and dense["C"] in baseline.WIDE_C_GRID
+    assert both["C"] in baseline.WIDE_C_GRID and both["w"] in baseline.EMBEDDING_WEIGHTS
+    assert len(both["dev_macro_f1_by_C"]) == len(baseline.WIDE_C_GRID) * len(baseline.EMBEDDING_WEIGHTS)
+    assert both["n_features"] == tfidf["n_features"] + 32  # the tiny encoder is 32 wide
+    # The keyword task is lexical: TF-IDF features make the combined row near perfect.
+    assert both["test"]["micro_f1"] > 0.9
+    assert both["test"]["path_consistency"] == 1.0
+
+
+def test_sentence_embeddings_are_unit_length_and_read_only_the_first_tokens(tiny_backbone):
+    baseline = load_baseline()
+    short = baseline.sentence_embeddings(["goal striker"], tiny_backbone, max_length=4)
+    longer = baseline.sentence_embeddings(["goal striker " + "laser " * 50], tiny_backbone, max_length=4)
+    assert short.shape == (1, 32)
+    assert abs(float((short ** 2).sum()) - 1.0) < 1e-5
+    # [CLS] goal striker [SEP] is all that fits in 4 tokens: the tail is never read.
+    assert abs(short - longer).max() < 1e-5
