@@ -71,6 +71,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-residual-gate", type=_gate, default=None,
                    help="add the mean text state, times a learned per-depth gate starting here, to each [PRED] "
                         "state; 'none' turns it off (the paper)")
+    p.add_argument("--lexical-channel", choices=["tfidf", "none"], default=None,
+                   help="add the scores of a TF-IDF linear scorer over the whole text, the model trained to complement "
+                        "it (small-data default: tfidf); 'none' scores with the model alone (the paper)")
     p.add_argument("--label-score-input", choices=["hidden", "mlm_transform"], default=m.label_score_input,
                    help="score label words against the [PRED] hidden state (eq. 10) or the MLM head transform of it")
 
@@ -79,11 +82,12 @@ def _model_overrides(args: argparse.Namespace) -> dict:
     """Model options given on the command line, applied on top of a method's and the recipe's."""
     overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers,
                  "label_word_init": args.label_word_init, "label_score_input": args.label_score_input}
-    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate"):
+    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate", "lexical_channel"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    if overrides.get("text_residual_gate") == "none":
-        overrides["text_residual_gate"] = None
+    for name in ("text_residual_gate", "lexical_channel"):
+        if overrides.get(name) == "none":
+            overrides[name] = None
     return overrides
 
 

@@ -94,6 +94,13 @@ class HPTConfig(_JSONConfig):
             alone. A number adds to each ``[PRED]`` state the mean of the text tokens' final hidden
             states times a learned per-depth gate initialised at that number: the pooled state the
             bundled sentence encoder was trained to produce, available from the first step.
+        lexical_channel (str, *optional*): ``None`` (the paper) scores with the model alone.
+            ``"tfidf"`` adds a lexical channel (``hpt_core.lexical``): a linear scorer over word and
+            bigram TF-IDF features of the whole text, fitted on the training set with the per-depth
+            ZMLCE loss when training starts (its L2 strength chosen on dev), whose scores are added
+            to the model's; the model trains on the sum, with out-of-fold lexical scores for its
+            training documents, so it learns what the words alone miss. It reads every word of a
+            long document and applies to every method.
         classification_loss (str, defaults to ``"zmlce"``): ``"zmlce"`` per depth (eq. 10) or ``"bce"``.
         mlm_weight (float, defaults to 1.0): weight of the MLM loss (eq. 11 has 1; 0 removes it).
         mlm_probability (float, defaults to 0.15): share of text tokens masked for the MLM loss.
@@ -116,6 +123,7 @@ class HPTConfig(_JSONConfig):
     label_word_init: str = "name"
     label_word_encoding: str = "embeddings"
     text_residual_gate: float | None = None
+    lexical_channel: str | None = None
     classification_loss: str = "zmlce"
     mlm_weight: float = 1.0
     mlm_probability: float = 0.15
@@ -142,6 +150,8 @@ class HPTConfig(_JSONConfig):
             raise HPTInputError("the vocab scorer belongs to the hard prompt")
         if (self.prompt == "none") != (self.scorer == "linear"):
             raise HPTInputError("vanilla fine-tuning is prompt='none' with scorer='linear'")
+        if self.lexical_channel not in (None, "tfidf"):
+            raise HPTInputError(f"lexical_channel must be tfidf or None (no channel); got {self.lexical_channel!r}")
         if self.text_residual_gate is not None and self.scorer != "label_words":
             raise HPTInputError("text_residual_gate applies to the label-word scorer")
         if self.max_length < 16:
@@ -207,11 +217,16 @@ class TrainConfig(_JSONConfig):
             raise HPTInputError(f"device must be auto, cpu or cuda; got {self.device!r}")
 
 
+#: ``HPTConfig`` options that exist only for methods scoring with label words.
+LABEL_WORD_OPTIONS = frozenset({"label_word_init", "label_word_encoding", "text_residual_gate", "label_score_input"})
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A named set of defaults: ``train`` overrides ``TrainConfig``'s (the paper's); ``model`` overrides
-    ``HPTConfig``'s label-word options, applied only to methods that score with label words (vanilla
-    fine-tuning and the hard prompt have none)."""
+    ``HPTConfig``'s options — label-word options (``LABEL_WORD_OPTIONS``) apply only to methods
+    that score with label words (vanilla fine-tuning and the hard prompt have none), the others
+    (the lexical channel) to every method."""
 
     description: str
     train: dict[str, Any] = field(default_factory=dict)
@@ -222,15 +237,16 @@ class Recipe:
 #: documents on a CPU budget (issue 4, measured in docs/benchmarks.md). With the paper's 3e-5 for
 #: every parameter, label words and biases barely move in a few hundred steps; here the parameters
 #: HPT adds learn at 1e-3 and the encoder at 1e-4 after a 5 % warm-up, label words start from the
-#: bundled sentence encoder's pooled encoding of their names, and each [PRED] state gets the mean
-#: text state through a learned gate (see ``HPTConfig``).
+#: bundled sentence encoder's pooled encoding of their names, each [PRED] state gets the mean
+#: text state through a learned gate, and a TF-IDF lexical channel over the whole text adds its
+#: scores to the model's (issue 8; see ``HPTConfig`` and ``hpt_core.lexical``).
 RECIPES: dict[str, Recipe] = {
     "paper": Recipe("the paper: Adam 3e-5 for every parameter, constant; label words from word embeddings"),
     "small-data": Recipe(
         "new parameters at 1e-3, encoder at 1e-4, 5% warm-up; label words from the encoder; "
-        "gated mean text state added to each [PRED]",
+        "gated mean text state added to each [PRED]; TF-IDF lexical channel added to the scores",
         train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05},
-        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0},
+        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "lexical_channel": "tfidf"},
     ),
 }
 DEFAULT_RECIPE = "small-data"
@@ -249,8 +265,8 @@ def train_recipe(name: str, **overrides: Any) -> "TrainConfig":
 
 def recipe_model_options(name: str, base: dict[str, Any]) -> dict[str, Any]:
     """The recipe's model options that apply to a method whose ``HPTConfig`` overrides are ``base``."""
-    scorer = base.get("scorer", HPTConfig.scorer)
-    return dict(_recipe(name).model) if scorer == "label_words" else {}
+    label_words = base.get("scorer", HPTConfig.scorer) == "label_words"
+    return {k: v for k, v in _recipe(name).model.items() if label_words or k not in LABEL_WORD_OPTIONS}
 
 
 @dataclass

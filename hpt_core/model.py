@@ -2,7 +2,8 @@
 
 One class covers HPT, its ablations and the baselines; ``HPTConfig`` decides which parts exist.
 A trained model is a folder: ``config.json`` (HPTConfig + the backbone's architecture),
-``hierarchy.json``, the tokenizer files and ``model.safetensors``. ``HPTModel.from_pretrained(dir)``
+``hierarchy.json``, the tokenizer files and ``model.safetensors`` (and, with a lexical channel,
+``lexical.json`` + ``lexical.safetensors``). ``HPTModel.from_pretrained(dir)``
 rebuilds it from that folder alone, with no download and no unpickling.
 """
 
@@ -106,6 +107,11 @@ class HPTModel(nn.Module):
 
         if config.text_residual_gate is not None:
             self.text_gate = nn.Parameter(torch.full((self.layout.n_pred,), float(config.text_residual_gate)))
+
+        # The fitted lexical channel (hpt_core.lexical), set when training starts or on loading.
+        # A plain attribute, not a submodule: it is fitted in closed form, never by the optimiser,
+        # and stays out of DDP's buffer broadcasts and the training checkpoint.
+        self.lexical = None
 
         self.injection = None
         if config.injection != "none":
@@ -229,6 +235,8 @@ class HPTModel(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Scores, and with ``labels`` (B, C) the losses.
 
+        ``batch["lexical_scores"]`` (B, C), when present, is added to the scores before the loss.
+
         In training with an MLM weight, text tokens are masked (BERT's 80/10/10) in the same forward
         pass, and vocabulary logits are computed only at the masked positions.
 
@@ -244,6 +252,10 @@ class HPTModel(nn.Module):
             )
         hidden = self.encode(batch, input_ids)
         scores = self.score(hidden, batch["pred_positions"], batch["text_mask"])
+        if "lexical_scores" in batch:
+            # The lexical channel's scores of these documents (B, C), out-of-fold in training: the
+            # model learns what the words alone miss (hpt_core.lexical).
+            scores = scores + batch["lexical_scores"].to(scores.dtype)
         out = {"scores": scores}
         if labels is None:
             return out
@@ -268,9 +280,17 @@ class HPTModel(nn.Module):
     def collate(self, token_ids: list[list[int]]) -> dict[str, torch.Tensor]:
         return collate(token_ids, self.layout, self.tokenizer)
 
+    def predict_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False, lexical: bool = True) -> torch.Tensor:
+        """Document scores (N, C) for raw texts, on the CPU: the model's plus the lexical channel's
+        when there is one (``lexical=False``: the model's alone)."""
+        scores = self.model_scores(texts, batch_size, progress)
+        if lexical and self.lexical is not None:
+            scores = scores + self.lexical.scores(list(texts))
+        return scores
+
     @torch.inference_mode()
-    def predict_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
-        """Scores (N, C) for raw texts, in eval mode, on the model's device (``progress``: a tqdm bar)."""
+    def model_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+        """The model's own scores (N, C) for raw texts, in eval mode (``progress``: a tqdm bar)."""
         from tqdm.auto import tqdm
 
         was_training = self.training
@@ -300,11 +320,16 @@ class HPTModel(nn.Module):
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
         try:
-            config = {"hpt": self.config.to_dict(), "backbone_config": self.mlm.config.to_dict()}
+            # Whether a fitted lexical channel lies beside the weights: a model saved before training
+            # has none yet, a folder that lost it is damaged.
+            config = {"hpt": self.config.to_dict(), "backbone_config": self.mlm.config.to_dict(),
+                      "lexical_channel_fitted": self.lexical is not None}
             (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2), encoding="utf-8")
             self.hierarchy.to_json(staging / HIERARCHY_NAME)
             self.tokenizer.save_pretrained(staging)
             save_model(self, str(staging / WEIGHTS_NAME))
+            if self.lexical is not None:
+                self.lexical.save(staging)
             if directory.exists():
                 old = directory.with_name(f".{directory.name}.old")
                 shutil.rmtree(old, ignore_errors=True)
@@ -339,6 +364,10 @@ class HPTModel(nn.Module):
         missing, unexpected = load_model(model, str(directory / WEIGHTS_NAME), strict=False, device="cpu")
         if missing or unexpected:
             raise HPTInputError(f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})", directory)
+        if saved.get("lexical_channel_fitted"):
+            from hpt_core.lexical import LexicalChannel
+
+            model.lexical = LexicalChannel.load(directory, len(hierarchy.labels))
         model.eval()
         return model.to(device) if device is not None else model
 

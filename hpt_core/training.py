@@ -50,20 +50,26 @@ def device_description(device: str = "auto") -> str:
 
 
 class _Examples(torch.utils.data.Dataset):
-    def __init__(self, token_ids: list[list[int]], targets: np.ndarray):
-        self.token_ids, self.targets = token_ids, targets
+    """Training examples: token ids, multi-hot targets and, with a lexical channel, each document's
+    out-of-fold lexical scores."""
+
+    def __init__(self, token_ids: list[list[int]], targets: np.ndarray, lexical_scores: torch.Tensor | None = None):
+        self.token_ids, self.targets, self.lexical_scores = token_ids, targets, lexical_scores
 
     def __len__(self) -> int:
         return len(self.token_ids)
 
     def __getitem__(self, i: int):
-        return self.token_ids[i], self.targets[i]
+        lexical = None if self.lexical_scores is None else self.lexical_scores[i]
+        return self.token_ids[i], self.targets[i], lexical
 
 
 def _collator(model: HPTModel):
     def collate(items):
-        batch = model.collate([ids for ids, _ in items])
-        batch["labels"] = torch.tensor(np.stack([t for _, t in items]), dtype=torch.float32)
+        batch = model.collate([ids for ids, _, _ in items])
+        batch["labels"] = torch.tensor(np.stack([t for _, t, _ in items]), dtype=torch.float32)
+        if items[0][2] is not None:
+            batch["lexical_scores"] = torch.stack([lexical for _, _, lexical in items])
         return batch
 
     return collate
@@ -82,6 +88,17 @@ def load_run_data(config: RunConfig) -> tuple[LabelHierarchy, list[Document], li
     if not train_docs or not dev_docs:
         raise HPTInputError("train and dev must each hold at least one document")
     return hierarchy, train_docs, dev_docs, test_docs
+
+
+def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Document], seed: int):
+    """The lexical channel fitted on the training documents (C chosen on dev) and its out-of-fold
+    training scores (N, C). Every process fits the same: the fit is deterministic."""
+    from hpt_core.lexical import fit_lexical_channel
+
+    hierarchy = model.hierarchy
+    groups = np.asarray(hierarchy.depths, dtype=np.int64) - 1
+    return fit_lexical_channel([d.text for d in train_docs], hierarchy.multi_hot([d.labels for d in train_docs]), groups,
+                               [d.text for d in dev_docs], hierarchy.multi_hot([d.labels for d in dev_docs]), seed=seed)
 
 
 def _optimizer(model: HPTModel, config: RunConfig) -> torch.optim.Optimizer:
@@ -226,8 +243,16 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         logger.info("training %s on %d documents (%d dev) with %s", config.model.method, len(train_docs), len(dev_docs), device_name)
 
     model = build_model(config.model, hierarchy)
+    train_lexical = None
+    if config.model.lexical_channel is not None:
+        model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed)
+        if main:
+            logger.info("lexical channel: %d TF-IDF features, C = %g (dev loss / macro-F1 by C: %s)",
+                        len(model.lexical.vocabulary), model.lexical.c,
+                        ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in model.lexical.dev_by_c.items()))
     train_counts = label_counts(train_docs, hierarchy)
-    examples = _Examples(model.tokenize([d.text for d in train_docs]), hierarchy.multi_hot([d.labels for d in train_docs]))
+    examples = _Examples(model.tokenize([d.text for d in train_docs]), hierarchy.multi_hot([d.labels for d in train_docs]),
+                         train_lexical)
     loader = DataLoader(examples, batch_size=tc.batch_size, shuffle=True, collate_fn=_collator(model))
     optimizer = _optimizer(model, config)
     steps_per_epoch = math.ceil(len(loader) / max(accelerator.num_processes, 1) / tc.grad_accum)
@@ -332,6 +357,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "train_counts": train_counts.tolist(),
         "dev": evaluate_model(best, dev_docs, train_counts, tc.eval_batch_size),
     }
+    if best.lexical is not None:
+        metrics["lexical_channel"] = best.lexical.summary()
     if test_docs:
         metrics["test"] = evaluate_model(best, test_docs, train_counts, tc.eval_batch_size)
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)

@@ -120,13 +120,14 @@ def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
               "--dev", str(task_files["dev"]), "--run-dir", "unused"]
     default, _, _ = _configs(build_parser().parse_args(common), "hpt")
     assert (default.train.lr, default.train.new_params_lr, default.train.warmup_ratio) == (1e-4, 1e-3, 0.05)
-    assert (default.model.label_word_encoding, default.model.text_residual_gate) == ("encoder", 3.0)
+    assert (default.model.label_word_encoding, default.model.text_residual_gate, default.model.lexical_channel) == (
+        "encoder", 3.0, "tfidf")
     # the paper's exact settings are one option away
     paper, _, _ = _configs(build_parser().parse_args(common + ["--recipe", "paper"]), "hpt")
     assert paper.train == TrainConfig() and paper.model == HPTConfig()
     small, _, _ = _configs(build_parser().parse_args(common + ["--lr", "2e-4", "--text-residual-gate", "3"]), "hpt")
     assert (small.train.lr, small.train.new_params_lr, small.model.text_residual_gate) == (2e-4, 1e-3, 3.0)
-    off, _, _ = _configs(build_parser().parse_args(common + ["--text-residual-gate", "none",
+    off, _, _ = _configs(build_parser().parse_args(common + ["--text-residual-gate", "none", "--lexical-channel", "none",
                                                              "--label-word-encoding", "embeddings"]), "hpt")
     assert off.model == HPTConfig() and off.train.lr == 1e-4  # the paper's model, the recipe's rates
     # vanilla fine-tuning has no label words: the recipe's label-word options skip it, its rates apply

@@ -1,0 +1,120 @@
+"""The lexical channel: TF-IDF label scores over the whole text, added to the model's (stacking)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hpt_core.errors import HPTInputError
+from hpt_core.lexical import C_GRID, LexicalChannel, fit_lexical_channel
+
+
+def _docs(hierarchy, task_files, split):
+    from hpt_core.data import read_corpus
+
+    docs = read_corpus(task_files[split], hierarchy)
+    return [d.text for d in docs], hierarchy.multi_hot([d.labels for d in docs])
+
+
+@pytest.fixture(scope="module")
+def fitted(hierarchy, task_files):
+    texts, y = _docs(hierarchy, task_files, "train")
+    dev_texts, y_dev = _docs(hierarchy, task_files, "dev")
+    groups = np.asarray(hierarchy.depths) - 1
+    return fit_lexical_channel(texts, y, groups, dev_texts, y_dev)
+
+
+@pytest.fixture(scope="module")
+def channel(fitted):
+    return fitted[0]
+
+
+def test_training_scores_are_out_of_fold(fitted, hierarchy, task_files):
+    """The model trains against lexical scores the channel could have for unseen documents: each
+    training document's come from a fit without it, so they are less sure than the in-sample
+    scores of the channel fitted on everything (which has seen the document)."""
+    channel, out_of_fold = fitted
+    texts, y = _docs(hierarchy, task_files, "train")
+    in_sample = channel.scores(texts)
+    assert out_of_fold.shape == in_sample.shape == y.shape
+    def margin(scores):  # mean score of the gold labels minus that of the others
+        return float(scores[torch.as_tensor(y) > 0].mean() - scores[torch.as_tensor(y) == 0].mean())
+    assert margin(out_of_fold) < margin(in_sample)
+    assert margin(out_of_fold) > 0  # still informative: the task is lexical
+
+
+def test_channel_alone_classifies_the_keyword_task(channel, hierarchy, task_files):
+    """The synthetic task is lexical (keywords name the leaf): TF-IDF scores alone, decided at 0
+    like HPT's, get every test path right."""
+    from hpt_core.metrics import micro_f1
+
+    texts, y = _docs(hierarchy, task_files, "test")
+    scores = channel.scores(texts)
+    assert scores.shape == (len(texts), len(hierarchy.labels))
+    assert micro_f1(y, (scores.numpy() > 0).astype(np.int8)) > 0.95
+    assert channel.c in C_GRID and set(channel.dev_by_c) == {repr(c) for c in C_GRID}
+
+
+def test_channel_reads_words_past_any_token_window(channel, hierarchy):
+    """Keywords at the very end of a long text still decide: nothing is cut."""
+    filler = "we saw a report on it today and then some more news about this " * 200
+    tennis_end, football_end = channel.scores([filler + " racket serve volley", filler + " goal striker penalty"])
+    tennis, football = hierarchy.label_to_index["tennis"], hierarchy.label_to_index["football"]
+    assert tennis_end[tennis] > football_end[tennis] and football_end[football] > tennis_end[football]
+
+
+def test_save_and_load_round_trip_and_damage(channel, tmp_path, hierarchy):
+    channel.save(tmp_path)
+    loaded = LexicalChannel.load(tmp_path, len(hierarchy.labels))
+    texts = ["goal striker pitch", "laser lens"]
+    assert torch.allclose(loaded.scores(texts), channel.scores(texts))
+    assert loaded.c == channel.c and loaded.vocabulary == channel.vocabulary
+    with pytest.raises(HPTInputError, match="does not match the label tree"):
+        LexicalChannel.load(tmp_path, len(hierarchy.labels) + 1)
+    (tmp_path / "lexical.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(HPTInputError, match="not a usable model folder"):
+        LexicalChannel.load(tmp_path, len(hierarchy.labels))
+    (tmp_path / "lexical.json").unlink()
+    with pytest.raises(HPTInputError, match="lexical channel .* is missing"):
+        LexicalChannel.load(tmp_path, len(hierarchy.labels))
+
+
+def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny_backbone, task_files):
+    """End to end through the one training loop: the channel is fitted at the start, saved in the
+    model folder, restored by from_pretrained, and the Predictor's scores are the sum."""
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.methods import resolve_method
+    from hpt_core.model import HPTModel
+    from hpt_core.predict import Predictor
+    from hpt_core.training import train
+
+    config = RunConfig(
+        data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
+        model=resolve_method("hpt", backbone=tiny_backbone, max_length=32, lexical_channel="tfidf"),
+        train=TrainConfig(epochs=2, batch_size=8, lr=3e-3, seed=0),
+    )
+    metrics = train(config, tmp_path / "run")
+    assert metrics["lexical_channel"]["n_features"] > 0
+    assert metrics["lexical_channel"]["C"] in C_GRID
+    assert "lexical channel:" in (tmp_path / "run" / "train.log").read_text()
+    model_dir = tmp_path / "run" / "model"
+    assert (model_dir / "lexical.json").is_file() and (model_dir / "lexical.safetensors").is_file()
+    model = HPTModel.from_pretrained(model_dir)
+    assert model.lexical is not None and model.lexical.c == metrics["lexical_channel"]["C"]
+    texts = ["goal striker", "laser mirror photon"]
+    expected = model.model_scores(texts) + model.lexical.scores(texts)
+    assert np.allclose(Predictor(model).scores(texts), expected.numpy(), atol=1e-5)
+    # A folder that lost the channel is refused in one line.
+    (model_dir / "lexical.safetensors").unlink()
+    with pytest.raises(HPTInputError, match="lexical channel"):
+        HPTModel.from_pretrained(model_dir)
+
+
+def test_recipes_paper_has_no_channel_and_default_has_it_for_every_method():
+    from hpt_core.methods import METHODS, resolve_method
+
+    assert resolve_method("hpt", recipe="paper").lexical_channel is None
+    for name in METHODS:
+        assert resolve_method(name, recipe="small-data").lexical_channel == "tfidf"
+    assert resolve_method("vanilla", recipe="small-data").text_residual_gate is None  # label-word options stay out
