@@ -145,7 +145,7 @@ def test_saved_folder_holds_no_pickle(model, tmp_path):
 def test_loading_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
     from hpt_core.errors import HPTInputError
 
-    with pytest.raises(HPTInputError, match="not a saved HPT model folder"):
+    with pytest.raises(HPTInputError, match="not a usable model folder"):
         HPTModel.from_pretrained(tmp_path)
 
 
