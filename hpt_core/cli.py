@@ -147,12 +147,28 @@ class _ProgressBar:
         self.bar.close()
 
 
+def _device_queue(device: str):
+    """The machine's queue for the device (shared with the app's jobs); under ``accelerate launch``
+    only the first process of the machine waits in it, the others wait for that one."""
+    import contextlib
+    import os
+
+    from hpt_core import runs
+    from hpt_core.training import resolve_device
+
+    if os.environ.get("LOCAL_RANK", "0") != "0":
+        return contextlib.nullcontext()
+    resolved = resolve_device(device)
+    return runs.device_lock(resolved, on_wait=lambda: print(
+        f"waiting for the {resolved} device: another training holds it", file=sys.stderr))
+
+
 def _cmd_train(args) -> int:
     from hpt_core.training import train
 
     config, _, _ = _configs(args, args.method)
     check_output_path(args.run_dir, "run folder")
-    with _ProgressBar() as bar:
+    with _device_queue(config.train.device), _ProgressBar() as bar:
         metrics = train(config, args.run_dir, on_progress=bar.update)
     dev = metrics.get("dev", {})
     print(f"best epoch {metrics.get('best_epoch')}: dev micro-F1 {100 * dev.get('micro_f1', 0):.2f} macro-F1 {100 * dev.get('macro_f1', 0):.2f}; model in {Path(args.run_dir) / 'model'}")
@@ -275,8 +291,15 @@ def _cmd_methods(args) -> int:
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (exit status 2), like every other input error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {' '.join(message.split())} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hpt_core", description=__doc__.split("\n")[0])
+    parser = _OneLineParser(prog="python -m hpt_core", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model into a run folder (resumes when the folder has a checkpoint)")

@@ -290,9 +290,12 @@ class HPTModel(nn.Module):
     def new_parameters(self) -> list[nn.Parameter]:
         """Parameters HPT adds to the backbone (label words, template, graph, biases, heads).
 
-        The MLM head transform counts as new when the backbone shipped without one.
+        The MLM head counts as new only when the backbone shipped without one (the bundled MiniLM);
+        a pretrained head (``bert-base-uncased``) trains with the encoder.
         """
         backbone_ids = {id(p) for p in self.mlm.base_model.parameters()}
+        if getattr(self.mlm.config, "hpt_pretrained_mlm_head", False):
+            backbone_ids |= {id(p) for p in mlm_head(self.mlm).parameters()}
         return [p for p in self.parameters() if id(p) not in backbone_ids]
 
     # ---- persistence -------------------------------------------------------------------------------

@@ -7,11 +7,16 @@ and a word-level vocabulary written to a temporary folder.
 from __future__ import annotations
 
 import json
+import os
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
 
+
+# The device queue is machine-wide (runs.lock_dir); tests queue only against each other.
+os.environ.setdefault("HPT_LOCK_DIR", tempfile.mkdtemp(prefix="hpt-test-locks-"))
 
 # An uneven tree: "arts" is a leaf at depth 1, "biology" at depth 2, the rest at depth 3.
 TAXONOMY = [
