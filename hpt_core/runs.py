@@ -64,7 +64,7 @@ def _json_default(value: Any) -> Any:
 def read_json(path: str | Path, default: Any = None) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # missing, not UTF-8, not JSON, nested too deeply
         return default
 
 

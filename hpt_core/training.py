@@ -182,17 +182,13 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
     main = accelerator.is_main_process
-    # Read and check the data first: rejected input leaves no run folder behind (a background
-    # job's folder exists already: it records why it failed).
-    try:
-        data = load_run_data(config)
-        check_backbone(config.model, data[0].max_depth)  # a bad backbone or length, before anything is written
-        if main:
-            _check_same_run(config, run_dir)
-    except HPTInputError as err:
-        if main and (run_dir / runs.RUN_CONFIG).is_file():
-            runs.update_status(run_dir, state="failed", error=str(err), finished=time.time())
-        raise
+    # Read and check the data, the backbone and the folder first: rejected input leaves no run
+    # folder behind and changes none (a background job's folder exists already: run_job records
+    # why it failed).
+    data = load_run_data(config)
+    check_backbone(config.model, data[0].max_depth)  # a bad backbone or length, before anything is written
+    if main:
+        _check_same_run(config, run_dir)
     created = main and not run_dir.exists()
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)

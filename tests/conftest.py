@@ -15,6 +15,18 @@ from pathlib import Path
 import pytest
 
 
+# Property-based tests (tests/test_fuzz.py): "ci" is bounded and deterministic, the default;
+# HYPOTHESIS_PROFILE=long searches much longer on a workstation.
+try:
+    from hypothesis import settings
+
+    settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True, database=None,
+                              print_blob=True)
+    settings.register_profile("long", max_examples=2000, deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # hypothesis is a dev requirement: only the fuzz tests need it
+    pass
+
 # The device queue is machine-wide (runs.lock_dir); tests queue only against each other.
 os.environ.setdefault("HPT_LOCK_DIR", tempfile.mkdtemp(prefix="hpt-test-locks-"))
 
