@@ -183,7 +183,7 @@ class TrainConfig(_JSONConfig):
         batch_size (int, defaults to 16): documents per optimiser step (before accumulation).
         lr (float, defaults to 3e-5): Adam learning rate of the backbone (the paper's, for every parameter).
         new_params_lr (float, *optional*): learning rate of the parameters HPT adds (label words,
-            template, graph, biases, MLM head transform, linear head). ``None`` = ``lr`` (the paper).
+            template, graph, biases, linear head, and the MLM head when the backbone shipped without one). ``None`` = ``lr`` (the paper).
         warmup_ratio (float, defaults to 0.0): share of steps with a linear warm-up.
         schedule (str, defaults to ``"constant"``): learning rate after warm-up: ``"constant"`` (the
             paper) or ``"linear"`` (decays to 0 at the last step).

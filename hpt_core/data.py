@@ -537,9 +537,12 @@ def _read(
     p = Path(path)
     fmt = detect_format(p) if format == "auto" else format.lower()
     records = _records(p, fmt, text_column, label_column, path_sep)
-    return _documents(
+    docs, skipped = _documents(
         records, hierarchy, on_unknown=on_unknown, require_labels=require_labels, loose=(fmt == "wos")
     )
+    if not docs and not skipped:  # e.g. a table with a header and no rows
+        raise HPTInputError("no documents in the file", p)
+    return docs, skipped
 
 
 def read_corpus(
