@@ -298,7 +298,7 @@ class LabelHierarchy:
             if not children:
                 raise HPTInputError(
                     f"{parent!r} has no children: expected parent<TAB>child1<TAB>child2…"
-                    + (" (fields must be separated by tabs)" if "  " in line else ""),
+                    + (" (fields must be separated by tabs, not spaces)" if " " in line.strip() else ""),
                     path,
                     lineno,
                 )
