@@ -175,7 +175,8 @@ def newsgroups_archive(draw) -> tuple[str, bytes]:
     return ".tar.gz", buffer.getvalue()
 
 
-corpus_files = st.one_of(jsonl_corpus(), table_corpus(), wos_corpus(), newsgroups_archive())
+corpus_files = st.one_of(jsonl_corpus(), table_corpus(), wos_corpus(), newsgroups_archive(),
+                         st.tuples(st.just(".xlsx"), st.binary(max_size=64)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,6 +205,22 @@ def test_a_taxonomy_file_is_read_or_rejected_with_an_input_error(file):
         # accepted: both writers give the same tree back
         assert LabelHierarchy.from_json(hierarchy.to_json(Path(tmp) / "again.json")) == hierarchy
         assert LabelHierarchy.from_tsv(hierarchy.to_tsv(Path(tmp) / "again.tsv")).labels == hierarchy.labels
+
+
+@given(st.one_of(damaged(json.dumps({"sports": "games with a ball", "football": "the game of goals"})),
+                json_values.map(lambda v: json.dumps(v).encode("utf-8"))))
+@example(b'{"sports": "\\udc80"}')
+def test_a_descriptions_file_is_read_or_rejected_with_an_input_error(raw):
+    hierarchy = LabelHierarchy([(p, c) for p, cs in TAXONOMY for c in cs])
+    with sandbox() as tmp:
+        path = Path(tmp) / "descriptions.json"
+        path.write_bytes(raw)
+        try:
+            described = hierarchy.with_descriptions(LabelHierarchy.read_descriptions(path), source=path)
+        except HPTInputError as err:
+            assert "\n" not in err.problem.strip() and str(path) in str(err)
+            return
+        assert LabelHierarchy.from_json(described.to_json(Path(tmp) / "again.json")) == described
 
 
 @given(corpus_files)
