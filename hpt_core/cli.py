@@ -243,7 +243,7 @@ def _cmd_ablate(args) -> int:
     overrides = _model_overrides(args)
     for m in methods:  # reject an option that fits no method before any training starts
         resolve_method(m, recipe=args.recipe, **applicable_overrides(m, overrides))
-    with _ProgressBar() as bar:
+    with _device_queue(train.device), _ProgressBar() as bar:
         table = run_ablation(data, methods, args.out, train, on_progress=bar.update, recipe=args.recipe, **overrides)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"table saved to {Path(args.out) / 'ablation.csv'}")
@@ -259,7 +259,7 @@ def _cmd_low_resource(args) -> int:
     for seed in seeds:  # every seed is checked before the first run starts
         train.replace(seed=seed)
     overrides = _model_overrides(args)
-    with _ProgressBar() as bar:
+    with _device_queue(train.device), _ProgressBar() as bar:
         summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, on_progress=bar.update,
                                    recipe=args.recipe, **overrides)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
