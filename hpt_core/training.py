@@ -23,11 +23,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from hpt_core import runs
+from hpt_core.backbone import check_backbone
 from hpt_core.config import RunConfig
 from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
 from hpt_core.errors import HPTInputError
 from hpt_core.evaluation import evaluate_model
-from hpt_core.backbone import check_backbone
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.inputs import check_output_path
 from hpt_core.model import HPTModel, build_model
