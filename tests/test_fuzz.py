@@ -72,6 +72,10 @@ def assert_rejected_cleanly(rc: int, err: str, before: dict, after: dict, names:
         assert any(name in lines[0] for name in names), f"the error names none of {names}: {lines[0]}"
 
 
+# Tests whose every example loads a model folder run a third of the profile's examples.
+MODEL_EXAMPLES = max(10, settings.default.max_examples // 3)
+
+
 def sandbox():
     return tempfile.TemporaryDirectory(prefix="hpt-fuzz-")
 
@@ -392,7 +396,7 @@ texts = st.one_of(noise, st.text(max_size=20), st.sampled_from(["", " ", "\u200b
 
 
 @given(texts)
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=MODEL_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_predict_classifies_a_text_or_rejects_it_in_one_line(model_folder, text):
     before = snapshot(model_folder)
     rc, out, err = run_cli(["predict", "--run-dir", str(model_folder), "--text", text, "--json"])
@@ -404,7 +408,7 @@ def test_predict_classifies_a_text_or_rejects_it_in_one_line(model_folder, text)
 
 
 @given(st.lists(texts, min_size=0, max_size=4), st.sampled_from([b"", b"\xff\xfe", b"\n\n", b"\xed\xa0\x80"]))
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=MODEL_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_predict_file_classifies_each_line_or_rejects_the_file_in_one_line(model_folder, lines, tail):
     with sandbox() as tmp:
         path = Path(tmp) / "texts.txt"
@@ -414,13 +418,14 @@ def test_predict_file_classifies_each_line_or_rejects_the_file_in_one_line(model
         if rc != 0:
             assert_rejected_cleanly(rc, err, before, snapshot(Path(tmp)), ("texts.txt",))
             return
-        kept = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+        # a leading byte-order mark is not part of the first text
+        kept = [line for line in path.read_text(encoding="utf-8-sig").split("\n") if line.strip()]
         assert [json.loads(x)["text"] for x in out.splitlines()] == kept
 
 
 @given(st.sampled_from(["", " ", "sports", "football", "Root", "nope", "\x00"]) | st.none(),
        st.sampled_from(["0", "-3", "1", "5", "100000", "x", ""]))
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=MODEL_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_neighbours_options_are_answered_or_rejected_in_one_line(model_folder, label, k):
     argv = ["neighbours", "--run-dir", str(model_folder), "-k", k, "--json"]
     if label is not None:
@@ -433,6 +438,22 @@ def test_neighbours_options_are_answered_or_rejected_in_one_line(model_folder, l
     assert set(result) <= {"sports", "football"} | set(result) and all(len(v) <= int(k) for v in result.values())
     if label is not None:
         assert list(result) == [label]
+
+
+@given(corpus_files)
+@settings(max_examples=MODEL_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_evaluate_reports_on_a_corpus_or_rejects_it_in_one_line(model_folder, file):
+    ext, raw = file
+    with sandbox() as tmp:
+        path = Path(tmp) / f"corpus{ext}"
+        path.write_bytes(raw)
+        before = snapshot(Path(tmp))
+        rc, out, err = run_cli(["evaluate", "--run-dir", str(model_folder), "--data", str(path), "--json"])
+        if rc != 0:
+            assert_rejected_cleanly(rc, err, before, snapshot(Path(tmp)), (path.name,))
+            return
+        hierarchy = LabelHierarchy.from_json(model_folder / "hierarchy.json")
+        assert json.loads(out)["n_documents"] == len(read_corpus(path, hierarchy))
 
 
 def _tree_of(size: int) -> str:
