@@ -58,13 +58,48 @@ def load_backbone(name: str):
         with _quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(path)
             mlm, info = AutoModelForMaskedLM.from_pretrained(path, output_loading_info=True)
-    except (OSError, ValueError) as err:
-        raise HPTInputError(f"cannot load backbone {name!r}: {str(err).splitlines()[0]}") from None
-    if any(key.startswith(("cls.", "lm_head.")) for key in info.get("missing_keys", [])):
+    except Exception as err:  # transformers and tokenizers raise many types for a bad folder or name
+        raise HPTInputError(f"cannot load backbone {name!r}: {_first_line(err)}") from None
+    shipped_head = not any(key.startswith(_HEAD_PREFIXES) for key in info.get("missing_keys", []))
+    # Recorded on the backbone's config, so it is saved with the model: HPTModel.new_parameters
+    # trains a pretrained head at the encoder's rate and only a fresh one at the new-parameter rate.
+    mlm.config.hpt_pretrained_mlm_head = shipped_head
+    if not shipped_head:
         logger.info("backbone %s has no MLM head: initialised one (decoder tied to the word embeddings)", name)
     if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
         raise HPTInputError(f"backbone {name!r} has no [MASK]/[CLS]/[SEP] tokens: a BERT-family masked LM is needed")
     return mlm, tokenizer
+
+
+_HEAD_PREFIXES = ("cls.", "lm_head.", "generator_lm_head.")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def check_backbone(config, max_depth: int) -> None:
+    """Check, without loading any weights, that the backbone of ``config`` (an ``HPTConfig``)
+    exists, has a usable tokenizer, and can read the template of a tree ``max_depth`` deep
+    within ``config.max_length`` tokens.  Training calls it before writing anything."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from hpt_core.template import build_layout, check_input_length
+
+    path = resolve_backbone(config.backbone)
+    if Path(path).exists() is False and ("/" in path and path.startswith((".", "/"))):
+        raise HPTInputError(f"backbone folder not found: {path}")
+    try:
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            backbone_config = AutoConfig.from_pretrained(path)
+    except Exception as err:  # as in load_backbone
+        raise HPTInputError(f"cannot load backbone {config.backbone!r}: {_first_line(err)}") from None
+    if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+        raise HPTInputError(f"backbone {config.backbone!r} has no [MASK]/[CLS]/[SEP] tokens: a BERT-family masked LM is needed")
+    layout = build_layout(config, max_depth, tokenizer)
+    check_input_length(layout, config.max_length, getattr(backbone_config, "max_position_embeddings", None), max_depth)
 
 
 def backbone_from_config(config_dict: dict):

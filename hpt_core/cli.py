@@ -8,13 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import warnings
 from pathlib import Path
 
 from hpt_core.config import DEFAULT_RECIPE, RECIPES
 from hpt_core.errors import HPTInputError
-from hpt_core.methods import METHODS, resolve_method
+from hpt_core.inputs import check_output_path, check_text, read_text, require_file
+from hpt_core.methods import METHODS, applicable_overrides, resolve_method
 
 _FORMATS = ["auto", "jsonl", "csv", "tsv", "wos", "20ng"]
 
@@ -24,6 +26,27 @@ def _positive_fraction(text: str) -> float:
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
     return value
+
+
+def _name_list(text: str, option: str) -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]``; an empty item, an empty list or a repeated item is an error."""
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or any(not item for item in items):
+        raise HPTInputError(f"{option} must be a comma-separated list without empty items; got {text!r}")
+    repeated = next((item for item in items if items.count(item) > 1), None)
+    if repeated is not None:
+        raise HPTInputError(f"{option} lists {repeated!r} twice")
+    return items
+
+
+def _seed_list(text: str) -> list[int]:
+    seeds = []
+    for item in _name_list(text, "--seeds"):
+        try:
+            seeds.append(int(item))
+        except ValueError:
+            raise HPTInputError(f"--seeds must be whole numbers separated by commas; {item!r} is not one") from None
+    return seeds
 
 
 def _gate(text: str) -> float | str:
@@ -102,8 +125,8 @@ def _configs(args: argparse.Namespace, method: str):
                          low_resource=args.low_resource, device=args.device, max_steps=args.max_steps, **given)
     data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test, descriptions=args.descriptions)
     for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):
-        if path is not None and not Path(path).is_file():
-            raise HPTInputError("file not found", path)
+        if path is not None:
+            require_file(path)
     return RunConfig(data=data, model=model, train=train, name=method), data, train
 
 
@@ -128,11 +151,28 @@ class _ProgressBar:
         self.bar.close()
 
 
+def _device_queue(device: str):
+    """The machine's queue for the device (shared with the app's jobs); under ``accelerate launch``
+    only the first process of the machine waits in it, the others wait for that one."""
+    import contextlib
+    import os
+
+    from hpt_core import runs
+    from hpt_core.training import resolve_device
+
+    if os.environ.get("LOCAL_RANK", "0") != "0":
+        return contextlib.nullcontext()
+    resolved = resolve_device(device)
+    return runs.device_lock(resolved, on_wait=lambda: print(
+        f"waiting for the {resolved} device: another training holds it", file=sys.stderr))
+
+
 def _cmd_train(args) -> int:
     from hpt_core.training import train
 
     config, _, _ = _configs(args, args.method)
-    with _ProgressBar() as bar:
+    check_output_path(args.run_dir, "run folder")
+    with _device_queue(config.train.device), _ProgressBar() as bar:
         metrics = train(config, args.run_dir, on_progress=bar.update)
     dev = metrics.get("dev", {})
     print(f"best epoch {metrics.get('best_epoch')}: dev micro-F1 {100 * dev.get('micro_f1', 0):.2f} macro-F1 {100 * dev.get('macro_f1', 0):.2f}; model in {Path(args.run_dir) / 'model'}")
@@ -160,15 +200,16 @@ def _cmd_evaluate(args) -> int:
 def _cmd_predict(args) -> int:
     from hpt_core.predict import Predictor
 
-    if args.file:
+    if args.file is not None:
         path = Path(args.file)
-        if not path.is_file():
-            raise HPTInputError("file not found", path)
-        texts = [line for line in path.read_text(encoding="utf-8", errors="strict").splitlines() if line.strip()]
+        numbered = [(n, line) for n, line in enumerate(read_text(path).split("\n"), start=1) if line.strip()]
+        for n, line in numbered:
+            check_text(line, path, n)
+        texts = [line for _, line in numbered]
         if not texts:
             raise HPTInputError("no text in file (one text per line expected)", path)
     else:
-        texts = [args.text]
+        texts = [check_text(args.text, "--text")]
     predictor = Predictor.from_run(args.run_dir)
     for p in predictor.predict(texts, progress=len(texts) > 1):
         if args.json:
@@ -185,7 +226,7 @@ def _cmd_neighbours(args) -> int:
     from hpt_core.predict import load_run_model
 
     model = load_run_model(args.run_dir)
-    result = label_word_neighbours(model, args.k, [args.label] if args.label else None)
+    result = label_word_neighbours(model, args.k, [args.label] if args.label is not None else None)
     if args.json:
         print(json.dumps({label: [{"token": t, "similarity": s} for t, s in items] for label, items in result.items()}))
     else:
@@ -197,15 +238,16 @@ def _cmd_neighbours(args) -> int:
 def _cmd_ablate(args) -> int:
     from hpt_core.experiments import run_ablation
 
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = _name_list(args.methods, "--methods")
     for m in methods:
         if m not in METHODS:
             raise HPTInputError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
+    check_output_path(args.out)
     _, data, train = _configs(args, methods[0])
     overrides = _model_overrides(args)
     for m in methods:  # reject an option that fits no method before any training starts
-        resolve_method(m, recipe=args.recipe, **overrides)
-    with _ProgressBar() as bar:
+        resolve_method(m, recipe=args.recipe, **applicable_overrides(m, overrides))
+    with _device_queue(train.device), _ProgressBar() as bar:
         table = run_ablation(data, methods, args.out, train, on_progress=bar.update, recipe=args.recipe, **overrides)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"table saved to {Path(args.out) / 'ablation.csv'}")
@@ -215,10 +257,13 @@ def _cmd_ablate(args) -> int:
 def _cmd_low_resource(args) -> int:
     from hpt_core.experiments import run_low_resource
 
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = _seed_list(args.seeds)
+    check_output_path(args.out)
     _, data, train = _configs(args, args.method)
+    for seed in seeds:  # every seed is checked before the first run starts
+        train.replace(seed=seed)
     overrides = _model_overrides(args)
-    with _ProgressBar() as bar:
+    with _device_queue(train.device), _ProgressBar() as bar:
         summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, on_progress=bar.update,
                                    recipe=args.recipe, **overrides)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -250,8 +295,15 @@ def _cmd_methods(args) -> int:
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (exit status 2), like every other input error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {' '.join(message.split())} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hpt_core", description=__doc__.split("\n")[0])
+    parser = _OneLineParser(prog="python -m hpt_core", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model into a run folder (resumes when the folder has a checkpoint)")
@@ -328,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _print_warning
             return args.func(args)
     except HPTInputError as err:
-        print(f"error: {err}", file=sys.stderr)
+        # One line, whatever a library message held (file names and labels are shown with repr).
+        print("error: " + re.sub(r"\s*[\r\n]+\s*", " ", str(err)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

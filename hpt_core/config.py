@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ from hpt_core.errors import HPTInputError
 DEFAULT_BACKBONE = "minilm"
 
 
+def _finite(value: Any) -> bool:
+    """A real number that is neither NaN nor infinite (booleans are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class _JSONConfig:
     """Mixin: strict dict/JSON round trip (unknown keys are an error, not silently dropped)."""
 
@@ -30,10 +36,15 @@ class _JSONConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | None = None):
         known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        if not isinstance(data, dict):
+            raise HPTInputError(f"{cls.__name__} must be a JSON object", source)
         unknown = sorted(set(data) - known)
         if unknown:
             raise HPTInputError(f"unknown {cls.__name__} option(s): {', '.join(unknown)}", source)
-        return cls(**data)
+        try:
+            return cls(**data)
+        except TypeError as err:  # a wrongly typed value compared with a number
+            raise HPTInputError(f"bad {cls.__name__} value ({err})", source) from None
 
     def to_json(self, path: str | Path) -> None:
         from hpt_core.runs import atomic_write_json  # local: runs imports config
@@ -42,10 +53,11 @@ class _JSONConfig:
 
     @classmethod
     def from_json(cls, path: str | Path):
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise HPTInputError(f"cannot read {cls.__name__}: {err}", path) from None
+        from hpt_core.inputs import parse_json, read_text  # local: inputs is a leaf, config is imported early
+
+        data = parse_json(read_text(path), path)
+        if not isinstance(data, dict):
+            raise HPTInputError(f"{cls.__name__} must be a JSON object", path)
         return cls.from_dict(data, source=str(path))
 
     def replace(self, **changes):
@@ -160,6 +172,16 @@ class HPTConfig(_JSONConfig):
             raise HPTInputError(f"graph_layers must be at least 1; got {self.graph_layers}")
         if not 0.0 <= self.mlm_probability < 1.0:
             raise HPTInputError(f"mlm_probability must be in [0, 1); got {self.mlm_probability}")
+        if not _finite(self.mlm_weight) or self.mlm_weight < 0:
+            raise HPTInputError(f"mlm_weight must be a finite number >= 0; got {self.mlm_weight}")
+        if self.text_residual_gate is not None and not _finite(self.text_residual_gate):
+            raise HPTInputError(f"text_residual_gate must be a finite number or None; got {self.text_residual_gate}")
+        if not _finite(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise HPTInputError(f"dropout must be in [0, 1); got {self.dropout}")
+        if self.n_soft_tokens < 1:
+            raise HPTInputError(f"n_soft_tokens must be at least 1; got {self.n_soft_tokens}")
+        if self.prompt == "hard" and not self.hard_template.strip():
+            raise HPTInputError("hard_template must hold at least one word")
 
 
 @dataclass
@@ -171,7 +193,7 @@ class TrainConfig(_JSONConfig):
         batch_size (int, defaults to 16): documents per optimiser step (before accumulation).
         lr (float, defaults to 3e-5): Adam learning rate of the backbone (the paper's, for every parameter).
         new_params_lr (float, *optional*): learning rate of the parameters HPT adds (label words,
-            template, graph, biases, MLM head transform, linear head). ``None`` = ``lr`` (the paper).
+            template, graph, biases, linear head, and the MLM head when the backbone shipped without one). ``None`` = ``lr`` (the paper).
         warmup_ratio (float, defaults to 0.0): share of steps with a linear warm-up.
         schedule (str, defaults to ``"constant"``): learning rate after warm-up: ``"constant"`` (the
             paper) or ``"linear"`` (decays to 0 at the last step).
@@ -205,8 +227,19 @@ class TrainConfig(_JSONConfig):
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.patience < 1:
             raise HPTInputError("epochs, batch_size, grad_accum and patience must be positive")
-        if self.lr <= 0 or (self.new_params_lr is not None and self.new_params_lr <= 0):
-            raise HPTInputError("learning rates must be positive")
+        for name in ("lr", "new_params_lr"):
+            value = getattr(self, name)
+            if (value is not None or name == "lr") and not (_finite(value) and value > 0):
+                raise HPTInputError(f"{name} must be a finite positive number; got {value}")
+        if not _finite(self.weight_decay) or self.weight_decay < 0:
+            raise HPTInputError(f"weight_decay must be a finite number >= 0; got {self.weight_decay}")
+        # NumPy's and torch's generators take seeds in [0, 2**32).
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise HPTInputError(f"seed must be a whole number from 0 to {2**32 - 1}; got {self.seed}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise HPTInputError(f"max_steps must be at least 1 (or unset); got {self.max_steps}")
+        if self.eval_batch_size < 1 or self.log_every < 1:
+            raise HPTInputError("eval_batch_size and log_every must be positive")
         if self.low_resource is not None and not 0.0 < self.low_resource <= 1.0:
             raise HPTInputError(f"low_resource must be a fraction in (0, 1]; got {self.low_resource}")
         if self.schedule not in ("constant", "linear"):
@@ -292,6 +325,8 @@ class RunConfig(_JSONConfig):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | None = None) -> "RunConfig":
+        if not isinstance(data, dict):
+            raise HPTInputError("run config must be a JSON object", source)
         unknown = sorted(set(data) - {"data", "model", "train", "name"})
         if unknown or "data" not in data:
             raise HPTInputError(f"run config needs 'data' and knows only data/model/train/name; got {sorted(data)}", source)

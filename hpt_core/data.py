@@ -19,13 +19,10 @@ Supported corpora (:func:`read_corpus`):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
 import shutil
-import sys
 import tarfile
 import tempfile
 import warnings
@@ -38,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from hpt_core.errors import HPTInputError
+from hpt_core.inputs import check_output_path, check_text, csv_rows, parse_json, require_file
 from hpt_core.hierarchy import (
     ROOT,
     LabelHierarchy,
@@ -195,8 +193,7 @@ def _documents(
     docs: list[Document] = []
     skipped: list[HPTInputError] = []
     for rec in records:
-        if not rec.text.strip():
-            raise HPTInputError("empty text", rec.file, rec.line)
+        check_text(rec.text, rec.file, rec.line)
         if require_labels and not rec.names and not rec.paths:
             raise HPTInputError("document has no labels", rec.file, rec.line)
         try:
@@ -207,6 +204,9 @@ def _documents(
                 raise err from None
             skipped.append(err)
             continue
+        if require_labels and not labels:
+            # Ancestors are implied and the root is dropped: a root-only document has no label.
+            raise HPTInputError("document's only label is the root; give a label below it", rec.file, rec.line)
         docs.append(Document(rec.text, labels))
     return docs, skipped
 
@@ -245,10 +245,7 @@ def _jsonl_records(
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise HPTInputError(f"invalid JSON: {err.msg} (column {err.colno})", path, lineno) from None
+        obj = parse_json(line, path, lineno)
         if not isinstance(obj, dict):
             raise HPTInputError('expected a JSON object {"text": ..., "labels": [...]}', path, lineno)
         key = next((k for k in text_keys if k in obj), None)
@@ -275,23 +272,6 @@ def _jsonl_records(
         yield _Record(value, names, paths, file, lineno)
 
 
-def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank csv records with the line each starts on (quoted fields may span lines)."""
-    limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, min(sys.maxsize, 2**31 - 1)))  # abstracts can be long
-    try:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-        start = 1
-        for row in reader:
-            lineno, start = start, reader.line_num + 1
-            if row and any(f.strip() for f in row):
-                yield lineno, row
-    except csv.Error as err:
-        raise HPTInputError(f"malformed line ({err})", None, start) from None
-    finally:
-        csv.field_size_limit(limit)
-
-
 def _table_records(
     path: Path,
     delimiter: str,
@@ -301,7 +281,7 @@ def _table_records(
 ) -> Iterator[_Record]:
     text = read_text(path)
     file = str(path)
-    rows = _located(_csv_rows(text, delimiter), path)
+    rows = csv_rows(text, delimiter, path)
     try:
         header_line, header = next(rows)
     except StopIteration:
@@ -364,14 +344,6 @@ def _table_records(
         yield _Record(row[text_at], names, paths, file, lineno)
 
 
-def _located(rows: Iterator[tuple[int, list[str]]], path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Add the file name to csv errors raised while iterating."""
-    try:
-        yield from rows
-    except HPTInputError as err:
-        raise HPTInputError(err.problem, path, err.line) from None
-
-
 def _wos_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
@@ -390,7 +362,7 @@ def _wos_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         finally:
             book.close()
     else:
-        yield from _located(_csv_rows(read_text(path), "\t"), path)
+        yield from csv_rows(read_text(path), "\t", path)
 
 
 def _wos_records(path: Path) -> Iterator[_Record]:
@@ -462,8 +434,9 @@ def _20ng_posts(path: Path) -> Iterator[tuple[str, str, str, str]]:
         raise HPTInputError("file not found", path)
     try:
         archive = tarfile.open(path, "r:*")
-    except (tarfile.TarError, OSError) as err:
-        raise HPTInputError(f"not a readable tar archive ({err})", path) from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error):
+        # tarfile's message lists every compression it tried, one per line: say it in one.
+        raise HPTInputError("not a readable tar archive (.tar, .tar.gz, .tar.bz2 or .tar.xz)", path) from None
     with archive:
         try:
             for member in archive:
@@ -473,7 +446,7 @@ def _20ng_posts(path: Path) -> Iterator[tuple[str, str, str, str]]:
                     add(Path(member.name).parts, lambda d=data: d)
             yield from posts()
         except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-            raise HPTInputError(f"damaged tar archive ({err})", path) from None
+            raise HPTInputError(f"damaged tar archive ({' '.join(str(err).split())})", path) from None
 
 
 def _decode_post(raw: bytes) -> str:
@@ -505,8 +478,7 @@ def detect_format(path: str | Path) -> str:
         raise HPTInputError(
             "is a folder but not a 20 Newsgroups one (no 20news-bydate-train/ or 20news-bydate-test/)", p
         )
-    if not p.exists():
-        raise HPTInputError("file not found", p)
+    require_file(p)
     if name.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2")):
         return "20ng"
     if name.endswith((".jsonl", ".json", ".ndjson")):
@@ -515,6 +487,9 @@ def detect_format(path: str | Path) -> str:
         return "wos"
     if name.endswith(".csv"):
         return "csv"
+    if not p.is_file():
+        # A pipe (<(...)) can be read once only: peeking at its first line would lose it.
+        return "jsonl"
     with open(p, "rb") as fh:
         first = fh.readline().decode("utf-8", errors="replace").lstrip("\ufeff")
     columns = [c.strip().lower() for c in first.split("\t")]
@@ -562,9 +537,12 @@ def _read(
     p = Path(path)
     fmt = detect_format(p) if format == "auto" else format.lower()
     records = _records(p, fmt, text_column, label_column, path_sep)
-    return _documents(
+    docs, skipped = _documents(
         records, hierarchy, on_unknown=on_unknown, require_labels=require_labels, loose=(fmt == "wos")
     )
+    if not docs and not skipped:  # e.g. a table with a header and no rows
+        raise HPTInputError("no documents in the file", p)
+    return docs, skipped
 
 
 def read_corpus(
@@ -730,7 +708,7 @@ def save_dataset(directory: str | Path, dataset: Dataset, *, overwrite: bool = F
     The folder is built in a temp folder beside ``directory`` and renamed into place, so it
     appears complete or not at all.  An existing ``directory`` is refused unless ``overwrite``.
     """
-    target = Path(directory)
+    target = check_output_path(directory)
     if target.exists() and not overwrite:
         raise HPTInputError("already exists; choose another output folder or allow overwriting", target)
     if target.exists() and not target.is_dir():
@@ -785,10 +763,7 @@ def load_dataset(directory: str | Path) -> Dataset:
         raise HPTInputError("no taxonomy.tsv in the dataset folder", d)
     info: dict[str, Any] = {}
     if (d / "dataset.json").is_file():
-        try:
-            info = json.loads(read_text(d / "dataset.json"))
-        except json.JSONDecodeError as err:
-            raise HPTInputError(f"invalid JSON: {err.msg}", d / "dataset.json", err.lineno) from None
+        info = parse_json(read_text(d / "dataset.json"), d / "dataset.json")
         if not isinstance(info, dict):
             raise HPTInputError("expected a JSON object", d / "dataset.json")
     hierarchy = LabelHierarchy.from_tsv(tax)
@@ -834,7 +809,7 @@ def import_corpus(
     output behind.
     """
     fr = _check_fractions(fractions)
-    out = Path(output)
+    out = check_output_path(output)
     if out.exists() and not overwrite:
         raise HPTInputError("already exists; choose another output folder or allow overwriting", out)
     fmt = detect_format(corpus) if format == "auto" else format.lower()
@@ -866,6 +841,13 @@ def import_corpus(
         if not docs:
             raise HPTInputError("no documents left after skipping those outside the taxonomy", corpus)
         splits = split_corpus(docs, fr, seed)
+    wanted = {"train": True, "dev": fr[1] > 0, "test": fmt == "20ng" or fr[2] > 0}
+    empty = [split for split, needed in wanted.items() if needed and not splits[split]]
+    if empty:
+        sizes = ", ".join(f"{split} {len(docs)}" for split, docs in splits.items())
+        raise HPTInputError(
+            f"too few documents to split: {sizes}; {' and '.join(empty)} would be empty", corpus
+        )
     _warn_skipped(corpus, skipped)
     meta: dict[str, Any] = {
         "source": str(corpus),

@@ -12,7 +12,7 @@ import pandas as pd
 
 from hpt_core import runs
 from hpt_core.config import DataSpec, RunConfig, TrainConfig
-from hpt_core.methods import describe, resolve_method
+from hpt_core.methods import applicable_overrides, describe, resolve_method
 from hpt_core.training import train
 
 
@@ -72,7 +72,8 @@ def run_ablation(data: DataSpec, methods: list[str], out_dir: str | Path, train_
         run_dirs.append(run_dir)
         if runs.run_status(run_dir).get("state") == "completed" and run_metrics(run_dir):
             continue
-        config = RunConfig(data=data, model=resolve_method(method, recipe, **model_overrides), train=train_config,
+        config = RunConfig(data=data, model=resolve_method(method, recipe, **applicable_overrides(method, model_overrides)),
+                           train=train_config,
                            name=method)
         train(config, run_dir, on_progress=on_progress)
     table = comparison_table(run_dirs, "test" if data.test else "dev")

@@ -16,8 +16,6 @@ Readers: HiAGM ``.taxonomy`` TSV (:meth:`LabelHierarchy.from_tsv`), ``parent,chi
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -31,6 +29,7 @@ import networkx as nx
 import numpy as np
 
 from hpt_core.errors import HPTInputError
+from hpt_core.inputs import check_name, content_lines as _content_lines, csv_rows, parse_json, read_text
 
 ROOT = "Root"
 
@@ -48,37 +47,6 @@ _PATH_SEPARATORS = (" > ", "/", ".")
 # --------------------------------------------------------------------------------------------
 # File helpers shared with hpt_core.data (kept here so both modules report files the same way)
 # --------------------------------------------------------------------------------------------
-
-
-def read_text(path: str | Path, encoding: str = "utf-8") -> str:
-    """Read a whole text file, turning every way it can fail into an :class:`HPTInputError`.
-
-    A UTF-8 byte-order mark is dropped (spreadsheet exports add one) and ``\\r\\n`` / ``\\r``
-    become ``\\n``.  Bytes that are not valid in ``encoding`` are reported with their line,
-    instead of escaping as a ``UnicodeDecodeError`` the user cannot place.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise HPTInputError("file not found", p)
-    if p.is_dir():
-        raise HPTInputError("is a folder, expected a file", p)
-    try:
-        raw = p.read_bytes()
-    except OSError as err:
-        raise HPTInputError(f"cannot read file ({err.strerror or err})", p) from None
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-    try:
-        text = raw.decode(codec)
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
-        byte = raw[err.start : err.start + 1].hex()
-        raise HPTInputError(
-            f"not valid {encoding} text (byte 0x{byte} at column {column}); save the file as {encoding}",
-            p,
-            line,
-        ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -270,10 +238,7 @@ class LabelHierarchy:
     @staticmethod
     def read_descriptions(path: str | Path) -> dict[str, str]:
         """A JSON object ``{label: description}`` from ``path``."""
-        try:
-            data = json.loads(read_text(path))
-        except json.JSONDecodeError as err:
-            raise HPTInputError(f"not valid JSON: {err.msg}", path, err.lineno) from None
+        data = parse_json(read_text(path), path)
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise HPTInputError("descriptions must be a JSON object {label: text}", path)
         return data
@@ -315,13 +280,14 @@ class LabelHierarchy:
     # ---- readers --------------------------------------------------------------------------
 
     @classmethod
-    def from_tsv(cls, path: str | Path) -> LabelHierarchy:
+    def from_tsv(cls, path: str | Path, *, text: str | None = None) -> LabelHierarchy:
         """Read the HiAGM taxonomy format: ``parent<TAB>child1<TAB>child2…`` per line.
 
         The first line usually starts with ``Root``; blank lines are ignored, fields are
-        stripped of surrounding spaces.
+        stripped of surrounding spaces.  ``text``: the file's content when already read (a pipe
+        can be read only once).
         """
-        text = read_text(path)
+        text = read_text(path) if text is None else text
         edges: list[tuple[str, str]] = []
         lines: list[int] = []
         for lineno, line in _content_lines(text):
@@ -332,7 +298,7 @@ class LabelHierarchy:
             if not children:
                 raise HPTInputError(
                     f"{parent!r} has no children: expected parent<TAB>child1<TAB>child2…"
-                    + (" (fields must be separated by tabs)" if "  " in line else ""),
+                    + (" (fields must be separated by tabs, not spaces)" if " " in line.strip() else ""),
                     path,
                     lineno,
                 )
@@ -350,22 +316,17 @@ class LabelHierarchy:
         return cls(edges, source=path, lines=lines)
 
     @classmethod
-    def from_edge_csv(cls, path: str | Path) -> LabelHierarchy:
+    def from_edge_csv(cls, path: str | Path, *, text: str | None = None) -> LabelHierarchy:
         """Read ``parent,child`` per line (CSV quoting allowed), optional header ``parent,child``.
 
         The root is the parent that is never a child.
         """
-        text = read_text(path)
+        text = read_text(path) if text is None else text
         edges: list[tuple[str, str]] = []
         lines: list[int] = []
-        reader = csv.reader(io.StringIO(text))
-        start = 1
         first_row = True
-        for row in reader:
-            # csv records may span lines (quoted fields): remember where each one starts.
-            lineno, start = start, reader.line_num + 1
-            if not row or all(not f.strip() for f in row):
-                continue
+        # csv records may span lines (quoted fields): csv_rows gives the line each one starts on.
+        for lineno, row in csv_rows(text, ",", path):
             if len(row) != 2:
                 raise HPTInputError(
                     f"expected 2 fields 'parent,child', found {len(row)}", path, lineno
@@ -383,7 +344,7 @@ class LabelHierarchy:
 
     @classmethod
     def from_paths(
-        cls, path_or_lines: str | Path | Iterable[str], sep: str = "/"
+        cls, path_or_lines: str | Path | Iterable[str], sep: str = "/", *, text: str | None = None
     ) -> LabelHierarchy:
         """Read one label path per line, e.g. ``CS/Machine learning``.
 
@@ -402,7 +363,7 @@ class LabelHierarchy:
         """
         if isinstance(path_or_lines, (str, Path)):
             source: str | Path = path_or_lines
-            text = read_text(path_or_lines)
+            text = read_text(path_or_lines) if text is None else text
             numbered = list(_content_lines(text))
         else:
             source = "<lines>"
@@ -483,15 +444,12 @@ class LabelHierarchy:
         return h
 
     @classmethod
-    def from_json(cls, path: str | Path) -> LabelHierarchy:
+    def from_json(cls, path: str | Path, *, text: str | None = None) -> LabelHierarchy:
         """Read the library's own JSON format (see :meth:`to_dict`)."""
-        text = read_text(path)
+        text = read_text(path) if text is None else text
         if not text.strip():
             raise HPTInputError("file is empty", path)
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise HPTInputError(f"invalid JSON: {err.msg} (column {err.colno})", path, err.lineno) from None
+        d = parse_json(text, path)
         return cls.from_dict(d, source=path)
 
     @classmethod
@@ -508,22 +466,22 @@ class LabelHierarchy:
         """
         p = Path(path)
         fmt = format.lower()
+        if fmt not in ("auto", "tsv", "csv", "paths", "json"):
+            raise HPTInputError(
+                f"unknown taxonomy format {format!r} (expected auto, tsv, csv, paths or json)", p
+            )
+        text = read_text(p)  # once: a pipe (<(...)) cannot be read twice
         if fmt == "auto":
-            fmt = _sniff_taxonomy_format(p)
+            fmt = _sniff_taxonomy_format(p, text)
         if fmt == "tsv":
-            return cls.from_tsv(p)
+            return cls.from_tsv(p, text=text)
         if fmt == "csv":
-            return cls.from_edge_csv(p)
+            return cls.from_edge_csv(p, text=text)
         if fmt == "json":
-            return cls.from_json(p)
-        if fmt == "paths":
-            if sep is None:
-                text = read_text(p)
-                sep = next((s for s in (" > ", "/") if s in text), ".")
-            return cls.from_paths(p, sep=sep)
-        raise HPTInputError(
-            f"unknown taxonomy format {format!r} (expected auto, tsv, csv, paths or json)", p
-        )
+            return cls.from_json(p, text=text)
+        if sep is None:
+            sep = next((s for s in (" > ", "/") if s in text), ".")
+        return cls.from_paths(p, sep=sep, text=text)
 
     # ---- writers --------------------------------------------------------------------------
 
@@ -578,14 +536,6 @@ def _show(node: str) -> str:
     return "the root" if node == ROOT else repr(node)
 
 
-def _content_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with their 1-based numbers (split on ``\\n`` only, never on other
-    Unicode line breaks that ``str.splitlines`` would honour)."""
-    for n, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
-            yield n, line
-
-
 def _validated_graph(
     edges: list[tuple[Any, ...]], lines: list[int | None], source: str | None
 ) -> nx.DiGraph:
@@ -598,10 +548,9 @@ def _validated_graph(
             raise HPTInputError(f"an edge must be a (parent, child) pair of strings, got {edge!r}", source, line)
         parent, child = edge
         for name in (parent, child):
-            if not name.strip():
-                raise HPTInputError("empty label name", source, line)
             if any(ch in name for ch in "\t\n\r"):
                 raise HPTInputError(f"label name {name!r} contains a tab or line break", source, line)
+            check_name(name, source, line)
         if child.casefold() == ROOT.casefold():
             raise HPTInputError(
                 f"label {child!r} is named like the root; the root cannot be a child", source, line
@@ -672,6 +621,8 @@ def _validated_descriptions(
             raise HPTInputError(f"description given for unknown label {label!r}", source)
         if not isinstance(text, str):
             raise HPTInputError(f"description of {label!r} must be text", source)
+        if any("\ud800" <= ch <= "\udfff" for ch in text):
+            raise HPTInputError(f"description of {label!r} contains a lone surrogate, not a character", source)
         if text.strip():
             out[label] = text.strip()
     return out
@@ -707,7 +658,7 @@ def _display_names(h: LabelHierarchy) -> dict[str, str]:
     return out
 
 
-def _sniff_taxonomy_format(p: Path) -> str:
+def _sniff_taxonomy_format(p: Path, text: str) -> str:
     ext = p.suffix.lower()
     if ext == ".json":
         return "json"
@@ -715,11 +666,19 @@ def _sniff_taxonomy_format(p: Path) -> str:
         return "csv"
     if ext in (".tsv", ".taxonomy", ".taxnomy"):
         return "tsv"
-    text = read_text(p)
     if not text.strip():
         raise HPTInputError("file is empty", p)
     if text.lstrip().startswith("{"):
         return "json"
     if "\t" in text:
         return "tsv"
+    first_line, first = next(_content_lines(text))
+    words = first.split()
+    if len(words) > 1 and words[0].casefold() == ROOT.casefold() and not any(s in first for s in ("/", ".")):
+        # "Root CS Medical": a HiAGM taxonomy whose tabs became spaces, not a label path.
+        raise HPTInputError(
+            "looks like a HiAGM taxonomy separated by spaces; separate parent and children with tabs",
+            p,
+            first_line,
+        )
     return "paths"

@@ -64,6 +64,17 @@ def resolve_method(name: str, recipe: str | None = None, **overrides: Any) -> HP
     return HPTConfig(**{**method, **from_recipe, **overrides, "method": name})
 
 
+def applicable_overrides(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` less those that would undo what defines the method ``name``.
+
+    A method that removes the MLM loss by definition (``rm-mlm``, the baselines) keeps weight 0
+    when a comparison sets ``mlm_weight`` for the others, so its row still means what it says.
+    """
+    if METHODS[name][1].get("mlm_weight") == 0.0:
+        return {k: v for k, v in overrides.items() if k != "mlm_weight"}
+    return dict(overrides)
+
+
 def has_label_words(name: str) -> bool:
     """Whether the method scores with virtual label words (so label-word options apply to it)."""
     return METHODS[name][1].get("scorer", HPTConfig.scorer) == "label_words"

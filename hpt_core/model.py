@@ -25,7 +25,7 @@ from hpt_core.errors import HPTInputError
 from hpt_core.graph import HierarchyInjection, build_edge_index
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.losses import bce_loss, mask_tokens, zmlce_loss
-from hpt_core.template import build_layout, collate, tokenize_texts
+from hpt_core.template import build_layout, check_input_length, collate, tokenize_texts
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -74,6 +74,8 @@ class HPTModel(nn.Module):
         self.tokenizer = tokenizer
         self.mlm = mlm
         self.layout = build_layout(config, hierarchy.max_depth, tokenizer)
+        check_input_length(self.layout, config.max_length, getattr(mlm.config, "max_position_embeddings", None),
+                           hierarchy.max_depth)
         hidden = mlm.config.hidden_size
         n_labels = len(hierarchy.labels)
         word_embeddings = mlm.get_input_embeddings().weight
@@ -308,9 +310,12 @@ class HPTModel(nn.Module):
     def new_parameters(self) -> list[nn.Parameter]:
         """Parameters HPT adds to the backbone (label words, template, graph, biases, heads).
 
-        The MLM head transform counts as new when the backbone shipped without one.
+        The MLM head counts as new only when the backbone shipped without one (the bundled MiniLM);
+        a pretrained head (``bert-base-uncased``) trains with the encoder.
         """
         backbone_ids = {id(p) for p in self.mlm.base_model.parameters()}
+        if getattr(self.mlm.config, "hpt_pretrained_mlm_head", False):
+            backbone_ids |= {id(p) for p in mlm_head(self.mlm).parameters()}
         return [p for p in self.parameters() if id(p) not in backbone_ids]
 
     # ---- persistence -------------------------------------------------------------------------------
@@ -344,26 +349,70 @@ class HPTModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> "HPTModel":
-        """Rebuild a saved model from its folder alone (no hub, no pickles)."""
+        """Rebuild a saved model from its folder alone (no hub, no pickles).
+
+        Raises:
+            HPTInputError: ``not a usable model folder: <why>`` when anything in the folder (config,
+                hierarchy, tokenizer, weights) cannot rebuild the model it describes.
+        """
+        from safetensors import safe_open
         from transformers import AutoTokenizer
 
+        from hpt_core.backbone import _quiet_transformers
+        from hpt_core.inputs import parse_json, read_text
+
         directory = Path(directory)
+
+        def unusable(why: str) -> HPTInputError:
+            return HPTInputError(f"not a usable model folder: {' '.join(why.split())}", directory)
+
+        if not directory.is_dir():
+            raise unusable("no such folder" if not directory.exists() else "is a file, expected a folder")
         config_path = directory / CONFIG_NAME
-        if not config_path.is_file() or not (directory / WEIGHTS_NAME).is_file():
-            raise HPTInputError("not a saved HPT model folder (config.json or model.safetensors missing)", directory)
+        missing = [name for name in (CONFIG_NAME, HIERARCHY_NAME, WEIGHTS_NAME) if not (directory / name).is_file()]
+        if missing:
+            raise unusable(f"{', '.join(missing)} missing")
+        # Every failure below is a property of the folder, never of the caller: the user gets
+        # one line saying what is wrong with it, whatever the library underneath raised.
         try:
-            saved = json.loads(config_path.read_text(encoding="utf-8"))
-            config = HPTConfig.from_dict(saved["hpt"], str(config_path))
-            backbone_config = saved["backbone_config"]
-        except (json.JSONDecodeError, KeyError) as err:
-            raise HPTInputError(f"broken model config: {err}", config_path) from None
-        hierarchy = LabelHierarchy.from_json(directory / HIERARCHY_NAME)
-        tokenizer = AutoTokenizer.from_pretrained(str(directory))
-        mlm = backbone_from_config(backbone_config)
-        model = cls(config, hierarchy, mlm, tokenizer, initialise=False)
-        missing, unexpected = load_model(model, str(directory / WEIGHTS_NAME), strict=False, device="cpu")
-        if missing or unexpected:
-            raise HPTInputError(f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})", directory)
+            saved = parse_json(read_text(config_path), CONFIG_NAME)
+            if not isinstance(saved, dict) or not isinstance(saved.get("hpt"), dict) \
+                    or not isinstance(saved.get("backbone_config"), dict):
+                raise unusable(f"{CONFIG_NAME} must be an object with 'hpt' and 'backbone_config' objects")
+            if not isinstance(saved["backbone_config"].get("model_type"), str):
+                raise unusable(f"{CONFIG_NAME}: backbone_config has no model_type")
+            config = HPTConfig.from_dict(saved["hpt"], CONFIG_NAME)
+            hierarchy = LabelHierarchy.from_json(directory / HIERARCHY_NAME)
+            with _quiet_transformers():
+                tokenizer = AutoTokenizer.from_pretrained(str(directory))
+            mlm = backbone_from_config(saved["backbone_config"])
+            if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+                raise unusable("the tokenizer has no [MASK]/[CLS]/[SEP] tokens")
+            rows = mlm.get_input_embeddings().weight.shape[0]
+            if len(tokenizer) > rows:
+                raise unusable(f"the tokenizer has {len(tokenizer)} tokens, the embeddings only {rows}")
+            model = cls(config, hierarchy, mlm, tokenizer, initialise=False)
+            expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+            with safe_open(str(directory / WEIGHTS_NAME), framework="pt") as weights:
+                for key in weights.keys():
+                    shape = tuple(weights.get_slice(key).get_shape())
+                    if key in expected and expected[key] != shape:
+                        raise unusable(
+                            f"{WEIGHTS_NAME} holds {key} of shape {list(shape)}, but {CONFIG_NAME} and "
+                            f"{HIERARCHY_NAME} describe {list(expected[key])} (files from different models?)"
+                        )
+            missing_keys, unexpected = load_model(model, str(directory / WEIGHTS_NAME), strict=False, device="cpu")
+        except HPTInputError as err:
+            if err.problem.startswith("not a usable model folder"):
+                raise
+            where = Path(err.file).name if err.file else ""
+            where += f":{err.line}" if err.line is not None else ""
+            raise unusable(f"{where}: {err.problem}" if where else err.problem) from None
+        except Exception as err:  # tokenizer, transformers config and safetensors errors have many types
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise unusable(f"{type(err).__name__}: {first}" if first else type(err).__name__) from None
+        if missing_keys or unexpected:
+            raise unusable(f"weights do not match the config (missing {missing_keys[:3]}, unexpected {unexpected[:3]})")
         if saved.get("lexical_channel_fitted"):
             from hpt_core.lexical import LexicalChannel
 

@@ -32,6 +32,8 @@ def label_word_neighbours(model: HPTModel, k: int = 8, labels: list[str] | None 
 
     Returns ``{label: [(token, similarity), ...]}`` best first, for ``labels`` (default: all).
     """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise HPTInputError(f"k must be a whole number of at least 1; got {k!r}")
     if model.label_words is None:
         raise HPTInputError(f"method {model.config.method!r} has no learned label words to inspect")
     hierarchy = model.hierarchy

@@ -10,12 +10,15 @@ import numpy as np
 
 from hpt_core.decoding import consistent_decode, predicted_paths
 from hpt_core.errors import HPTInputError
+from hpt_core.inputs import check_text
 from hpt_core.model import HPTModel
 
 
 def model_dir_of(run_dir: str | Path) -> Path:
     """A run folder's best model folder (or the folder itself when it is a model folder)."""
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise HPTInputError("is a file, expected a run folder", run_dir)
     if (run_dir / "config.json").is_file() and (run_dir / "model.safetensors").is_file():
         return run_dir
     candidate = run_dir / "model"
@@ -77,9 +80,18 @@ class Predictor:
         return scores
 
     def predict(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> list[Prediction]:
+        """One :class:`Prediction` per text; an empty or invisible text, or one with lone
+        surrogates, is an :class:`HPTInputError` naming its position (1-based)."""
         texts = list(texts)
         if not texts:
             return []
+        for i, text in enumerate(texts, start=1):
+            if not isinstance(text, str):
+                raise HPTInputError(f"text {i} is not a string")
+            try:
+                check_text(text, None)
+            except HPTInputError as err:
+                raise HPTInputError(f"text {i}: {err.problem}") from None
         scores = self.scores(texts, batch_size, progress)
         independent = scores > 0
         consistent = consistent_decode(scores, self.hierarchy)

@@ -8,7 +8,8 @@ Every JSON file is replaced atomically, so a reader never sees half a file.
 
 Jobs run in their own process (``python -m hpt_core run-job RUN_DIR``), so a UI never blocks and a
 reloaded page finds the job again from the folder. One job per device at a time: a job waits on a
-per-device lock file under the runs root, in state ``queued``, until the device is free.
+per-device lock file shared by the whole machine (:func:`lock_dir`), in state ``queued``, until the
+device is free; CLI ``train`` waits in the same queue.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _json_default(value: Any) -> Any:
 def read_json(path: str | Path, default: Any = None) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # missing, not UTF-8, not JSON, nested too deeply
         return default
 
 
@@ -156,22 +157,41 @@ def list_runs(root: str | Path) -> list[Path]:
     return [p for _, p in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
-@contextmanager
-def device_lock(root: str | Path, device: str, run_dir: str | Path) -> Iterator[None]:
-    """Hold the device for one job; while another job holds it, this one is ``queued``.
+#: Environment variable naming the folder of the device queues (tests point it at a temp folder).
+LOCK_DIR_ENV = "HPT_LOCK_DIR"
 
-    The lock is an ``flock`` on ``ROOT/.device-<device>.lock``: the OS frees it when the holder
-    dies, so a killed job never blocks the queue.
+
+def lock_dir() -> Path:
+    """The folder of this machine's device queues: ``$HPT_LOCK_DIR``, else ``hpt_core/locks`` in the
+    user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``). One folder for every run root, so the
+    CLI and the app's jobs wait for the same device."""
+    if os.environ.get(LOCK_DIR_ENV):
+        return Path(os.environ[LOCK_DIR_ENV])
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "hpt_core" / "locks"
+
+
+@contextmanager
+def device_lock(device: str, run_dir: str | Path | None = None, on_wait=None) -> Iterator[None]:
+    """Hold the device for one job; while another job holds it, this one waits in the queue.
+
+    The lock is an ``flock`` on ``<lock_dir()>/device-<device>.lock``, shared by every run on the
+    machine: the OS frees it when the holder dies, so a killed job never blocks the queue. While
+    waiting, a job with a ``run_dir`` is ``queued`` there (and stops on its cancel file);
+    ``on_wait()`` is called once when the device is busy (the CLI says so).
     """
-    path = Path(root) / f".device-{device}.lock"
+    path = lock_dir() / f"device-{device}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            update_status(run_dir, state="queued", queued_for=device)
+            if run_dir is not None:
+                update_status(run_dir, state="queued", queued_for=device)
+            if on_wait is not None:
+                on_wait()
             while True:
-                if Path(run_dir, CANCEL).exists():
+                if run_dir is not None and Path(run_dir, CANCEL).exists():
                     raise JobCancelled()
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

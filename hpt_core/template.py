@@ -46,6 +46,30 @@ def build_layout(config: HPTConfig, max_depth: int, tokenizer) -> TemplateLayout
     return TemplateLayout(tuple(slots), n_template, n_pred)
 
 
+def check_input_length(layout: TemplateLayout, max_length: int, max_positions: int | None, max_depth: int) -> None:
+    """Reject a ``max_length`` the backbone cannot read, or one that leaves no room for the text.
+
+    The input is ``[CLS] x [SEP]`` plus the template slots and a closing ``[SEP]``; at least one
+    text token must fit, and the whole must fit the backbone's position embeddings.
+    """
+    from hpt_core.errors import HPTInputError
+
+    template = len(layout.slots) + 1 if layout.slots else 0
+    needed = 2 + 1 + template
+    if max_positions is not None and needed > max_positions:
+        raise HPTInputError(
+            f"the taxonomy is too deep for this backbone: its depth-{max_depth} template takes {template} tokens, "
+            f"and with [CLS], one text token and [SEP] that is {needed}, more than the backbone's {max_positions} positions"
+        )
+    if max_positions is not None and max_length > max_positions:
+        raise HPTInputError(f"max_length {max_length} exceeds the backbone's {max_positions} positions")
+    if max_length < needed:
+        raise HPTInputError(
+            f"max_length {max_length} leaves no room for the text: the template takes {template} tokens "
+            f"(depth {max_depth}), so at least {needed} are needed"
+        )
+
+
 def tokenize_texts(tokenizer, texts: list[str], layout: TemplateLayout, max_length: int) -> list[list[int]]:
     """Word-piece ids of each text, truncated so that ``[CLS] x [SEP] template [SEP]`` fits ``max_length``."""
     budget = max_length - 2 - (len(layout.slots) + 1 if layout.slots else 0)

@@ -23,11 +23,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from hpt_core import runs
+from hpt_core.backbone import check_backbone
 from hpt_core.config import RunConfig
 from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
 from hpt_core.errors import HPTInputError
 from hpt_core.evaluation import evaluate_model
 from hpt_core.hierarchy import LabelHierarchy
+from hpt_core.inputs import check_output_path
 from hpt_core.model import HPTModel, build_model
 
 logger = logging.getLogger("hpt_core.training")
@@ -157,7 +159,14 @@ def _load_checkpoint(run_dir: Path, model: HPTModel, optimizer) -> dict | None:
     state = runs.read_json(path / "state.json")
     if state is None or not (path / "model.safetensors").is_file():
         return None
-    load_model(model, str(path / "model.safetensors"), strict=False)
+    try:
+        missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
+    except Exception as err:  # a damaged file or tensors of other shapes
+        raise HPTInputError(f"checkpoint does not fit this run's model ({type(err).__name__}); "
+                            "choose a new folder or delete checkpoint/", path) from None
+    if missing or unexpected:
+        raise HPTInputError(f"checkpoint does not fit this run's model (missing {sorted(missing)[:3]}, "
+                            f"unexpected {sorted(unexpected)[:3]}); choose a new folder or delete checkpoint/", path)
     # weights_only: tensors and plain containers only, never arbitrary pickled objects.
     saved = torch.load(path / "optimizer.pt", weights_only=True)
     optimizer.load_state_dict(saved["optimizer"])
@@ -177,7 +186,7 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
     from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
     from accelerate.utils import set_seed
 
-    run_dir = Path(run_dir)
+    run_dir = check_output_path(run_dir, "run folder")
     tc = config.train
     device = resolve_device(tc.device)
     if accelerator is None:
@@ -190,23 +199,28 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
     main = accelerator.is_main_process
-    # Read and check the data first: rejected input leaves no run folder behind (a background
-    # job's folder exists already: it records why it failed).
-    try:
-        data = load_run_data(config)
-    except HPTInputError as err:
-        if main and (run_dir / runs.RUN_CONFIG).is_file():
-            runs.update_status(run_dir, state="failed", error=str(err), finished=time.time())
-        raise
+    # Read and check the data, the backbone and the folder first: rejected input leaves no run
+    # folder behind and changes none (a background job's folder exists already: run_job records
+    # why it failed).
+    data = load_run_data(config)
+    check_backbone(config.model, data[0].max_depth)  # a bad backbone or length, before anything is written
+    if main:
+        _check_same_run(config, run_dir)
+    created = main and not run_dir.exists()
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        previous = runs.read_json(run_dir / runs.RUN_CONFIG)
-        if previous is not None and previous != config.to_dict() and (run_dir / runs.CHECKPOINT_DIR).exists():
-            raise HPTInputError("this run folder holds a different run; choose a new folder", run_dir)
         config.to_json(run_dir / runs.RUN_CONFIG)
     handler = _attach_log(run_dir) if main else None
+    remove = False
     try:
         return _train(config, data, run_dir, accelerator, main, set_seed, on_progress if main else None)
+    except HPTInputError as err:
+        # Input found bad after the checks above (a tokenizer failing on a text …): a folder this
+        # call created and nothing was trained in is removed, as if the input had been rejected first.
+        remove = created and not (run_dir / runs.CHECKPOINT_DIR).exists()
+        if main and not remove:
+            runs.update_status(run_dir, state="failed", error=str(err), finished=time.time())
+        raise
     except runs.JobCancelled:
         if main:
             runs.update_status(run_dir, state="cancelled", finished=time.time())
@@ -221,6 +235,20 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
         if handler is not None:
             logging.getLogger("hpt_core").removeHandler(handler)
             handler.close()
+        if remove:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _check_same_run(config: RunConfig, run_dir: Path) -> None:
+    """A folder with a checkpoint resumes only the run its ``run.json`` describes."""
+    if not (run_dir / runs.CHECKPOINT_DIR).exists():
+        return
+    previous = runs.read_json(run_dir / runs.RUN_CONFIG)
+    if previous is None:
+        raise HPTInputError("this run folder has a checkpoint but no readable run.json, so it cannot be "
+                            "resumed safely; choose a new folder", run_dir)
+    if previous != config.to_dict():
+        raise HPTInputError("this run folder holds a different run; choose a new folder", run_dir)
 
 
 def _attach_log(run_dir: Path) -> logging.Handler:
@@ -267,7 +295,9 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
             scheduler.step()
         if main:
             logger.info("resumed after epoch %d (step %d)", state["epoch"], state["step"])
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    # The scheduler is not prepared: accelerate would step it once per process per optimiser step,
+    # while total_steps counts optimiser steps. It steps below once per optimiser step.
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     unwrapped: HPTModel = accelerator.unwrap_model(model)
 
     started, step_at_start = time.time(), state["step"]
@@ -285,7 +315,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
                 out = model(batch, labels)
                 accelerator.backward(out["loss"])
                 optimizer.step()
-                scheduler.step()
+                if accelerator.sync_gradients:
+                    scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             docs_seen += labels.shape[0] * accelerator.num_processes
             loss = float(out["loss"].detach())
@@ -386,7 +417,7 @@ def run_job(run_dir: str | Path) -> dict:
     try:
         config = RunConfig.from_json(run_dir / runs.RUN_CONFIG)
         device = resolve_device(config.train.device)
-        with runs.device_lock(run_dir.parent, device, run_dir):
+        with runs.device_lock(device, run_dir):
             return train(config, run_dir)
     except runs.JobCancelled:
         runs.update_status(run_dir, state="cancelled", finished=time.time())

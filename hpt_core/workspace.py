@@ -4,7 +4,7 @@ Layout of ``root`` (default ``./workspace``, or the ``HPT_WORKSPACE`` environmen
 
     datasets/<name>/   a dataset folder written by :func:`hpt_core.data.save_dataset`
     runs/<name>/       a run folder (``run.json`` …, see :mod:`hpt_core.runs`); the device
-                       lock files of the job queue live here too
+                       queue is the machine's own (:func:`hpt_core.runs.lock_dir`)
 
 The bundled demo (``assets/demo``) is always listed first and is read-only.
 

@@ -7,11 +7,28 @@ and a word-level vocabulary written to a temporary folder.
 from __future__ import annotations
 
 import json
+import os
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
 
+
+# Property-based tests (tests/test_fuzz.py): "ci" is bounded and deterministic, the default;
+# HYPOTHESIS_PROFILE=long searches much longer on a workstation.
+try:
+    from hypothesis import settings
+
+    settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True, database=None,
+                              print_blob=True)
+    settings.register_profile("long", max_examples=2000, deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # hypothesis is a dev requirement: only the fuzz tests need it
+    pass
+
+# The device queue is machine-wide (runs.lock_dir); tests queue only against each other.
+os.environ.setdefault("HPT_LOCK_DIR", tempfile.mkdtemp(prefix="hpt-test-locks-"))
 
 # An uneven tree: "arts" is a leaf at depth 1, "biology" at depth 2, the rest at depth 3.
 TAXONOMY = [
@@ -78,7 +95,7 @@ def write_tiny_backbone(directory: Path, seed: int = 0) -> Path:
     tokenizer = BertTokenizer(str(vocab_file), do_lower_case=True)
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=len(vocabulary()), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=37, max_position_embeddings=128, hidden_dropout_prob=0.0,
+                        intermediate_size=37, max_position_embeddings=512, hidden_dropout_prob=0.0,
                         attention_probs_dropout_prob=0.0)
     BertForMaskedLM(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)

@@ -425,3 +425,45 @@ def test_real_20ng_benchmark_folder() -> None:
     assert counts == {"train": 10183, "dev": 1131, "test": 7532, "test2k": 2000, "train_lr": 1131}
     assert ds.hierarchy.max_depth == 5
     assert all(doc.labels == ds.hierarchy.with_ancestors(doc.labels) for doc in ds.splits["dev"])
+
+
+# ---- hostile input (issue 9) ----
+
+
+def test_a_document_labelled_only_with_the_root_is_rejected(tmp_path, hierarchy):
+    path = write(tmp_path, "c.jsonl", '{"text": "goal", "labels": ["Root"]}\n')
+    with pytest.raises(HPTInputError, match=r"c.jsonl:1: .*only label is the root"):
+        read_corpus(path, hierarchy)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("\\ud800 goal", "lone surrogate"), ("\\u200b", "invisible"), ("   ", "empty text"),
+])
+def test_texts_a_tokenizer_cannot_use_are_rejected(tmp_path, hierarchy, text, problem):
+    path = write(tmp_path, "c.jsonl", '{"text": "goal", "labels": ["sports"]}\n{"text": "%s", "labels": ["arts"]}\n' % text)
+    with pytest.raises(HPTInputError, match=rf"c.jsonl:2: .*{problem}"):
+        read_corpus(path, hierarchy)
+
+
+def test_an_unterminated_quote_does_not_merge_the_rest_of_a_csv_corpus(tmp_path, hierarchy):
+    path = write(tmp_path, "c.csv", 'text,labels\ngoal,football\n"lens,optics\nqubit,quantum\n')
+    with pytest.raises(HPTInputError, match=r"c.csv:3: .*never closed"):
+        read_corpus(path, hierarchy)
+
+
+def test_a_table_with_a_header_and_no_rows_is_no_corpus(tmp_path, hierarchy):
+    with pytest.raises(HPTInputError, match="no documents"):
+        read_corpus(write(tmp_path, "c.csv", "text,labels\n"), hierarchy)
+
+
+def test_a_tar_gz_that_is_no_archive_is_one_line(tmp_path):
+    with pytest.raises(HPTInputError) as err:
+        read_20ng(write(tmp_path, "20news-bydate.tar.gz", b"not an archive"))
+    assert "\n" not in str(err.value) and "not a readable tar archive" in str(err.value)
+
+
+def test_import_refuses_splits_that_would_be_empty(tmp_path, task_files):
+    corpus = write(tmp_path, "c.jsonl", '{"text": "goal", "labels": ["football"]}\n')
+    with pytest.raises(HPTInputError, match="too few documents"):
+        import_corpus(str(task_files["taxonomy"]), str(corpus), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()

@@ -30,3 +30,18 @@ def test_ablation_table_has_deltas_against_hpt(task_files, tiny_backbone, tmp_pa
     assert table.loc[0, "delta_macro_f1"] == 0.0
     assert {"depth_1_macro_f1", "depth_3_macro_f1", "consistent_macro_f1", "description"} <= set(table.columns)
     assert comparison_table([tmp_path / "hpt"], split="dev").loc[0, "split"] == "dev"
+
+
+def test_ablate_mlm_weight_leaves_the_rows_defined_without_mlm_alone(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from hpt_core import experiments
+    from hpt_core.config import DataSpec, TrainConfig
+
+    trained = {}
+    monkeypatch.setattr(experiments, "train", lambda config, run_dir, **kw: trained.setdefault(config.name, config.model))
+    monkeypatch.setattr(experiments, "comparison_table", lambda *a, **kw: pd.DataFrame(columns=["run", "x", "method"]))
+    experiments.run_ablation(DataSpec("t", "tr", "dv"), ["hpt", "rm-mlm", "vanilla"], tmp_path, TrainConfig(),
+                             mlm_weight=0.5)
+    assert trained["hpt"].mlm_weight == 0.5
+    assert trained["rm-mlm"].mlm_weight == 0.0 and trained["vanilla"].mlm_weight == 0.0

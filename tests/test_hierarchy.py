@@ -303,3 +303,58 @@ def test_real_20ng_taxonomy_is_uneven(tmp_path: Path) -> None:
     h.to_tsv(tmp_path / "t.tsv")
     assert LabelHierarchy.from_tsv(tmp_path / "t.tsv") == h  # lines may come in another order
     assert len({h.display_name(label) for label in h.labels}) == 38
+
+
+# ---- hostile input (issue 9): each kind gets one input error naming the file and line ----
+
+
+def test_a_taxonomy_from_a_pipe_is_read_once(tmp_path):
+    import os
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"A/A1\nB\n")
+    os.close(write_end)
+    try:
+        h = LabelHierarchy.read(f"/dev/fd/{read_end}")
+    finally:
+        os.close(read_end)
+    assert h.labels == ["A", "B", "A1"]
+
+
+def test_a_hiagm_file_with_spaces_for_tabs_is_named_as_such(tmp_path):
+    path = write(tmp_path, "tax.txt", "Root A B\nA A1 A2\n")
+    with pytest.raises(HPTInputError, match=r"tax.txt:1: .*separated by spaces"):
+        LabelHierarchy.read(path)
+
+
+def test_a_folder_given_as_a_taxonomy_is_not_called_missing(tmp_path):
+    with pytest.raises(HPTInputError, match="is a folder, expected a file"):
+        LabelHierarchy.read(tmp_path)
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("\u200b\u200c", "invisible"), ("A\x00B", "control character"), ("\ufeff", "invisible"),
+])
+def test_invisible_or_control_character_labels_are_rejected(tmp_path, name, problem):
+    path = write(tmp_path, "tax.tsv", f"Root\tA\t{name}\n")
+    with pytest.raises(HPTInputError, match=rf"tax.tsv:1: .*{problem}"):
+        LabelHierarchy.read(path)
+
+
+def test_deeply_nested_json_is_one_error(tmp_path):
+    path = write(tmp_path, "tax.json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(HPTInputError, match="nested too deeply"):
+        LabelHierarchy.read(path)
+
+
+def test_a_lone_surrogate_escape_in_json_is_rejected(tmp_path):
+    path = write(tmp_path, "tax.json", '{"format": "hpt-hierarchy", "version": 1, "edges": [["Root", "\\udc80"]]}')
+    with pytest.raises(HPTInputError, match="lone surrogate"):
+        LabelHierarchy.read(path)
+
+
+def test_edge_csv_takes_huge_fields_and_reports_an_unterminated_quote(tmp_path):
+    huge = "x" * 200_000
+    assert LabelHierarchy.read(write(tmp_path, "big.csv", f'Root,"{huge}"\n')).labels == [huge]
+    with pytest.raises(HPTInputError, match=r"open.csv:2: .*never closed"):
+        LabelHierarchy.read(write(tmp_path, "open.csv", 'Root,A\nA,"A1\nA,A2\n'))

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -68,16 +70,70 @@ def test_one_way_edges_as_in_the_authors_code_would_fail_that_test(hierarchy):
     assert words.grad is None or words.grad.abs().sum() == 0
 
 
-def test_the_whole_loss_reaches_label_words_through_the_template(model, hierarchy):
+def _label_word_gradient_through_the_template(model, hierarchy) -> torch.Tensor:
+    """|dL/d(label words)| along the graph path alone, per label (C,).
+
+    Label words also get gradient directly from the scores they make; this pulls the loss's
+    gradient at the template back through ``t' = t + g(label words, t)`` only.
+    """
     model.train()
     batch = model.collate(model.tokenize(["goal striker"]))
     labels = torch.tensor(hierarchy.multi_hot([["sports", "football"]]), dtype=torch.float)
-    template_grad = {}
-    model.template.register_hook(lambda g: template_grad.setdefault("t", g))
-    model(batch, labels)["loss"].backward()
-    assert template_grad["t"].abs().sum() > 0
-    # 'quantum' is scored at depth 3 only; its word still gets gradient through t'_3 and the encoder
-    assert model.label_words.grad[hierarchy.label_to_index["quantum"]].abs().sum() > 0
+    captured = {}
+    template_embeddings = model.template_embeddings
+
+    def hooked():
+        t = template_embeddings()
+        t.register_hook(lambda g: captured.setdefault("dL/dt'", g))
+        return t
+
+    model.template_embeddings = hooked
+    try:
+        model(batch, labels)["loss"].backward()
+    finally:
+        del model.template_embeddings
+    (through_template,) = torch.autograd.grad(model.template_embeddings(), model.label_words,
+                                              grad_outputs=captured["dL/dt'"])
+    return through_template.abs().sum(-1)
+
+
+def test_the_whole_loss_reaches_label_words_through_the_template(model, hierarchy):
+    grad = _label_word_gradient_through_the_template(model, hierarchy)
+    # every label word, at every depth, hears from the loss through its virtual node
+    assert (grad > 0).all()
+
+
+def test_with_one_way_edges_no_loss_reaches_label_words_through_the_template(model, hierarchy):
+    """The authors' virtual -> label edges only: the test above must then fail."""
+    edges = model.injection.edge_index
+    model.injection.edge_index = edges[:, edges[0] >= len(hierarchy.labels)]
+    grad = _label_word_gradient_through_the_template(model, hierarchy)
+    assert (grad == 0).all()
+
+
+def test_a_pretrained_mlm_head_trains_with_the_encoder_and_a_fresh_one_as_new(tmp_path, tiny_backbone, hierarchy):
+    from transformers import BertModel
+
+    from hpt_core.backbone import mlm_head
+
+    config = resolve_method("hpt", backbone=tiny_backbone, max_length=32)
+    shipped = build_model(config, hierarchy)  # the tiny backbone was saved with its MLM head
+    new_ids = {id(p) for p in shipped.new_parameters()}
+    head = [p for p in mlm_head(shipped.mlm).parameters()]
+    assert head and not any(id(p) in new_ids for p in head)
+    assert id(shipped.label_words) in new_ids
+
+    encoder_only = tmp_path / "encoder-only"
+    BertModel.from_pretrained(tiny_backbone).save_pretrained(encoder_only)
+    for name in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        if (Path(tiny_backbone) / name).is_file():
+            (encoder_only / name).write_bytes((Path(tiny_backbone) / name).read_bytes())
+    fresh = build_model(config.replace(backbone=str(encoder_only)), hierarchy)
+    new_ids = {id(p) for p in fresh.new_parameters()}
+    transform = fresh.mlm.cls.predictions.transform
+    assert all(id(p) in new_ids for p in transform.parameters())
+    # the decoder is tied to the word embeddings: those stay the encoder's
+    assert id(fresh.mlm.get_input_embeddings().weight) not in new_ids
 
 
 def test_each_pred_slot_scores_only_its_own_depth(model, hierarchy):
@@ -145,7 +201,7 @@ def test_saved_folder_holds_no_pickle(model, tmp_path):
 def test_loading_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
     from hpt_core.errors import HPTInputError
 
-    with pytest.raises(HPTInputError, match="not a saved HPT model folder"):
+    with pytest.raises(HPTInputError, match="not a usable model folder"):
         HPTModel.from_pretrained(tmp_path)
 
 

@@ -139,13 +139,21 @@ def test_two_processes_through_accelerate_launch(tmp_path, tiny_backbone, task_f
     cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
            "--dynamo_backend", "no", "-m", "hpt_core", "train", "--taxonomy", str(task_files["taxonomy"]),
            "--train", str(task_files["train"]), "--dev", str(task_files["dev"]), "--run-dir", str(run_dir),
-           "--backbone", tiny_backbone, "--max-length", "32", "--epochs", "2", "--batch-size", "4", "--lr", "3e-3"]
+           "--backbone", tiny_backbone, "--max-length", "32", "--epochs", "2", "--batch-size", "4", "--lr", "3e-3",
+           "--recipe", "paper", "--warmup-ratio", "0.5", "--schedule", "linear", "--seed", "0"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     # 72 documents, batch 4 per process, 2 processes: 9 optimiser steps per epoch
     assert metrics["steps"] == 18 and metrics["epochs_run"] == 2
+    # the schedule counts optimiser steps: warm-up over 9 of the 18, then linear decay to 0
+    # (accelerate's prepared scheduler stepped once per process, so the warm-up ended at step 5)
+    from hpt_core.training import _lr_factor
+
+    factor = _lr_factor(0.5, "linear", 18)
+    logged = {r["step"]: r["lr"] for r in runs.run_history(run_dir) if r["kind"] == "step"}
+    assert logged and all(abs(lr - 3e-3 * factor(step)) < 1e-9 for step, lr in logged.items()), logged
 
 
 def test_learning_rate_warms_up_then_stays_or_decays():
@@ -166,3 +174,95 @@ def test_rejected_data_leaves_no_run_folder(tmp_path, tiny_backbone, task_files)
     with pytest.raises(HPTInputError, match="bad.jsonl:1"):
         train(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_backbone_leaves_no_run_folder_and_one_error(tmp_path, task_files):
+    config = _config(task_files, str(tmp_path / "no-such-backbone"))
+    with pytest.raises(HPTInputError, match="backbone"):
+        train(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_max_length_beyond_the_backbone_or_below_the_template_is_refused(tmp_path, tiny_backbone, task_files):
+    config = _config(task_files, tiny_backbone)
+    config.model = resolve_method("hpt", backbone=tiny_backbone, max_length=4096)
+    with pytest.raises(HPTInputError, match="exceeds the backbone's 512 positions"):
+        train(config, tmp_path / "run")
+    # a 7-deep tree: [CLS] x [SEP] + 7 x [Vi][PRED] + [SEP] needs 18 tokens, more than 16
+    (tmp_path / "deep.txt").write_text("a/b/c/d/e/f/g\n", encoding="utf-8")
+    (tmp_path / "deep.jsonl").write_text('{"text": "goal", "labels": ["g"]}\n', encoding="utf-8")
+    config = _config(task_files, tiny_backbone)
+    config.data.taxonomy = str(tmp_path / "deep.txt")
+    config.data.train = config.data.dev = str(tmp_path / "deep.jsonl")
+    config.data.test = None
+    config.model = resolve_method("hpt", backbone=tiny_backbone, max_length=16)
+    with pytest.raises(HPTInputError, match="leaves no room for the text"):
+        train(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_folder_that_is_a_file_or_inside_one_is_refused(tmp_path, tiny_backbone, task_files):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    for run_dir, problem in ((blocker, "is a file"), (blocker / "run", "inside")):
+        with pytest.raises(HPTInputError, match=problem):
+            train(_config(task_files, tiny_backbone), run_dir)
+    assert blocker.read_text(encoding="utf-8") == "x"
+
+
+def test_a_corrupt_run_json_beside_a_checkpoint_is_not_overwritten(tmp_path, tiny_backbone, task_files):
+    run_dir = tmp_path / "run"
+    (run_dir / runs.CHECKPOINT_DIR).mkdir(parents=True)
+    (run_dir / runs.RUN_CONFIG).write_text("{not json", encoding="utf-8")
+    with pytest.raises(HPTInputError, match="no readable run.json"):
+        train(_config(task_files, tiny_backbone), run_dir)
+    assert (run_dir / runs.RUN_CONFIG).read_text(encoding="utf-8") == "{not json"
+
+
+def test_resuming_refuses_a_checkpoint_whose_weights_do_not_fit(tmp_path, tiny_backbone, task_files):
+    from safetensors.torch import load_file, save_file
+
+    run_dir = tmp_path / "run"
+    config = _config(task_files, tiny_backbone, epochs=1)
+    train(config, run_dir)
+    weights = run_dir / runs.CHECKPOINT_DIR / "model.safetensors"
+    tensors = load_file(weights)
+    del tensors["label_bias"]
+    save_file(tensors, weights)
+    with pytest.raises(HPTInputError, match="checkpoint does not fit.*label_bias"):
+        train(config, run_dir)
+
+
+def test_the_learning_rate_schedule_counts_optimiser_steps_once(tmp_path, tiny_backbone, task_files):
+    """One scheduler step per optimiser step: after step s the rate is base * factor(s)."""
+    from hpt_core.training import _lr_factor
+
+    run_dir = tmp_path / "run"
+    config = _config(task_files, tiny_backbone, epochs=1, warmup_ratio=0.5, schedule="linear", log_every=1,
+                     grad_accum=2, batch_size=4)
+    train(config, run_dir)
+    steps = [r for r in runs.run_history(run_dir) if r["kind"] == "step"]
+    total = steps[0]["total_steps"]
+    assert total == 9  # 72 documents, batch 4, 2 batches per step
+    factor = _lr_factor(0.5, "linear", total)
+    assert [round(r["lr"], 8) for r in steps] == [round(3e-3 * factor(r["step"]), 8) for r in steps]
+
+
+def test_cli_train_waits_in_the_machine_wide_device_queue(tmp_path, tiny_backbone, task_files, capsys):
+    import threading
+
+    from hpt_core.cli import main
+
+    run_dir = tmp_path / "elsewhere" / "run"
+    argv = ["train", "--taxonomy", str(task_files["taxonomy"]), "--train", str(task_files["train"]),
+            "--dev", str(task_files["dev"]), "--run-dir", str(run_dir), "--backbone", tiny_backbone,
+            "--max-length", "32", "--epochs", "1", "--max-steps", "1", "--device", "cpu"]
+    result = {}
+    with runs.device_lock("cpu", tmp_path / "an-app-job"):  # an app job of another workspace holds the CPU
+        worker = threading.Thread(target=lambda: result.setdefault("rc", main(argv)))
+        worker.start()
+        worker.join(timeout=3.0)
+        assert worker.is_alive() and not run_dir.exists()  # waiting: nothing started
+    worker.join(timeout=300)
+    assert result["rc"] == 0 and (run_dir / "metrics.json").is_file()
+    assert "waiting for the cpu device" in capsys.readouterr().err
