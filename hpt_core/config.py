@@ -98,6 +98,25 @@ class HPTConfig(_JSONConfig):
         mlm_weight (float, defaults to 1.0): weight of the MLM loss (eq. 11 has 1; 0 removes it).
         mlm_probability (float, defaults to 0.15): share of text tokens masked for the MLM loss.
         dropout (float, defaults to 0.1): dropout before the linear scorer (vanilla only).
+        attention_dropout (float, *optional*): dropout on the backbone's attention probabilities in
+            training. ``None`` keeps the backbone's own (0.1 for BERT and MiniLM; the paper). PyTorch's
+            fused attention kernel on the CPU has no dropout, so any value above 0 falls back to
+            materialising every (T × T) attention matrix and its dropout mask for the backward pass:
+            at 512 tokens and batch 16 that is +3.7 GB of peak memory and a third more time per step
+            (``benchmarks/speed.py``). 0 keeps the fused kernel; the rest of the backbone's dropout stays.
+        max_windows (int, defaults to 1): whole documents. 1 reads the first window only: the text cut
+            to fit ``max_length`` (the paper). N > 1 reads a longer text as up to N windows of
+            ``max_length`` tokens each, every window with the full template, overlapping by
+            ``window_overlap`` text tokens; the windows of one document go through the model in the
+            same batch and their label scores are pooled per label (``window_pooling``) into one
+            document score — the score that is trained (the loss is taken on the pooled scores),
+            evaluated and predicted. Text beyond N windows is not read. Cost: up to N times the
+            encoder work on long texts, nothing on texts that fit one window.
+        window_overlap (int, defaults to 64): text tokens shared by consecutive windows, so that a
+            sentence cut at a window's end is read whole by the next one. Less than half of ``max_length``
+            when ``max_windows`` > 1.
+        window_pooling (str, defaults to ``"max"``): how window scores become a document score, per
+            label: ``"max"`` (a label is as present as in its most convincing window) or ``"mean"``.
     """
 
     method: str = "hpt"
@@ -120,6 +139,10 @@ class HPTConfig(_JSONConfig):
     mlm_weight: float = 1.0
     mlm_probability: float = 0.15
     dropout: float = 0.1
+    attention_dropout: float | None = None
+    max_windows: int = 1
+    window_overlap: int = 64
+    window_pooling: str = "max"
 
     def __post_init__(self) -> None:
         choices = {
@@ -131,6 +154,7 @@ class HPTConfig(_JSONConfig):
             "label_word_init": ("name", "description"),
             "label_word_encoding": ("embeddings", "encoder"),
             "classification_loss": ("zmlce", "bce"),
+            "window_pooling": ("max", "mean"),
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -150,6 +174,12 @@ class HPTConfig(_JSONConfig):
             raise HPTInputError(f"graph_layers must be at least 1; got {self.graph_layers}")
         if not 0.0 <= self.mlm_probability < 1.0:
             raise HPTInputError(f"mlm_probability must be in [0, 1); got {self.mlm_probability}")
+        if self.attention_dropout is not None and not 0.0 <= self.attention_dropout < 1.0:
+            raise HPTInputError(f"attention_dropout must be in [0, 1); got {self.attention_dropout}")
+        if self.max_windows < 1:
+            raise HPTInputError(f"max_windows must be at least 1; got {self.max_windows}")
+        if self.window_overlap < 0 or (self.max_windows > 1 and self.window_overlap >= self.max_length // 2):
+            raise HPTInputError(f"window_overlap must be in [0, max_length / 2); got {self.window_overlap}")
 
 
 @dataclass
@@ -174,6 +204,11 @@ class TrainConfig(_JSONConfig):
         eval_batch_size (int, defaults to 64): documents per forward pass when evaluating.
         log_every (int, defaults to 10): steps between progress records.
         max_steps (int, *optional*): stop after this many optimiser steps (smoke tests, benchmarks).
+        batching (str, defaults to ``"length_grouped"``): which documents share a training batch:
+            ``"length_grouped"`` — shuffled every epoch, then sorted by length within mega-batches of
+            50 batches (Hugging Face's ``group_by_length``), so batches pad far less while their
+            order stays random; ``"random"`` — uniformly random batches (the authors' code).
+            Evaluation and prediction always batch documents sorted by length.
     """
 
     epochs: int = 10
@@ -191,6 +226,7 @@ class TrainConfig(_JSONConfig):
     eval_batch_size: int = 64
     log_every: int = 10
     max_steps: int | None = None
+    batching: str = "length_grouped"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.patience < 1:
@@ -205,6 +241,8 @@ class TrainConfig(_JSONConfig):
             raise HPTInputError(f"warmup_ratio must be in [0, 1); got {self.warmup_ratio}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise HPTInputError(f"device must be auto, cpu or cuda; got {self.device!r}")
+        if self.batching not in ("length_grouped", "random"):
+            raise HPTInputError(f"batching must be length_grouped or random; got {self.batching!r}")
 
 
 @dataclass(frozen=True)
@@ -223,14 +261,16 @@ class Recipe:
 #: every parameter, label words and biases barely move in a few hundred steps; here the parameters
 #: HPT adds learn at 1e-3 and the encoder at 1e-4 after a 5 % warm-up, label words start from the
 #: bundled sentence encoder's pooled encoding of their names, and each [PRED] state gets the mean
-#: text state through a learned gate (see ``HPTConfig``).
+#: text state through a learned gate, and attention probabilities get no dropout, which keeps
+#: PyTorch's fused attention kernel on the CPU (a third of the memory of training at 512 tokens;
+#: see ``HPTConfig``).
 RECIPES: dict[str, Recipe] = {
     "paper": Recipe("the paper: Adam 3e-5 for every parameter, constant; label words from word embeddings"),
     "small-data": Recipe(
         "new parameters at 1e-3, encoder at 1e-4, 5% warm-up; label words from the encoder; "
-        "gated mean text state added to each [PRED]",
+        "gated mean text state added to each [PRED]; no attention dropout (fused attention)",
         train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05},
-        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0},
+        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "attention_dropout": 0.0},
     ),
 }
 DEFAULT_RECIPE = "small-data"

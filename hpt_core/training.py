@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hpt_core import runs
+from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
 from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
 from hpt_core.errors import HPTInputError
@@ -50,19 +51,21 @@ def device_description(device: str = "auto") -> str:
 
 
 class _Examples(torch.utils.data.Dataset):
-    def __init__(self, token_ids: list[list[int]], targets: np.ndarray):
-        self.token_ids, self.targets = token_ids, targets
+    """Training documents as their windows of token ids (one window unless ``max_windows`` > 1)."""
+
+    def __init__(self, windows: list[list[list[int]]], targets: np.ndarray):
+        self.windows, self.targets = windows, targets
 
     def __len__(self) -> int:
-        return len(self.token_ids)
+        return len(self.windows)
 
     def __getitem__(self, i: int):
-        return self.token_ids[i], self.targets[i]
+        return self.windows[i], self.targets[i]
 
 
 def _collator(model: HPTModel):
     def collate(items):
-        batch = model.collate([ids for ids, _ in items])
+        batch = model.collate_documents([windows for windows, _ in items])
         batch["labels"] = torch.tensor(np.stack([t for _, t in items]), dtype=torch.float32)
         return batch
 
@@ -227,8 +230,16 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
 
     model = build_model(config.model, hierarchy)
     train_counts = label_counts(train_docs, hierarchy)
-    examples = _Examples(model.tokenize([d.text for d in train_docs]), hierarchy.multi_hot([d.labels for d in train_docs]))
-    loader = DataLoader(examples, batch_size=tc.batch_size, shuffle=True, collate_fn=_collator(model))
+    windows, _, _ = model.tokenize_windows([d.text for d in train_docs])
+    examples = _Examples(windows, hierarchy.multi_hot([d.labels for d in train_docs]))
+    lengths = [sum(len(w) for w in doc) for doc in windows]
+    sampler = LengthGroupedSampler(lengths, tc.batch_size, tc.seed) if tc.batching == "length_grouped" else None
+    loader = DataLoader(examples, batch_size=tc.batch_size, shuffle=sampler is None, sampler=sampler,
+                        collate_fn=_collator(model))
+    if main and sampler is not None:
+        grouped = padding_fraction(lengths, epoch_batches(list(sampler), tc.batch_size))
+        at_random = padding_fraction(lengths, epoch_batches(random_order(len(lengths), tc.seed), tc.batch_size))
+        logger.info("length-grouped batches: %.1f%% padding (random batches: %.1f%%)", 100 * grouped, 100 * at_random)
     optimizer = _optimizer(model, config)
     steps_per_epoch = math.ceil(len(loader) / max(accelerator.num_processes, 1) / tc.grad_accum)
     total_steps = steps_per_epoch * tc.epochs if tc.max_steps is None else min(tc.max_steps, steps_per_epoch * tc.epochs)
@@ -254,6 +265,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         model.train()
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
+        if sampler is not None:  # the same seed + epoch on every process: the same batches
+            sampler.set_epoch(epoch)
         for batch in loader:
             labels = batch.pop("labels")
             with accelerator.accumulate(model):
