@@ -284,3 +284,14 @@ def test_bad_window_options_are_refused():
         HPTConfig(max_windows=0)
     with pytest.raises(HPTInputError, match="window_pooling"):
         HPTConfig(window_pooling="sum")
+
+
+def test_attention_dropout_option_reaches_every_layer_and_is_saved(tiny_backbone, hierarchy, tmp_path):
+    from hpt_core.config import RECIPES
+
+    assert RECIPES["small-data"].model["attention_dropout"] == 0.0 and HPTConfig().attention_dropout is None
+    model = _windowed(tiny_backbone, hierarchy, attention_dropout=0.25)
+    probabilities = [m.p for n, m in model.mlm.named_modules() if n.endswith("attention.self.dropout")]
+    assert probabilities == [0.25, 0.25]  # two layers
+    loaded = HPTModel.from_pretrained(model.save_pretrained(tmp_path / "m"))
+    assert loaded.mlm.config.attention_probs_dropout_prob == 0.25 and loaded.config.attention_dropout == 0.25
