@@ -5,6 +5,7 @@ from the synthetic tree, so that their lengths — what speed depends on — are
 
     python benchmarks/synthetic.py tree --sizes 10,5,10,9 --out /tmp/t5k          # 5,060 labels, depth 4
     python benchmarks/synthetic.py corpus --taxonomy /tmp/t5k/taxonomy.tsv --texts ../shared/data/benchmarks/wos1k/train.jsonl --n 30000 --out /tmp/t5k/train.jsonl
+    python benchmarks/synthetic.py random-corpus --taxonomy /tmp/t5k/taxonomy.tsv --n 30000 --out /tmp/t5k/random.jsonl
     python benchmarks/synthetic.py backbone --size bert-base --out /tmp/bert-base-random
 """
 
@@ -58,6 +59,30 @@ def write_corpus(taxonomy: str | Path, texts_from: str | Path, n: int, out: str 
     return Path(out)
 
 
+def write_random_texts_corpus(taxonomy: str | Path, n: int, out: str | Path, seed: int = 0,
+                              median_words: int = 260, sigma: float = 0.5) -> Path:
+    """``n`` documents of random English words with log-normal lengths (median ``median_words``
+    words: about WOS abstracts' median in word pieces; 10 % above 1.9× the median), each with one
+    random leaf path of ``taxonomy``. For machines without the benchmark corpora (a lent GPU)."""
+    import math
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from hpt_core.hierarchy import LabelHierarchy
+
+    hierarchy = LabelHierarchy.read(taxonomy)
+    leaves = hierarchy.leaves()
+    rng = random.Random(seed)
+    vocabulary = WORDS + ("the of and to in is that for with as on by this are from an be we which results "
+                          "method data paper study based using analysis system proposed show new").split()
+    with open(out, "w", encoding="utf-8") as f:
+        for _ in range(n):
+            length = max(5, int(median_words * math.exp(rng.gauss(0.0, sigma))))
+            text = " ".join(rng.choice(vocabulary) for _ in range(length))
+            f.write(json.dumps({"text": text, "labels": hierarchy.path(rng.choice(leaves))}) + "\n")
+    return Path(out)
+
+
 def write_random_backbone(directory: str | Path, size: str = "bert-base", seed: int = 0) -> Path:
     """A masked LM with random weights: ``bert-base`` (768 wide, 12 layers; the paper's size) or
     ``minilm`` (384 wide, 6 layers), with the bundled MiniLM's uncased BERT tokenizer (the same
@@ -93,6 +118,11 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("random-corpus")
+    p.add_argument("--taxonomy", required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
     p = sub.add_parser("backbone")
     p.add_argument("--size", choices=["bert-base", "minilm"], default="bert-base")
     p.add_argument("--out", required=True)
@@ -101,6 +131,8 @@ def main(argv=None) -> int:
         print(write_tree(args.out, tuple(int(s) for s in args.sizes.split(","))))
     elif args.what == "corpus":
         print(write_corpus(args.taxonomy, args.texts, args.n, args.out, args.seed))
+    elif args.what == "random-corpus":
+        print(write_random_texts_corpus(args.taxonomy, args.n, args.out, args.seed))
     else:
         print(write_random_backbone(args.out, args.size))
     return 0

@@ -343,6 +343,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "steps": state["step"], "train_documents": len(train_docs), "device": device_name,
         "train_seconds": time.time() - started, "train_docs_per_s": docs_seen / max(time.time() - started, 1e-9),
         "train_counts": train_counts.tolist(),
+        "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
         "dev": evaluate_model(best, dev_docs, train_counts, tc.eval_batch_size),
     }
     if test_docs:
