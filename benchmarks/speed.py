@@ -219,7 +219,7 @@ def batch(args) -> dict:
     out["ratio_hpt_to_bare"] = out["hpt_s"] / out["bare_sorted_s"]
     out["hpt_docs_per_s"] = len(texts) / out["hpt_s"]
     if args.windows > 1:
-        model.config = model.config.replace(max_windows=args.windows)
+        model.config = model.config.replace(max_windows=args.windows, window_overlap=min(64, args.predict_length // 4))
         windows, _, _ = model.tokenize_windows(texts)
         out["windows"] = {"max_windows": args.windows, "overlap": model.config.window_overlap,
                           "windows_per_doc": sum(len(w) for w in windows) / len(texts),
