@@ -1,115 +1,310 @@
-"""Speed figures quoted in docs/benchmarks.md.
+"""Speed and memory figures of docs/benchmarks.md (issue 11), measured in ONE run so ratios share the machine's load.
 
-1. The cost of HPT's extras: one HPT training step (forward + backward with template, graph
-   injection, label scoring, ZMLCE and MLM losses) against one bare encoder forward + backward on
-   the same batch. Neither includes the optimiser update, which is the same for both.
-2. Single-text prediction latency through ``Predictor`` (median over many texts).
+Parts (``--parts``, all by default):
 
-    python benchmarks/speed.py --taxonomy ../shared/data/benchmarks/20ng/taxonomy.tsv \
-        --data ../shared/data/benchmarks/20ng/dev.jsonl [--backbone minilm] [--max-length 256] [--json]
+- ``padding``: padding fraction of one epoch of training batches, random vs length-grouped (WOS, 512 and 256 tokens).
+- ``training``: real training (``python -m hpt_core train --max-steps N`` on WOS texts) in a child
+  process at 512 and 256 tokens, today's defaults against the old ones (random batches, the
+  backbone's attention dropout): training docs/s (steps only, and metrics.json's end-to-end
+  ``train_docs_per_s``) and the child's peak resident memory (``os.wait4`` rusage).
+- ``step``: one HPT training step (forward + backward, template, graph, scoring, ZMLCE, MLM) against
+  one bare encoder forward + backward on the same batch at 512 tokens (no optimiser update in either).
+- ``latency``: single-text ``Predictor`` latency at 128 tokens (median).
+- ``batch``: batch prediction of 20ng test documents (``predict_scores``: tokenising, sorted batches,
+  template, scoring, input order restored) against the bare encoder's forward on the same token ids
+  in the same sorted batches; the bare encoder in input order (what sorting buys); HPT with whole-document windows.
+- ``labels``: a generated 5,060-label depth-4 tree against the 141-label WOS tree, same texts and
+  batch: model build time, training docs/s and peak memory (child processes), evaluation time,
+  ``Predictor`` latency, label-word neighbours time.
+
+    python benchmarks/speed.py --out runs/speed            # everything, ~30-60 min on a 2-core CPU alone
+    python benchmarks/speed.py --parts step,latency         # a few minutes
+
+``--backbone`` takes a model folder (``benchmarks/synthetic.py backbone`` writes a random bert-base)
+and ``--device cuda`` runs it on a GPU (``benchmarks/gpu_speed.sh``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from hpt_core.batching import epoch_batches, padding_fraction, random_order, sorted_batches  # noqa: E402
 from hpt_core.data import read_corpus  # noqa: E402
+from hpt_core.evaluation import evaluate_model  # noqa: E402
 from hpt_core.hierarchy import LabelHierarchy  # noqa: E402
-from hpt_core.config import RECIPES  # noqa: E402
 from hpt_core.methods import resolve_method  # noqa: E402
 from hpt_core.model import build_model  # noqa: E402
 from hpt_core.predict import Predictor  # noqa: E402
+from hpt_core.batching import LengthGroupedSampler  # noqa: E402
+import synthetic  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data" / "benchmarks"
 
 
-def _median_seconds(step, repeats: int) -> float:
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _median_seconds(step, repeats: int, device: str = "cpu") -> float:
     step()  # warm-up
     times = []
     for _ in range(repeats):
+        _sync(device)
         started = time.perf_counter()
         step()
+        _sync(device)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
-def training_step_ratio(model, texts, targets, repeats: int) -> dict:
-    model.train()
-    batch = model.collate(model.tokenize(texts))
-    labels = torch.tensor(targets, dtype=torch.float32)
+def _model(args, hierarchy, max_length: int, **options):
+    config = resolve_method("hpt", recipe=args.recipe, backbone=args.backbone, max_length=max_length, **options)
+    return build_model(config, hierarchy).to(args.device)
+
+
+def _on(batch: dict, device: str) -> dict:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+# ---- parts ---------------------------------------------------------------------------------------
+def padding(args) -> dict:
+    hierarchy = LabelHierarchy.read(args.wos / "taxonomy.tsv")
+    texts = [d.text for d in read_corpus(args.wos / "train.jsonl", hierarchy)]
+    out = {}
+    for max_length in (512, 256):
+        model = _model(args, hierarchy, max_length)
+        lengths = [len(ids) + 2 + len(model.layout.slots) + 1 for ids in model.tokenize(texts)]
+        grouped = epoch_batches(list(LengthGroupedSampler(lengths, args.batch_size, seed=0)), args.batch_size)
+        at_random = epoch_batches(random_order(len(lengths), 0), args.batch_size)
+        out[str(max_length)] = {"random": padding_fraction(lengths, at_random),
+                                "length_grouped": padding_fraction(lengths, grouped),
+                                "median_tokens": statistics.median(lengths)}
+    return out
+
+
+def _train_child(args, run_dir: Path, taxonomy: Path, train: Path, dev: Path, max_length: int, extra: list[str]) -> dict:
+    """One ``python -m hpt_core train`` in a child process: its figures and its own peak RSS."""
+    cmd = [sys.executable, "-m", "hpt_core", "train", "--taxonomy", str(taxonomy), "--train", str(train),
+           "--dev", str(dev), "--backbone", args.backbone, "--max-length", str(max_length),
+           "--max-steps", str(args.steps), "--batch-size", str(args.batch_size), "--device", args.device,
+           "--run-dir", str(run_dir), *extra]
+    started = time.perf_counter()
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(run_dir.parent / f"{run_dir.name}.stderr", "w") as stderr:
+        child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage: its peak resident memory
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        tail = (run_dir.parent / f"{run_dir.name}.stderr").read_text()[-2000:]
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{tail}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    steps = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    last_step = [r for r in steps if r["kind"] == "step"][-1]
+    return {"max_length": max_length, "options": " ".join(extra) or "defaults", "wall_s": wall,
+            "step_docs_per_s": last_step["docs_per_s"], "train_docs_per_s": metrics["train_docs_per_s"],
+            "peak_rss_gb": usage.ru_maxrss / 1024 ** 2}  # ru_maxrss is in KiB on Linux
+
+
+def training(args) -> list[dict]:
+    rows = []
+    before = ["--batching", "random", "--attention-dropout", "0.1"]
+    for max_length in args.lengths:
+        for extra in ([], before) if not args.no_before else ([],):
+            with tempfile.TemporaryDirectory(dir=args.out) as tmp:
+                rows.append(_train_child(args, Path(tmp) / "run", args.wos / "taxonomy.tsv", args.wos / "train.jsonl",
+                                         args.wos / "dev.jsonl", max_length, extra))
+            print(f"  training {rows[-1]}", file=sys.stderr)
+    return rows
+
+
+def step(args) -> dict:
+    hierarchy = LabelHierarchy.read(args.wos / "taxonomy.tsv")
+    docs = read_corpus(args.wos / "train.jsonl", hierarchy)[: args.batch_size]
+    model = _model(args, hierarchy, 512).train()
+    batch = _on(model.collate(model.tokenize([d.text for d in docs])), args.device)
+    labels = torch.tensor(hierarchy.multi_hot([d.labels for d in docs]), dtype=torch.float32, device=args.device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.device == "cuda")
 
     def hpt_step():
-        model(batch, labels)["loss"].backward()
+        with autocast:
+            loss = model(batch, labels)["loss"]
+        loss.backward()
         model.zero_grad(set_to_none=True)
 
     def bare_step():
         # The same token ids (template slots as placeholders) through the bare encoder.
-        out = model.mlm.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        with autocast:
+            out = model.mlm.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         out.last_hidden_state.float().pow(2).mean().backward()
         model.zero_grad(set_to_none=True)
 
     hpt, bare = [], []
     for _ in range(2):  # interleave to share any drift in machine load
-        hpt.append(_median_seconds(hpt_step, repeats))
-        bare.append(_median_seconds(bare_step, repeats))
-    hpt_s, bare_s = min(hpt), min(bare)
-    return {"batch_shape": list(batch["input_ids"].shape), "hpt_step_s": hpt_s, "bare_step_s": bare_s,
-            "ratio": hpt_s / bare_s, "train_docs_per_s_forward_backward": len(texts) / hpt_s}
+        hpt.append(_median_seconds(hpt_step, args.repeats, args.device))
+        bare.append(_median_seconds(bare_step, args.repeats, args.device))
+    return {"batch_shape": list(batch["input_ids"].shape), "hpt_step_s": min(hpt), "bare_step_s": min(bare),
+            "ratio": min(hpt) / min(bare), "hpt_docs_per_s": len(docs) / min(hpt)}
 
 
-def prediction_latency(predictor: Predictor, texts, repeats: int) -> dict:
-    times = []
+def latency(args) -> dict:
+    hierarchy = LabelHierarchy.read(args.ng / "taxonomy.tsv")
+    texts = [d.text for d in read_corpus(args.ng / "test2k.jsonl", hierarchy)][: args.latency_texts]
+    predictor = Predictor(_model(args, hierarchy, 128))
+    return _latency(predictor, texts, args.device)
+
+
+def _latency(predictor, texts, device) -> dict:
     predictor.predict([texts[0]])  # warm-up
-    for text in texts[:repeats]:
+    times = []
+    for text in texts:
+        _sync(device)
         started = time.perf_counter()
         predictor.predict([text])
+        _sync(device)
         times.append(time.perf_counter() - started)
     return {"median_ms": 1000 * statistics.median(times), "p90_ms": 1000 * sorted(times)[int(0.9 * len(times)) - 1],
             "n": len(times)}
 
 
+@torch.inference_mode()
+def batch(args) -> dict:
+    hierarchy = LabelHierarchy.read(args.ng / "taxonomy.tsv")
+    texts = [d.text for d in read_corpus(args.ng / "test2k.jsonl", hierarchy)][: args.predict_docs]
+    model = _model(args, hierarchy, args.predict_length).eval()
+    encoder = model.mlm.base_model
+    ids = model.tokenize(texts)
+    lengths = [len(x) for x in ids]
+
+    def bare(batches):
+        for members in batches:
+            rows = [[model.tokenizer.cls_token_id, *ids[i], model.tokenizer.sep_token_id] for i in members]
+            width = max(len(r) for r in rows)
+            input_ids = torch.tensor([r + [0] * (width - len(r)) for r in rows], device=args.device)
+            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=args.device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.device == "cuda"):
+                encoder(input_ids=input_ids, attention_mask=mask)
+
+    def timed(fn) -> float:
+        _sync(args.device)
+        started = time.perf_counter()
+        fn()
+        _sync(args.device)
+        return time.perf_counter() - started
+
+    def hpt(m):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.device == "cuda"):
+            m.predict_scores(texts, batch_size=args.eval_batch_size)
+
+    sorted_order = sorted_batches(lengths, args.eval_batch_size)
+    input_order = epoch_batches(range(len(texts)), args.eval_batch_size)
+    bare(sorted_order[:1])  # warm-up
+    out = {"documents": len(texts), "max_length": args.predict_length, "batch_size": args.eval_batch_size,
+           "hpt_s": timed(lambda: hpt(model)), "bare_sorted_s": timed(lambda: bare(sorted_order)),
+           "bare_input_order_s": timed(lambda: bare(input_order))}
+    out["ratio_hpt_to_bare"] = out["hpt_s"] / out["bare_sorted_s"]
+    out["hpt_docs_per_s"] = len(texts) / out["hpt_s"]
+    if args.windows > 1:
+        model.config = model.config.replace(max_windows=args.windows, window_overlap=min(64, args.predict_length // 4))
+        windows, _, _ = model.tokenize_windows(texts)
+        out["windows"] = {"max_windows": args.windows, "overlap": model.config.window_overlap,
+                          "windows_per_doc": sum(len(w) for w in windows) / len(texts),
+                          "hpt_s": timed(lambda: hpt(model))}
+        out["windows"]["ratio_to_one_window"] = out["windows"]["hpt_s"] / out["hpt_s"]
+    return out
+
+
+def labels(args) -> dict:
+    """5,060 labels (depth 4) against the WOS tree (141 labels): same texts, same batch and length."""
+    work = Path(tempfile.mkdtemp(dir=args.out, prefix="labels-"))
+    big = synthetic.write_tree(work / "t5k", tuple(args.tree_sizes))
+    trees = {"wos": args.wos / "taxonomy.tsv", "synthetic": big}
+    out = {}
+    for name, taxonomy in trees.items():
+        folder = work / name
+        folder.mkdir(exist_ok=True)
+        if name == "wos":
+            train, dev = args.wos / "train.jsonl", args.wos / "dev.jsonl"
+        else:
+            train = synthetic.write_corpus(taxonomy, args.wos / "train.jsonl", 400, folder / "train.jsonl", seed=1)
+            dev = synthetic.write_corpus(taxonomy, args.wos / "dev.jsonl", 99, folder / "dev.jsonl", seed=2)
+        hierarchy = LabelHierarchy.read(taxonomy)
+        started = time.perf_counter()
+        model = _model(args, hierarchy, args.labels_length)
+        row = {"labels": len(hierarchy.labels), "depth": hierarchy.max_depth, "build_s": time.perf_counter() - started}
+        dev_docs = read_corpus(dev, hierarchy)
+        counts = torch.zeros(len(hierarchy.labels), dtype=torch.long).numpy()
+        started = time.perf_counter()
+        evaluate_model(model, dev_docs, counts, args.eval_batch_size)
+        row["evaluate_s"] = time.perf_counter() - started
+        row["latency"] = _latency(Predictor(model), [d.text for d in dev_docs[:20]], args.device)
+        from hpt_core.neighbours import label_word_neighbours
+
+        started = time.perf_counter()
+        label_word_neighbours(model, 8)
+        row["neighbours_all_labels_s"] = time.perf_counter() - started
+        del model
+        row["training"] = _train_child(args, folder / "run", taxonomy, train, dev, args.labels_length, [])
+        out[name] = row
+        print(f"  labels {name}: {row}", file=sys.stderr)
+    for key in ("build_s", "evaluate_s"):
+        out[f"ratio_{key}"] = out["synthetic"][key] / out["wos"][key]
+    out["ratio_latency"] = out["synthetic"]["latency"]["median_ms"] / out["wos"]["latency"]["median_ms"]
+    t_big, t_wos = out["synthetic"]["training"], out["wos"]["training"]
+    out["ratio_step_time"] = t_wos["step_docs_per_s"] / t_big["step_docs_per_s"]
+    return out
+
+
+PARTS = {"padding": padding, "training": training, "step": step, "latency": latency, "batch": batch, "labels": labels}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--taxonomy", required=True)
-    parser.add_argument("--data", required=True, help="JSON Lines corpus whose texts are used")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    parser.add_argument("--out", default=os.environ.get("OUT") or "runs/speed", help="results (speed.json) and scratch runs")
+    parser.add_argument("--wos", type=Path, default=SHARED / "wos1k")
+    parser.add_argument("--ng", type=Path, default=SHARED / "20ng")
     parser.add_argument("--backbone", default="minilm")
-    parser.add_argument("--method", default="hpt")
-    parser.add_argument("--recipe", default="paper", choices=list(RECIPES),
-                        help="model options of this recipe (paper: the figures in docs/benchmarks.md)")
-    parser.add_argument("--max-length", type=int, default=256, help="training-step comparison length")
-    parser.add_argument("--latency-length", type=int, default=128)
+    parser.add_argument("--recipe", default="small-data")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--lengths", default="512,256", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--steps", type=int, default=12, help="optimiser steps of each real training")
+    parser.add_argument("--no-before", action="store_true", help="skip the old-defaults training rows")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--eval-batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--latency-texts", type=int, default=100)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--predict-docs", type=int, default=2000)
+    parser.add_argument("--predict-length", type=int, default=256)
+    parser.add_argument("--windows", type=int, default=4, help="max_windows of the windowed batch-prediction row (1: skip)")
+    parser.add_argument("--labels-length", type=int, default=256)
+    parser.add_argument("--tree-sizes", default="10,5,10,9", type=lambda s: [int(x) for x in s.split(",")])
     args = parser.parse_args(argv)
+    args.out = Path(args.out)
+    args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    hierarchy = LabelHierarchy.read(args.taxonomy)
-    docs = read_corpus(args.data, hierarchy)
-    texts = [d.text for d in docs]
-    model = build_model(resolve_method(args.method, recipe=args.recipe, backbone=args.backbone, max_length=args.max_length), hierarchy)
-    result = {"threads": torch.get_num_threads(), "method": args.method, "max_length": args.max_length}
-    result["training_step"] = training_step_ratio(
-        model, texts[: args.batch_size], hierarchy.multi_hot([d.labels for d in docs[: args.batch_size]]), args.repeats)
-    model.config = model.config.replace(max_length=args.latency_length)
-    result["latency"] = {"max_length": args.latency_length,
-                         **prediction_latency(Predictor(model), texts, args.latency_texts)}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        step = result["training_step"]
-        print(f"training step, batch {step['batch_shape']}: HPT {step['hpt_step_s']:.3f} s, bare encoder "
-              f"{step['bare_step_s']:.3f} s, ratio {step['ratio']:.3f}")
-        lat = result["latency"]
-        print(f"single-text prediction at {lat['max_length']} tokens: median {lat['median_ms']:.1f} ms, "
-              f"p90 {lat['p90_ms']:.1f} ms over {lat['n']} texts ({result['threads']} threads)")
+    result = {"device": args.device, "threads": torch.get_num_threads(), "backbone": args.backbone,
+              "recipe": args.recipe, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for part in args.parts.split(","):
+        started = time.perf_counter()
+        result[part] = PARTS[part](args)
+        print(f"{part} ({time.perf_counter() - started:.0f} s): {json.dumps(result[part])}", file=sys.stderr)
+        (args.out / "speed.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -143,3 +143,12 @@ class _RobertaTransform:
 
     def __call__(self, hidden):
         return self.head.layer_norm(nn.functional.gelu(self.head.dense(hidden)))
+
+
+def set_attention_dropout(mlm, probability: float) -> None:
+    """Set the dropout on the attention probabilities of every layer (and in the config, so that a
+    saved model records it). BERT-family attention reads ``self.dropout.p`` at each call."""
+    mlm.config.attention_probs_dropout_prob = probability
+    for name, module in mlm.named_modules():
+        if name.endswith("attention.self.dropout") and hasattr(module, "p"):
+            module.p = probability

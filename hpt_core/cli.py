@@ -99,13 +99,26 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                         "it (small-data default: tfidf); 'none' scores with the model alone (the paper)")
     p.add_argument("--label-score-input", choices=["hidden", "mlm_transform"], default=m.label_score_input,
                    help="score label words against the [PRED] hidden state (eq. 10) or the MLM head transform of it")
+    p.add_argument("--attention-dropout", type=float, default=None,
+                   help="dropout on attention probabilities (default: the recipe's, else the backbone's; 0 keeps "
+                        "PyTorch's fused attention, far less memory on the CPU)")
+    p.add_argument("--max-windows", type=int, default=m.max_windows,
+                   help="read a long text as up to this many windows of --max-length tokens, scores pooled per label "
+                        "(1: the first window only, the paper)")
+    p.add_argument("--window-overlap", type=int, default=m.window_overlap, help="text tokens shared by consecutive windows")
+    p.add_argument("--window-pooling", choices=["max", "mean"], default=m.window_pooling,
+                   help="how window scores become a document score, per label")
+    p.add_argument("--batching", choices=["length_grouped", "random"], default=t.batching,
+                   help="training batches of similar lengths (less padding; shuffled within mega-batches) or at random")
 
 
 def _model_overrides(args: argparse.Namespace) -> dict:
     """Model options given on the command line, applied on top of a method's and the recipe's."""
     overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers,
-                 "label_word_init": args.label_word_init, "label_score_input": args.label_score_input}
-    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate", "lexical_channel"):
+                 "label_word_init": args.label_word_init, "label_score_input": args.label_score_input,
+                 "max_windows": args.max_windows, "window_overlap": args.window_overlap,
+                 "window_pooling": args.window_pooling}
+    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate", "lexical_channel", "attention_dropout"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     for name in ("text_residual_gate", "lexical_channel"):
@@ -122,7 +135,8 @@ def _configs(args: argparse.Namespace, method: str):
              if v is not None}
     train = train_recipe(args.recipe, epochs=args.epochs, batch_size=args.batch_size, schedule=args.schedule,
                          grad_accum=args.grad_accum, patience=args.patience, seed=args.seed,
-                         low_resource=args.low_resource, device=args.device, max_steps=args.max_steps, **given)
+                         low_resource=args.low_resource, device=args.device, max_steps=args.max_steps,
+                         batching=args.batching, **given)
     data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test, descriptions=args.descriptions)
     for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):
         if path is not None:
@@ -214,7 +228,8 @@ def _cmd_predict(args) -> int:
     for p in predictor.predict(texts, progress=len(texts) > 1):
         if args.json:
             print(json.dumps({"text": p.text, "labels": p.labels, "consistent_labels": p.consistent_labels,
-                              "paths": p.paths, "scores": p.scores}))
+                              "paths": p.paths, "scores": p.scores, "tokens_total": p.tokens_total,
+                              "tokens_read": p.tokens_read, "windows": p.windows}))
         else:
             paths = " | ".join(" > ".join(path) for path in p.paths) or "(no label above 0)"
             print(f"{paths}\t{p.text[:80]}")

@@ -117,6 +117,25 @@ class HPTConfig(_JSONConfig):
         mlm_weight (float, defaults to 1.0): weight of the MLM loss (eq. 11 has 1; 0 removes it).
         mlm_probability (float, defaults to 0.15): share of text tokens masked for the MLM loss.
         dropout (float, defaults to 0.1): dropout before the linear scorer (vanilla only).
+        attention_dropout (float, *optional*): dropout on the backbone's attention probabilities in
+            training. ``None`` keeps the backbone's own (0.1 for BERT and MiniLM; the paper). PyTorch's
+            fused attention kernel on the CPU has no dropout, so any value above 0 falls back to
+            materialising every (T × T) attention matrix and its dropout mask for the backward pass:
+            at 512 tokens and batch 16 that is +3.7 GB of peak memory and a third more time per step
+            (``benchmarks/speed.py``). 0 keeps the fused kernel; the rest of the backbone's dropout stays.
+        max_windows (int, defaults to 1): whole documents. 1 reads the first window only: the text cut
+            to fit ``max_length`` (the paper). N > 1 reads a longer text as up to N windows of
+            ``max_length`` tokens each, every window with the full template, overlapping by
+            ``window_overlap`` text tokens; the windows of one document go through the model in the
+            same batch and their label scores are pooled per label (``window_pooling``) into one
+            document score — the score that is trained (the loss is taken on the pooled scores),
+            evaluated and predicted. Text beyond N windows is not read. Cost: up to N times the
+            encoder work on long texts, nothing on texts that fit one window.
+        window_overlap (int, defaults to 64): text tokens shared by consecutive windows, so that a
+            sentence cut at a window's end is read whole by the next one. Less than half of ``max_length``
+            when ``max_windows`` > 1.
+        window_pooling (str, defaults to ``"max"``): how window scores become a document score, per
+            label: ``"max"`` (a label is as present as in its most convincing window) or ``"mean"``.
     """
 
     method: str = "hpt"
@@ -140,6 +159,10 @@ class HPTConfig(_JSONConfig):
     mlm_weight: float = 1.0
     mlm_probability: float = 0.15
     dropout: float = 0.1
+    attention_dropout: float | None = None
+    max_windows: int = 1
+    window_overlap: int = 64
+    window_pooling: str = "max"
 
     def __post_init__(self) -> None:
         choices = {
@@ -151,6 +174,7 @@ class HPTConfig(_JSONConfig):
             "label_word_init": ("name", "description"),
             "label_word_encoding": ("embeddings", "encoder"),
             "classification_loss": ("zmlce", "bce"),
+            "window_pooling": ("max", "mean"),
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -182,6 +206,12 @@ class HPTConfig(_JSONConfig):
             raise HPTInputError(f"n_soft_tokens must be at least 1; got {self.n_soft_tokens}")
         if self.prompt == "hard" and not self.hard_template.strip():
             raise HPTInputError("hard_template must hold at least one word")
+        if self.attention_dropout is not None and (not _finite(self.attention_dropout) or not 0.0 <= self.attention_dropout < 1.0):
+            raise HPTInputError(f"attention_dropout must be in [0, 1); got {self.attention_dropout}")
+        if self.max_windows < 1:
+            raise HPTInputError(f"max_windows must be at least 1; got {self.max_windows}")
+        if self.window_overlap < 0 or (self.max_windows > 1 and self.window_overlap >= self.max_length // 2):
+            raise HPTInputError(f"window_overlap must be in [0, max_length / 2); got {self.window_overlap}")
 
 
 @dataclass
@@ -206,6 +236,11 @@ class TrainConfig(_JSONConfig):
         eval_batch_size (int, defaults to 64): documents per forward pass when evaluating.
         log_every (int, defaults to 10): steps between progress records.
         max_steps (int, *optional*): stop after this many optimiser steps (smoke tests, benchmarks).
+        batching (str, defaults to ``"length_grouped"``): which documents share a training batch:
+            ``"length_grouped"`` — shuffled every epoch, then sorted by length within mega-batches of
+            50 batches (Hugging Face's ``group_by_length``), so batches pad far less while their
+            order stays random; ``"random"`` — uniformly random batches (the authors' code).
+            Evaluation and prediction always batch documents sorted by length.
     """
 
     epochs: int = 10
@@ -223,6 +258,7 @@ class TrainConfig(_JSONConfig):
     eval_batch_size: int = 64
     log_every: int = 10
     max_steps: int | None = None
+    batching: str = "length_grouped"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.patience < 1:
@@ -248,6 +284,8 @@ class TrainConfig(_JSONConfig):
             raise HPTInputError(f"warmup_ratio must be in [0, 1); got {self.warmup_ratio}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise HPTInputError(f"device must be auto, cpu or cuda; got {self.device!r}")
+        if self.batching not in ("length_grouped", "random"):
+            raise HPTInputError(f"batching must be length_grouped or random; got {self.batching!r}")
 
 
 #: ``HPTConfig`` options that exist only for methods scoring with label words.

@@ -84,16 +84,23 @@ def _present(t: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
 
 
 def _ancestor_closure(y: np.ndarray, hierarchy) -> np.ndarray:
-    """``y`` with every predicted/gold label's ancestors switched on (root excluded)."""
-    n_labels = len(hierarchy.labels)
+    """``y`` with every predicted/gold label's ancestors switched on (root excluded).
+
+    Deepest depth first, each parent takes the OR of its children's columns, so the cost is
+    linear in the number of labels (a label-by-label reachability matrix is quadratic: 205 MB
+    and minutes of integer matrix product at 5,000 labels).
+    """
+    closed = _as_multi_hot(y, "y").astype(bool)
     parent = np.asarray(hierarchy.parent_index, dtype=np.int64)
-    # reach[i, j] = 1 when j is i or an ancestor of i; built one depth at a time.
-    reach = np.eye(n_labels, dtype=np.int64)
-    for depth in range(2, int(hierarchy.max_depth) + 1):
+    for depth in range(int(hierarchy.max_depth), 1, -1):
         idx = np.asarray(hierarchy.indices_at_depth(depth), dtype=np.int64)
-        if idx.size:
-            reach[idx] |= reach[parent[idx]]
-    return ((y.astype(np.int64) @ reach) > 0).astype(np.int8)
+        if not idx.size:
+            continue
+        order = np.argsort(parent[idx], kind="stable")
+        children, parents = idx[order], parent[idx][order]
+        starts = np.flatnonzero(np.r_[True, parents[1:] != parents[:-1]])
+        closed[:, parents[starts]] |= np.logical_or.reduceat(closed[:, children], starts, axis=1)
+    return closed.astype(np.int8)
 
 
 # ---------------------------------------------------------------------------- metrics

@@ -19,13 +19,14 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from hpt_core.backbone import backbone_from_config, head_transform, load_backbone, mlm_head
+from hpt_core.backbone import backbone_from_config, head_transform, load_backbone, mlm_head, set_attention_dropout
 from hpt_core.config import HPTConfig
 from hpt_core.errors import HPTInputError
 from hpt_core.graph import HierarchyInjection, build_edge_index
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.losses import bce_loss, mask_tokens, zmlce_loss
-from hpt_core.template import build_layout, check_input_length, collate, tokenize_texts
+from hpt_core.batching import sorted_batches
+from hpt_core.template import build_layout, check_input_length, collate, collate_windows, tokenize_texts, tokenize_windows
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -47,6 +48,19 @@ def head_word(name: str) -> str:
             words = words[:i]
             break
     return words[-1] if words else name
+
+
+def pool_windows(scores: torch.Tensor, document_index: torch.Tensor, n_documents: int, pooling: str) -> torch.Tensor:
+    """Window scores (W, C) pooled per label into document scores (B, C); ``document_index`` (W,)
+    names each window's document (every document 0..B-1 has at least one window).
+
+    >>> pool_windows(torch.tensor([[1., 0.], [3., -2.], [5., 5.]]), torch.tensor([0, 0, 1]), 2, "max")
+    tensor([[3., 0.],
+            [5., 5.]])
+    """
+    index = document_index.unsqueeze(-1).expand_as(scores)
+    pooled = scores.new_zeros(n_documents, scores.shape[-1])
+    return pooled.scatter_reduce(0, index, scores, reduce="amax" if pooling == "max" else "mean", include_self=False)
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -73,6 +87,8 @@ class HPTModel(nn.Module):
         self.hierarchy = hierarchy
         self.tokenizer = tokenizer
         self.mlm = mlm
+        if config.attention_dropout is not None:
+            set_attention_dropout(mlm, config.attention_dropout)
         self.layout = build_layout(config, hierarchy.max_depth, tokenizer)
         check_input_length(self.layout, config.max_length, getattr(mlm.config, "max_position_embeddings", None),
                            hierarchy.max_depth)
@@ -242,6 +258,9 @@ class HPTModel(nn.Module):
         In training with an MLM weight, text tokens are masked (BERT's 80/10/10) in the same forward
         pass, and vocabulary logits are computed only at the masked positions.
 
+        A batch with ``document_index`` (from ``collate_windows``) holds several windows per document:
+        the window scores are pooled into one score per document, and the loss is taken on those.
+
         Returns:
             dict with ``scores`` (B, C); with labels also ``loss``, ``classification_loss``, ``mlm_loss``.
         """
@@ -254,6 +273,9 @@ class HPTModel(nn.Module):
             )
         hidden = self.encode(batch, input_ids)
         scores = self.score(hidden, batch["pred_positions"], batch["text_mask"])
+        if "document_index" in batch:  # whole documents: one row per window -> one per document
+            n_documents = labels.shape[0] if labels is not None else int(batch["document_index"].max()) + 1
+            scores = pool_windows(scores, batch["document_index"], n_documents, self.config.window_pooling)
         if "lexical_scores" in batch:
             # The lexical channel's scores of these documents (B, C), out-of-fold in training: the
             # model learns what the words alone miss (hpt_core.lexical).
@@ -282,30 +304,57 @@ class HPTModel(nn.Module):
     def collate(self, token_ids: list[list[int]]) -> dict[str, torch.Tensor]:
         return collate(token_ids, self.layout, self.tokenizer)
 
-    def predict_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False, lexical: bool = True) -> torch.Tensor:
+    def tokenize_windows(self, texts: list[str]) -> tuple[list[list[list[int]]], list[int], list[int]]:
+        """Each text as its windows (``config.max_windows`` at most), its whole length in tokens and
+        how many of those the windows read (see ``template.tokenize_windows``)."""
+        return tokenize_windows(self.tokenizer, texts, self.layout, self.config.max_length,
+                                self.config.max_windows, self.config.window_overlap)
+
+    def collate_documents(self, windows: list[list[list[int]]]) -> dict[str, torch.Tensor]:
+        """A batch of documents given as windows: with one window each, exactly ``collate`` (no pooling)."""
+        if self.config.max_windows == 1:
+            return self.collate([doc[0] for doc in windows])
+        return collate_windows(windows, self.layout, self.tokenizer)
+
+    def predict_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False, lexical: bool = True,
+                       return_reading: bool = False):
         """Document scores (N, C) for raw texts, on the CPU: the model's plus the lexical channel's
-        when there is one (``lexical=False``: the model's alone)."""
-        scores = self.model_scores(texts, batch_size, progress)
+        when there is one (``lexical=False``: the model's alone). ``return_reading``: see
+        ``model_scores``."""
+        scores, reading = self.model_scores(texts, batch_size, progress, return_reading=True)
         if lexical and self.lexical is not None:
             scores = scores + self.lexical.scores(list(texts))
-        return scores
+        return (scores, reading) if return_reading else scores
 
     @torch.inference_mode()
-    def model_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
-        """The model's own scores (N, C) for raw texts, in eval mode (``progress``: a tqdm bar)."""
+    def model_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False,
+                     return_reading: bool = False):
+        """The model's own scores (N, C) for raw texts, in eval mode (``progress``: a tqdm bar).
+
+        Texts are batched sorted by length (less padding; ``batch_size`` counts windows) and the
+        scores returned in input order. ``return_reading`` also returns, per text, a dict
+        ``{"tokens_total", "tokens_read", "windows"}``: its length in word pieces, how many of them
+        the windows read, and how many windows.
+        """
         from tqdm.auto import tqdm
 
         was_training = self.training
         self.eval()
         device = next(self.parameters()).device
-        chunks = []
-        starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="scoring", unit="batch", disable=not progress or len(starts) < 2):
-            batch = self.collate(self.tokenize(texts[start : start + batch_size]))
+        windows, n_tokens, n_read = self.tokenize_windows(list(texts))
+        lengths = [sum(len(w) for w in doc) for doc in windows]
+        batches = sorted_batches(lengths, batch_size, [len(doc) for doc in windows])
+        scores = torch.zeros(len(texts), len(self.hierarchy.labels))
+        for members in tqdm(batches, desc="scoring", unit="batch", disable=not progress or len(batches) < 2):
+            batch = self.collate_documents([windows[i] for i in members])
             batch = {k: v.to(device) for k, v in batch.items()}
-            chunks.append(self(batch)["scores"].float().cpu())
+            scores[torch.tensor(members)] = self(batch)["scores"].float().cpu()
         self.train(was_training)
-        return torch.cat(chunks) if chunks else torch.zeros(0, len(self.hierarchy.labels))
+        if not return_reading:
+            return scores
+        reading = [{"tokens_total": total, "tokens_read": read, "windows": len(doc)}
+                   for doc, total, read in zip(windows, n_tokens, n_read)]
+        return scores, reading
 
     def new_parameters(self) -> list[nn.Parameter]:
         """Parameters HPT adds to the backbone (label words, template, graph, biases, heads).

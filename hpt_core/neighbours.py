@@ -41,16 +41,25 @@ def label_word_neighbours(model: HPTModel, k: int = 8, labels: list[str] | None 
     for label in labels:
         if label not in hierarchy:
             raise HPTInputError(f"unknown label {label!r}")
+    if not labels:
+        return {}
     index = torch.tensor([hierarchy.label_to_index[label] for label in labels], dtype=torch.long)
     words = F.normalize(model.label_words.detach().float().cpu()[index], dim=-1)
     vocab = F.normalize(model.mlm.get_input_embeddings().weight.detach().float().cpu(), dim=-1)
-    similarity = words @ vocab.t()  # (n, V)
-    similarity[:, _excluded_token_ids(model.tokenizer, vocab.shape[0])] = -2.0
-    top = similarity.topk(min(k, vocab.shape[0]), dim=-1)
-    tokens = model.tokenizer.convert_ids_to_tokens(top.indices.flatten().tolist())
+    excluded = _excluded_token_ids(model.tokenizer, vocab.shape[0])
+    values, indices = [], []
+    # 1,024 labels at a time: all 5,000 labels of a large tree against 30k words would be 600 MB at once.
+    for start in range(0, len(labels), 1024):
+        similarity = words[start : start + 1024] @ vocab.t()  # (n, V)
+        similarity[:, excluded] = -2.0
+        top = similarity.topk(min(k, vocab.shape[0]), dim=-1)
+        values.append(top.values)
+        indices.append(top.indices)
+    values, indices = torch.cat(values), torch.cat(indices)
+    tokens = model.tokenizer.convert_ids_to_tokens(indices.flatten().tolist())
     out = {}
     for row, label in enumerate(labels):
-        out[label] = [(tokens[row * top.indices.shape[1] + j], float(top.values[row, j])) for j in range(top.indices.shape[1])]
+        out[label] = [(tokens[row * indices.shape[1] + j], float(values[row, j])) for j in range(indices.shape[1])]
     return out
 
 

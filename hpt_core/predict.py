@@ -39,7 +39,8 @@ class Prediction:
 
     ``labels`` is the paper's independent per-depth decision (score > 0); ``consistent_labels``
     keeps a label only when its parent is kept; ``paths`` are the root-to-node paths of the
-    consistent prediction.
+    consistent prediction. ``tokens_total`` is the text's length in word pieces, ``tokens_read``
+    how many of them the model read, in ``windows`` windows (``HPTConfig.max_windows``).
     """
 
     text: str
@@ -47,6 +48,9 @@ class Prediction:
     labels: list[str]
     consistent_labels: list[str]
     paths: list[list[str]] = field(default_factory=list)
+    tokens_total: int = 0
+    tokens_read: int = 0
+    windows: int = 1
 
     def by_depth(self, hierarchy) -> dict[int, list[tuple[str, float]]]:
         """Every label of each depth with its score, best first."""
@@ -92,7 +96,10 @@ class Predictor:
                 check_text(text, None)
             except HPTInputError as err:
                 raise HPTInputError(f"text {i}: {err.problem}") from None
-        scores = self.scores(texts, batch_size, progress)
+        started = time.perf_counter()
+        scores, reading = self.model.predict_scores(texts, batch_size=batch_size, progress=progress, return_reading=True)
+        scores = scores.numpy()
+        self.last_latency_s = time.perf_counter() - started
         independent = scores > 0
         consistent = consistent_decode(scores, self.hierarchy)
         labels = self.hierarchy.labels
@@ -104,6 +111,7 @@ class Predictor:
                 labels=[labels[j] for j in np.flatnonzero(independent[i])],
                 consistent_labels=[labels[j] for j in np.flatnonzero(consistent[i])],
                 paths=predicted_paths(consistent[i], self.hierarchy),
+                **reading[i],
             ))
         return out
 

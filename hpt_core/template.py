@@ -70,11 +70,59 @@ def check_input_length(layout: TemplateLayout, max_length: int, max_positions: i
         )
 
 
+def text_budget(layout: TemplateLayout, max_length: int) -> int:
+    """Text tokens that fit one window: ``max_length`` minus ``[CLS]``, ``[SEP]`` and the template."""
+    return max(max_length - 2 - (len(layout.slots) + 1 if layout.slots else 0), 1)
+
+
 def tokenize_texts(tokenizer, texts: list[str], layout: TemplateLayout, max_length: int) -> list[list[int]]:
     """Word-piece ids of each text, truncated so that ``[CLS] x [SEP] template [SEP]`` fits ``max_length``."""
-    budget = max_length - 2 - (len(layout.slots) + 1 if layout.slots else 0)
-    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max(budget, 1))
+    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=text_budget(layout, max_length))
     return [list(ids) for ids in encoded["input_ids"]]
+
+
+def window_starts(n_tokens: int, budget: int, max_windows: int, overlap: int) -> list[int]:
+    """Where each window of a text of ``n_tokens`` starts: every ``budget - overlap`` tokens, at most
+    ``max_windows``, and a window only when it reads tokens the previous one did not.
+
+    >>> window_starts(10, budget=4, max_windows=5, overlap=1)
+    [0, 3, 6]
+    >>> window_starts(10, budget=4, max_windows=2, overlap=1), window_starts(3, budget=4, max_windows=5, overlap=1)
+    ([0, 3], [0])
+    """
+    stride = max(budget - overlap, 1)
+    starts = [0]
+    while len(starts) < max_windows and starts[-1] + budget < n_tokens:
+        starts.append(starts[-1] + stride)
+    return starts
+
+
+def tokenize_windows(tokenizer, texts: list[str], layout: TemplateLayout, max_length: int, max_windows: int = 1,
+                     overlap: int = 0, chunk: int = 256) -> tuple[list[list[list[int]]], list[int], list[int]]:
+    """Each text as windows of word-piece ids, each window fitting ``[CLS] x [SEP] template [SEP]``.
+
+    With ``max_windows=1`` the one window is exactly ``tokenize_texts``' truncation. Texts are
+    tokenised ``chunk`` at a time so that the tokenizer's per-token records of a large corpus never
+    exist all at once.
+
+    Returns:
+        windows: per text, its windows (lists of ids; at least one, possibly empty).
+        n_tokens: per text, its whole length in word pieces.
+        n_read: per text, how many of those its windows read (the rest lies beyond the last window).
+    """
+    budget = text_budget(layout, max_length)
+    windows: list[list[list[int]]] = []
+    n_tokens: list[int] = []
+    n_read: list[int] = []
+    for start in range(0, len(texts), chunk):
+        ids_of = tokenizer(list(texts[start : start + chunk]), add_special_tokens=False, return_attention_mask=False,
+                           return_token_type_ids=False, verbose=False)["input_ids"]
+        for ids in ids_of:
+            starts = window_starts(len(ids), budget, max_windows, overlap)
+            n_tokens.append(len(ids))
+            n_read.append(min(len(ids), starts[-1] + budget))
+            windows.append([list(ids[s : s + budget]) for s in starts])
+    return windows, n_tokens, n_read
 
 
 def collate(token_ids: list[list[int]], layout: TemplateLayout, tokenizer) -> dict[str, torch.Tensor]:
@@ -129,3 +177,12 @@ def collate(token_ids: list[list[int]], layout: TemplateLayout, tokenizer) -> di
         "template_positions": torch.tensor(template_pos, dtype=torch.long).reshape(batch, layout.n_template),
         "pred_positions": torch.tensor(pred_pos, dtype=torch.long),
     }
+
+
+def collate_windows(windows: list[list[list[int]]], layout: TemplateLayout, tokenizer) -> dict[str, torch.Tensor]:
+    """Every window of every document in one batch (``collate``'s keys, one row per window), plus
+    ``document_index`` (W,) long: the document (0..B-1) each window belongs to, for pooling."""
+    flat = [w for doc in windows for w in doc]
+    batch = collate(flat, layout, tokenizer)
+    batch["document_index"] = torch.tensor([d for d, doc in enumerate(windows) for _ in doc], dtype=torch.long)
+    return batch

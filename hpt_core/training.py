@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from hpt_core import runs
 from hpt_core.backbone import check_backbone
+from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
 from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
 from hpt_core.errors import HPTInputError
@@ -52,23 +53,23 @@ def device_description(device: str = "auto") -> str:
 
 
 class _Examples(torch.utils.data.Dataset):
-    """Training examples: token ids, multi-hot targets and, with a lexical channel, each document's
-    out-of-fold lexical scores."""
+    """Training documents as their windows of token ids (one window unless ``max_windows`` > 1),
+    multi-hot targets and, with a lexical channel, each document's out-of-fold lexical scores."""
 
-    def __init__(self, token_ids: list[list[int]], targets: np.ndarray, lexical_scores: torch.Tensor | None = None):
-        self.token_ids, self.targets, self.lexical_scores = token_ids, targets, lexical_scores
+    def __init__(self, windows: list[list[list[int]]], targets: np.ndarray, lexical_scores: torch.Tensor | None = None):
+        self.windows, self.targets, self.lexical_scores = windows, targets, lexical_scores
 
     def __len__(self) -> int:
-        return len(self.token_ids)
+        return len(self.windows)
 
     def __getitem__(self, i: int):
         lexical = None if self.lexical_scores is None else self.lexical_scores[i]
-        return self.token_ids[i], self.targets[i], lexical
+        return self.windows[i], self.targets[i], lexical
 
 
 def _collator(model: HPTModel):
     def collate(items):
-        batch = model.collate([ids for ids, _, _ in items])
+        batch = model.collate_documents([windows for windows, _, _ in items])
         batch["labels"] = torch.tensor(np.stack([t for _, t, _ in items]), dtype=torch.float32)
         if items[0][2] is not None:
             batch["lexical_scores"] = torch.stack([lexical for _, _, lexical in items])
@@ -279,9 +280,16 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
                         len(model.lexical.vocabulary), model.lexical.c,
                         ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in model.lexical.dev_by_c.items()))
     train_counts = label_counts(train_docs, hierarchy)
-    examples = _Examples(model.tokenize([d.text for d in train_docs]), hierarchy.multi_hot([d.labels for d in train_docs]),
-                         train_lexical)
-    loader = DataLoader(examples, batch_size=tc.batch_size, shuffle=True, collate_fn=_collator(model))
+    windows, _, _ = model.tokenize_windows([d.text for d in train_docs])
+    examples = _Examples(windows, hierarchy.multi_hot([d.labels for d in train_docs]), train_lexical)
+    lengths = [sum(len(w) for w in doc) for doc in windows]
+    sampler = LengthGroupedSampler(lengths, tc.batch_size, tc.seed) if tc.batching == "length_grouped" else None
+    loader = DataLoader(examples, batch_size=tc.batch_size, shuffle=sampler is None, sampler=sampler,
+                        collate_fn=_collator(model))
+    if main and sampler is not None:
+        grouped = padding_fraction(lengths, epoch_batches(list(sampler), tc.batch_size))
+        at_random = padding_fraction(lengths, epoch_batches(random_order(len(lengths), tc.seed), tc.batch_size))
+        logger.info("length-grouped batches: %.1f%% padding (random batches: %.1f%%)", 100 * grouped, 100 * at_random)
     optimizer = _optimizer(model, config)
     steps_per_epoch = math.ceil(len(loader) / max(accelerator.num_processes, 1) / tc.grad_accum)
     total_steps = steps_per_epoch * tc.epochs if tc.max_steps is None else min(tc.max_steps, steps_per_epoch * tc.epochs)
@@ -309,6 +317,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         model.train()
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
+        if sampler is not None:  # the same seed + epoch on every process: the same batches
+            sampler.set_epoch(epoch)
         for batch in loader:
             labels = batch.pop("labels")
             with accelerator.accumulate(model):
@@ -386,6 +396,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "steps": state["step"], "train_documents": len(train_docs), "device": device_name,
         "train_seconds": time.time() - started, "train_docs_per_s": docs_seen / max(time.time() - started, 1e-9),
         "train_counts": train_counts.tolist(),
+        "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
         "dev": evaluate_model(best, dev_docs, train_counts, tc.eval_batch_size),
     }
     if best.lexical is not None:

@@ -43,6 +43,7 @@ with tab_one:
         c[0].metric("Latency", f"{1000 * (latency or 0):.0f} ms", help="Model forward pass on this machine's CPU.")
         c[1].metric("Labels (independent)", len(raw))
         c[2].metric("Labels (consistent)", len(consistent))
+        st.caption(f"Read {p.tokens_read:,} of {p.tokens_total:,} tokens in {p.windows} window{'s' * (p.windows != 1)}.")
         by_depth = p.by_depth(h)
         left, right = st.columns([3, 2])
         with left:

@@ -45,6 +45,7 @@ def test_predict_text_and_file(trained_run, tmp_path, capsys):
     assert main(["predict", "--run-dir", str(trained_run), "--text", "goal striker", "--json"]) == 0
     line = json.loads(capsys.readouterr().out)
     assert {"labels", "consistent_labels", "paths", "scores"} <= set(line)
+    assert (line["tokens_total"], line["tokens_read"], line["windows"]) == (2, 2, 1)
     texts = tmp_path / "texts.txt"
     texts.write_text("goal striker\n\ncell gene protein\n", encoding="utf-8")
     assert main(["predict", "--run-dir", str(trained_run), "--file", str(texts)]) == 0
@@ -133,6 +134,20 @@ def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
     # vanilla fine-tuning has no label words: the recipe's label-word options skip it, its rates apply
     vanilla, _, _ = _configs(build_parser().parse_args(common), "vanilla")
     assert vanilla.model.text_residual_gate is None and vanilla.train.new_params_lr == 1e-3
+
+
+def test_window_batching_and_attention_options_reach_the_configs(task_files):
+    from hpt_core.cli import _configs, build_parser
+
+    common = ["train", "--taxonomy", str(task_files["taxonomy"]), "--train", str(task_files["train"]),
+              "--dev", str(task_files["dev"]), "--run-dir", "unused"]
+    default, _, _ = _configs(build_parser().parse_args(common), "hpt")
+    assert (default.model.max_windows, default.train.batching, default.model.attention_dropout) == (1, "length_grouped", None)
+    given, _, _ = _configs(build_parser().parse_args(common + [
+        "--max-windows", "4", "--window-overlap", "32", "--window-pooling", "mean", "--batching", "random",
+        "--attention-dropout", "0.1"]), "hpt")
+    assert (given.model.max_windows, given.model.window_overlap, given.model.window_pooling) == (4, 32, "mean")
+    assert (given.train.batching, given.model.attention_dropout) == ("random", 0.1)
 
 
 def test_import_can_skip_unknown_labels_with_one_warning_line(task_files, tmp_path):

@@ -223,3 +223,15 @@ def test_evaluation_report_keys_json_and_consistent_part(tree):
     assert len(rep["frequency_quintile_macro_f1"]) == 5
     for value in rep.values():
         assert not isinstance(value, np.generic)
+
+
+def test_ancestor_closure_switches_on_exactly_the_ancestors_in_an_uneven_tree(hierarchy):
+    from hpt_core.metrics import _ancestor_closure
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((40, len(hierarchy.labels))) < 0.2).astype(np.int8)
+    expected = y.copy()
+    for i, j in zip(*np.nonzero(y)):
+        for ancestor in hierarchy.ancestors(hierarchy.labels[j]):
+            expected[i, hierarchy.label_to_index[ancestor]] = 1
+    assert np.array_equal(_ancestor_closure(y, hierarchy), expected)

@@ -272,3 +272,84 @@ def test_recipes_apply_label_word_options_only_where_a_method_has_label_words():
         assert resolve_method(baseline, recipe="small-data") == resolve_method(baseline, lexical_channel="tfidf")
     with pytest.raises(HPTInputError, match="text_residual_gate"):
         resolve_method("vanilla", text_residual_gate=1.0)
+
+
+# ---- whole documents (several windows per text) --------------------------------------------------
+def _windowed(tiny_backbone, hierarchy, **options):
+    torch.manual_seed(0)
+    config = resolve_method("hpt", backbone=tiny_backbone, max_length=32, **options)
+    return build_model(config, hierarchy).eval()
+
+
+LONG = " ".join(["we saw a report on it today and then some more news about this"] * 3) + " lens laser photon mirror"
+
+
+def test_one_window_is_exactly_the_first_window_model(tiny_backbone, hierarchy):
+    one = _windowed(tiny_backbone, hierarchy)
+    batch = one.collate(one.tokenize([LONG, "goal striker"]))
+    assert torch.equal(one(batch)["scores"], one.predict_scores([LONG, "goal striker"]))
+
+
+def test_windows_pool_the_scores_of_each_window_per_label(tiny_backbone, hierarchy):
+    pooled = {}
+    for pooling in ("max", "mean"):
+        model = _windowed(tiny_backbone, hierarchy, max_windows=3, window_overlap=4, window_pooling=pooling)
+        [doc], _, _ = model.tokenize_windows([LONG])
+        assert len(doc) == 3
+        each = model(model.collate(doc))["scores"]  # (3, C): the windows scored one by one
+        scores, reading = model.predict_scores([LONG, "goal"], return_reading=True)
+        expected = each.max(0).values if pooling == "max" else each.mean(0)
+        assert torch.allclose(scores[0], expected, atol=1e-5)
+        assert reading[0]["windows"] == 3 and reading[1] == {"tokens_total": 1, "tokens_read": 1, "windows": 1}
+        pooled[pooling] = scores[0]
+    # the keywords sit in the last window only: a single window never sees them
+    first_only = _windowed(tiny_backbone, hierarchy).predict_scores([LONG])[0]
+    assert not torch.allclose(pooled["max"], first_only, atol=1e-4)
+
+
+def test_the_loss_is_taken_on_the_pooled_document_scores(tiny_backbone, hierarchy):
+    model = _windowed(tiny_backbone, hierarchy, max_windows=3, window_overlap=4, mlm_weight=0.0)
+    windows, _, _ = model.tokenize_windows([LONG, "goal striker"])
+    batch = model.collate_documents(windows)
+    assert batch["input_ids"].shape[0] == 4 and batch["document_index"].tolist() == [0, 0, 0, 1]
+    labels = torch.tensor(hierarchy.multi_hot([["science", "physics", "optics"], ["sports", "football"]]), dtype=torch.float32)
+    out = model(batch, labels)
+    assert out["scores"].shape == (2, len(hierarchy.labels))
+    out["loss"].backward()
+    assert model.label_words.grad.abs().sum() > 0
+
+
+def test_window_options_are_saved_with_the_model(tiny_backbone, hierarchy, tmp_path):
+    model = _windowed(tiny_backbone, hierarchy, max_windows=3, window_overlap=4, window_pooling="mean")
+    loaded = HPTModel.from_pretrained(model.save_pretrained(tmp_path / "m"))
+    assert (loaded.config.max_windows, loaded.config.window_overlap, loaded.config.window_pooling) == (3, 4, "mean")
+    assert torch.allclose(loaded.predict_scores([LONG]), model.predict_scores([LONG]), atol=1e-6)
+
+
+def test_batch_scores_come_back_in_input_order_although_batched_by_length(tiny_backbone, hierarchy):
+    model = _windowed(tiny_backbone, hierarchy)
+    texts = ["goal", LONG, "lens laser", "cell gene protein enzyme we saw", "arts"]
+    together = model.predict_scores(texts, batch_size=2)
+    alone = torch.cat([model.predict_scores([t]) for t in texts])
+    assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_bad_window_options_are_refused():
+    with pytest.raises(HPTInputError, match="window_overlap"):
+        HPTConfig(max_length=64, max_windows=2, window_overlap=32)
+    with pytest.raises(HPTInputError, match="max_windows"):
+        HPTConfig(max_windows=0)
+    with pytest.raises(HPTInputError, match="window_pooling"):
+        HPTConfig(window_pooling="sum")
+
+
+def test_attention_dropout_option_reaches_every_layer_and_is_saved(tiny_backbone, hierarchy, tmp_path):
+    from hpt_core.config import RECIPES
+
+    # An option, not a default: the quality figures of the defaults were measured with the backbone's own.
+    assert "attention_dropout" not in RECIPES["small-data"].model and HPTConfig().attention_dropout is None
+    model = _windowed(tiny_backbone, hierarchy, attention_dropout=0.25)
+    probabilities = [m.p for n, m in model.mlm.named_modules() if n.endswith("attention.self.dropout")]
+    assert probabilities == [0.25, 0.25]  # two layers
+    loaded = HPTModel.from_pretrained(model.save_pretrained(tmp_path / "m"))
+    assert loaded.mlm.config.attention_probs_dropout_prob == 0.25 and loaded.config.attention_dropout == 0.25

@@ -81,3 +81,10 @@ def test_neighbours_need_label_words(tiny_backbone, hierarchy):
     model = build_model(resolve_method("vanilla", backbone=tiny_backbone), hierarchy)
     with pytest.raises(HPTInputError, match="no learned label words"):
         label_word_neighbours(model)
+
+
+def test_a_prediction_says_how_much_of_the_text_was_read(predictor):
+    short, long = predictor.predict(["goal striker", "goal striker " * 60])
+    assert (short.tokens_total, short.tokens_read, short.windows) == (2, 2, 1)
+    # the tiny run reads one window of 32 tokens: 32 - [CLS] [SEP] - 6 template slots - [SEP]
+    assert (long.tokens_total, long.tokens_read, long.windows) == (120, 23, 1)

@@ -266,3 +266,33 @@ def test_cli_train_waits_in_the_machine_wide_device_queue(tmp_path, tiny_backbon
     worker.join(timeout=300)
     assert result["rc"] == 0 and (run_dir / "metrics.json").is_file()
     assert "waiting for the cpu device" in capsys.readouterr().err
+
+
+def test_length_grouped_batches_are_dealt_out_whole_to_each_process():
+    """Under ``accelerate`` every process draws the same order and takes every other batch."""
+    from accelerate.data_loader import prepare_data_loader
+    from torch.utils.data import DataLoader
+
+    from hpt_core.batching import LengthGroupedSampler, epoch_batches
+
+    lengths = [(i * 37) % 101 for i in range(64)]
+    batches_of = []
+    for process in range(2):
+        loader = DataLoader(list(range(64)), batch_size=4, sampler=LengthGroupedSampler(lengths, 4, seed=1))
+        shard = prepare_data_loader(loader, num_processes=2, process_index=process, put_on_device=False)
+        shard.set_epoch(1)
+        batches_of.append([b.tolist() for b in shard])
+    expected = LengthGroupedSampler(lengths, 4, seed=1)
+    expected.set_epoch(1)
+    batches = epoch_batches(list(expected), 4)
+    assert batches_of[0] == batches[0::2] and batches_of[1] == batches[1::2]
+
+
+def test_windows_and_random_batching_train_end_to_end(tmp_path, tiny_backbone, task_files):
+    config = _config(task_files, tiny_backbone, epochs=1, batching="random")
+    config.model = config.model.replace(max_windows=2, window_overlap=4)
+    metrics = train(config, tmp_path / "run")
+    assert metrics["steps"] == 9
+    from hpt_core.model import HPTModel
+
+    assert HPTModel.from_pretrained(tmp_path / "run" / "model").config.max_windows == 2
