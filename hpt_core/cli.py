@@ -139,11 +139,17 @@ def _cmd_evaluate(args) -> int:
     from hpt_core.evaluation import evaluate_run
 
     report = evaluate_run(args.run_dir, args.data, progress=True)
+    rows = [("independent (score > 0)", report), ("hierarchy-consistent", report["consistent"])]
+    if args.zero_shot:
+        from hpt_core.zero_shot import evaluate_beside_run
+
+        report["zero_shot"] = evaluate_beside_run(args.run_dir, args.data)
+        rows.append(("zero-shot (no training; threshold on the run's dev file)", report["zero_shot"]))
     if args.json:
         print(json.dumps(report))
         return 0
     print(f"documents {report['n_documents']}")
-    for name, r in (("independent (score > 0)", report), ("hierarchy-consistent", report["consistent"])):
+    for name, r in rows:
         print(f"{name}: micro-F1 {100 * r['micro_f1']:.2f}  macro-F1 {100 * r['macro_f1']:.2f} "
               f"(all-labels convention {100 * r['macro_f1_all_labels']:.2f})  hierarchical F1 {100 * r['hierarchical_f1']:.2f}  "
               f"path consistency {100 * r['path_consistency']:.1f}%")
@@ -193,13 +199,16 @@ def _cmd_neighbours(args) -> int:
 def _cmd_ablate(args) -> int:
     from hpt_core.experiments import run_ablation
 
+    from hpt_core.zero_shot import ZERO_SHOT
+
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
-        if m not in METHODS:
-            raise HPTInputError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
-    _, data, train = _configs(args, methods[0])
+        if m not in METHODS and m != ZERO_SHOT:
+            raise HPTInputError(f"unknown method {m!r}; choose from {', '.join([*METHODS, ZERO_SHOT])}")
+    trained = [m for m in methods if m != ZERO_SHOT]  # zero-shot needs no training configuration
+    _, data, train = _configs(args, (trained or ["hpt"])[0])
     overrides = _model_overrides(args)
-    for m in methods:  # reject an option that fits no method before any training starts
+    for m in trained:  # reject an option that fits no method before any training starts
         resolve_method(m, recipe=args.recipe, **overrides)
     with _ProgressBar() as bar:
         table = run_ablation(data, methods, args.out, train, on_progress=bar.update, recipe=args.recipe, **overrides)
@@ -233,8 +242,9 @@ def _cmd_import(args) -> int:
 
 def _cmd_run_job(args) -> int:
     from hpt_core.training import run_job
+    from hpt_core.zero_shot import is_zero_shot_run, run_job as run_zero_shot_job
 
-    run_job(args.run_dir)
+    (run_zero_shot_job if is_zero_shot_run(args.run_dir) else run_job)(args.run_dir)
     return 0
 
 
@@ -260,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--zero-shot", action="store_true",
+                   help="also evaluate the zero-shot predictor (label names against the text with the bundled "
+                        "encoder, threshold chosen on the run's dev file): key zero_shot")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="predict labels for texts")
@@ -279,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ablate", help="train several methods on the same data and seed; print the comparison table")
     _add_training_options(p)
-    p.add_argument("--methods", required=True, help="comma-separated, e.g. hpt,rm-injection,vanilla")
+    p.add_argument("--methods", required=True,
+                   help="comma-separated, e.g. hpt,rm-injection,vanilla; zero-shot adds the untrained predictor")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_ablate)
 

@@ -11,9 +11,17 @@ from pathlib import Path
 import pandas as pd
 
 from hpt_core import runs
-from hpt_core.config import DataSpec, RunConfig, TrainConfig
-from hpt_core.methods import describe, resolve_method
+from hpt_core.config import DEFAULT_BACKBONE, DataSpec, RunConfig, TrainConfig
+from hpt_core.methods import METHODS, describe, resolve_method
 from hpt_core.training import train
+from hpt_core.zero_shot import ZERO_SHOT, ZeroShotConfig, evaluate_into
+
+
+def method_description(method: str) -> str:
+    """The one-line description of a method of the registry, or of the zero-shot predictor."""
+    if method == ZERO_SHOT:
+        return "zero-shot: label names against the text with the bundled encoder, top-down; no training"
+    return describe(method) if method in METHODS else ""
 
 
 def run_metrics(run_dir: str | Path) -> dict:
@@ -72,11 +80,15 @@ def run_ablation(data: DataSpec, methods: list[str], out_dir: str | Path, train_
         run_dirs.append(run_dir)
         if runs.run_status(run_dir).get("state") == "completed" and run_metrics(run_dir):
             continue
+        if method == ZERO_SHOT:  # no training: label names against the text, threshold on dev
+            evaluate_into(data, run_dir, ZeroShotConfig(backbone=model_overrides.get("backbone", DEFAULT_BACKBONE),
+                                                        max_length=model_overrides.get("max_length", 256)))
+            continue
         config = RunConfig(data=data, model=resolve_method(method, recipe, **model_overrides), train=train_config,
                            name=method)
         train(config, run_dir, on_progress=on_progress)
     table = comparison_table(run_dirs, "test" if data.test else "dev")
-    table.insert(2, "description", [describe(m) for m in table["method"]])
+    table.insert(2, "description", [method_description(m) for m in table["method"]])
     table.to_csv(out_dir / "ablation.csv", index=False)
     return table
 

@@ -8,10 +8,13 @@ from hpt_core.errors import HPTInputError
 from hpt_core.workspace import TEXTS_SUFFIXES, upload_suffix
 from pages._shared import (chart, csv_bytes, md, page_setup, predict_file, require_predictor, show_error,
                            tree_chart)
+from pages._zero_shot_ui import zero_shot_section
 
 page_setup()
 
 st.title("Predict")
+if zero_shot_section():  # predictions from the label names alone, before any training
+    st.stop()
 run_dir, model = require_predictor()
 h = model.hierarchy
 st.caption(f"Run **{md(run_dir.name)}** ({md(model.model.config.method)}, {len(h)} labels). Change it in the sidebar.")
