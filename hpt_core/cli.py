@@ -182,6 +182,22 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_explain(args) -> int:
+    from hpt_core.explain import explain, summary_line
+    from hpt_core.predict import load_run_model
+
+    model = load_run_model(args.run_dir)
+    explanations = explain(model, args.text, args.label, n_steps=args.steps)
+    if args.json:
+        print(json.dumps([e.to_dict() for e in explanations]))
+        return 0
+    print(f"{explanations[0].method}; baseline: {explanations[0].baseline}; {args.steps} steps")
+    for e in explanations:
+        print(summary_line(e))
+        print("  " + ", ".join(f"{word} {value:+.3f}" for word, value in e.top_words(args.top)))
+    return 0
+
+
 def _cmd_neighbours(args) -> int:
     from hpt_core.neighbours import label_word_neighbours
     from hpt_core.predict import load_run_model
@@ -282,6 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--file", help="a text file, one text per line")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("explain", help="which words of a text raised or lowered a label's score (Captum)")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--text", required=True)
+    p.add_argument("--label", action="append",
+                   help="label to explain (repeatable); default: the predicted path, one label per depth")
+    p.add_argument("--steps", type=int, default=20, help="integration steps (more: smaller convergence delta, slower)")
+    p.add_argument("--top", type=int, default=10, help="words listed per label (text output)")
+    p.add_argument("--json", action="store_true", help="one JSON list: per label the words, attributions and delta")
+    p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("neighbours", help="nearest vocabulary words of the learned label words (Table 4)")
     p.add_argument("--run-dir", required=True)
