@@ -8,6 +8,7 @@ from hpt_core.errors import HPTInputError
 from hpt_core.workspace import TEXTS_SUFFIXES, upload_suffix
 from pages._shared import (chart, csv_bytes, md, page_setup, predict_file, require_predictor, show_error,
                            tree_chart)
+from pages._explain_ui import explain_section
 from pages._zero_shot_ui import zero_shot_section
 
 page_setup()
@@ -73,6 +74,7 @@ with tab_one:
             st.dataframe(pd.DataFrame([{"label": label, "depth": d, "score": round(score, 4),
                                         "independent": label in raw, "consistent": label in consistent}
                                        for d, items in by_depth.items() for label, score in items]), hide_index=True)
+        explain_section(model.model, p.text, p.scores, p.consistent_labels, key="predict_explain")
 
 with tab_batch:
     st.caption("A `.txt` file (one text a line), a `.csv`/`.tsv` with a `text` column, or JSON Lines with a `text` "

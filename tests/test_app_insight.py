@@ -19,3 +19,28 @@ def test_predict_zero_shot_right_after_a_taxonomy_without_any_run(empty_workspac
     table = next(d.value for d in at.dataframe if "similarity" in d.value.columns)
     assert table["predicted"].any() and table["depth"].min() == 1
     assert "Paths" in texts(at.markdown)
+
+
+def test_predict_explains_the_path_and_any_label_with_escaped_text(workspace):  # noqa: F811
+    at = open_page("predict")
+    at.text_area(key="predict_text").input("we saw a <b>penalty</b> goal today")
+    by_label(at.button, "Predict").click()
+    at.run()
+    by_label(at.button, "Explain").click()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    shown = at.get("html")
+    assert shown, "no highlighted text"
+    body = shown[0].proto.body
+    assert "<b>" not in body and "&lt;" in body and "penalty" in body
+    table = next(d.value for d in at.dataframe if "word" in d.value.columns)
+    assert table["word"].tolist()[:3] == ["we", "saw", "a"] and any(c.startswith("depth 1: ") for c in table.columns)
+    assert "convergence delta" in texts(at.markdown) and "integrated gradients" in texts(at.caption)
+
+    at.button_group(key="predict_explain_mode").set_value("any label").run()
+    at.selectbox(key="predict_explain_label").set_value("optics")
+    by_label(at.button, "Explain").click()
+    at.run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "word" in d.value.columns)
+    assert list(table.columns) == ["position", "word", "depth 3: optics"]
