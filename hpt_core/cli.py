@@ -138,7 +138,17 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from hpt_core.evaluation import evaluate_run
 
-    report = evaluate_run(args.run_dir, args.data, progress=True)
+    if args.errors:  # the same scores give the figures and the error table
+        from hpt_core.error_analysis import analyse_run, check_table_path, write_table
+
+        check_table_path(args.errors)
+        analysis, report = analyse_run(args.run_dir, args.data, progress=True)
+        write_table(analysis.documents, args.errors)
+        wrong = int((~analysis.documents["correct"]).sum())
+        print(f"error table: {wrong} of {len(analysis.documents)} documents with errors, written to {args.errors}",
+              file=sys.stderr)
+    else:
+        report = evaluate_run(args.run_dir, args.data, progress=True)
     rows = [("independent (score > 0)", report), ("hierarchy-consistent", report["consistent"])]
     if args.zero_shot:
         from hpt_core.zero_shot import evaluate_beside_run
@@ -286,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--errors", metavar="FILE",
+                   help="also write every document's gold and predicted paths, scores and errors (missed, spurious, "
+                        "wrong sibling, right parent wrong child) to FILE (.csv, .tsv or .jsonl)")
     p.add_argument("--zero-shot", action="store_true",
                    help="also evaluate the zero-shot predictor (label names against the text with the bundled "
                         "encoder, threshold chosen on the run's dev file): key zero_shot")

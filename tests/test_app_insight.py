@@ -44,3 +44,35 @@ def test_predict_explains_the_path_and_any_label_with_escaped_text(workspace):  
     assert not at.exception
     table = next(d.value for d in at.dataframe if "word" in d.value.columns)
     assert list(table.columns) == ["position", "word", "depth 3: optics"]
+
+
+def test_results_error_browser_filters_opens_and_downloads(workspace):  # noqa: F811
+    at = open_page("results")
+    at.toggle(key="err_on").set_value(True).run()
+    assert not at.exception and not at.error, texts(at.error)
+    everything = next(d.value for d in at.dataframe if "kinds" in d.value.columns)
+    assert len(everything) and (everything["kinds"] != "").all()  # by default: the documents with an error
+    at.selectbox(key="err_kind").set_value("all documents").run()
+    every = next(d.value for d in at.dataframe if "kinds" in d.value.columns)
+    assert len(every) == 24 > len(everything)  # every test document
+    at.selectbox(key="err_depth").set_value(1).run()
+    assert not at.exception
+    at.selectbox(key="err_kind").set_value("missed").run()
+    missed = next(d.value for d in at.dataframe if "kinds" in d.value.columns)
+    assert missed["kinds"].str.contains("missed").all() and missed["error_depths"].str.contains("1").all()
+    downloads = [b.label for b in at.get("download_button")]
+    assert any(label.startswith("Download these") for label in downloads)
+    assert "Download this matrix (CSV)" in downloads
+    matrix = next(d.value for d in at.dataframe if d.value.index.name == "gold")
+    assert list(matrix.columns) == ["sports", "science", "arts", "(none)"]
+    at.selectbox(key="err_parent").set_value("physics").run()
+    matrix = next(d.value for d in at.dataframe if d.value.index.name == "gold")
+    assert list(matrix.index) == ["quantum", "optics", "(none)"]
+
+    at.selectbox(key="err_kind").set_value("any").run()
+    at.selectbox(key="err_depth").set_value("any").run()
+    opened = at.selectbox(key="err_doc").value
+    assert f"Document #{opened}" in texts(at.markdown)
+    by_label(at.button, "Explain").click()
+    at.run()
+    assert not at.exception and at.get("html")
