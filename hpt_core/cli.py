@@ -274,6 +274,13 @@ def _cmd_run_job(args) -> int:
     return 0
 
 
+def _cmd_run_experiment(args) -> int:
+    from hpt_core.experiments import run_experiment_job
+
+    run_experiment_job(args.experiment_dir)
+    return 0
+
+
 def _cmd_methods(args) -> int:
     from hpt_core.methods import describe
 
@@ -361,6 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run-job", help=argparse.SUPPRESS)
     p.add_argument("run_dir")
     p.set_defaults(func=_cmd_run_job)
+
+    p = sub.add_parser("run-experiment", help=argparse.SUPPRESS)
+    p.add_argument("experiment_dir")
+    p.set_defaults(func=_cmd_run_experiment)
     return parser
 
 

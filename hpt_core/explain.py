@@ -183,7 +183,8 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
             base = scores_of(baselines, *extra)[0]
         lig = LayerIntegratedGradients(scores_of, model.mlm.get_input_embeddings())
         attributions, deltas = lig.attribute(inputs, baselines=baselines, target=targets, additional_forward_args=extra,
-                                             n_steps=n_steps, internal_batch_size=internal_batch_size,
+                                             n_steps=n_steps,
+                                             internal_batch_size=max(internal_batch_size, n) if internal_batch_size else None,
                                              return_convergence_delta=True)
     finally:
         model.train(was_training)
