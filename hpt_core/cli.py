@@ -224,7 +224,6 @@ def _cmd_neighbours(args) -> int:
 
 def _cmd_ablate(args) -> int:
     from hpt_core.experiments import run_ablation
-
     from hpt_core.zero_shot import ZERO_SHOT
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

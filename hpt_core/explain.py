@@ -84,7 +84,7 @@ def _word_spans(tokenizer, text: str, ids: list[int]) -> tuple[list[str], list[t
     n = len(ids)
     pieces = tokenizer.convert_ids_to_tokens(ids)
     if getattr(tokenizer, "is_fast", False):
-        encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=True, max_length=n)
         if list(encoding["input_ids"][:n]) == list(ids):
             word_ids = encoding.word_ids()[:n]
             return pieces, [tuple(o) for o in encoding["offset_mapping"][:n]], [
@@ -156,9 +156,10 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
         raise HPTInputError(f"n_steps must be at least 2; got {n_steps}")
 
     token_ids = model.tokenize([text])[0]
-    full_length = len(model.tokenizer(text, add_special_tokens=False)["input_ids"])
     if not token_ids:
         raise HPTInputError("the text has no tokens the model knows")
+    # One piece more than the model saw tells whether the text was cut (without tokenizing all of it).
+    longer = model.tokenizer(text, add_special_tokens=False, truncation=True, max_length=len(token_ids) + 1)
     device = next(model.parameters()).device
     batch = {k: v.to(device) for k, v in model.collate([token_ids]).items()}
     n = len(labels)
@@ -199,7 +200,7 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
             text=text, label=label, depth=h.depth(label), score=float(real[target]), baseline_score=float(base[target]),
             delta=float(deltas[row]), tokens=list(pieces), token_attributions=[float(v) for v in values],
             words=_merge_words(text, pieces, spans, word_ids, values), n_steps=n_steps,
-            truncated=full_length > len(token_ids), predicted=label in predicted))
+            truncated=len(longer["input_ids"]) > len(token_ids), predicted=label in predicted))
     return out
 
 
