@@ -196,12 +196,28 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from hpt_core.evaluation import evaluate_run
 
-    report = evaluate_run(args.run_dir, args.data, progress=True)
+    if args.errors:  # the same scores give the figures and the error table
+        from hpt_core.error_analysis import analyse_run, check_table_path, write_table
+
+        check_table_path(args.errors)
+        analysis, report = analyse_run(args.run_dir, args.data, progress=True)
+        write_table(analysis.documents, args.errors)
+        wrong = int((~analysis.documents["correct"]).sum())
+        print(f"error table: {wrong} of {len(analysis.documents)} documents with errors, written to {args.errors}",
+              file=sys.stderr)
+    else:
+        report = evaluate_run(args.run_dir, args.data, progress=True)
+    rows = [("independent (score > 0)", report), ("hierarchy-consistent", report["consistent"])]
+    if args.zero_shot:
+        from hpt_core.zero_shot import evaluate_beside_run
+
+        report["zero_shot"] = evaluate_beside_run(args.run_dir, args.data)
+        rows.append(("zero-shot (no training; threshold on the run's dev file)", report["zero_shot"]))
     if args.json:
         print(json.dumps(report))
         return 0
     print(f"documents {report['n_documents']}")
-    for name, r in (("independent (score > 0)", report), ("hierarchy-consistent", report["consistent"])):
+    for name, r in rows:
         print(f"{name}: micro-F1 {100 * r['micro_f1']:.2f}  macro-F1 {100 * r['macro_f1']:.2f} "
               f"(all-labels convention {100 * r['macro_f1_all_labels']:.2f})  hierarchical F1 {100 * r['hierarchical_f1']:.2f}  "
               f"path consistency {100 * r['path_consistency']:.1f}%")
@@ -236,6 +252,22 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_explain(args) -> int:
+    from hpt_core.explain import explain, summary_line
+    from hpt_core.predict import load_run_model
+
+    model = load_run_model(args.run_dir)
+    explanations = explain(model, args.text, args.label, n_steps=args.steps)
+    if args.json:
+        print(json.dumps([e.to_dict() for e in explanations]))
+        return 0
+    print(f"{explanations[0].method}; baseline: {explanations[0].baseline}; {args.steps} steps")
+    for e in explanations:
+        print(summary_line(e))
+        print("  " + ", ".join(f"{word} {value:+.3f}" for word, value in e.top_words(args.top)))
+    return 0
+
+
 def _cmd_neighbours(args) -> int:
     from hpt_core.neighbours import label_word_neighbours
     from hpt_core.predict import load_run_model
@@ -252,15 +284,17 @@ def _cmd_neighbours(args) -> int:
 
 def _cmd_ablate(args) -> int:
     from hpt_core.experiments import run_ablation
+    from hpt_core.zero_shot import ZERO_SHOT
 
     methods = _name_list(args.methods, "--methods")
     for m in methods:
-        if m not in METHODS:
-            raise HPTInputError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
+        if m not in METHODS and m != ZERO_SHOT:
+            raise HPTInputError(f"unknown method {m!r}; choose from {', '.join([*METHODS, ZERO_SHOT])}")
     check_output_path(args.out)
-    _, data, train = _configs(args, methods[0])
+    trained = [m for m in methods if m != ZERO_SHOT]  # zero-shot needs no training configuration
+    _, data, train = _configs(args, (trained or ["hpt"])[0])
     overrides = _model_overrides(args)
-    for m in methods:  # reject an option that fits no method before any training starts
+    for m in trained:  # reject an option that fits no method before any training starts
         resolve_method(m, recipe=args.recipe, **applicable_overrides(m, overrides))
     with _device_queue(train.device), _ProgressBar() as bar:
         table = run_ablation(data, methods, args.out, train, on_progress=bar.update, recipe=args.recipe, **overrides)
@@ -297,8 +331,16 @@ def _cmd_import(args) -> int:
 
 def _cmd_run_job(args) -> int:
     from hpt_core.training import run_job
+    from hpt_core.zero_shot import is_zero_shot_run, run_job as run_zero_shot_job
 
-    run_job(args.run_dir)
+    (run_zero_shot_job if is_zero_shot_run(args.run_dir) else run_job)(args.run_dir)
+    return 0
+
+
+def _cmd_run_experiment(args) -> int:
+    from hpt_core.experiments import run_experiment_job
+
+    run_experiment_job(args.experiment_dir)
     return 0
 
 
@@ -331,6 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--errors", metavar="FILE",
+                   help="also write every document's gold and predicted paths, scores and errors (missed, spurious, "
+                        "wrong sibling, right parent wrong child) to FILE (.csv, .tsv or .jsonl)")
+    p.add_argument("--zero-shot", action="store_true",
+                   help="also evaluate the zero-shot predictor (label names against the text with the bundled "
+                        "encoder, threshold chosen on the run's dev file): key zero_shot")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="predict labels for texts")
@@ -341,6 +389,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per text")
     p.set_defaults(func=_cmd_predict)
 
+    p = sub.add_parser("explain", help="which words of a text raised or lowered a label's score (Captum)")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--text", required=True)
+    p.add_argument("--label", action="append",
+                   help="label to explain (repeatable); default: the predicted path, one label per depth")
+    p.add_argument("--steps", type=int, default=20, help="integration steps (more: smaller convergence delta, slower)")
+    p.add_argument("--top", type=int, default=10, help="words listed per label (text output)")
+    p.add_argument("--json", action="store_true", help="one JSON list: per label the words, attributions and delta")
+    p.set_defaults(func=_cmd_explain)
+
     p = sub.add_parser("neighbours", help="nearest vocabulary words of the learned label words (Table 4)")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--label")
@@ -350,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ablate", help="train several methods on the same data and seed; print the comparison table")
     _add_training_options(p)
-    p.add_argument("--methods", required=True, help="comma-separated, e.g. hpt,rm-injection,vanilla")
+    p.add_argument("--methods", required=True,
+                   help="comma-separated, e.g. hpt,rm-injection,vanilla; zero-shot adds the untrained predictor")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_ablate)
 
@@ -379,6 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run-job", help=argparse.SUPPRESS)
     p.add_argument("run_dir")
     p.set_defaults(func=_cmd_run_job)
+
+    p = sub.add_parser("run-experiment", help=argparse.SUPPRESS)
+    p.add_argument("experiment_dir")
+    p.set_defaults(func=_cmd_run_experiment)
     return parser
 
 

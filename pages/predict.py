@@ -8,10 +8,14 @@ from hpt_core.errors import HPTInputError
 from hpt_core.workspace import TEXTS_SUFFIXES, upload_suffix
 from pages._shared import (chart, csv_bytes, md, page_setup, predict_file, require_predictor, show_error,
                            tree_chart)
+from pages._explain_ui import explain_section
+from pages._zero_shot_ui import zero_shot_section
 
 page_setup()
 
 st.title("Predict")
+if zero_shot_section():  # predictions from the label names alone, before any training
+    st.stop()
 run_dir, model = require_predictor()
 h = model.hierarchy
 st.caption(f"Run **{md(run_dir.name)}** ({md(model.model.config.method)}, {len(h)} labels). Change it in the sidebar.")
@@ -71,6 +75,7 @@ with tab_one:
             st.dataframe(pd.DataFrame([{"label": label, "depth": d, "score": round(score, 4),
                                         "independent": label in raw, "consistent": label in consistent}
                                        for d, items in by_depth.items() for label, score in items]), hide_index=True)
+        explain_section(model.model, p.text, p.scores, p.consistent_labels, key="predict_explain")
 
 with tab_batch:
     st.caption("A `.txt` file (one text a line), a `.csv`/`.tsv` with a `text` column, or JSON Lines with a `text` "

@@ -8,6 +8,8 @@ import streamlit as st
 from hpt_core import runs, viz
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS, describe
+from pages._errors_ui import error_browser
+from pages._experiment_ui import experiment_results
 from pages._shared import (chart, csv_bytes, current_run, evaluation, md, page_setup, require_run, show_error,
                            summaries, workspace)
 
@@ -94,6 +96,8 @@ def one_run(run_dir: Path) -> None:
             st.download_button("Download per-label table (CSV)", csv_bytes(per_label),
                                file_name=f"{run_dir.name}-{split}-per-label.csv", mime="text/csv",
                                icon=":material/download:", on_click="ignore")
+            if st.toggle("Browse the errors: documents, error kinds, explanations, sibling confusion", key="err_on"):
+                error_browser(run_dir, split, data)
 
     history = runs.run_history(run_dir)
     left, right = st.columns(2)
@@ -167,8 +171,10 @@ def compare(current: Path | None) -> None:
     chart(viz.dev_curves_figure(histories, title="Dev F1 per epoch (all chosen runs)"), key="cmp_dev")
 
 
-tab_one, tab_many = st.tabs(["This run", "Compare runs"])
+tab_one, tab_many, tab_experiments = st.tabs(["This run", "Compare runs", "Experiments"])
 with tab_many:
     compare(current_run())
+with tab_experiments:  # before "This run": that tab stops the page when there is no run
+    experiment_results()
 with tab_one:
     one_run(require_run(need_model=False))

@@ -9,6 +9,7 @@ from hpt_core import runs, viz
 from hpt_core.config import DEFAULT_RECIPE, RECIPES, HPTConfig, RunConfig, TrainConfig, train_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, has_label_words, resolve_method
+from pages._experiment_ui import experiment_launcher
 from pages._shared import (PAGES, chart, current_dataset, current_run, device_in_use, md, page_setup, select_run,
                            show_error, workspace)
 
@@ -180,6 +181,8 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             select_run(launched[0])
             st.session_state["train_note"] = f"Launched {', '.join(md(n) for n in launched)}."
             st.rerun()
+
+experiment_launcher()  # methods × seeds × fractions as one queued experiment
 
 if "train_note" in st.session_state:
     st.success(st.session_state.pop("train_note"), icon=":material/rocket_launch:")

@@ -1,0 +1,76 @@
+""""Why this label?": token attributions shown as highlighted text and a table (Predict page, error browser).
+
+No torch here: ``hpt_core.explain`` computes, this module shows. Every piece of user text goes
+through ``html.escape`` (inside ``highlighted_html``) or ``md``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from pages._shared import md, show_error
+
+PATH = "predicted path, per depth"
+ONE = "any label"
+
+
+def _label_choice(h, scores: dict[str, float], label: str) -> str:
+    return f"{label} (depth {h.depth(label)}, score {scores.get(label, float('nan')):+.2f})"
+
+
+def attribution_table(explanations) -> pd.DataFrame:
+    """Rows: the words of the text; one attribution column per explained label."""
+    first = explanations[0]
+    table = pd.DataFrame({"position": range(len(first.words)), "word": [w for w, *_ in first.words]})
+    for e in explanations:
+        table[f"depth {e.depth}: {e.label}"] = [round(a, 4) for *_, a in e.words]
+    return table
+
+
+def explain_section(hpt_model, text: str, scores: dict[str, float], predicted: list[str], key: str = "explain") -> None:
+    """Controls and results of an explanation of ``text`` by the run's model.
+
+    ``scores`` are the prediction's per-label scores (shown in the label list); ``predicted`` its
+    hierarchy-consistent labels (the default "path" explanation).
+    """
+    from hpt_core.explain import BASELINE, METHOD, explain, highlighted_html
+
+    h = hpt_model.hierarchy
+    st.markdown("**Why?** Which words raised (green) or lowered (red) a label's score")
+    c1, c2 = st.columns([2, 3])
+    mode = c1.segmented_control("Explain", [PATH, ONE], default=PATH, key=f"{key}_mode") or PATH
+    labels = list(predicted)
+    if mode == ONE:
+        ranked = sorted(h.labels, key=lambda label: -scores.get(label, 0.0))
+        labels = [c2.selectbox("Label (predicted or not)", ranked, key=f"{key}_label",
+                               format_func=lambda label: _label_choice(h, scores, label))]
+    elif not labels:
+        c2.caption("Nothing is predicted: the best label of each depth is explained instead.")
+        labels = None
+    if st.button("Explain", key=f"{key}_go", icon=":material/insights:"):
+        started = time.perf_counter()
+        try:
+            explanations = explain(hpt_model, text, labels)
+        except Exception as err:  # shown, never raised into the page
+            show_error(err, "Cannot explain")
+            return
+        st.session_state[f"{key}_result"] = (text, mode, explanations, time.perf_counter() - started)
+    result = st.session_state.get(f"{key}_result")
+    if not result or result[0] != text or result[1] != mode:
+        return
+    _, _, explanations, seconds = result
+    for e in explanations:
+        kept = "predicted" if e.predicted else "not predicted"
+        st.markdown(f"**{md(e.label)}** · depth {e.depth} · {kept} · score {e.score:+.3f} "
+                    f"(baseline {e.baseline_score:+.3f}) · convergence delta {e.delta:+.4f}")
+        st.html(highlighted_html(e))
+    if explanations and explanations[0].truncated:
+        st.caption("The text was cut at the model's input length; the greyed rest was not seen.")
+    table = attribution_table(explanations)
+    st.dataframe(table, hide_index=True, key=f"{key}_table")
+    st.caption(f"Method: {md(METHOD)}, {explanations[0].n_steps} steps. Baseline: {md(BASELINE)}. "
+               "A word's attributions add up, over the text, to score − baseline score; the convergence delta is "
+               f"what they miss. Computed in {seconds:.1f} s.")

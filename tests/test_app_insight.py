@@ -1,0 +1,156 @@
+"""The app's "see why" features with ``AppTest``: zero-shot predictions, explanations, the error browser
+and one-click experiments (pages/_zero_shot_ui.py, _explain_ui.py, _errors_ui.py, _experiment_ui.py)."""
+
+from __future__ import annotations
+
+from test_app import by_label, empty_workspace, ok, open_page, texts, workspace  # noqa: F401  (fixtures)
+
+
+def test_predict_zero_shot_right_after_a_taxonomy_without_any_run(empty_workspace):  # noqa: F811
+    at = open_page("predict")
+    ok(at, "predict")
+    at.toggle(key="zs_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "chosen on 108 dev documents" in texts(at.caption)
+    at.text_area(key="zs_text").input("My card was declined when I tried to pay the bill")
+    by_label(at.button, "Predict (zero-shot)").click()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    table = next(d.value for d in at.dataframe if "similarity" in d.value.columns)
+    assert table["predicted"].any() and table["depth"].min() == 1
+    assert "Paths" in texts(at.markdown)
+
+
+def test_predict_explains_the_path_and_any_label_with_escaped_text(workspace):  # noqa: F811
+    at = open_page("predict")
+    at.text_area(key="predict_text").input("we saw a <b>penalty</b> goal today")
+    by_label(at.button, "Predict").click()
+    at.run()
+    by_label(at.button, "Explain").click()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    shown = at.get("html")
+    assert shown, "no highlighted text"
+    body = shown[0].proto.body
+    assert "<b>" not in body and "&lt;" in body and "penalty" in body
+    table = next(d.value for d in at.dataframe if "word" in d.value.columns)
+    assert table["word"].tolist()[:3] == ["we", "saw", "a"] and any(c.startswith("depth 1: ") for c in table.columns)
+    assert "convergence delta" in texts(at.markdown) and "integrated gradients" in texts(at.caption)
+
+    at.button_group(key="predict_explain_mode").set_value("any label").run()
+    at.selectbox(key="predict_explain_label").set_value("optics")
+    by_label(at.button, "Explain").click()
+    at.run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "word" in d.value.columns)
+    assert list(table.columns) == ["position", "word", "depth 3: optics"]
+
+
+def test_results_error_browser_filters_opens_and_downloads(workspace):  # noqa: F811
+    at = open_page("results")
+    at.toggle(key="err_on").set_value(True).run()
+    assert not at.exception and not at.error, texts(at.error)
+    everything = next(d.value for d in at.dataframe if "kinds" in d.value.columns)
+    assert len(everything) and (everything["kinds"] != "").all()  # by default: the documents with an error
+    at.selectbox(key="err_kind").set_value("all documents").run()
+    every = next(d.value for d in at.dataframe if "kinds" in d.value.columns)
+    assert len(every) == 24 > len(everything)  # every test document
+    at.selectbox(key="err_depth").set_value(1).run()
+    assert not at.exception
+    at.selectbox(key="err_kind").set_value("missed").run()
+    missed = next(d.value for d in at.dataframe if "kinds" in d.value.columns)
+    assert missed["kinds"].str.contains("missed").all() and missed["error_depths"].str.contains("1").all()
+    downloads = [b.label for b in at.get("download_button")]
+    assert any(label.startswith("Download these") for label in downloads)
+    assert "Download this matrix (CSV)" in downloads
+    matrix = next(d.value for d in at.dataframe if d.value.index.name == "gold")
+    assert list(matrix.columns) == ["sports", "science", "arts", "(none)"]
+    at.selectbox(key="err_parent").set_value("physics").run()
+    matrix = next(d.value for d in at.dataframe if d.value.index.name == "gold")
+    assert list(matrix.index) == ["quantum", "optics", "(none)"]
+
+    at.selectbox(key="err_kind").set_value("any").run()
+    at.selectbox(key="err_depth").set_value("any").run()
+    opened = at.selectbox(key="err_doc").value
+    assert f"Document #{opened}" in texts(at.markdown)
+    by_label(at.button, "Explain").click()
+    at.run()
+    assert not at.exception and at.get("html")
+
+
+def test_train_launches_cancels_and_resumes_an_experiment(workspace, tiny_backbone):  # noqa: F811
+    from hpt_core import runs
+    from hpt_core.experiments import cancel_experiment, experiment_runs
+
+    at = open_page("train")
+    at.text_input(key="exp_name").input("exp1")
+    at.multiselect(key="exp_methods").set_value(["zero-shot", "hpt", "rm-mlm"])
+    at.text_input(key="exp_seeds").input("1,2")
+    at.text_input(key="exp_fractions").input("0.5,1")
+    at.text_input(key="exp_backbone").input(tiny_backbone)
+    at.number_input(key="exp_epochs").set_value(1)
+    at.number_input(key="exp_max_length").set_value(32)
+    by_label(at.button, "Launch experiment").click()
+    at.run()
+    exp_dir = workspace / "experiments" / "exp1"
+    try:
+        assert not at.exception and not at.error, texts(at.error)
+        assert "9 runs queued" in texts(at.success)
+        members = experiment_runs(exp_dir)
+        assert {p.name for p in members} >= {"exp1-zero-shot", "exp1-hpt-0.5-seed1", "exp1-rm-mlm-seed2"}
+        at.run()
+        queue = at.dataframe[0].value
+        assert len(queue) >= 8 and set(queue["run"]) <= {p.name for p in members}
+        by_label(at.button, "Cancel experiment").click()
+        at.run(timeout=60)
+        assert not any(runs.run_status(p).get("state") in runs.ACTIVE_STATES for p in members)
+        assert "exp1** · cancelled" in texts(at.markdown)
+        by_label(at.button, "Resume experiment").click()
+        at.run()
+        assert any(runs.run_status(p).get("state") in runs.ACTIVE_STATES for p in members)
+    finally:
+        cancel_experiment(exp_dir, grace_s=20)
+    # a second experiment of the same name is refused, inline
+    by_label(at.button, "Launch experiment").click()
+    at.run()
+    assert "exists" in texts(at.error)
+
+
+def test_results_shows_an_experiment_as_table_3_and_figure_4(workspace):  # noqa: F811
+    import json
+    import shutil
+
+    from hpt_core import runs
+    from hpt_core.config import DataSpec
+    from hpt_core.experiments import EXPERIMENT_FILE, Experiment
+
+    source = workspace / "runs" / "tiny-hpt"
+    config = json.loads((source / "run.json").read_text())
+    spec = Experiment("exp2", DataSpec(**config["data"]), ["hpt", "rm-mlm"], seeds=[1, 2], fractions=[0.5, 1.0])
+    members = []
+    for name, method, seed, fraction in spec.plan():
+        target = workspace / "runs" / f"exp2-{name}"
+        shutil.copytree(source, target)
+        config["model"]["method"], config["train"]["seed"] = method, seed
+        config["train"]["low_resource"] = None if fraction == 1.0 else fraction
+        (target / "run.json").write_text(json.dumps(config))
+        metrics = json.loads((target / "metrics.json").read_text())
+        metrics["method"] = method
+        metrics["test"]["macro_f1"] = fraction * 0.5 + seed * 0.01 + (0.1 if method == "hpt" else 0.0)
+        (target / "metrics.json").write_text(json.dumps(metrics))
+        members.append(str(target))
+    runs.atomic_write_json(workspace / "experiments" / "exp2" / EXPERIMENT_FILE,
+                           {"spec": spec.to_dict(), "runs": members, "launched": 1.0})
+    at = open_page("results")
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "Δ macro-F1" in d.value.columns)
+    assert table["method"].tolist() == ["hpt", "rm-mlm", "hpt", "rm-mlm"]
+    hpt_half = table[(table["method"] == "hpt") & (table["fraction"] == 0.5)].iloc[0]
+    assert hpt_half["macro-F1"] == "36.50 ± 0.71" and hpt_half["seeds"] == 2, table.to_string()
+    assert table[(table["method"] == "rm-mlm") & (table["fraction"] == 1.0)]["Δ macro-F1"].tolist() == ["-10.00"]
+    figure = [c for c in at.get("plotly_chart") if "share of training data" in c.proto.spec]
+    assert figure, "no Figure 4"
+    spec_json = json.loads(figure[0].proto.spec)
+    assert [t.get("name") for t in spec_json["data"]] == ["hpt", "rm-mlm"], spec_json["data"]
+    assert spec_json["data"][0]["error_y"]["visible"]
+    assert any(b.label == "Download the experiment table (CSV)" for b in at.get("download_button"))

@@ -1,0 +1,75 @@
+"""Token attributions (Captum layer integrated gradients) of a trained run's labels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hpt_core.errors import HPTInputError
+from hpt_core.explain import explain, highlighted_html
+from hpt_core.predict import load_run_model
+
+TEXT = "we saw a report on the striker and a penalty goal today"
+
+
+@pytest.fixture(scope="module")
+def model(trained_run):
+    return load_run_model(trained_run)
+
+
+def test_the_label_keywords_carry_the_score_and_the_attributions_add_up(model):
+    (sports,) = explain(model, TEXT, "sports", n_steps=50)
+    assert sports.predicted and sports.depth == 1
+    # Completeness: the attributions share out score(text) - score(baseline); the delta says how closely.
+    gap = sports.score - sports.baseline_score
+    assert sum(sports.token_attributions) == pytest.approx(gap, abs=abs(sports.delta) + 1e-4)
+    assert abs(sports.delta) < 0.05 * abs(gap)
+    keywords = {"striker", "penalty", "goal"}
+    assert max(sports.words, key=lambda w: w[3])[0] in keywords, sports.words  # the word raising it most
+    # The same words argue against a label of another branch (a label that is not predicted).
+    (optics,) = explain(model, TEXT, "optics", n_steps=50)
+    assert not optics.predicted
+    assert sum(a for w, _, _, a in optics.words if w in keywords) < 0 < sum(
+        a for w, _, _, a in sports.words if w in keywords)
+
+
+def test_default_is_the_predicted_path_depth_by_depth(model):
+    from hpt_core.predict import Predictor
+
+    text = "penalty goal striker pitch today"
+    predicted = Predictor(model).predict([text])[0].consistent_labels
+    explanations = explain(model, text)
+    assert [e.label for e in explanations] == predicted and len(predicted) >= 2
+    assert [e.depth for e in explanations] == sorted(e.depth for e in explanations)
+    assert {e.depth for e in explanations} == {1, 2} and all(e.predicted for e in explanations)
+    assert [w for w, *_ in explanations[0].words] == text.split()  # words at their places in the text
+
+
+def test_highlighted_text_is_escaped(model):
+    (e,) = explain(model, "goal <script>alert(1)</script> & striker", "football", n_steps=4)
+    page = highlighted_html(e)
+    assert "<script" not in page and "</script" not in page
+    assert page.count("&lt;") == 2 and page.count("&gt;") == 2 and "&amp;" in page
+    assert page.count('title="') == len(e.words)
+
+
+def test_bad_requests_are_input_errors(model):
+    with pytest.raises(HPTInputError, match="unknown label"):
+        explain(model, TEXT, "cooking")
+    with pytest.raises(HPTInputError, match="no text"):
+        explain(model, "   ")
+
+
+def test_cli_explain(trained_run, capsys):
+    from hpt_core.cli import main
+
+    assert main(["explain", "--run-dir", str(trained_run), "--text", TEXT, "--json", "--steps", "8"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [r["label"] for r in result] == ["sports"]
+    assert {"delta", "method", "baseline", "words", "relative_delta"} <= set(result[0])
+    assert "integrated gradients" in result[0]["method"]
+    assert main(["explain", "--run-dir", str(trained_run), "--text", TEXT, "--label", "tennis", "--steps", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "convergence delta" in out and out.count("tennis (depth 2") == 1
+    assert main(["explain", "--run-dir", str(trained_run), "--text", TEXT, "--label", "cooking"]) == 2
