@@ -95,7 +95,7 @@ def write_tiny_backbone(directory: Path, seed: int = 0) -> Path:
     tokenizer = BertTokenizer(str(vocab_file), do_lower_case=True)
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=len(vocabulary()), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=37, max_position_embeddings=512, hidden_dropout_prob=0.0,
+                        intermediate_size=37, max_position_embeddings=128, hidden_dropout_prob=0.0,
                         attention_probs_dropout_prob=0.0)
     BertForMaskedLM(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)

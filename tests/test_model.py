@@ -224,7 +224,7 @@ def test_ablation_configs_differ_only_in_their_component():
 
 def test_label_words_can_start_from_user_descriptions(tiny_backbone, hierarchy):
     described = hierarchy.with_descriptions({"football": "goal striker pitch"})
-    model = build_model(resolve_method("hpt", backbone=tiny_backbone, label_word_init="description"), described)
+    model = build_model(resolve_method("hpt", backbone=tiny_backbone, max_length=32, label_word_init="description"), described)
     embeddings = model.mlm.get_input_embeddings().weight
     ids = model.tokenizer("goal striker pitch", add_special_tokens=False)["input_ids"]
     assert torch.allclose(model.label_words[described.label_to_index["football"]], embeddings[ids].mean(0))
@@ -234,21 +234,21 @@ def test_label_words_can_start_from_user_descriptions(tiny_backbone, hierarchy):
 
 
 def test_label_words_from_the_encoder_are_centred_among_siblings(tiny_backbone, hierarchy):
-    model = build_model(resolve_method("hpt", backbone=tiny_backbone, label_word_encoding="encoder"), hierarchy)
+    model = build_model(resolve_method("hpt", backbone=tiny_backbone, max_length=32, label_word_encoding="encoder"), hierarchy)
     words = model.label_words.detach()
     for depth in range(1, hierarchy.max_depth + 1):
         siblings = words[hierarchy.indices_at_depth(depth)]
         if len(siblings) > 1:
             assert torch.allclose(siblings.mean(0), torch.zeros_like(siblings[0]), atol=1e-5)
     # deterministic (no dropout) and different from the paper's word-embedding start
-    again = build_model(resolve_method("hpt", backbone=tiny_backbone, label_word_encoding="encoder"), hierarchy)
+    again = build_model(resolve_method("hpt", backbone=tiny_backbone, max_length=32, label_word_encoding="encoder"), hierarchy)
     assert torch.allclose(words, again.label_words.detach())
-    paper = build_model(resolve_method("hpt", backbone=tiny_backbone), hierarchy)
+    paper = build_model(resolve_method("hpt", backbone=tiny_backbone, max_length=32), hierarchy)
     assert not torch.allclose(words, paper.label_words.detach())
 
 
 def test_text_residual_gate_adds_the_mean_text_state_to_each_pred_slot(tiny_backbone, hierarchy):
-    model = build_model(resolve_method("hpt", backbone=tiny_backbone, text_residual_gate=0.0), hierarchy).eval()
+    model = build_model(resolve_method("hpt", backbone=tiny_backbone, max_length=32, text_residual_gate=0.0), hierarchy).eval()
     assert model.text_gate.shape == (hierarchy.max_depth,)
     assert any(p is model.text_gate for p in model.new_parameters())
     batch = model.collate(model.tokenize(["goal striker pitch", "racket serve"]))

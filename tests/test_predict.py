@@ -70,7 +70,7 @@ def test_neighbours_of_an_untrained_model_start_at_the_label_name(tiny_backbone,
     from hpt_core.methods import resolve_method
     from hpt_core.model import build_model
 
-    model = build_model(resolve_method("hpt", backbone=tiny_backbone), hierarchy)
+    model = build_model(resolve_method("hpt", backbone=tiny_backbone, max_length=32), hierarchy)
     assert label_word_neighbours(model, k=1, labels=["football"])["football"][0][0] == "football"
 
 
@@ -78,7 +78,7 @@ def test_neighbours_need_label_words(tiny_backbone, hierarchy):
     from hpt_core.methods import resolve_method
     from hpt_core.model import build_model
 
-    model = build_model(resolve_method("vanilla", backbone=tiny_backbone), hierarchy)
+    model = build_model(resolve_method("vanilla", backbone=tiny_backbone, max_length=32), hierarchy)
     with pytest.raises(HPTInputError, match="no learned label words"):
         label_word_neighbours(model)
 

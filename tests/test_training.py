@@ -186,7 +186,7 @@ def test_an_unknown_backbone_leaves_no_run_folder_and_one_error(tmp_path, task_f
 def test_a_max_length_beyond_the_backbone_or_below_the_template_is_refused(tmp_path, tiny_backbone, task_files):
     config = _config(task_files, tiny_backbone)
     config.model = resolve_method("hpt", backbone=tiny_backbone, max_length=4096)
-    with pytest.raises(HPTInputError, match="exceeds the backbone's 512 positions"):
+    with pytest.raises(HPTInputError, match="exceeds the backbone's 128 positions"):
         train(config, tmp_path / "run")
     # a 7-deep tree: [CLS] x [SEP] + 7 x [Vi][PRED] + [SEP] needs 18 tokens, more than 16
     (tmp_path / "deep.txt").write_text("a/b/c/d/e/f/g\n", encoding="utf-8")
