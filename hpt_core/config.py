@@ -102,7 +102,7 @@ class HPTConfig(_JSONConfig):
             training. ``None`` keeps the backbone's own (0.1 for BERT and MiniLM; the paper). PyTorch's
             fused attention kernel on the CPU has no dropout, so any value above 0 falls back to
             materialising every (T × T) attention matrix and its dropout mask for the backward pass:
-            at 512 tokens and batch 16 that is +3.7 GB of peak memory and a third more time per step
+            at 512 tokens and batch 16 that is +3.6 GB of peak memory and slower steps
             (``benchmarks/speed.py``). 0 keeps the fused kernel; the rest of the backbone's dropout stays.
         max_windows (int, defaults to 1): whole documents. 1 reads the first window only: the text cut
             to fit ``max_length`` (the paper). N > 1 reads a longer text as up to N windows of
@@ -262,7 +262,7 @@ class Recipe:
 #: HPT adds learn at 1e-3 and the encoder at 1e-4 after a 5 % warm-up, label words start from the
 #: bundled sentence encoder's pooled encoding of their names, and each [PRED] state gets the mean
 #: text state through a learned gate, and attention probabilities get no dropout, which keeps
-#: PyTorch's fused attention kernel on the CPU (a third of the memory of training at 512 tokens;
+#: PyTorch's fused attention kernel on the CPU (half the memory of training at 512 tokens;
 #: see ``HPTConfig``).
 RECIPES: dict[str, Recipe] = {
     "paper": Recipe("the paper: Adam 3e-5 for every parameter, constant; label words from word embeddings"),
