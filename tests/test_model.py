@@ -295,3 +295,16 @@ def test_attention_dropout_option_reaches_every_layer_and_is_saved(tiny_backbone
     assert probabilities == [0.25, 0.25]  # two layers
     loaded = HPTModel.from_pretrained(model.save_pretrained(tmp_path / "m"))
     assert loaded.mlm.config.attention_probs_dropout_prob == 0.25 and loaded.config.attention_dropout == 0.25
+
+
+def test_inference_reuses_the_injected_template_until_a_parameter_changes(tiny_backbone, hierarchy):
+    model = _windowed(tiny_backbone, hierarchy)
+    fresh = model.injection(model.label_words, model.template).detach()
+    with torch.inference_mode():
+        first = model.template_embeddings()
+        assert torch.equal(first, fresh) and model.template_embeddings() is first
+    with torch.no_grad():
+        model.label_words.add_(1.0)  # what an optimiser step does
+    with torch.inference_mode():
+        assert not torch.equal(model.template_embeddings(), first)
+        assert torch.allclose(model.template_embeddings(), model.injection(model.label_words, model.template))
