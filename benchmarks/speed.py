@@ -2,6 +2,8 @@
 
 Parts (``--parts``, all by default):
 
+- ``attention``: peak memory of one backbone forward + backward at 16 × 512 tokens with attention
+  dropout 0.1 (the backbone's) and 0 (PyTorch's fused CPU attention kernel has no dropout).
 - ``padding``: padding fraction of one epoch of training batches, random vs length-grouped (WOS, 512 and 256 tokens).
 - ``training``: real training (``python -m hpt_core train --max-steps N`` on WOS texts) in a child
   process at 512 and 256 tokens, today's defaults against the old ones (random batches, the
@@ -97,38 +99,56 @@ def padding(args) -> dict:
     return out
 
 
-def _train_child(args, run_dir: Path, taxonomy: Path, train: Path, dev: Path, max_length: int, extra: list[str]) -> dict:
-    """One ``python -m hpt_core train`` in a child process: its figures and its own peak RSS."""
+def _start_child(args, run_dir: Path, taxonomy: Path, train: Path, dev: Path, max_length: int, extra: list[str]) -> dict:
+    """Start one ``python -m hpt_core train`` in a child process."""
     cmd = [sys.executable, "-m", "hpt_core", "train", "--taxonomy", str(taxonomy), "--train", str(train),
            "--dev", str(dev), "--backbone", args.backbone, "--max-length", str(max_length),
            "--max-steps", str(args.steps), "--batch-size", str(args.batch_size), "--device", args.device,
            "--run-dir", str(run_dir), *extra]
-    started = time.perf_counter()
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(run_dir.parent / f"{run_dir.name}.stderr", "w") as stderr:
-        child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage: its peak resident memory
-    wall = time.perf_counter() - started
+    stderr = run_dir.parent / f"{run_dir.name}.stderr"
+    with open(stderr, "w") as f:
+        child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=f)
+    return {"child": child, "cmd": cmd, "run_dir": run_dir, "stderr": stderr, "started": time.perf_counter(),
+            "max_length": max_length, "extra": extra}
+
+
+def _finish_child(job: dict) -> dict:
+    """Wait for a child started by ``_start_child``: its figures and its own peak resident memory."""
+    _, status, usage = os.wait4(job["child"].pid, 0)  # this child's own rusage
+    wall = time.perf_counter() - job["started"]
     if os.waitstatus_to_exitcode(status) != 0:
-        tail = (run_dir.parent / f"{run_dir.name}.stderr").read_text()[-2000:]
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{tail}")
+        raise RuntimeError(f"{' '.join(job['cmd'])} failed:\n{job['stderr'].read_text()[-2000:]}")
+    run_dir = job["run_dir"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     steps = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     last_step = [r for r in steps if r["kind"] == "step"][-1]
-    return {"max_length": max_length, "options": " ".join(extra) or "defaults", "wall_s": wall,
+    return {"max_length": job["max_length"], "options": " ".join(job["extra"]) or "defaults", "wall_s": wall,
             "step_docs_per_s": last_step["docs_per_s"], "train_docs_per_s": metrics["train_docs_per_s"],
             "peak_rss_gb": usage.ru_maxrss / 1024 ** 2}  # ru_maxrss is in KiB on Linux
 
 
+def _train_child(args, run_dir, taxonomy, train, dev, max_length, extra) -> dict:
+    return _finish_child(_start_child(args, run_dir, taxonomy, train, dev, max_length, extra))
+
+
 def training(args) -> list[dict]:
+    """Today's defaults and the old ones (random batches, attention dropout 0.1) side by side: the two
+    trainings run at the same time, so that both see the same machine load (``--sequential``: one by one)."""
     rows = []
     before = ["--batching", "random", "--attention-dropout", "0.1"]
+    work = Path(tempfile.mkdtemp(dir=args.out, prefix="training-"))
     for max_length in args.lengths:
-        for extra in ([], before) if not args.no_before else ([],):
-            with tempfile.TemporaryDirectory(dir=args.out) as tmp:
-                rows.append(_train_child(args, Path(tmp) / "run", args.wos / "taxonomy.tsv", args.wos / "train.jsonl",
-                                         args.wos / "dev.jsonl", max_length, extra))
-            print(f"  training {rows[-1]}", file=sys.stderr)
+        variants = ([],) if args.no_before else ([], before)
+        jobs = []
+        for i, extra in enumerate(variants):
+            jobs.append(_start_child(args, work / f"{max_length}-{i}" / "run", args.wos / "taxonomy.tsv",
+                                     args.wos / "train.jsonl", args.wos / "dev.jsonl", max_length, extra))
+            if args.sequential:
+                rows.append(_finish_child(jobs.pop()))
+        rows += [_finish_child(job) for job in jobs]
+        for row in rows[-len(variants):]:
+            print(f"  training {row}", file=sys.stderr)
     return rows
 
 
@@ -269,7 +289,48 @@ def labels(args) -> dict:
     return out
 
 
-PARTS = {"padding": padding, "training": training, "step": step, "latency": latency, "batch": batch, "labels": labels}
+def attention(args) -> dict:
+    """Peak memory of one forward + backward of the backbone on 16 × 512 tokens, attention dropout
+    0.1 against 0, each in a fresh child process: where training memory at 512 tokens goes."""
+    out = {}
+    for dropout in (0.1, 0.0):
+        code = (
+            "import resource, sys, torch; sys.path.insert(0, sys.argv[1]);"
+            "from hpt_core.backbone import load_backbone, set_attention_dropout;"
+            "mlm, _ = load_backbone(sys.argv[2]); set_attention_dropout(mlm, float(sys.argv[3])); mlm.train();"
+            "ids = torch.randint(1000, 2000, (16, 512)); base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+            "mlm.base_model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.pow(2).mean().backward();"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024 ** 2)"
+        )
+        result = subprocess.run([sys.executable, "-c", code, str(ROOT), args.backbone, str(dropout)],
+                                capture_output=True, text=True, check=True)
+        out[f"dropout_{dropout}_peak_increase_gb"] = float(result.stdout.strip().splitlines()[-1])
+    return out
+
+
+def metrics(args) -> dict:
+    """``evaluation_report`` alone (no model) on 100 random documents: 5,060 labels against 1,560 and 141."""
+    import numpy as np
+
+    from hpt_core.metrics import evaluation_report
+
+    work = Path(tempfile.mkdtemp(dir=args.out, prefix="metrics-"))
+    out = {}
+    for name, taxonomy in (("wos", args.wos / "taxonomy.tsv"),
+                           ("1560", synthetic.write_tree(work / "t1560", (10, 5, 10, 2))),
+                           ("5060", synthetic.write_tree(work / "t5060", tuple(args.tree_sizes)))):
+        hierarchy = LabelHierarchy.read(taxonomy)
+        rng = np.random.default_rng(0)
+        leaves = hierarchy.leaves()
+        gold = hierarchy.multi_hot([hierarchy.path(leaves[rng.integers(len(leaves))]) for _ in range(100)])
+        scores = rng.normal(size=gold.shape).astype(np.float32)
+        started = time.perf_counter()
+        evaluation_report(gold, scores, hierarchy, np.ones(len(hierarchy.labels), dtype=np.int64))
+        out[name] = {"labels": len(hierarchy.labels), "evaluation_report_s": time.perf_counter() - started}
+    return out
+
+
+PARTS = {"metrics": metrics, "attention": attention, "padding": padding, "training": training, "step": step, "latency": latency, "batch": batch, "labels": labels}
 
 
 def main(argv=None) -> int:
@@ -284,6 +345,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lengths", default="512,256", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--steps", type=int, default=12, help="optimiser steps of each real training")
     parser.add_argument("--no-before", action="store_true", help="skip the old-defaults training rows")
+    parser.add_argument("--sequential", action="store_true", help="the two training rows one after the other")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)

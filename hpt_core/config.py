@@ -121,7 +121,7 @@ class HPTConfig(_JSONConfig):
             training. ``None`` keeps the backbone's own (0.1 for BERT and MiniLM; the paper). PyTorch's
             fused attention kernel on the CPU has no dropout, so any value above 0 falls back to
             materialising every (T × T) attention matrix and its dropout mask for the backward pass:
-            at 512 tokens and batch 16 that is +3.7 GB of peak memory and a third more time per step
+            at 512 tokens and batch 16 that is +3.6 GB of peak memory and slower steps
             (``benchmarks/speed.py``). 0 keeps the fused kernel; the rest of the backbone's dropout stays.
         max_windows (int, defaults to 1): whole documents. 1 reads the first window only: the text cut
             to fit ``max_length`` (the paper). N > 1 reads a longer text as up to N windows of
@@ -309,15 +309,19 @@ class Recipe:
 #: every parameter, label words and biases barely move in a few hundred steps; here the parameters
 #: HPT adds learn at 1e-3 and the encoder at 1e-4 after a 5 % warm-up, label words start from the
 #: bundled sentence encoder's pooled encoding of their names, each [PRED] state gets the mean
-#: text state through a learned gate, and a TF-IDF lexical channel over the whole text adds its
-#: scores to the model's (issue 8; see ``HPTConfig`` and ``hpt_core.lexical``).
+#: text state through a learned gate, a TF-IDF lexical channel over the whole text adds its
+#: scores to the model's (issue 8; see ``HPTConfig`` and ``hpt_core.lexical``), and attention
+#: probabilities get no dropout, which keeps PyTorch's fused attention kernel on the CPU (half the
+#: memory of training at 512 tokens).
 RECIPES: dict[str, Recipe] = {
     "paper": Recipe("the paper: Adam 3e-5 for every parameter, constant; label words from word embeddings"),
     "small-data": Recipe(
         "new parameters at 1e-3, encoder at 1e-4, 5% warm-up; label words from the encoder; "
-        "gated mean text state added to each [PRED]; TF-IDF lexical channel added to the scores",
+        "gated mean text state added to each [PRED]; TF-IDF lexical channel added to the scores; "
+        "no attention dropout (fused attention)",
         train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05},
-        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "lexical_channel": "tfidf"},
+        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "lexical_channel": "tfidf",
+               "attention_dropout": 0.0},
     ),
 }
 DEFAULT_RECIPE = "small-data"

@@ -201,7 +201,16 @@ class HPTModel(nn.Module):
             return None
         if self.injection is None:
             return self.template
-        return self.injection(self.label_words, self.template)
+        if torch.is_grad_enabled():
+            return self.injection(self.label_words, self.template)
+        # Inference: the graph over every label (most of single-text latency at 5,000 labels) depends
+        # on the parameters only; reuse it until one of them changes (in-place updates bump _version).
+        key = tuple((p.data_ptr(), p._version) for p in (self.template, self.label_words, *self.injection.parameters()))
+        cached = getattr(self, "_template_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, self.injection(self.label_words, self.template))
+            self._template_cache = cached
+        return cached[1]
 
     def encode(self, batch: dict[str, torch.Tensor], input_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Run the encoder on the templated batch. Returns hidden states (B, T, d)."""

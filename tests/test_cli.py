@@ -130,7 +130,8 @@ def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
     assert (small.train.lr, small.train.new_params_lr, small.model.text_residual_gate) == (2e-4, 1e-3, 3.0)
     off, _, _ = _configs(build_parser().parse_args(common + ["--text-residual-gate", "none", "--lexical-channel", "none",
                                                              "--label-word-encoding", "embeddings"]), "hpt")
-    assert off.model == HPTConfig() and off.train.lr == 1e-4  # the paper's model, the recipe's rates
+    # the paper's model but the recipe's fused attention (no attention dropout), the recipe's rates
+    assert off.model == HPTConfig(attention_dropout=0.0) and off.train.lr == 1e-4
     # vanilla fine-tuning has no label words: the recipe's label-word options skip it, its rates apply
     vanilla, _, _ = _configs(build_parser().parse_args(common), "vanilla")
     assert vanilla.model.text_residual_gate is None and vanilla.train.new_params_lr == 1e-3
@@ -142,7 +143,7 @@ def test_window_batching_and_attention_options_reach_the_configs(task_files):
     common = ["train", "--taxonomy", str(task_files["taxonomy"]), "--train", str(task_files["train"]),
               "--dev", str(task_files["dev"]), "--run-dir", "unused"]
     default, _, _ = _configs(build_parser().parse_args(common), "hpt")
-    assert (default.model.max_windows, default.train.batching, default.model.attention_dropout) == (1, "length_grouped", None)
+    assert (default.model.max_windows, default.train.batching, default.model.attention_dropout) == (1, "length_grouped", 0.0)
     given, _, _ = _configs(build_parser().parse_args(common + [
         "--max-windows", "4", "--window-overlap", "32", "--window-pooling", "mean", "--batching", "random",
         "--attention-dropout", "0.1"]), "hpt")

@@ -269,7 +269,8 @@ def test_recipes_apply_label_word_options_only_where_a_method_has_label_words():
     assert resolve_method("hpt", recipe="paper") == resolve_method("hpt") == HPTConfig()
     for baseline in ("vanilla", "hard-prompt"):
         # Only the lexical channel, which every method can use, comes from the recipe.
-        assert resolve_method(baseline, recipe="small-data") == resolve_method(baseline, lexical_channel="tfidf")
+        assert resolve_method(baseline, recipe="small-data") == resolve_method(baseline, lexical_channel="tfidf",
+                                                                               attention_dropout=0.0)
     with pytest.raises(HPTInputError, match="text_residual_gate"):
         resolve_method("vanilla", text_residual_gate=1.0)
 
@@ -346,10 +347,22 @@ def test_bad_window_options_are_refused():
 def test_attention_dropout_option_reaches_every_layer_and_is_saved(tiny_backbone, hierarchy, tmp_path):
     from hpt_core.config import RECIPES
 
-    # An option, not a default: the quality figures of the defaults were measured with the backbone's own.
-    assert "attention_dropout" not in RECIPES["small-data"].model and HPTConfig().attention_dropout is None
+    assert RECIPES["small-data"].model["attention_dropout"] == 0.0 and HPTConfig().attention_dropout is None
     model = _windowed(tiny_backbone, hierarchy, attention_dropout=0.25)
     probabilities = [m.p for n, m in model.mlm.named_modules() if n.endswith("attention.self.dropout")]
     assert probabilities == [0.25, 0.25]  # two layers
     loaded = HPTModel.from_pretrained(model.save_pretrained(tmp_path / "m"))
     assert loaded.mlm.config.attention_probs_dropout_prob == 0.25 and loaded.config.attention_dropout == 0.25
+
+
+def test_inference_reuses_the_injected_template_until_a_parameter_changes(tiny_backbone, hierarchy):
+    model = _windowed(tiny_backbone, hierarchy)
+    fresh = model.injection(model.label_words, model.template).detach()
+    with torch.inference_mode():
+        first = model.template_embeddings()
+        assert torch.equal(first, fresh) and model.template_embeddings() is first
+    with torch.no_grad():
+        model.label_words.add_(1.0)  # what an optimiser step does
+    with torch.inference_mode():
+        assert not torch.equal(model.template_embeddings(), first)
+        assert torch.allclose(model.template_embeddings(), model.injection(model.label_words, model.template))
