@@ -9,8 +9,9 @@ NG=(--taxonomy $B/20ng/taxonomy.tsv --train $B/20ng/train_lr.jsonl --dev $B/20ng
 WOS=(--taxonomy $B/wos1k/taxonomy.tsv --train $B/wos1k/train.jsonl --dev $B/wos1k/dev.jsonl --test $B/wos1k/test.jsonl)
 LR=(--taxonomy $B/20ng/taxonomy.tsv --train $B/20ng/train.jsonl --dev $B/20ng/dev.jsonl --test $B/20ng/test2k.jsonl)
 DEMO=(--taxonomy assets/demo/taxonomy.tsv --train assets/demo/train.jsonl --dev assets/demo/dev.jsonl --test assets/demo/test.jsonl)
-# Session 3's GPU rows were trained with random batches (before length-grouped batches became the default).
-train() { python -m hpt_core train --batching random "$@"; }
+# Session 3's GPU rows were trained with random batches and MiniLM's attention dropout (before
+# length-grouped batches and no attention dropout became the small-data defaults).
+train() { python -m hpt_core train --batching random --attention-dropout 0.1 "$@"; }
 
 # The one-minute systems: TF-IDF, embeddings, TF-IDF + embeddings (C and w chosen on dev), one run each
 python benchmarks/classical_baseline.py "${NG[@]}"
@@ -23,7 +24,7 @@ done
 train "${NG[@]}" --run-dir runs/20ng-default
 train "${WOS[@]}" --run-dir runs/wos-default
 train "${DEMO[@]}" --run-dir runs/demo-default
-python -m hpt_core low-resource "${LR[@]}" --batching random --fraction 0.1 --seeds 1,2,3 --out runs/20ng-lr
+python -m hpt_core low-resource "${LR[@]}" --batching random --attention-dropout 0.1 --fraction 0.1 --seeds 1,2,3 --out runs/20ng-lr
 
 # What the lexical channel and the epochs buy (dev table of docs/benchmarks.md)
 train "${NG[@]}" --lexical-channel none --epochs 5 --run-dir runs/20ng-nolex
@@ -31,7 +32,7 @@ train "${NG[@]}" --epochs 5 --run-dir runs/20ng-e5
 train "${WOS[@]}" --lexical-channel none --epochs 8 --run-dir runs/wos-nolex
 train "${NG[@]}" --epochs 5 --label-word-encoding embeddings --text-residual-gate none --run-dir runs/20ng-pw
 train "${WOS[@]}" --epochs 8 --label-word-encoding embeddings --text-residual-gate none --run-dir runs/wos-pw
-python -m hpt_core low-resource "${LR[@]}" --batching random --epochs 5 --fraction 0.1 --seeds 1,2,3 --out runs/20ng-lr-e5
+python -m hpt_core low-resource "${LR[@]}" --batching random --attention-dropout 0.1 --epochs 5 --fraction 0.1 --seeds 1,2,3 --out runs/20ng-lr-e5
 
 # The paper's recipe and earlier rows (sessions 1 and 2, CPU)
 train "${NG[@]}" --method hpt --recipe paper --epochs 6 --run-dir runs/20ng-hpt-paper
