@@ -63,6 +63,14 @@ def pool_windows(scores: torch.Tensor, document_index: torch.Tensor, n_documents
     return pooled.scatter_reduce(0, index, scores, reduce="amax" if pooling == "max" else "mean", include_self=False)
 
 
+def tree_fingerprint(hierarchy: LabelHierarchy) -> str:
+    """SHA-256 of the tree's labels in score order and their parents: what the weights depend on."""
+    import hashlib
+
+    payload = json.dumps([hierarchy.labels, hierarchy.parent_index], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``hidden`` (B, T, d) over the positions where ``mask`` (B, T) is set -> (B, d)."""
     keep = mask.unsqueeze(-1).to(hidden.dtype)
@@ -386,7 +394,10 @@ class HPTModel(nn.Module):
             # Whether a fitted lexical channel lies beside the weights: a model saved before training
             # has none yet, a folder that lost it is damaged.
             config = {"hpt": self.config.to_dict(), "backbone_config": self.mlm.config.to_dict(),
-                      "lexical_channel_fitted": self.lexical is not None}
+                      "lexical_channel_fitted": self.lexical is not None,
+                      # hierarchy.json must stay the tree these weights were trained on: a tree of
+                      # the same size and depth from elsewhere would load and answer with wrong names.
+                      "tree_fingerprint": tree_fingerprint(self.hierarchy)}
             (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2), encoding="utf-8")
             self.hierarchy.to_json(staging / HIERARCHY_NAME)
             self.tokenizer.save_pretrained(staging)
@@ -441,6 +452,9 @@ class HPTModel(nn.Module):
                 raise unusable(f"{CONFIG_NAME}: backbone_config has no model_type")
             config = HPTConfig.from_dict(saved["hpt"], CONFIG_NAME)
             hierarchy = LabelHierarchy.from_json(directory / HIERARCHY_NAME)
+            if saved.get("tree_fingerprint") not in (None, tree_fingerprint(hierarchy)):
+                raise unusable(f"{HIERARCHY_NAME} is not the label tree these weights were trained on "
+                               f"(its labels or parents differ from those recorded in {CONFIG_NAME})")
             with _quiet_transformers():
                 tokenizer = AutoTokenizer.from_pretrained(str(directory))
             mlm = backbone_from_config(saved["backbone_config"])

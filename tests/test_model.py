@@ -366,3 +366,18 @@ def test_inference_reuses_the_injected_template_until_a_parameter_changes(tiny_b
     with torch.inference_mode():
         assert not torch.equal(model.template_embeddings(), first)
         assert torch.allclose(model.template_embeddings(), model.injection(model.label_words, model.template))
+
+
+def test_a_hierarchy_json_of_another_tree_of_the_same_shape_is_refused(model, hierarchy, tmp_path):
+    """Same number of labels, same depths, other names: the weights would load and answer with the
+    wrong names, so the folder says it is unusable instead."""
+    from hpt_core.errors import HPTInputError
+    from hpt_core.hierarchy import LabelHierarchy
+
+    folder = model.save_pretrained(tmp_path / "m")
+    parent_of = {label: (hierarchy.labels[p] if p >= 0 else "Root") for label, p in zip(hierarchy.labels, hierarchy.parent_index)}
+    renamed = LabelHierarchy([(parent if parent == "Root" else parent.upper(), label.upper()) for label, parent in parent_of.items()])
+    assert len(renamed.labels) == len(hierarchy.labels) and renamed.depths == hierarchy.depths
+    renamed.to_json(folder / "hierarchy.json")
+    with pytest.raises(HPTInputError, match="not the label tree these weights were trained on"):
+        HPTModel.from_pretrained(folder)
