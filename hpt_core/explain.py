@@ -36,6 +36,11 @@ class Explanation:
     ``token_attributions`` are the word pieces as the model saw them (the text may be cut at
     ``max_length``). ``delta`` is the convergence delta in score units; ``relative_delta`` divides it
     by ``|score - baseline_score|``.
+
+    ``score`` is the model's own score, the part the attributions explain. With a lexical channel
+    (``HPTConfig.lexical_channel``) the document's score is ``score + lexical_score``: the channel's
+    TF-IDF part is added on top and is not attributed to tokens here; ``predicted`` is decided on
+    the sum, as ``Predictor`` decides.
     """
 
     text: str
@@ -52,6 +57,7 @@ class Explanation:
     method: str = METHOD
     baseline: str = BASELINE
     predicted: bool = field(default=False)
+    lexical_score: float = 0.0
 
     @property
     def relative_delta(self) -> float:
@@ -192,7 +198,10 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
     per_token = attributions.sum(-1).detach().float().cpu().numpy()  # (L, T)
     positions = np.flatnonzero(batch["text_mask"][0].cpu().numpy())
     pieces, spans, word_ids = _word_spans(model.tokenizer, text, token_ids)
-    predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(real.cpu().numpy()[None], h)[0]))
+    lexical = model.lexical.scores([text])[0].numpy() if getattr(model, "lexical", None) is not None \
+        else np.zeros(len(h.labels), dtype=np.float32)
+    document_scores = real.cpu().numpy() + lexical
+    predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(document_scores[None], h)[0]))
     out = []
     for row, (label, target) in enumerate(zip(labels, targets)):
         values = per_token[row, positions]
@@ -200,7 +209,8 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
             text=text, label=label, depth=h.depth(label), score=float(real[target]), baseline_score=float(base[target]),
             delta=float(deltas[row]), tokens=list(pieces), token_attributions=[float(v) for v in values],
             words=_merge_words(text, pieces, spans, word_ids, values), n_steps=n_steps,
-            truncated=len(longer["input_ids"]) > len(token_ids), predicted=label in predicted))
+            truncated=len(longer["input_ids"]) > len(token_ids), predicted=label in predicted,
+            lexical_score=float(lexical[target])))
     return out
 
 
@@ -242,4 +252,6 @@ def summary_line(e: Explanation) -> str:
     """One line: the label, its score against the baseline's, and the convergence delta."""
     return (f"{e.label} (depth {e.depth}{', predicted' if e.predicted else ''}): score {e.score:+.3f}, "
             f"baseline {e.baseline_score:+.3f}, attributions sum {sum(e.token_attributions):+.3f}, "
-            f"convergence delta {e.delta:+.4f} ({100 * min(e.relative_delta, 9.99):.1f}% of the gap)")
+            f"convergence delta {e.delta:+.4f} ({100 * min(e.relative_delta, 9.99):.1f}% of the gap)"
+            + (f"; lexical channel {e.lexical_score:+.3f}, document score {e.score + e.lexical_score:+.3f}"
+               if e.lexical_score else ""))

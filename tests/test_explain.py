@@ -87,3 +87,28 @@ def test_the_baseline_keeps_cls_sep_and_the_template(tiny_backbone, hierarchy):
     padded = model.predict_scores([" ".join(["[PAD]"] * len(text.split()))])[0]
     assert e.baseline_score == pytest.approx(float(padded[hierarchy.label_to_index["football"]]), abs=1e-5)
     assert e.score == pytest.approx(float(model.predict_scores([text])[0][hierarchy.label_to_index["football"]]), abs=1e-5)
+
+
+def test_with_a_lexical_channel_the_decision_is_the_predictors_and_the_channel_part_is_shown(tmp_path, tiny_backbone,
+                                                                                            task_files):
+    """The attributions explain the model's part; the channel's part is reported beside it and the
+    'predicted' flag is decided on the document score, as Predictor decides."""
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.explain import summary_line
+    from hpt_core.methods import resolve_method
+    from hpt_core.predict import Predictor
+    from hpt_core.training import train
+
+    config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
+                       model=resolve_method("hpt", backbone=tiny_backbone, max_length=32, lexical_channel="tfidf"),
+                       train=TrainConfig(epochs=1, batch_size=8, lr=3e-3, seed=0))
+    train(config, tmp_path / "run")
+    lexical_model = load_run_model(tmp_path / "run")
+    predictor = Predictor(lexical_model)
+    scores = predictor.scores([TEXT])[0]
+    for e in explain(lexical_model, TEXT, ["sports", "optics"], n_steps=8):
+        index = lexical_model.hierarchy.label_to_index[e.label]
+        assert e.lexical_score != 0.0
+        assert e.score + e.lexical_score == pytest.approx(float(scores[index]), abs=1e-3)
+        assert e.predicted == (e.label in predictor.predict([TEXT])[0].consistent_labels)
+        assert "lexical channel" in summary_line(e)
