@@ -234,6 +234,10 @@ def _cmd_import(args) -> int:
 def _cmd_run_job(args) -> int:
     from hpt_core.training import run_job
 
+    # A job's stderr is its train.log, where training logs with timestamps itself: a second,
+    # plain copy of every line through the console handler would double the log.
+    for handler in list(logging.getLogger().handlers):
+        logging.getLogger().removeHandler(handler)
     run_job(args.run_dir)
     return 0
 
