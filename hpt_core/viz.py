@@ -416,7 +416,8 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
             parents.append(parent or root)
             names.append(esc(hierarchy.display_name(label)))
             values.append(value[label])
-            colours.append(HIGHLIGHT_COLOUR if label in marked else DIM_COLOUR if dim else depth_colour(depth))
+            colours.append(HIGHLIGHT_COLOUR if label in marked else DIM_COLOUR if dim else
+                           _pale(depth_colour(depth)) if marked else depth_colour(depth))
             lines = [f"<b>{esc(label)}</b>", f"depth {depth} · under {esc(parent) if parent else 'the root'}"]
             if count is not None:
                 lines.append(f"{count[label]} documents")
@@ -428,7 +429,7 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
             hover.append("<br>".join(lines))
     level = icicle_level(hierarchy, focus)
     if emphasis and marked:  # the whole depth: the emphasised paths are readable at every level
-        level, maxdepth, frontier = root, -1, [None] * 20
+        level, maxdepth, frontier = root, -1, [None] * 32
     else:
         maxdepth = icicle_maxdepth(hierarchy, level, rows)
         frontier = [level]
@@ -445,6 +446,15 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
     ))
     fig.update_layout(uniformtext=dict(minsize=10, mode="hide"))
     return _layout(fig, title, height=int(min(1200, max(420, 18 * len(frontier) + 90))))
+
+
+def _pale(colour: str, alpha: float = 0.35) -> str:
+    """A depth colour faded (``rgba``), so that the red of a marked label stands out beside it."""
+    if colour.startswith("rgb("):
+        return colour.replace("rgb(", "rgba(").replace(")", f", {alpha})")
+    colour = colour.lstrip("#")
+    r, g, b = (int(colour[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r}, {g}, {b}, {alpha})"
 
 
 def label_tree_figure(hierarchy, counts=None, highlight: Iterable | None = None, title: str | None = None,
