@@ -658,3 +658,25 @@ def test_streamlit_config_binds_to_localhost():
     assert config["server"]["address"] == "localhost"
     assert config["server"]["headless"] is True
     assert 1 <= config["server"]["maxUploadSize"] <= 1024
+
+
+def test_a_finished_job_is_reaped_and_logs_each_line_once(workspace, task_files, tiny_backbone):
+    """The app launches jobs as its children: one that ends must not stay a zombie under the app."""
+    from hpt_core.config import DataSpec, TrainConfig
+    from hpt_core.methods import resolve_method
+
+    data = DataSpec(taxonomy=str(task_files["taxonomy"]), train=str(task_files["train"]),
+                    dev=str(workspace / "missing-dev.jsonl"))  # rejected when the job reads it: it ends at once
+    config = RunConfig(data=data, model=resolve_method("hpt", backbone=tiny_backbone, max_length=32),
+                       train=TrainConfig(epochs=1), name="doomed")
+    run = workspace / "runs" / "doomed"
+    run.mkdir(parents=True)
+    config.to_json(run / "run.json")
+    pid = runs.launch(run)
+    deadline = time.time() + 120
+    while time.time() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.5)
+    assert not Path(f"/proc/{pid}").exists(), "the finished job is still in the process table (a zombie)"
+    assert runs.run_status(run)["state"] == "failed"
+    log = [line for line in runs.log_tail(run, 200).splitlines() if line.strip()]
+    assert log and len(log) == len(set(log)), log
