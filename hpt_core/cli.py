@@ -333,6 +333,10 @@ def _cmd_run_job(args) -> int:
     from hpt_core.training import run_job
     from hpt_core.zero_shot import is_zero_shot_run, run_job as run_zero_shot_job
 
+    # A job's stderr is its train.log, where training logs with timestamps itself: a second,
+    # plain copy of every line through the console handler would double the log.
+    for handler in list(logging.getLogger().handlers):
+        logging.getLogger().removeHandler(handler)
     (run_zero_shot_job if is_zero_shot_run(args.run_dir) else run_job)(args.run_dir)
     return 0
 

@@ -555,6 +555,7 @@ def read_corpus(
     path_sep: str | None = None,
     on_unknown: str = "error",
     require_labels: bool = True,
+    skipped: list | None = None,
 ) -> list[Document]:
     """Read a corpus file (or 20NG folder) into documents.
 
@@ -574,14 +575,18 @@ def read_corpus(
             hierarchy, or whose path contradicts it; ``"skip"`` drops such documents with one
             warning.  Other problems always raise.
         require_labels: reject documents without labels (set False for texts to classify).
+        skipped: a list that receives one :class:`HPTInputError` (file, line, problem) per
+            document dropped by ``on_unknown="skip"``.
 
     Raises:
         HPTInputError: naming the file, the line and the problem (the first one found).
     """
-    docs, skipped = _read(
+    docs, dropped = _read(
         path, hierarchy, format, text_column, label_column, path_sep, on_unknown, require_labels
     )
-    _warn_skipped(path, skipped)
+    _warn_skipped(path, dropped)
+    if skipped is not None:
+        skipped.extend(dropped)
     return docs
 
 
@@ -856,6 +861,8 @@ def import_corpus(
         "seed": seed,
         "fractions": list(fr),
         "skipped_documents": len(skipped),
+        # what was skipped, so that it can be listed (one entry per document)
+        "skipped": [{"line": err.line, "problem": err.problem} for err in skipped],
     }
     dataset = Dataset(hierarchy, splits, name or out.name, meta)
     save_dataset(out, dataset, overwrite=overwrite)

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -230,7 +231,9 @@ def launch(run_dir: str | Path, python: str | None = None) -> int:
         start_new_session=True, cwd=project_root, env=env,
     )
     log.close()
-    update_status(run_dir, state="queued", pid=process.pid, launched=time.time())
+    # Reap the job when it ends, so a finished job never lingers as a zombie under a long-lived caller.
+    threading.Thread(target=process.wait, name=f"reap-{run_dir.name}", daemon=True).start()
+    update_status(run_dir, state="queued", pid=process.pid, launched=time.time(), error=None, finished=None)
     return process.pid
 
 
@@ -256,3 +259,17 @@ def active_jobs(root: str | Path) -> list[tuple[Path, dict]]:
     jobs = [(run, run_status(run)) for run in list_runs(root)]
     jobs = [(run, status) for run, status in jobs if status.get("state") in ACTIVE_STATES]
     return sorted(jobs, key=lambda item: item[1].get("launched", 0))
+
+
+def delete_run(run_dir: str | Path) -> None:
+    """Remove a run folder that is not queued or running (cancel it first)."""
+    run_dir = Path(run_dir)
+    state = run_status(run_dir).get("state")
+    if state in ACTIVE_STATES:
+        raise RuntimeError(f"run {run_dir.name} is {state}; cancel it first")
+    # Rename first, so a half-deleted folder is never listed as a run.
+    trash = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.deleted-", dir=run_dir.parent))
+    os.replace(run_dir, trash / "run")
+    import shutil
+
+    shutil.rmtree(trash, ignore_errors=True)

@@ -309,7 +309,9 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     unwrapped: HPTModel = accelerator.unwrap_model(model)
 
     started, step_at_start = time.time(), state["step"]
-    docs_seen, smoothed_loss = 0, None
+    # Smoothed loss: an exponential average corrected for its zero start (as Adam's moments are),
+    # so the first logged points are averages of the steps so far, not the first step's loss.
+    docs_seen, smoothed_loss, loss_average, averaged = 0, None, 0.0, 0
     stop = state["bad_epochs"] >= tc.patience or (tc.max_steps is not None and state["step"] >= tc.max_steps)
     for epoch in range(state["epoch"], tc.epochs):
         if stop:
@@ -330,7 +332,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
                 optimizer.zero_grad(set_to_none=True)
             docs_seen += labels.shape[0] * accelerator.num_processes
             loss = float(out["loss"].detach())
-            smoothed_loss = loss if smoothed_loss is None else 0.9 * smoothed_loss + 0.1 * loss
+            loss_average, averaged = 0.9 * loss_average + 0.1 * loss, averaged + 1
+            smoothed_loss = loss_average / (1.0 - 0.9 ** averaged)
             if not accelerator.sync_gradients:
                 continue
             state["step"] += 1

@@ -26,6 +26,7 @@ HIGHLIGHT_COLOUR = "#d62728"
 #: The paper's Figure 3b groups, rarest labels first (``metrics.frequency_quintile_macro_f1`` order).
 QUINTILE_NAMES = ["<20%", "20–40%", "40–60%", "60–80%", ">80%"]
 TOP_LEGEND = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0)
+BOTTOM_LEGEND = dict(orientation="h", yanchor="top", y=-0.01, xanchor="left", x=0)
 #: Largest tree whose node names are written beside the nodes (beyond it: hover only).
 MAX_NAMED_NODES = 80
 
@@ -42,11 +43,16 @@ def depth_colour(depth: int) -> str:
 def _layout(fig: go.Figure, title: str | None, height: int = 360, **kwargs) -> go.Figure:
     # A short legend fits in one row under the title; a longer one goes to the right, where it can
     # grow without covering the title or the plot.
-    entries = sum(1 for trace in fig.data if trace.showlegend is not False and trace.name)
+    entries = sum(1 for trace in fig.data if getattr(trace, "showlegend", False) is not False and trace.name)
     legend = kwargs.pop("legend", None) or (TOP_LEGEND if entries <= 3 else
                                              dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02))
-    fig.update_layout(title=esc(title) if title else None, height=height,
-                      margin=dict(l=10, r=10, t=50 if title else 20, b=10), legend=legend, **kwargs)
+    # A legend above the plot gets its own band under the title (the title sits at the top of the
+    # figure, the legend row below it), so neither covers the other.
+    on_top = entries > 0 and legend.get("orientation") == "h" and legend.get("yanchor") == "bottom"
+    top = (50 if title else 20) + (28 if on_top else 0)
+    fig.update_layout(title=dict(text=esc(title), y=1.0, yref="container", yanchor="top", pad=dict(t=12))
+                      if title else None, height=height,
+                      margin=dict(l=10, r=10, t=top, b=10), legend=legend, **kwargs)
     return fig
 
 
@@ -175,8 +181,10 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
     _layout(fig, title, height=int(min(1600, max(380, 24 * widest + 80))),
             xaxis=dict(visible=False, range=[min(xs) - 0.05, max(xs) + 0.05]), yaxis=dict(visible=False),
             plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", clickmode="event+select", dragmode="pan",
-            legend=TOP_LEGEND)  # the right margin belongs to the deepest labels' names
-    fig.update_layout(margin_r=min(260, 20 + int(6.5 * longest)) if show_names else 20)
+            # Under the plot: a deep tree's many depth entries never run into the title or the mode bar,
+            # and the right margin belongs to the deepest labels' names.
+            legend=BOTTOM_LEGEND)
+    fig.update_layout(margin_r=min(260, 20 + int(6.5 * longest)) if show_names else 20, margin_b=40)
     return fig
 
 
@@ -264,10 +272,12 @@ def dev_curves_figure(histories: Mapping[str, Sequence[Mapping]], title: str | N
     palette = qualitative.Plotly
     for k, (name, history) in enumerate(histories.items()):
         epochs = [r for r in history if r.get("kind") == "epoch"]
-        colour = palette[k % len(palette)]
-        for key, dash, what in (("dev_micro_f1", "solid", "micro-F1"), ("dev_macro_f1", "dash", "macro-F1")):
-            # Several runs: one legend entry per run (its colour); solid is micro-F1, dashed macro-F1.
-            several = len(histories) > 1
+        several = len(histories) > 1
+        for key, dash, what, own in (("dev_micro_f1", "solid", "micro-F1", DEPTH_COLOURS[0]),
+                                     ("dev_macro_f1", "dash", "macro-F1", DEPTH_COLOURS[2])):
+            # One run: micro and macro in two colours. Several runs: one colour (and legend entry) per
+            # run; solid is micro-F1, dashed macro-F1.
+            colour = palette[k % len(palette)] if several else own
             fig.add_trace(go.Scatter(x=[r["epoch"] for r in epochs], y=[_percent(r.get(key)) for r in epochs],
                                      mode="lines+markers", name=esc(name) if several else what, legendgroup=esc(name),
                                      showlegend=not several or key == "dev_micro_f1",
@@ -309,3 +319,166 @@ def scores_figure(by_depth: Mapping[int, Sequence[tuple[str, float]]], top: int 
     # The legend goes under the axis: the title has the top.
     below = dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0)
     return _layout(fig, title, height=max(260, 22 * n + 120), legend=below, margin_b=60)
+
+
+# ---- large trees: an icicle with drill-down ------------------------------------------------------
+
+#: How many rows (nodes of the deepest level shown) an icicle view aims at: about 16 px a name.
+ICICLE_ROWS = 48
+#: The emphasised path takes this share of its parent's extent in the prediction view.
+PATH_SHARE = 0.6
+DIM_COLOUR = "#e6e6e6"
+
+
+def icicle_level(hierarchy, focus: str | None) -> str:
+    """The node an icicle view of ``focus`` starts from: the label itself when it has children
+    (its subtree is what one wants to see), else its parent (the label among its siblings)."""
+    if not focus or focus not in hierarchy:
+        return hierarchy.root
+    if hierarchy.children(focus):
+        return focus
+    return hierarchy.parent(focus) or hierarchy.root
+
+
+def _leaves_under(hierarchy) -> dict[str, int]:
+    below: dict[str, int] = {}
+    for depth in range(hierarchy.max_depth, 0, -1):
+        for label in hierarchy.labels_at_depth(depth):
+            kids = hierarchy.children(label)
+            below[label] = sum(below[k] for k in kids) if kids else 1
+    below[hierarchy.root] = sum(below[k] for k in hierarchy.children(hierarchy.root))
+    return below
+
+
+def icicle_maxdepth(hierarchy, level: str, rows: int = ICICLE_ROWS) -> int:
+    """How many levels (the start node included) to show below ``level`` so that the deepest one
+    holds at most ``rows`` nodes (at least the start node and its children: Plotly's ``maxdepth``)."""
+    frontier, shown = [level], 1
+    while True:
+        nxt = [c for node in frontier for c in hierarchy.children(node)]
+        if not nxt or (shown >= 2 and len(nxt) > rows):
+            return shown
+        frontier, shown = nxt, shown + 1
+
+
+def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = None,
+                  highlight: Iterable | None = None, focus: str | None = None, title: str | None = None,
+                  emphasis: bool = False, rows: int = ICICLE_ROWS) -> go.Figure:
+    """A label tree of any size as a Plotly icicle: depth left to right, names written in the boxes.
+
+    Args:
+        hierarchy: a :class:`~hpt_core.hierarchy.LabelHierarchy`.
+        counts: documents per label (label-index order, or a mapping); shown on hover.
+        highlight: label names and/or paths; their boxes are red (the rest keep their depth colour,
+            dimmed when ``emphasis``).
+        focus: start the view at this label (:func:`icicle_level`): drill-down, as a click does.
+        emphasis: size the highlighted paths to :data:`PATH_SHARE` of their parent at every depth,
+            so a predicted path stays readable in a tree of thousands of labels; otherwise every
+            leaf gets the same height.
+        rows: the view shows as many levels as keep its deepest column to about this many boxes.
+
+    Node ``ids`` are the label names (the root's too), so a click (Streamlit ``on_select``) reports
+    the label as the point's ``id``; Plotly drills into the clicked box, the path bar leads back up.
+    """
+    labels = list(hierarchy.labels)
+    if isinstance(counts, Mapping):
+        count = {label: int(counts.get(label, 0)) for label in labels}
+    elif counts is not None:
+        values = list(counts)
+        if len(values) != len(labels):
+            raise ValueError(f"counts has {len(values)} values for {len(labels)} labels")
+        count = {label: int(v) for label, v in zip(labels, values)}
+    else:
+        count = None
+    marked = _highlighted(hierarchy, highlight)
+    root = hierarchy.root
+    if emphasis and marked:
+        value = {root: 1.0}
+        order = [root] + [label for d in range(1, hierarchy.max_depth + 1) for label in hierarchy.labels_at_depth(d)]
+        for node in order:
+            kids = hierarchy.children(node)
+            hot = [k for k in kids if k in marked]
+            cold = [k for k in kids if k not in marked]
+            hot_share = (PATH_SHARE if cold else 1.0) if hot else 0.0
+            for k in hot:
+                value[k] = value[node] * hot_share / len(hot)
+            for k in cold:
+                value[k] = value[node] * (1.0 - hot_share) / len(cold)
+    else:
+        value = {k: float(v) for k, v in _leaves_under(hierarchy).items()}
+    ids, parents, names, colours, hover, values = [root], [""], [esc(root)], [ROOT_COLOUR], [], [value[root]]
+    hover.append(f"<b>{esc(root)}</b> (root) · {len(labels)} labels, depth {hierarchy.max_depth}")
+    dim = emphasis and bool(marked)
+    for depth in range(1, hierarchy.max_depth + 1):
+        for label in hierarchy.labels_at_depth(depth):
+            parent = hierarchy.parent(label)
+            ids.append(label)
+            parents.append(parent or root)
+            names.append(esc(hierarchy.display_name(label)))
+            values.append(value[label])
+            colours.append(HIGHLIGHT_COLOUR if label in marked else DIM_COLOUR if dim else
+                           _pale(depth_colour(depth)) if marked else depth_colour(depth))
+            lines = [f"<b>{esc(label)}</b>", f"depth {depth} · under {esc(parent) if parent else 'the root'}"]
+            if count is not None:
+                lines.append(f"{count[label]} documents")
+            children = len(hierarchy.children(label))
+            lines.append(f"{children} children" if children else "leaf")
+            description = hierarchy.descriptions.get(label)
+            if description:
+                lines.append(_wrap(description))
+            hover.append("<br>".join(lines))
+    level = icicle_level(hierarchy, focus)
+    if emphasis and marked:  # the whole depth: the emphasised paths are readable at every level
+        level, maxdepth, frontier = root, -1, [None] * 32
+    else:
+        maxdepth = icicle_maxdepth(hierarchy, level, rows)
+        frontier = [level]
+        for _ in range(maxdepth - 1):
+            frontier = [c for node in frontier for c in hierarchy.children(node)] or frontier
+    # Height: about 18 px for each box of the deepest column shown, within sensible bounds.
+    fig = go.Figure(go.Icicle(
+        ids=ids, parents=parents, labels=names, values=values, branchvalues="total",
+        level=level if level != root else None, maxdepth=maxdepth,
+        marker=dict(colors=colours, line=dict(color="white", width=1)),
+        hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+        texttemplate="%{label}", textposition="middle left", tiling=dict(orientation="h"),
+        pathbar=dict(visible=True, side="top", thickness=22), sort=False,
+    ))
+    fig.update_layout(uniformtext=dict(minsize=10, mode="hide"))
+    return _layout(fig, title, height=int(min(1200, max(420, 18 * len(frontier) + 90))))
+
+
+def _pale(colour: str, alpha: float = 0.35) -> str:
+    """A depth colour faded (``rgba``), so that the red of a marked label stands out beside it."""
+    if colour.startswith("rgb("):
+        return colour.replace("rgb(", "rgba(").replace(")", f", {alpha})")
+    colour = colour.lstrip("#")
+    r, g, b = (int(colour[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def label_tree_figure(hierarchy, counts=None, highlight: Iterable | None = None, title: str | None = None,
+                      focus: str | None = None, emphasis: bool = False,
+                      highlight_name: str = "predicted path") -> go.Figure:
+    """The tree as the app shows it: the node-link drawing up to :data:`MAX_NAMED_NODES` labels
+    (every name fits), an icicle with drill-down beyond (``focus`` and ``emphasis`` apply there)."""
+    if len(hierarchy) <= MAX_NAMED_NODES:
+        return tree_figure(hierarchy, counts, highlight=highlight, title=title, highlight_name=highlight_name)
+    return icicle_figure(hierarchy, counts, highlight=highlight, focus=focus, title=title, emphasis=emphasis)
+
+
+def clicked_label(hierarchy, selection) -> str | None:
+    """The label a click on either tree figure picked, from Streamlit's ``on_select`` event.
+
+    A node-link tree's points carry the label in ``customdata``; an icicle's carry it as ``id``.
+    """
+    points = getattr(selection, "points", None)
+    if points is None and isinstance(selection, Mapping):
+        points = selection.get("points")
+    for point in points or []:
+        for key in ("id", "customdata"):
+            label = point.get(key) if isinstance(point, Mapping) else None
+            label = label[0] if isinstance(label, list) and label else label
+            if isinstance(label, str) and (label in hierarchy or label == hierarchy.root):
+                return label
+    return None

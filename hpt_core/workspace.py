@@ -30,7 +30,7 @@ from pathlib import Path
 
 from hpt_core import runs
 from hpt_core.config import DataSpec, RunConfig
-from hpt_core.data import Dataset, import_corpus, load_dataset, save_dataset
+from hpt_core.data import Dataset, import_corpus, load_dataset, read_corpus, save_dataset, split_corpus
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy, atomic_write_text
 
@@ -203,13 +203,20 @@ class Workspace:
         text_column: str = "text",
         taxonomy_label: str = "taxonomy",
         corpus_label: str = "corpus",
+        given: dict[str, tuple[bytes, str, str]] | None = None,
     ) -> tuple[Dataset, int]:
         """Check an uploaded taxonomy and corpus completely, then save them as dataset ``name``.
 
+        ``given`` holds the corpus's own dev and/or test files, ``{"dev": (bytes, suffix, shown name),
+        "test": …}``: the corpus is then the train file and is not split (a missing dev split is
+        drawn from train with ``fractions[1]``). Without it the corpus is split by ``fractions``.
+
         Returns the dataset and the number of documents skipped (only with ``skip_unknown``:
-        documents whose labels are not in the taxonomy). Nothing is written under the workspace
-        unless everything is valid. Errors name ``taxonomy_label`` / ``corpus_label`` (e.g. the
-        upload's displayed name) instead of the temp files.
+        documents whose labels are not in the taxonomy); ``dataset.meta["skipped"]`` lists them
+        (``{"file", "line", "problem"}``). Nothing is written under the workspace unless everything
+        is valid. Errors name ``taxonomy_label`` / ``corpus_label`` (e.g. the upload's displayed name)
+        instead of the temp files; a corpus with labels outside the taxonomy is rejected with every
+        such label, its number of documents and its first line.
 
         Raises:
             HPTInputError: bad name, unsupported suffix, empty or oversized file, or any problem
@@ -220,7 +227,12 @@ class Workspace:
             raise HPTInputError(f"a dataset named {name!r} already exists; delete it first or choose another name")
         if format not in CORPUS_FORMATS:
             raise HPTInputError(f"unknown corpus format {format!r}; choose one of {', '.join(CORPUS_FORMATS)}")
+        given = {split: item for split, item in (given or {}).items() if item is not None}
+        if set(given) - {"dev", "test"}:
+            raise HPTInputError("given splits are dev and test (the corpus is train)")
         corpus_suffix = check_upload(corpus_bytes, corpus_suffix, CORPUS_SUFFIXES, corpus_label, self.max_upload_bytes)
+        for split, (data, suffix, label) in given.items():
+            check_upload(data, suffix, CORPUS_SUFFIXES, label, self.max_upload_bytes)
         if taxonomy_bytes is not None:
             taxonomy_suffix = check_upload(taxonomy_bytes, taxonomy_suffix, TAXONOMY_SUFFIXES, taxonomy_label,
                                            self.max_upload_bytes)
@@ -230,26 +242,49 @@ class Workspace:
         try:
             corpus_path = private / f"corpus{corpus_suffix}"
             corpus_path.write_bytes(corpus_bytes)
+            files = {"train": (corpus_path, corpus_label)}
+            names = {str(corpus_path): corpus_label, str(private): "upload"}
+            for split, (data, suffix, label) in given.items():
+                path = private / f"{split}{suffix.lower()}"
+                path.write_bytes(data)
+                files[split] = (path, label)
+                names[str(path)] = label
             taxonomy_path = None
             if taxonomy_bytes is not None:
                 taxonomy_path = private / f"taxonomy{taxonomy_suffix}"
                 taxonomy_path.write_bytes(taxonomy_bytes)
-            # import_corpus reads and checks everything, and converts into the private folder; only the
-            # checked dataset is then saved (atomically) under the workspace.
-            try:
+                names[str(taxonomy_path)] = taxonomy_label
+
+            def read(on_unknown: str) -> Dataset:
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # skipped documents are counted in the dataset's meta
+                    warnings.simplefilter("ignore")  # skipped documents are listed in the dataset's meta
+                    if given:
+                        return _dataset_from_files(taxonomy_path, files, format, seed, fractions, on_unknown, name,
+                                                   text_column)
+                    # import_corpus reads, checks and converts into the private folder; only the checked
+                    # dataset is then saved (atomically) under the workspace.
                     dataset = import_corpus(
-                        str(taxonomy_path) if taxonomy_path else None, str(corpus_path), str(private / "checked"),
-                        format=format, seed=seed, fractions=fractions, on_unknown="skip" if skip_unknown else "error",
-                        name=name, text_column=text_column,
-                    )
+                        str(taxonomy_path) if taxonomy_path else None, str(corpus_path),
+                        str(private / f"checked-{on_unknown}"), format=format, seed=seed, fractions=fractions,
+                        on_unknown=on_unknown, name=name, text_column=text_column)
+                    for entry in dataset.meta.get("skipped", []):
+                        entry["file"] = corpus_label
+                    return dataset
+
+            try:
+                try:
+                    dataset = read("skip" if skip_unknown else "error")
+                except HPTInputError as err:
+                    if skip_unknown or not _is_label_problem(err):
+                        raise
+                    # Say every label that does not fit, not only the first: read once more, skipping.
+                    raise _unknown_labels_error(read("skip").meta.get("skipped", []), err) from None
             except HPTInputError as err:
-                raise _relabelled(err, {str(corpus_path): corpus_label,
-                                        str(taxonomy_path): taxonomy_label, str(private): "upload"}) from None
+                raise _relabelled(err, names) from None
             skipped = int(dataset.meta.get("skipped_documents", 0))
             dataset.meta.update(source=corpus_label, taxonomy_source=taxonomy_label if taxonomy_bytes is not None else None,
-                                imported=time.strftime("%Y-%m-%d %H:%M:%S"))
+                                imported=time.strftime("%Y-%m-%d %H:%M:%S"),
+                                given_splits=sorted(given) or None)
             if not dataset.splits.get("train") or not dataset.splits.get("dev"):
                 raise HPTInputError("too few documents: train and dev must each hold at least one", corpus_label)
             target = save_dataset(self.datasets_dir / name, dataset)
@@ -337,13 +372,31 @@ def run_summary(run_dir: str | Path) -> dict:
 TEXTS_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
 
 
-def texts_from_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
-                      max_texts: int = 10_000) -> list[str]:
-    """The texts of a batch-prediction upload (read in memory: nothing is written).
+@dataclass
+class TextsUpload:
+    """A batch-prediction upload as read: every input row that has a text, in file order.
 
-    ``.txt``: one text per non-blank line; ``.csv``/``.tsv``: a header with a ``text`` column;
-    ``.jsonl``: one object per line with a ``text`` (or ``token``/``doc_token``) field.
+    ``table`` holds every input column (``.txt``: one ``text`` column) of those rows, ``lines``
+    their line numbers in the file (first line 1; a CSV header is line 1), ``texts`` the texts to
+    classify, and ``skipped`` one ``(line, reason)`` per row left out (a blank text).
     """
+
+    table: "pd.DataFrame"
+    lines: list[int]
+    texts: list[str]
+    skipped: list[tuple[int, str]]
+
+
+def texts_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
+                 max_texts: int = 10_000) -> TextsUpload:
+    """Read a batch-prediction upload in memory (nothing is written), keeping every column and the row order.
+
+    ``.txt``: one text per line (blank lines are skipped and reported); ``.csv``/``.tsv``: a header
+    with a ``text`` column (any other columns are kept); ``.jsonl``: one object per line with a
+    ``text`` (or ``token``/``doc_token``) field (other fields are kept).
+    """
+    import pandas as pd
+
     suffix = check_upload(data, suffix, TEXTS_SUFFIXES, label, max_bytes)
     try:
         text = data.decode("utf-8-sig")
@@ -352,22 +405,40 @@ def texts_from_upload(data: bytes, suffix: str, label: str = "upload", max_bytes
         raise HPTInputError(f"not valid UTF-8 text (byte 0x{data[err.start:err.start + 1].hex()}); save the file as UTF-8",
                             label, line) from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    rows: list[dict] = []
+    lines: list[int] = []
     texts: list[str] = []
+    skipped: list[tuple[int, str]] = []
+    columns: list[str] | None = None
     if suffix == ".txt":
-        texts = [line.strip() for line in text.split("\n") if line.strip()]
+        columns = ["text"]
+        for lineno, line in enumerate(text.split("\n"), start=1):
+            if line.strip():
+                rows.append({"text": line.strip()})
+                lines.append(lineno)
+                texts.append(line.strip())
+            elif lineno < len(text.split("\n")) or text and not text.endswith("\n"):
+                skipped.append((lineno, "blank line"))
     elif suffix == ".jsonl":
         for lineno, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
-                continue
+                continue  # blank lines separate nothing in JSON Lines
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
                 raise HPTInputError(f"invalid JSON: {err.msg} (column {err.colno})", label, lineno) from None
-            value = next((obj[k] for k in ("text", "token", "doc_token") if isinstance(obj, dict) and k in obj), None)
+            if not isinstance(obj, dict):
+                raise HPTInputError('expected an object with a "text" string', label, lineno)
+            key = next((k for k in ("text", "token", "doc_token") if k in obj), None)
+            value = obj.get(key) if key else None
             if isinstance(value, list) and all(isinstance(t, str) for t in value):
                 value = " ".join(value)
             if not isinstance(value, str) or not value.strip():
-                raise HPTInputError('expected an object with a non-empty "text" string', label, lineno)
+                skipped.append((lineno, 'no "text" string' if key is None else "blank text"))
+                continue
+            rows.append({k: (v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v))
+                         for k, v in obj.items()})
+            lines.append(lineno)
             texts.append(value)
     else:
         reader = csv.reader(io.StringIO(text), delimiter="," if suffix == ".csv" else "\t")
@@ -375,20 +446,56 @@ def texts_from_upload(data: bytes, suffix: str, label: str = "upload", max_bytes
             header = next(reader, None)
             if header is None:
                 raise HPTInputError("file is empty", label)
-            columns = [h.strip().lower() for h in header]
-            if "text" not in columns:
+            lowered = [h.strip().lower() for h in header]
+            if "text" not in lowered:
                 raise HPTInputError(f"no 'text' column; the header has {', '.join(map(repr, header))}", label, 1)
-            at = columns.index("text")
+            at = lowered.index("text")
+            columns = [h.strip() or f"column {i + 1}" for i, h in enumerate(header)]
+            first = reader.line_num + 1
             for row in reader:
-                if row and at < len(row) and row[at].strip():
-                    texts.append(row[at])
+                lineno, first = first, reader.line_num + 1
+                if not row or not any(cell.strip() for cell in row):
+                    skipped.append((lineno, "blank line"))
+                    continue
+                if at >= len(row) or not row[at].strip():
+                    skipped.append((lineno, "blank text"))
+                    continue
+                rows.append(dict(zip(columns, row + [""] * (len(columns) - len(row)))))
+                lines.append(lineno)
+                texts.append(row[at])
         except csv.Error as err:
             raise HPTInputError(f"malformed line ({err})", label, reader.line_num) from None
     if not texts:
         raise HPTInputError("no texts found", label)
     if len(texts) > max_texts:
         raise HPTInputError(f"{len(texts)} texts; at most {max_texts} per batch", label)
-    return texts
+    # object columns: a JSON id stays 5, not 5.0 beside a row without it
+    table = pd.DataFrame(rows, columns=columns, dtype=object) if columns else pd.DataFrame(rows, dtype=object)
+    return TextsUpload(table, lines, texts, skipped)
+
+
+def texts_from_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
+                      max_texts: int = 10_000) -> list[str]:
+    """The texts of a batch-prediction upload (:func:`texts_upload` without the other columns)."""
+    return texts_upload(data, suffix, label, max_bytes, max_texts).texts
+
+
+def predictions_beside_inputs(upload: TextsUpload, predictions) -> "pd.DataFrame":
+    """The upload's rows, every input column in its place, then the line number and the predictions.
+
+    ``predictions`` is ``Predictor.predict_table(upload.texts)``; its columns are prefixed
+    ``predicted `` (scores keep their ``score:`` names) so they never overwrite an input column.
+    """
+    out = upload.table.reset_index(drop=True).copy()
+    out.insert(0, "line", upload.lines)
+    for column in predictions.columns:
+        if column == "text":
+            continue
+        name = column if column.startswith("score:") else f"predicted {column}"
+        while name in out.columns:
+            name = f"{name}_"
+        out[name] = list(predictions[column])
+    return out
 
 
 def _slug(text: str, limit: int = 48) -> str:
@@ -402,6 +509,48 @@ def _count_lines(path: Path) -> int:
             return sum(1 for line in handle if line.strip())
     except OSError:
         return 0
+
+
+def _is_label_problem(err: HPTInputError) -> bool:
+    """Whether a reader's error is about a label that does not fit the taxonomy (what "skip" drops)."""
+    return "not in the taxonomy" in err.problem or "does not match the taxonomy" in err.problem
+
+
+def _unknown_labels_error(skipped: list[dict], first: HPTInputError) -> HPTInputError:
+    """One error naming every problem label with its number of documents and first line."""
+    if not skipped:
+        return first
+    by_problem: dict[str, list] = {}
+    for entry in skipped:
+        by_problem.setdefault(entry["problem"], []).append(entry)
+    parts = []
+    for problem, entries in sorted(by_problem.items(), key=lambda item: -len(item[1])):
+        where = f"{entries[0].get('file') or 'corpus'} line {entries[0].get('line')}"
+        parts.append(f"{problem} ({len(entries)} document{'s' if len(entries) > 1 else ''}; first: {where})")
+    return HPTInputError(f"{len(skipped)} document(s) have labels that do not fit the taxonomy — "
+                         + "; ".join(parts) + ". Fix the files, or tick 'Skip documents…' to save the rest",
+                         first.file, first.line)
+
+
+def _dataset_from_files(taxonomy_path: Path | None, files: dict[str, tuple[Path, str]], format: str, seed: int,
+                        fractions, on_unknown: str, name: str, text_column: str) -> Dataset:
+    """A dataset from given split files (``{"train": (path, shown name), "dev": …, "test": …}``)."""
+    if taxonomy_path is None:
+        raise HPTInputError("a taxonomy file is needed with given train/dev/test files")
+    hierarchy = LabelHierarchy.read(taxonomy_path)
+    splits, skipped = {}, []
+    for split, (path, label) in files.items():
+        dropped: list[HPTInputError] = []
+        splits[split] = read_corpus(path, hierarchy, format, text_column=text_column, on_unknown=on_unknown,
+                                    skipped=dropped)
+        skipped += [{"file": label, "line": err.line, "problem": err.problem} for err in dropped]
+    if "dev" not in files:  # draw dev from train, as import_corpus does for 20 Newsgroups
+        parts = split_corpus(splits["train"], (1.0 - fractions[1], fractions[1], 0.0), seed)
+        splits["train"], splits["dev"] = parts["train"], parts["dev"]
+    order = {"train": 0, "dev": 1, "test": 2}
+    splits = dict(sorted(splits.items(), key=lambda item: order[item[0]]))
+    meta = {"source_format": format, "seed": seed, "skipped_documents": len(skipped), "skipped": skipped}
+    return Dataset(hierarchy, splits, name, meta)
 
 
 def _relabelled(err: HPTInputError, names: dict[str, str]) -> HPTInputError:

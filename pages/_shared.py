@@ -7,6 +7,7 @@ retrained run is reloaded and a deleted one is noticed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -127,16 +128,83 @@ def sidebar() -> None:
             # Plain names as options: a label that changes with the run's state would change the widget.
             name = st.selectbox("Current run", run_names, key=RUN_KEY,
                                 help="Results, Predict and Label words show this run.")
-            st.caption(f"State: {md(runs.run_status(ws.runs_dir / name).get('state', 'new'))}")
+            # Polled as often as the Train page's live panel, so the two never disagree for long.
+            st.fragment(_sidebar_state, run_every=POLL_S if jobs else None)(ws.runs_dir / name)
         else:
             st.caption("No runs yet: launch one on the Train page.")
-        if jobs:
-            running = sum(1 for _, s in jobs if s.get("state") == "running")
-            st.caption(f":material/hourglass_top: {running} running, {len(jobs) - running} queued")
     for key in (DATASET_KEY, RUN_KEY):
         value = st.session_state.get(key)
         if value and st.query_params.get(_URL[key]) != value:
             st.query_params[_URL[key]] = value
+
+
+def _sidebar_state(run_dir: Path) -> None:
+    status = runs.run_status(run_dir)
+    st.caption(f"State: {md(state_text(status, runs.run_progress(run_dir)))}")
+    jobs = workspace().active_jobs()
+    if jobs:
+        running = sum(1 for _, s in jobs if s.get("state") == "running")
+        st.caption(f":material/hourglass_top: {running} running, {len(jobs) - running} queued")
+
+
+# ---- how a run's state is written: one wording everywhere ------------------------------------------
+
+POLL_S = 2.0
+
+
+def device_text(status: dict) -> str:
+    """The device of a run in one wording: the running job's own description ("CPU (2 cores)",
+    "GPU: …"), or for a queued job the device it waits for in the same words."""
+    if status.get("device"):
+        return str(status["device"])
+    queued_for = status.get("queued_for")
+    if queued_for:
+        try:
+            here = device_in_use()
+        except Exception:  # no torch: say the kind only
+            here = ""
+        if queued_for == "cpu":
+            return here if here.startswith("CPU") else "CPU"
+        return here if here.startswith("GPU") else "GPU"
+    return "—"
+
+
+def eta_text(seconds) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def state_text(status: dict, progress: dict) -> str:
+    """One line for a run's state that agrees with its files: ``queued (waiting for the device)``,
+    ``starting (loading the data and the backbone)``, ``training, ETA 3m 05s``, ``evaluating``, or the
+    final state (no ETA once it is over)."""
+    state = status.get("state", "new")
+    if state == "queued":
+        return "queued (waiting for the device)"
+    if state == "running":
+        phase = running_phase(progress)
+        if phase == "starting":
+            return "starting (loading the data and the backbone)"
+        if phase == "evaluating":
+            return "running · evaluating on dev/test"
+        return f"running · ETA {eta_text(progress.get('eta_s'))}"
+    return state
+
+
+def running_phase(progress: dict) -> str:
+    """``starting`` before the first logged step, ``evaluating`` once the steps of the run (or of
+    its epoch, at an epoch's end) are done and the dev/test evaluation runs, else ``training``."""
+    if not progress or not progress.get("total_steps"):
+        return "starting"
+    step, total = progress.get("step") or 0, progress.get("total_steps") or 0
+    eta = progress.get("eta_s")
+    if step >= total or (progress.get("kind") == "step" and eta is not None and eta < 1):
+        return "evaluating"
+    return "training"
 
 
 def current_dataset() -> str:
@@ -170,6 +238,25 @@ def require_run(need_model: bool = True) -> Path:
 
 def runs_with_models() -> list[Path]:
     return [p for p in workspace().list_runs() if (p / runs.MODEL_DIR / "model.safetensors").is_file()]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _taxonomy_of(model_dir: str, stamp: int):
+    """(labels and edges of the run's saved hierarchy, whether its method has label words)."""
+    from hpt_core.methods import has_label_words
+
+    tree = runs.read_json(Path(model_dir) / "hierarchy.json", {}) or {}
+    config = runs.read_json(Path(model_dir) / "config.json", {}) or {}
+    shape = json.dumps({k: v for k, v in tree.items() if k != "descriptions"}, sort_keys=True)
+    return shape, has_label_words((config.get("hpt") or config).get("method") or "hpt")
+
+
+def same_taxonomy(run_dir: Path, other: Path) -> bool:
+    """Whether ``other``'s model has learned label words on the same label tree as ``run_dir``'s."""
+    a, b = run_dir / runs.MODEL_DIR, other / runs.MODEL_DIR
+    mine, _ = _taxonomy_of(str(a), _stamp(a / "hierarchy.json"))
+    theirs, words = _taxonomy_of(str(b), _stamp(b / "hierarchy.json"))
+    return words and bool(mine) and mine == theirs
 
 
 def summaries(run_dirs) -> list[dict]:
@@ -236,16 +323,49 @@ def require_predictor():
 
 @st.cache_data(max_entries=4, show_spinner="Classifying the file…")
 def _predict_file(run_dir: str, stamp: int, data: bytes, suffix: str, label: str, max_bytes: int):
-    from hpt_core.workspace import texts_from_upload
+    from hpt_core.workspace import predictions_beside_inputs, texts_upload
 
     model = _predictor(run_dir, stamp)
-    table = model.predict_table(texts_from_upload(data, suffix, label=label, max_bytes=max_bytes))
-    return table, model.last_latency_s
+    upload = texts_upload(data, suffix, label=label, max_bytes=max_bytes)
+    table = predictions_beside_inputs(upload, model.predict_table(upload.texts))
+    return table, model.last_latency_s, upload.skipped
 
 
 def predict_file(run_dir: Path, data: bytes, suffix: str, label: str):
-    """``(predictions table, seconds)`` for an uploaded file of texts (cached: reruns do not classify again)."""
+    """``(table, seconds, skipped)`` for an uploaded file of texts: every input column and row in
+    file order with the predictions beside them, and ``(line, reason)`` for each row left out
+    (cached: reruns do not classify again)."""
     return _predict_file(str(run_dir), model_stamp(run_dir), data, suffix, label, workspace().max_upload_bytes)
+
+
+def split_predictions(run_dir: Path, data: str) -> bytes:
+    """The run's predictions on a corpus file as CSV bytes, gold labels beside them.
+
+    Called when its download button is clicked (outside a script run): it uses no Streamlit cache.
+    """
+    from hpt_core.data import read_corpus
+    from hpt_core.predict import Predictor
+
+    model = Predictor.from_run(str(run_dir), device="cpu")
+    docs = read_corpus(data, model.hierarchy)
+    table = model.predict_table([d.text for d in docs])
+    table.insert(1, "gold_labels", [";".join(d.labels) for d in docs])
+    return csv_bytes(table)
+
+
+def run_archive(run_dir: Path) -> bytes:
+    """The run folder as a zip: the model folder (loadable with ``from_pretrained``), run.json,
+    metrics, history and log (not the resume checkpoint)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(run_dir.rglob("*")):
+            rel = path.relative_to(run_dir)
+            if path.is_file() and rel.parts[0] != runs.CHECKPOINT_DIR and not rel.name.startswith("."):
+                archive.write(path, f"{run_dir.name}/{rel.as_posix()}")
+    return buffer.getvalue()
 
 
 @st.cache_data(max_entries=16, show_spinner="Evaluating the run on this split…")

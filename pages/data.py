@@ -24,15 +24,21 @@ with st.expander("Upload a dataset", icon=":material/upload:", expanded=False):
         "(`A/B/C` or `A > B`), or the library's JSON. **Corpus**: JSON Lines (`{\"text\", \"labels\"}`), CSV/TSV "
         "with a `text` column and `labels` / `level1…` / `path` columns, WOS `Data.txt` / `Data.xlsx`, or the "
         "20 Newsgroups `20news-bydate.tar.gz` (its tree comes from the group names: no taxonomy needed). "
-        "The corpus is split 80/10/10 into train/dev/test (20 Newsgroups keeps its own test split). "
-        "Nothing is saved until both files are valid."
+        "The corpus is split 80/10/10 into train/dev/test (20 Newsgroups keeps its own test split), unless you "
+        "give its own dev and/or test files below: then the corpus is the train file (a missing dev split is drawn "
+        "from it). Nothing is saved until every file is valid."
     )
     with st.form("upload", clear_on_submit=False):
         name = st.text_input("Dataset name", placeholder="e.g. my-tickets",
                              help="Letters, digits, '_' and '-'; up to 64 characters.")
         # No type= filter: Streamlit would reject other names with an exception; the workspace says why instead.
         taxonomy_file = st.file_uploader("Taxonomy", key="upload_taxonomy", help=", ".join(TAXONOMY_SUFFIXES))
-        corpus_file = st.file_uploader("Corpus", key="upload_corpus", help=", ".join(CORPUS_SUFFIXES))
+        corpus_file = st.file_uploader("Corpus (or its train file)", key="upload_corpus", help=", ".join(CORPUS_SUFFIXES))
+        g1, g2 = st.columns(2)
+        dev_file = g1.file_uploader("Dev file (optional: given split)", key="upload_dev",
+                                    help="The corpus's own dev split, same format as the train file")
+        test_file = g2.file_uploader("Test file (optional: given split)", key="upload_test",
+                                     help="The corpus's own test split, same format as the train file")
         c1, c2, c3 = st.columns(3)
         fmt = c1.selectbox("Corpus format", CORPUS_FORMATS, help="auto: from the file name and first line")
         seed = c2.number_input("Split seed", min_value=0, value=0, step=1)
@@ -50,12 +56,14 @@ with st.expander("Upload a dataset", icon=":material/upload:", expanded=False):
             if taxonomy_file is not None:
                 taxonomy_suffix = upload_suffix(taxonomy_file.name, TAXONOMY_SUFFIXES)
                 taxonomy_bytes = taxonomy_file.getvalue()
+            given = {split: (f.getvalue(), upload_suffix(f.name, CORPUS_SUFFIXES), f.name)
+                     for split, f in (("dev", dev_file), ("test", test_file)) if f is not None}
             with st.spinner("Reading and checking the files…"):
                 dataset, skipped = ws.save_uploaded_dataset(
                     name.strip(), taxonomy_bytes, taxonomy_suffix, corpus_file.getvalue(), corpus_suffix, fmt,
                     seed=int(seed), skip_unknown=skip_unknown, text_column=text_column.strip() or "text",
                     taxonomy_label=taxonomy_file.name if taxonomy_file is not None else "taxonomy",
-                    corpus_label=corpus_file.name,
+                    corpus_label=corpus_file.name, given=given,
                 )
         except HPTInputError as err:
             show_error(err, "Not saved")
@@ -63,14 +71,21 @@ with st.expander("Upload a dataset", icon=":material/upload:", expanded=False):
             show_error(err, "Not saved (unexpected problem)")
         else:
             counts = ", ".join(f"{split} {len(docs)}" for split, docs in dataset.splits.items())
-            note = f"; {skipped} documents skipped (labels not in the taxonomy)" if skipped else ""
+            note = f"; {skipped} documents skipped (labels not in the taxonomy, listed below)" if skipped else ""
+            given_note = f" ({', '.join(sorted(given))} as given)" if given else ""
             st.session_state["data_saved"] = (f"Saved **{md(dataset.name)}**: {len(dataset.hierarchy)} labels, "
-                                              f"depth {dataset.hierarchy.max_depth}; {counts}{note}")
+                                              f"depth {dataset.hierarchy.max_depth}; {counts}{given_note}{note}")
+            st.session_state["data_skipped"] = dataset.meta.get("skipped") or []
             select_dataset(dataset.name)
             st.rerun()
 
 if "data_saved" in st.session_state:
     st.success(st.session_state.pop("data_saved"), icon=":material/check_circle:")
+    skipped_rows = st.session_state.pop("data_skipped", None)
+    if skipped_rows:
+        st.markdown(f"**Skipped documents** ({len(skipped_rows)}; also listed in the dataset's `dataset.json`)")
+        st.dataframe(pd.DataFrame(skipped_rows, columns=["file", "line", "problem"]), hide_index=True,
+                     key="data_skipped_table")
 
 # ---- saved datasets ------------------------------------------------------------------------------------
 st.subheader("Datasets")
@@ -119,8 +134,31 @@ m[2].metric("Leaves", len(h.leaves()))
 m[3].metric(f"{split} documents", len(docs))
 m[4].metric("Labels never seen", int((counts == 0).sum()), help=f"labels without a document in {split}")
 
-tree_chart(viz.tree_figure(h, counts, title=f"Label tree ({split} documents per label)"), key="data_tree")
-st.caption("Node size: documents carrying the label (ancestors included). Colour: depth. Hover for counts.")
+FOCUS_KEY = "data_focus"
+if st.session_state.get(FOCUS_KEY) not in h:
+    st.session_state.pop(FOCUS_KEY, None)
+
+
+def focus_on_click() -> None:
+    """A click on the tree focuses the clicked label (the search box follows)."""
+    label = viz.clicked_label(h, st.session_state.get("data_tree", {}).get("selection"))
+    if label in h:
+        st.session_state[FOCUS_KEY] = label
+    elif label == h.root:
+        st.session_state.pop(FOCUS_KEY, None)
+
+
+focus = st.selectbox("Find a label", h.labels, index=None, key=FOCUS_KEY, placeholder="type to search the tree…",
+                     format_func=lambda x: " › ".join(h.path(x)),
+                     help="Focuses the tree on this label: its subtree, or its siblings for a leaf.")
+tree_chart(viz.label_tree_figure(h, counts, highlight=[focus] if focus else None, focus=focus,
+                                 title=f"Label tree ({split} documents per label)", highlight_name="found label"),
+           key="data_tree", on_select=focus_on_click, selection_mode="points")
+if len(h) > viz.MAX_NAMED_NODES:
+    st.caption(f"{len(h)} labels: depth runs left to right; click a label to open it (the bar on top leads back "
+               "up), or find one above. Hover for counts.")
+else:
+    st.caption("Node size: documents carrying the label (ancestors included). Colour: depth. Hover for counts.")
 
 left, right = st.columns(2)
 with left:

@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import PAGES, current_dataset, device_in_use, md, page_setup, summaries, workspace
+from pages._shared import (PAGES, current_dataset, device_in_use, device_text, md, page_setup, state_text, summaries,
+                           workspace)
+from hpt_core import runs
 
 page_setup()
 
@@ -19,7 +21,10 @@ st.markdown(
 )
 
 left, right = st.columns(2)
-left.metric("Training will run on", device_in_use(), help="One job per device at a time; later launches wait in the queue.")
+# Finding the device imports torch (seconds on a first visit): the rest of the page is drawn first,
+# and this slot shows a spinner until it is filled (at the end of the script).
+device_slot = left.empty()
+device_slot.caption(":material/progress_activity: Checking which device training will use…")
 info = ws.dataset_info(current_dataset())
 if info.counts:
     right.metric("Current dataset", info.name, help="Change it in the sidebar.")
@@ -31,8 +36,8 @@ jobs = ws.active_jobs()
 if jobs:
     rows = []
     for position, (run_dir, status) in enumerate(jobs, start=1):
-        rows.append({"#": position, "run": run_dir.name, "state": status.get("state"),
-                     "device": status.get("device") or status.get("queued_for")})
+        rows.append({"#": position, "run": run_dir.name, "state": state_text(status, runs.run_progress(run_dir)),
+                     "device": device_text(status)})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.page_link(PAGES["train"], label="Follow them on the Train page", icon=":material/model_training:")
 else:
@@ -41,7 +46,16 @@ else:
 st.subheader("Runs")
 run_dirs = ws.list_runs()
 if run_dirs:
-    st.dataframe(pd.DataFrame(summaries(run_dirs)), hide_index=True)
+    # Finished runs apart from the stopped ones: a cancelled or failed run has no figures to compare.
+    table = pd.DataFrame(summaries(run_dirs))
+    stopped = table["state"].isin(["failed", "cancelled", "interrupted"])
+    active = table["state"].isin(list(runs.ACTIVE_STATES))
+    st.dataframe(table[~stopped & ~active], hide_index=True)
+    if active.any():
+        st.caption(f"{int(active.sum())} run(s) queued or running: see the queue above.")
+    if stopped.any():
+        st.markdown(f"**Cancelled, failed or interrupted** ({int(stopped.sum())}): retry or delete them on the Train page")
+        st.dataframe(table[stopped][["run", "method", "dataset", "state", "started"]], hide_index=True)
 else:
     st.info(f"No runs yet in {md(ws.runs_dir)}. Start with the bundled demo: look at it on the Data page, "
             "then launch HPT on the Train page.", icon=":material/info:")
@@ -58,3 +72,8 @@ for col, (key, label, icon, what) in zip(cols, [
     with col:
         st.page_link(PAGES[key], label=label, icon=icon)
         st.caption(what)
+
+with device_slot:
+    with st.spinner("Checking which device training will use…"):
+        device = device_in_use()
+device_slot.metric("Training will run on", device, help="One job per device at a time; later launches wait in the queue.")

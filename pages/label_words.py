@@ -6,7 +6,7 @@ import streamlit as st
 from hpt_core import runs, viz
 from hpt_core.errors import HPTInputError
 from pages._shared import (csv_bytes, md, neighbours, page_setup, predictor, require_predictor, runs_with_models,
-                           show_error, summaries, tree_chart)
+                           same_taxonomy, show_error, summaries, tree_chart)
 
 page_setup()
 
@@ -41,14 +41,11 @@ if st.session_state.get(LABEL_KEY) not in h:
 
 
 def picked_on_tree() -> None:
-    """A click on a tree node makes it the label shown (the search box follows)."""
+    """A click on a tree node (a dot, or a box of the icicle) makes it the label shown (the search box follows)."""
     event = st.session_state.get(TREE_KEY)
-    for point in (event.selection.points if event else []):
-        label = point.get("customdata")
-        label = label[0] if isinstance(label, list) and label else label
-        if isinstance(label, str) and label in h:
-            st.session_state[LABEL_KEY] = label
-            return
+    label = viz.clicked_label(h, event.selection if event else None)
+    if label in h:
+        st.session_state[LABEL_KEY] = label
 
 
 def words(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -66,7 +63,9 @@ with right:
 counts = (runs.read_json(run_dir / runs.METRICS, {}) or {}).get("train_counts")
 with left:
     sizes = counts if counts and len(counts) == len(h) else None
-    tree_chart(viz.tree_figure(h, sizes, highlight=[label], title="Click a label", highlight_name="selected label"),
+    tree_chart(viz.label_tree_figure(h, sizes, highlight=[label], focus=label, highlight_name="selected label",
+                                     title="Click a label" + (" (red: the selected one and its path)"
+                                                              if len(h) > viz.MAX_NAMED_NODES else "")),
                key=TREE_KEY, on_select=picked_on_tree, selection_mode="points")
 with right:
     st.markdown(f"**{md(label)}** (depth {h.depth(label)})")
@@ -94,12 +93,20 @@ rows = {row["run"]: row for row in summaries(others)}
 if not others:
     st.caption("Train a second run (e.g. rm-injection, 'r.m. hierarchy injection') to compare its label words here.")
 else:
-    here = summaries([run_dir])[0]
-    preferred = [p.name for p in others
-                 if rows[p.name]["method"] == "rm-injection" and rows[p.name]["dataset"] == here["dataset"]]
-    names = [p.name for p in others]
-    other_name = st.selectbox("Second run", names, index=names.index(preferred[0]) if preferred else 0, key="lw_other",
-                              format_func=lambda n: f"{n} · {rows[n]['method']} · {rows[n]['dataset']}")
+    # Only runs that can show this label: the same taxonomy, and label words to show.
+    compatible = [p for p in others if same_taxonomy(run_dir, p)]
+    names = [p.name for p in compatible]
+    if not names:
+        st.caption(f"No other run with learned label words on this taxonomy ({len(others)} run(s) on other "
+                   "taxonomies or without label words). Train e.g. rm-injection on the same dataset.")
+        other_name = None
+    else:
+        preferred = [n for n in names if rows[n]["method"] == "rm-injection"]
+        if st.session_state.get("lw_other") not in names:
+            st.session_state["lw_other"] = (preferred or names)[0]
+        other_name = st.selectbox("Second run (same taxonomy)", names, key="lw_other",
+                                  format_func=lambda n: f"{n} · {rows[n]['method']} · {rows[n]['dataset']}")
+if others and other_name:
     other_dir = run_dir.parent / other_name
     try:
         other_model = predictor(other_dir)

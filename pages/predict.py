@@ -25,13 +25,22 @@ tab_one, tab_batch = st.tabs(["Text", "File of texts"])
 
 with tab_one:
     with st.form("predict_form"):
-        text = st.text_area("Text to classify", height=140, max_chars=MAX_CHARS,
-                            placeholder="Paste or type a document…", key="predict_text")
+        # No max_chars on the box: the browser would silently cut (or drop) a longer paste. The limit
+        # is checked here and said out loud instead.
+        text = st.text_area(f"Text to classify (up to {MAX_CHARS:,} characters)", height=140,
+                            placeholder="Paste or type a document…", key="predict_text",
+                            help=f"Longer texts are cut at {MAX_CHARS:,} characters; the model itself reads "
+                                 f"at most {model.model.config.max_length} tokens of what is left.")
         submitted = st.form_submit_button("Predict", type="primary", icon=":material/play_arrow:")
     if submitted:
+        st.session_state.pop("predict_last", None)  # a new attempt never leaves the old result standing
         if not text.strip():
             st.warning("Type or paste some text first.", icon=":material/edit:")
         else:
+            if len(text) > MAX_CHARS:
+                st.warning(f"The text has {len(text):,} characters; only the first {MAX_CHARS:,} were classified "
+                           "(the limit of this box).", icon=":material/content_cut:")
+                text = text[:MAX_CHARS]
             try:
                 prediction = model.predict([text])[0]
             except Exception as err:  # a model failure is shown, never raised into the page
@@ -51,17 +60,26 @@ with tab_one:
         by_depth = p.by_depth(h)
         left, right = st.columns([3, 2])
         with left:
-            tree_chart(viz.tree_figure(h, highlight=p.paths or None, title="Predicted path (consistent decision)"),
-                       key="predict_tree")
+            tree_chart(viz.label_tree_figure(h, highlight=p.paths or None, emphasis=True,
+                                             title="Predicted path (consistent decision)"), key="predict_tree")
+            if len(h) > viz.MAX_NAMED_NODES:
+                st.caption("Red: the predicted path, drawn wide at every depth; grey: the other labels "
+                           "(hover for names, click one to open it).")
         with right:
             chart(viz.scores_figure(by_depth, top=5, title="Top scores per depth (> 0: predicted)"), key="predict_scores")
         st.markdown("**Per depth: the raw decision beside the hierarchy-consistent one**")
+
+        def listed(names: list[str], limit: int = 12) -> str:
+            # A model can pass hundreds of labels in a big tree: name the best ones, count the rest.
+            return (", ".join(names[:limit]) + (f" … and {len(names) - limit} more" if len(names) > limit else "")
+                    if names else "—")
+
         rows = []
         for depth, items in by_depth.items():
             rows.append({
                 "depth": depth,
-                "independent (score > 0)": ", ".join(f"{lab} ({s:+.2f})" for lab, s in items if lab in raw) or "—",
-                "hierarchy-consistent": ", ".join(label for label, _ in items if label in consistent) or "—",
+                "independent (score > 0)": listed([f"{lab} ({s:+.2f})" for lab, s in items if lab in raw]),
+                "hierarchy-consistent": listed([label for label, _ in items if label in consistent]),
                 "best label": f"{items[0][0]} ({items[0][1]:+.2f})" if items else "—",
             })
         st.dataframe(pd.DataFrame(rows), hide_index=True)
@@ -69,7 +87,9 @@ with tab_one:
         if dropped:
             st.caption(f"{len(dropped)} label(s) scored above 0 without their parent and are dropped by the consistent "
                        "decision (see the table).")
-        st.markdown("**Paths**: " + (" · ".join(" › ".join(md(x) for x in path) for path in p.paths)
+        shown_paths = p.paths[:20]
+        st.markdown("**Paths**: " + (" · ".join(" › ".join(md(x) for x in path) for path in shown_paths)
+                                      + (f" … and {len(p.paths) - 20} more (see All scores)" if len(p.paths) > 20 else "")
                                       if p.paths else "no label scored above 0 at depth 1"))
         with st.expander("All scores"):
             st.dataframe(pd.DataFrame([{"label": label, "depth": d, "score": round(score, 4),
@@ -83,14 +103,22 @@ with tab_batch:
     upload = st.file_uploader("File of texts", key="predict_file", help=", ".join(TEXTS_SUFFIXES))
     if upload is not None:
         try:
-            table, seconds = predict_file(run_dir, upload.getvalue(), upload_suffix(upload.name, TEXTS_SUFFIXES),
+            table, seconds, skipped = predict_file(run_dir, upload.getvalue(), upload_suffix(upload.name, TEXTS_SUFFIXES),
                                           upload.name)
         except HPTInputError as err:
             show_error(err, "Cannot classify this file")
         except Exception as err:  # a model failure is shown, never raised into the page
             show_error(err, "Prediction failed")
         else:
-            st.success(f"{len(table)} texts classified in {seconds:.1f} s.", icon=":material/check_circle:")
-            st.dataframe(table[["text", "labels", "consistent_labels", "paths"]].head(200), hide_index=True)
+            st.success(f"{len(table)} texts classified in {seconds:.1f} s; every column of the file is kept, in its "
+                       "row order, with the predictions beside it.", icon=":material/check_circle:")
+            if skipped:
+                shown = ", ".join(f"{line} ({why})" for line, why in skipped[:50])
+                st.warning(f"{len(skipped)} row(s) skipped, not classified — line {shown}"
+                           + (" …" if len(skipped) > 50 else ""), icon=":material/playlist_remove:")
+            columns = [c for c in table.columns if not c.startswith("score:")]
+            st.dataframe(table[columns].head(200), hide_index=True)
+            if len(table) > 200:
+                st.caption(f"The first 200 of {len(table)} rows; the CSV holds them all, with every label's score.")
             st.download_button("Download predictions (CSV)", csv_bytes(table), file_name=f"predictions-{run_dir.name}.csv",
                                mime="text/csv", icon=":material/download:", on_click="ignore")

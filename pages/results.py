@@ -1,5 +1,6 @@
 """Results: one run's figures (Figure 3, per-label table) and several runs compared (Table 3, Figure 4)."""
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +11,8 @@ from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS, describe
 from pages._errors_ui import error_browser
 from pages._experiment_ui import experiment_results
-from pages._shared import (chart, csv_bytes, current_run, evaluation, md, page_setup, require_run, show_error,
-                           summaries, workspace)
+from pages._shared import (chart, csv_bytes, current_run, evaluation, md, page_setup, require_run, run_archive,
+                           show_error, split_predictions, summaries, workspace)
 
 page_setup()
 
@@ -114,6 +115,56 @@ def one_run(run_dir: Path) -> None:
         ]), hide_index=True)
         with st.expander("Run configuration (run.json)"):
             st.json(config, expanded=False)
+    own(run_dir, config)
+
+
+def own(run_dir: Path, config: dict) -> None:
+    """The run as a thing one owns: its model folder and predictions to download."""
+    st.markdown("**Download**")
+    c1, c2 = st.columns(2)
+    if (run_dir / runs.MODEL_DIR / "model.safetensors").is_file():
+        # Built when clicked (a model folder is tens of MB): nothing is zipped on a plain page view.
+        c1.download_button("Model folder and figures (zip)", functools.partial(run_archive, run_dir),
+                           file_name=f"{run_dir.name}.zip", mime="application/zip", icon=":material/folder_zip:",
+                           key="own_zip", on_click="ignore",
+                           help="model/ (HPTModel.from_pretrained loads it), run.json, metrics, history and log")
+    for split, where in (("test", c2), ("dev", c2)):
+        data = (config.get("data") or {}).get(split)
+        if data and Path(data).is_file():
+            where.download_button(f"Predictions on {split} (CSV)", functools.partial(split_predictions, run_dir, data),
+                                  file_name=f"{run_dir.name}-{split}-predictions.csv", mime="text/csv",
+                                  icon=":material/download:", key=f"own_pred_{split}", on_click="ignore",
+                                  help="every document's predicted labels and paths beside its gold labels")
+            break
+    st.caption("Delete or retry a run on the Train page.")
+
+
+#: Display names of the comparison table's columns (the CSV keeps the library's names).
+SHOWN = {"micro_f1": "micro-F1", "delta_micro_f1": "Δ micro", "macro_f1": "macro-F1", "delta_macro_f1": "Δ macro",
+         "macro_f1_all_labels": "macro-F1 (all labels)", "consistent_micro_f1": "consistent micro-F1",
+         "consistent_macro_f1": "consistent macro-F1", "hierarchical_f1": "hierarchical F1",
+         "path_consistency": "path consistency", "train_seconds": "train s", "train_docs_per_s": "docs/s",
+         "best_epoch": "best epoch", "epochs_run": "epochs"}
+
+
+def table3(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison as the paper prints Table 3: figures with two decimals, each Δ signed next to
+    its figure, and an empty cell where there is no figure (never "None" or "nan")."""
+    shown = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        values = table[column]
+        name = SHOWN.get(column) or (column.replace("depth_", "depth ").replace("_macro_f1", " macro-F1"))
+        if column.startswith("delta_"):
+            shown[name] = [f"{v:+.2f}" if pd.notna(v) else "" for v in values]
+        elif column in ("best_epoch", "epochs_run"):
+            shown[name] = ["" if pd.isna(v) else str(int(v)) for v in values]
+        elif column == "train_seconds":
+            shown[name] = ["" if pd.isna(v) else f"{v:.0f}" for v in values]
+        elif values.dtype.kind == "f" or column.endswith("_f1") or column == "path_consistency":
+            shown[name] = ["" if v is None or pd.isna(v) else f"{v:.2f}" for v in values]
+        else:
+            shown[name] = ["" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in values]
+    return shown
 
 
 def compare(current: Path | None) -> None:
@@ -122,30 +173,45 @@ def compare(current: Path | None) -> None:
         st.info("No finished runs yet. Train HPT and, for Table 3, its ablations on the same dataset and seed.",
                 icon=":material/info:")
         return
+    from hpt_core.experiments import comparison_table, dataset_of, low_resource_summary  # imports the training stack
+
+    dataset = {p.name: dataset_of(runs.read_json(p / runs.RUN_CONFIG, {}) or {}) for p in finished}
     rows = {row["run"]: row for row in summaries(finished)}
-    here = summaries([current])[0]["dataset"] if current is not None and current.is_dir() else None
-    same = [p.name for p in finished if here is not None and rows[p.name]["dataset"] == here]
-    chosen = st.multiselect("Runs", [p.name for p in finished], default=(same or [finished[0].name])[:10],
-                            format_func=lambda n: f"{n} · {rows[n]['method']} · {rows[n]['dataset']}", key="cmp_runs")
+    names = list(dict.fromkeys(dataset.values()))
+    here = dataset.get(current.name) if current is not None else None
+    follows = current.name if current is not None else None
+    if st.session_state.get("cmp_dataset") not in names or st.session_state.get("cmp_follows") != follows:
+        # Opened on the current run's dataset, and again whenever the sidebar picks another run.
+        st.session_state["cmp_dataset"] = here if here in names else names[0]
+        st.session_state["cmp_follows"] = follows
+    # One dataset at a time: figures of different corpora or taxonomies are never put side by side.
+    chosen_dataset = st.selectbox("Dataset", names, key="cmp_dataset",
+                                  help="Runs are compared within one dataset (its taxonomy and train file).")
+    candidates = [p.name for p in finished if dataset[p.name] == chosen_dataset]
+    key = f"cmp_runs_{chosen_dataset}"
+    chosen = st.multiselect("Runs", candidates, default=candidates[:10], key=key,
+                            format_func=lambda n: f"{n} · {rows[n]['method']} · seed {rows[n]['seed']}")
     if not chosen:
         st.caption("Pick runs to compare.")
         return
     split = st.segmented_control("Split", ["test", "dev"], default="test", key="cmp_split",
-                                 help="Runs without test figures show dev ones.") or "test"
+                                 help="Runs without test figures show dev ones (their row says so).") or "test"
     run_dirs = [ws.runs_dir / name for name in chosen]
-    from hpt_core.experiments import comparison_table, low_resource_summary  # imports the training stack
-
     table = comparison_table(run_dirs, split)
     if table.empty:
         st.caption("No figures in these runs.")
         return
-    table.insert(2, "description", [describe(m) if m in METHODS else "" for m in table["method"]])
-    st.markdown("**Ablations (Table 3)**: F1 in %; Δ against the first HPT run"
-                + ("" if "delta_macro_f1" in table else " (no HPT run among these: no Δ)"))
-    st.dataframe(table, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format="%.2f") for c in table.columns if table[c].dtype.kind == "f"})
-    st.download_button("Download comparison (CSV)", csv_bytes(table), file_name="comparison.csv", mime="text/csv",
-                       icon=":material/download:", key="cmp_download", on_click="ignore")
+    table.insert(table.columns.get_loc("method") + 1, "description",
+                 [describe(m) if m in METHODS else "" for m in table["method"]])
+    splits = sorted(set(table["split"]))
+    st.markdown(f"**Ablations (Table 3) on {md(chosen_dataset)}**, {md(' and '.join(splits))} split: F1 in %"
+                + ("; Δ against the HPT row (first)" if "delta_macro_f1" in table else
+                   " (no HPT run among these: no Δ)"))
+    if len(splits) > 1:
+        st.caption("Some runs have no test figures: they are grouped apart, on dev, each group with its own reference.")
+    st.dataframe(table3(table), hide_index=True, key="cmp_table")
+    st.download_button("Download comparison (CSV)", csv_bytes(table), file_name=f"comparison-{chosen_dataset}.csv",
+                       mime="text/csv", icon=":material/download:", key="cmp_download", on_click="ignore")
 
     reports = {name: metrics_of(ws.runs_dir / name) for name in chosen}
     reports = {name: m.get(split) or m.get("dev") for name, m in reports.items()}
@@ -155,7 +221,8 @@ def compare(current: Path | None) -> None:
     chart(viz.quintile_figure({n: r["frequency_quintile_macro_f1"] for n, r in reports.items() if r}),
           key="cmp_quintile", where=right)
 
-    st.markdown("**Low resource (Figure 4)**: mean ± std over seeds, per method and training fraction")
+    st.markdown(f"**Low resource (Figure 4) on {md(chosen_dataset)}**: mean ± std over seeds, per method and "
+                "training fraction")
     summary = low_resource_summary(run_dirs, split)
     if summary.empty:
         st.caption("No figures.")

@@ -10,15 +10,14 @@ from hpt_core.config import DEFAULT_RECIPE, RECIPES, HPTConfig, RunConfig, Train
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, has_label_words, resolve_method
 from pages._experiment_ui import experiment_launcher
-from pages._shared import (PAGES, chart, current_dataset, current_run, device_in_use, md, page_setup, select_run,
-                           show_error, workspace)
+from pages._shared import (PAGES, POLL_S, chart, current_dataset, current_run, device_in_use, device_text, eta_text,
+                           md, page_setup, running_phase, select_run, show_error, state_text, workspace)
 
 page_setup()
 
 ws = workspace()
 st.title("Train")
 MODEL, TRAIN = HPTConfig(), TrainConfig()
-POLL_S = 2.0
 
 
 # ---- backbones ---------------------------------------------------------------------------------------------
@@ -189,13 +188,7 @@ if "train_note" in st.session_state:
 
 
 # ---- the queue --------------------------------------------------------------------------------------------
-def eta(seconds) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m {seconds % 60:02d}s"
+eta = eta_text
 
 
 def show_queue() -> None:
@@ -208,10 +201,11 @@ def show_queue() -> None:
     rows = []
     for position, (run_dir, status) in enumerate(jobs, start=1):
         progress = runs.run_progress(run_dir)
-        rows.append({"#": position, "run": run_dir.name, "state": status.get("state"),
-                     "device": status.get("device") or status.get("queued_for") or "",
+        phase = running_phase(progress) if status.get("state") == "running" else None
+        rows.append({"#": position, "run": run_dir.name, "state": state_text(status, progress),
+                     "device": device_text(status),
                      "step": f"{progress.get('step', 0)}/{progress.get('total_steps', '?')}" if progress else "",
-                     "ETA": eta(progress.get("eta_s")) if progress else ""})
+                     "ETA": eta(progress.get("eta_s")) if phase == "training" else ""})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption("One job per device: queued jobs start, in this order, when the device is free.")
 
@@ -228,24 +222,33 @@ def follow(run_dir: Path, was_active: bool) -> None:
     if was_active and state not in runs.ACTIVE_STATES:
         st.rerun()  # finished, failed or cancelled since the last poll: refresh the whole page once
     st.subheader(f"Run {md(run_dir.name)}")
+    phase = running_phase(progress) if state == "running" else None
     c = st.columns(4)
     c[0].metric("State", state)
-    c[1].metric("Device", status.get("device") or status.get("queued_for") or "—")
+    c[1].metric("Device", device_text(status))
     best = progress.get("best_dev_macro_f1")
     c[2].metric("Best dev macro-F1", f"{100 * best:.2f}" if best is not None and best >= 0 else "—")
-    c[3].metric("ETA", eta(progress.get("eta_s")) if state == "running" else "—")
+    # An ETA only while steps remain: evaluation has none, and a finished or stopped run needs none.
+    c[3].metric("ETA", eta(progress.get("eta_s")) if phase == "training" else
+                "evaluating" if phase == "evaluating" else "—")
     if state == "queued":
         ahead = [p.name for p, s in ws.active_jobs() if s.get("state") == "running"]
-        st.info("Waiting for the device" + (f": {md(', '.join(ahead))} is running." if ahead else "."),
+        st.info("Queued: waiting for the device" + (f" ({md(', '.join(ahead))} is running)." if ahead else "."),
                 icon=":material/hourglass_top:")
     total = progress.get("total_steps") or 0
     step = progress.get("step") or 0
-    if total:
-        fraction = min(1.0, step / total) if state != "completed" else 1.0
-        st.progress(fraction, text=f"epoch {progress.get('epoch', '?')} · step {step}/{total} · "
-                                   f"{progress.get('docs_per_s', 0):.1f} docs/s · ETA {eta(progress.get('eta_s'))}")
-    elif state in runs.ACTIVE_STATES:
+    where = f"epoch {progress.get('epoch', '?')} · step {step}/{total}"
+    if state == "running" and phase == "starting":
         st.progress(0.0, text="starting (loading the data and the backbone)…")
+    elif total:
+        fraction = min(1.0, step / total) if state != "completed" else 1.0
+        if phase == "training":
+            text = f"{where} · {progress.get('docs_per_s', 0):.1f} docs/s · ETA {eta(progress.get('eta_s'))}"
+        elif phase == "evaluating":
+            text = f"{where} · evaluating on dev/test…"
+        else:
+            text = f"{where} · {state}"
+        st.progress(fraction, text=text)
     if status.get("error"):
         st.error(f"Failed: {md(status['error'])}", icon=":material/error:")
     if history:
@@ -258,8 +261,30 @@ def follow(run_dir: Path, was_active: bool) -> None:
         if st.button("Cancel this run", icon=":material/cancel:", key=f"cancel_{run_dir.name}"):
             runs.cancel(run_dir, grace_s=5.0)
             st.rerun()
-    elif state == "completed":
+        return
+    if state == "completed":
         st.page_link(PAGES["results"], label="See its results", icon=":material/analytics:")
+    c1, c2 = st.columns(2)
+    if state in ("failed", "cancelled", "interrupted"):
+        # Launching the same folder again resumes after its last finished epoch.
+        if c1.button("Retry (resume from the last epoch)", icon=":material/replay:", key=f"retry_{run_dir.name}"):
+            try:
+                runs.launch(run_dir)
+            except (OSError, RuntimeError) as err:
+                show_error(err, "Not relaunched")
+            else:
+                st.session_state["train_note"] = f"Relaunched {md(run_dir.name)}."
+                st.rerun()
+    with c2.popover("Delete this run", icon=":material/delete:"):
+        st.caption("Removes the folder with its model and figures; this cannot be undone.")
+        if st.button("Delete for good", type="primary", key=f"delete_{run_dir.name}"):
+            try:
+                runs.delete_run(run_dir)
+            except (OSError, RuntimeError) as err:
+                show_error(err, "Not deleted")
+            else:
+                st.session_state["train_note"] = f"Deleted {md(run_dir.name)}."
+                st.rerun()
 
 
 def live(run_dir: Path | None, polling: bool, was_active: bool) -> None:

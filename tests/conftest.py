@@ -135,3 +135,41 @@ def trained_run(tmp_path_factory, tiny_backbone, task_files) -> Path:
     )
     train(config, run_dir)
     return run_dir
+
+
+def write_big_task(directory: Path, labels: int = 5000, n_train: int = 32, n_eval: int = 8) -> dict[str, Path]:
+    """A generated ``labels``-label, depth-4 taxonomy with a few documents per split (one random leaf each)."""
+    from helpers import big_taxonomy
+    from hpt_core.hierarchy import LabelHierarchy
+
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {"taxonomy": big_taxonomy(directory / "taxonomy.tsv", labels=labels)}
+    leaves = LabelHierarchy.read(files["taxonomy"]).labels_at_depth(4)
+    rng = random.Random(0)
+    words = FILLER + [w for ws in KEYWORDS.values() for w in ws]
+    for split, n in (("train", n_train), ("dev", n_eval), ("test", n_eval)):
+        path = directory / f"{split}.jsonl"
+        path.write_text("".join(json.dumps({"text": " ".join(rng.sample(words, 6)), "labels": [rng.choice(leaves)]})
+                                + "\n" for _ in range(n)), encoding="utf-8")
+        files[split] = path
+    return files
+
+
+@pytest.fixture(scope="session")
+def big_task_files(tmp_path_factory) -> dict[str, Path]:
+    return write_big_task(tmp_path_factory.mktemp("big-task"))
+
+
+@pytest.fixture(scope="session")
+def big_trained_run(tmp_path_factory, tiny_backbone, big_task_files) -> Path:
+    """Two training steps of a tiny HPT on the 5,000-label tree (about a minute): the app's large-tree views."""
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.methods import resolve_method
+    from hpt_core.training import train
+
+    run_dir = tmp_path_factory.mktemp("big-runs") / "big-hpt"
+    config = RunConfig(data=DataSpec(**{k: str(v) for k, v in big_task_files.items()}),
+                       model=resolve_method("hpt", backbone=tiny_backbone, max_length=32),
+                       train=TrainConfig(epochs=1, batch_size=8, max_steps=2, log_every=1), name="big-hpt")
+    train(config, run_dir)
+    return run_dir

@@ -226,7 +226,11 @@ def test_train_launches_two_seeds_that_queue_then_cancel(workspace, tiny_backbon
         at.run()
         assert not at.exception
         queue = at.dataframe[0].value
-        assert sorted(queue["state"]) == ["queued", "running"] and set(queue["run"]) == {p.name for p in launched}
+        assert sorted(s.split(" ")[0] for s in queue["state"]) == ["queued", "running"]
+        assert set(queue["run"]) == {p.name for p in launched}
+        # One wording: the queued job says what it waits for, never "starting"; both name the device alike.
+        assert "queued (waiting for the device)" in list(queue["state"])
+        assert len(set(queue["device"])) == 1 and queue["device"].iloc[0].startswith(("CPU", "GPU"))
         assert at.get("progress"), "no progress bar for the running job"
         assert by_label(at.metric, "State").value == "running"
         assert len(at.get("plotly_chart")) == 2  # the loss curve and the dev F1 curves
@@ -273,8 +277,8 @@ def test_results_one_run_and_comparison(workspace, trained_run):
     assert len(per_label) == 9
     downloads = [b.label for b in at.get("download_button")]
     assert "Download per-label table (CSV)" in downloads and "Download comparison (CSV)" in downloads
-    comparison = next(d.value for d in at.dataframe if "delta_macro_f1" in d.value.columns)
-    assert comparison["delta_macro_f1"].tolist() == [0.0]
+    comparison = next(d.value for d in at.dataframe if "Δ macro" in d.value.columns)
+    assert comparison["Δ macro"].tolist() == ["+0.00"]
     at.button_group(key="results_split").set_value("dev").run()
     assert by_label(at.metric, "Micro-F1").value == f"{100 * metrics['dev']['micro_f1']:.2f}"
 
@@ -334,6 +338,297 @@ def test_a_run_deleted_while_open_is_reported(workspace, trained_run):
     assert by_label(at.sidebar.selectbox, "Current run").value == "tiny-hpt"
 
 
+# ---- large trees (issue 10, point 1) -----------------------------------------------------------------------
+
+
+def figure(at, index: int = 0) -> dict:
+    """The Plotly figure of the page's ``index``-th chart, as the browser receives it."""
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def tree_of(at) -> dict:
+    return next(f for f in (figure(at, i) for i in range(len(at.get("plotly_chart"))))
+                if f["data"] and f["data"][0].get("type") in ("icicle", "scatter") and
+                (f["data"][0].get("type") == "icicle" or any(t.get("name") == "edges" for t in f["data"])))
+
+
+@pytest.fixture
+def big_workspace(workspace, big_trained_run, big_task_files):
+    """The tiny run, a run on a generated 5,000-label depth-4 tree, and that tree saved as a dataset."""
+    from hpt_core.workspace import Workspace
+
+    shutil.copytree(big_trained_run, workspace / "runs" / "big-hpt")
+    Workspace(workspace).save_uploaded_dataset(
+        "big", big_task_files["taxonomy"].read_bytes(), ".tsv", big_task_files["train"].read_bytes(), ".jsonl",
+        given={"dev": (big_task_files["dev"].read_bytes(), ".jsonl", "dev.jsonl"),
+               "test": (big_task_files["test"].read_bytes(), ".jsonl", "test.jsonl")})
+    return workspace
+
+
+def test_a_5000_label_tree_is_an_icicle_with_names_and_search(big_workspace):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["dataset"] = "big"
+    at.run()
+    at.switch_page(PAGES["data"][0]).run()
+    ok(at, "data")
+    assert not at.error, texts(at.error)
+    assert by_label(at.metric, "Labels").value == "5000"
+    tree = tree_of(at)["data"][0]
+    assert tree["type"] == "icicle" and len(tree["ids"]) == 5001
+    # Names are written in the boxes, and the first view shows few enough boxes for them to fit.
+    assert tree["texttemplate"] == "%{label}" and tree["maxdepth"] == 2
+    # Search focuses a label: the view starts at it (its subtree), the label is marked red.
+    at.selectbox(key="data_focus").set_value("t3.2").run()
+    tree = tree_of(at)["data"][0]
+    assert tree["level"] == "t3.2"
+    assert tree["marker"]["colors"][tree["ids"].index("t3.2")] == "#d62728"
+    # A leaf is shown among its siblings.
+    leaf = "t3.2.1.1"
+    at.selectbox(key="data_focus").set_value(leaf).run()
+    assert tree_of(at)["data"][0]["level"] == "t3.2.1"
+
+
+def test_a_5000_label_run_predicts_and_shows_label_words(big_workspace):
+    at = open_page("predict")
+    at.sidebar.selectbox(key="current_run").set_value("big-hpt").run()
+    at.text_area(key="predict_text").input("goal striker pitch")
+    by_label(at.button, "Predict").click()
+    started = time.time()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    tree = tree_of(at)["data"][0]
+    assert tree["type"] == "icicle" and tree["maxdepth"] == -1  # every depth, the path drawn wide
+    red = {label for label, colour in zip(tree["ids"], tree["marker"]["colors"]) if colour == "#d62728"}
+    assert red, "the predicted path is not marked"
+    values, parent_of = dict(zip(tree["ids"], tree["values"])), dict(zip(tree["ids"], tree["parents"]))
+    siblings_marked = {}
+    for label in red:
+        siblings_marked[parent_of[label]] = siblings_marked.get(parent_of[label], 0) + 1
+    for label in red:  # the predicted labels of a parent share at least 60 % of its box, whatever the tree's size
+        parent = parent_of[label]
+        assert values[label] * siblings_marked[parent] >= 0.6 * values[parent] - 1e-9
+    assert time.time() - started < 60
+
+    at.switch_page(PAGES["label_words"][0]).run()
+    ok(at, "label_words")
+    at.selectbox(key="lw_label").set_value("t3.2.1.1").run()
+    tree = tree_of(at)["data"][0]
+    assert tree["level"] == "t3.2.1"  # the selected label among its siblings
+    assert tree["marker"]["colors"][tree["ids"].index("t3.2.1.1")] == "#d62728"
+    # The tiny run has another taxonomy: it is not offered for comparison.
+    assert not [s for s in at.selectbox if s.key == "lw_other"]
+    assert "No other run with learned label words on this taxonomy" in texts(at.caption)
+
+
+# ---- comparisons never mix datasets (point 2), Table 3 (point 5) -------------------------------------------
+
+
+def clone_run(workspace: Path, source: Path, name: str, method: str | None = None, taxonomy: Path | None = None,
+              state: str | None = None) -> Path:
+    target = workspace / "runs" / name
+    shutil.copytree(source, target)
+    config = json.loads((target / "run.json").read_text())
+    if method:
+        config["model"]["method"] = method
+        metrics = json.loads((target / "metrics.json").read_text())
+        metrics["method"] = method
+        for split in ("dev", "test"):
+            metrics[split]["macro_f1"] -= 0.1
+        (target / "metrics.json").write_text(json.dumps(metrics))
+    if taxonomy:
+        shutil.copy(config["data"]["taxonomy"], taxonomy)
+        config["data"]["taxonomy"] = str(taxonomy)
+    (target / "run.json").write_text(json.dumps(config))
+    status = json.loads((target / "status.json").read_text())
+    status["launched"] = time.time()
+    if state:
+        status.update(state=state, error="out of memory" if state == "failed" else None)
+    (target / "status.json").write_text(json.dumps(status))
+    return target
+
+
+def test_comparison_groups_by_dataset_with_the_hpt_row_first(workspace, trained_run, tmp_path):
+    clone_run(workspace, trained_run, "ablation", method="rm-mlm")  # newest: listed first
+    (tmp_path / "elsewhere").mkdir()
+    clone_run(workspace, trained_run, "other-data", taxonomy=tmp_path / "elsewhere" / "taxonomy.tsv")
+    at = open_page("results")
+    at.sidebar.selectbox(key="current_run").set_value("tiny-hpt").run()  # the comparison opens on its dataset
+    datasets = at.selectbox(key="cmp_dataset")
+    assert len(datasets.options) == 2 and "elsewhere" in datasets.options and datasets.value != "elsewhere"
+    table = next(d.value for d in at.dataframe if "Δ macro" in d.value.columns)
+    assert set(table["dataset"]) == {datasets.value} and "other-data" not in set(table["run"])
+    assert table["method"].tolist()[0] == "hpt"  # the reference row first, though launched earlier
+    columns = list(table.columns)
+    assert columns.index("Δ micro") == columns.index("micro-F1") + 1
+    assert columns.index("Δ macro") == columns.index("macro-F1") + 1
+    assert table["Δ macro"].tolist() == ["+0.00", "-10.00"]
+    assert not table.isin(["None", "nan", "NaN"]).any().any()
+    datasets.set_value("elsewhere").run()
+    table = next(d.value for d in at.dataframe if "Δ macro" in d.value.columns)
+    assert table["run"].tolist() == ["other-data"]
+
+
+def test_low_resource_summary_never_averages_two_datasets(workspace, trained_run, tmp_path):
+    from hpt_core.experiments import comparison_table, low_resource_summary
+
+    (tmp_path / "elsewhere").mkdir()
+    a = clone_run(workspace, trained_run, "seed-a")
+    b = clone_run(workspace, trained_run, "seed-b", taxonomy=tmp_path / "elsewhere" / "taxonomy.tsv")
+    summary = low_resource_summary([a, b])
+    assert len(summary) == 2 and summary["micro_f1_count"].tolist() == [1, 1]
+    assert set(summary["dataset"]) == {comparison_table([a])["dataset"][0], "elsewhere"}
+
+
+def test_label_words_offers_only_runs_on_the_same_taxonomy(workspace, trained_run):
+    shutil.copytree(trained_run, workspace / "runs" / "same-tree")
+    other = clone_run(workspace, trained_run, "other-tree")
+    tree = json.loads((other / "model" / "hierarchy.json").read_text())
+    tree["edges"].append(["arts", "sculpture"])
+    (other / "model" / "hierarchy.json").write_text(json.dumps(tree))
+    at = open_page("label_words")
+    at.sidebar.selectbox(key="current_run").set_value("tiny-hpt").run()
+    assert [o.split(" · ")[0] for o in at.selectbox(key="lw_other").options] == ["same-tree"]
+    assert not at.error
+
+
+# ---- nothing dropped silently (point 3), given splits (point 4) --------------------------------------------
+
+
+def test_predict_states_the_text_limit_and_never_keeps_a_stale_result(workspace):
+    at = open_page("predict")
+    box = at.text_area(key="predict_text")
+    assert "20,000 characters" in box.label
+    box.input("goal striker pitch " * 1200)  # 22,800 characters
+    by_label(at.button, "Predict").click()
+    at.run()
+    assert "22,800 characters; only the first 20,000" in texts(at.warning)
+    assert by_label(at.metric, "Latency").value.endswith("ms")
+    at.text_area(key="predict_text").input("   ")
+    by_label(at.button, "Predict").click()
+    at.run()
+    assert "Type or paste some text first" in texts(at.warning)
+    assert not [m for m in at.metric if m.label == "Latency"]  # the old result is gone
+
+
+def test_batch_prediction_keeps_columns_order_and_reports_skipped_lines(workspace):
+    at = open_page("predict")
+    data = b"id,text,source\n7,goal striker pitch,a\n8,,b\n\n9,laser lens photon,c\n"
+    at.file_uploader(key="predict_file").set_value(("texts.csv", data, "text/csv"))
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "2 texts classified" in texts(at.success)
+    skipped = texts(at.warning)
+    assert "2 row(s) skipped" in skipped and "3 (blank text)" in skipped and "4 (blank line)" in skipped
+    table = next(d.value for d in at.dataframe if "predicted labels" in d.value.columns)
+    assert list(table.columns[:4]) == ["line", "id", "text", "source"]
+    assert table["id"].tolist() == ["7", "9"] and table["line"].tolist() == [2, 5]
+
+
+def test_upload_names_every_unknown_label_and_lists_what_was_skipped(workspace, task_files):
+    taxonomy = ("tax.tsv", task_files["taxonomy"].read_bytes())
+    lines = task_files["train"].read_text()
+    extra = "".join(json.dumps({"text": f"x {i}", "labels": [label]}) + "\n"
+                    for i, label in enumerate(["cooking", "cooking", "gardening"]))
+    corpus = ("c.jsonl", (lines + extra).encode())
+    n = len(lines.splitlines())
+    at = open_page("data")
+    at = upload(at, "bad", corpus, taxonomy)
+    message = texts(at.error).replace("\\", "")
+    assert "3 document(s)" in message and "cooking" in message and "gardening" in message
+    assert "(2 documents; first: c.jsonl line " + str(n + 1) in message
+    at = upload(at, "skipping", corpus, taxonomy, skip=True)
+    assert "3 documents skipped" in texts(at.success)
+    listed = next(d.value for d in at.dataframe if "problem" in d.value.columns)
+    assert listed["line"].tolist() == [n + 1, n + 2, n + 3]
+    assert "gardening" in listed["problem"].iloc[2]
+
+
+def test_upload_with_given_dev_and_test_files(workspace, task_files):
+    at = open_page("data")
+    at.file_uploader(key="upload_dev").set_value(("dev.jsonl", task_files["dev"].read_bytes(), "text/plain"))
+    at.file_uploader(key="upload_test").set_value(("test.jsonl", task_files["test"].read_bytes(), "text/plain"))
+    at = upload(at, "given", ("train.jsonl", task_files["train"].read_bytes()),
+                ("tax.tsv", task_files["taxonomy"].read_bytes()))
+    assert not at.error, texts(at.error)
+    assert "dev, test as given" in texts(at.success)
+    saved = workspace / "datasets" / "given"
+    for split in ("train", "dev", "test"):
+        assert (saved / f"{split}.jsonl").read_text().count("\n") == task_files[split].read_text().count("\n")
+
+
+# ---- runs as things one owns (point 6), status wording (point 7) ------------------------------------------
+
+
+def test_stopped_runs_are_filed_apart_and_can_be_deleted(workspace, trained_run):
+    clone_run(workspace, trained_run, "broken", state="failed")
+    clone_run(workspace, trained_run, "stopped", state="cancelled")
+    at = open_page("home")
+    main, stopped = at.dataframe[-2].value, at.dataframe[-1].value
+    assert main["run"].tolist() == ["tiny-hpt"]
+    assert sorted(stopped["run"]) == ["broken", "stopped"]
+
+    at.sidebar.selectbox(key="current_run").set_value("broken").run()
+    at.switch_page(PAGES["train"][0]).run()
+    assert "out of memory" in texts(at.error)
+    assert by_label(at.metric, "ETA").value == "—"
+    assert any(b.label.startswith("Retry") for b in at.button)
+    at.button(key="delete_broken").click().run()
+    assert not (workspace / "runs" / "broken").exists()
+    assert "Deleted broken" in texts(at.success).replace("\\", "")
+
+
+def test_retry_relaunches_a_cancelled_run(workspace, trained_run):
+    run = clone_run(workspace, trained_run, "stopped", state="cancelled")
+    at = open_page("train")
+    at.sidebar.selectbox(key="current_run").set_value("stopped").run()
+    at.button(key="retry_stopped").click()
+    try:
+        at.run()
+        assert "Relaunched stopped" in texts(at.success).replace("\\", "")
+        assert runs.run_status(run)["state"] in ("queued", "running", "completed")
+    finally:
+        runs.cancel(run, grace_s=10)
+
+
+def test_results_offers_the_model_folder_and_predictions(workspace):
+    import io
+    import zipfile
+
+    from pages._shared import run_archive, split_predictions
+
+    at = open_page("results")
+    labels = [b.label for b in at.get("download_button")]
+    assert "Model folder and figures (zip)" in labels and "Predictions on test (CSV)" in labels
+    run = workspace / "runs" / "tiny-hpt"
+    names = zipfile.ZipFile(io.BytesIO(run_archive(run))).namelist()
+    assert "tiny-hpt/model/model.safetensors" in names and "tiny-hpt/metrics.json" in names
+    assert not any("/checkpoint/" in n for n in names)
+    config = json.loads((run / "run.json").read_text())
+    csv_text = split_predictions(run, config["data"]["test"]).decode()
+    assert csv_text.splitlines()[0].startswith("text,gold_labels,labels")
+    assert len(csv_text.splitlines()) == 1 + len(Path(config["data"]["test"]).read_text().splitlines())
+
+
+def test_state_wording_agrees_with_the_files():
+    from pages._shared import running_phase, state_text
+
+    assert state_text({"state": "queued"}, {}) == "queued (waiting for the device)"
+    assert state_text({"state": "running"}, {}) == "starting (loading the data and the backbone)"
+    training = {"kind": "step", "step": 5, "total_steps": 10, "eta_s": 65}
+    assert state_text({"state": "running"}, training) == "running · ETA 1m 05s"
+    assert running_phase({**training, "step": 10, "eta_s": 0}) == "evaluating"
+    assert state_text({"state": "running"}, {**training, "eta_s": 0.2}) == "running · evaluating on dev/test"
+    assert state_text({"state": "cancelled"}, training) == "cancelled"  # no ETA once it is over
+
+
+def test_home_draws_the_page_before_the_device(workspace):
+    at = open_page("home")
+    assert by_label(at.metric, "Training will run on").value.startswith(("CPU", "GPU"))
+    assert not [c for c in at.caption if "Checking which device" in c.value]  # the slot was filled
+
+
 # ---- quality bar -----------------------------------------------------------------------------------------
 
 
@@ -363,3 +658,25 @@ def test_streamlit_config_binds_to_localhost():
     assert config["server"]["address"] == "localhost"
     assert config["server"]["headless"] is True
     assert 1 <= config["server"]["maxUploadSize"] <= 1024
+
+
+def test_a_finished_job_is_reaped_and_logs_each_line_once(workspace, task_files, tiny_backbone):
+    """The app launches jobs as its children: one that ends must not stay a zombie under the app."""
+    from hpt_core.config import DataSpec, TrainConfig
+    from hpt_core.methods import resolve_method
+
+    data = DataSpec(taxonomy=str(task_files["taxonomy"]), train=str(task_files["train"]),
+                    dev=str(workspace / "missing-dev.jsonl"))  # rejected when the job reads it: it ends at once
+    config = RunConfig(data=data, model=resolve_method("hpt", backbone=tiny_backbone, max_length=32),
+                       train=TrainConfig(epochs=1), name="doomed")
+    run = workspace / "runs" / "doomed"
+    run.mkdir(parents=True)
+    config.to_json(run / "run.json")
+    pid = runs.launch(run)
+    deadline = time.time() + 120
+    while time.time() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.5)
+    assert not Path(f"/proc/{pid}").exists(), "the finished job is still in the process table (a zombie)"
+    assert runs.run_status(run)["state"] == "failed"
+    log = [line for line in runs.log_tail(run, 200).splitlines() if line.strip()]
+    assert log and len(log) == len(set(log)), log

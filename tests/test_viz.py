@@ -135,3 +135,82 @@ def test_run_figures():
 
     scores = viz.scores_figure({1: [("a", 1.0), ("b", -1.0)], 2: [("c", 0.5)]}, top=1)
     assert [list(t.y) for t in scores.data] == [["a "], ["c "]]
+
+
+# ---- large trees: the icicle -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    from helpers import big_taxonomy
+
+    return LabelHierarchy.read(big_taxonomy(tmp_path_factory.mktemp("big") / "taxonomy.tsv"))
+
+
+def test_big_taxonomy_generator(big):
+    assert len(big) == 5000 and big.max_depth == 4
+    assert [len(big.labels_at_depth(d)) for d in (1, 2, 3)] == [10, 80, 640]
+
+
+def test_app_tree_switches_to_an_icicle_above_80_labels(hierarchy, big):
+    assert viz.label_tree_figure(hierarchy).data[0].type == "scatter"
+    fig = viz.label_tree_figure(big, counts={"t1": 7})
+    trace = fig.data[0]
+    assert trace.type == "icicle" and len(trace.ids) == 5001 and trace.ids[0] == big.root
+    assert dict(zip(trace.ids, trace.parents))["t1.1"] == "t1"
+    assert "7 documents" in trace.hovertext[list(trace.ids).index("t1")]
+    # the first view: the root and its 10 children, whose 80 grandchildren would not fit with names
+    assert trace.maxdepth == 2 and trace.level is None and trace.texttemplate == "%{label}"
+
+
+def test_icicle_focus_drills_to_the_label_or_its_parent(big):
+    assert viz.icicle_level(big, "t2") == "t2"  # a label with children: its subtree
+    assert viz.icicle_level(big, "t2.1.1.1") == "t2.1.1"  # a leaf: among its siblings
+    assert viz.icicle_level(big, None) == big.root
+    fig = viz.label_tree_figure(big, highlight=["t2.1.1.1"], focus="t2.1.1.1")
+    trace = fig.data[0]
+    colours = dict(zip(trace.ids, trace.marker.colors))
+    assert trace.level == "t2.1.1"
+    assert {label for label, c in colours.items() if c == viz.HIGHLIGHT_COLOUR} == {"t2", "t2.1", "t2.1.1", "t2.1.1.1"}
+    # enough height for each box shown to hold a line of text
+    shown = len(big.children("t2.1.1"))
+    assert fig.layout.height >= 18 * shown
+
+
+def test_emphasis_keeps_a_predicted_path_readable_at_every_depth(big):
+    path = big.path("t7.3.2.1")
+    trace = viz.label_tree_figure(big, highlight=[path], emphasis=True).data[0]
+    value = dict(zip(trace.ids, trace.values))
+    assert trace.maxdepth == -1
+    for parent, child in zip([big.root] + path[:-1], path):
+        assert value[child] == pytest.approx(viz.PATH_SHARE * value[parent])
+    # every box is its children's total (Plotly draws nothing of a "total" tree that is not)
+    for label in ["t7", "t7.3", big.root]:
+        assert value[label] == pytest.approx(sum(value[c] for c in big.children(label)))
+    colours = dict(zip(trace.ids, trace.marker.colors))
+    assert colours["t1"] == viz.DIM_COLOUR and colours["t7"] == viz.HIGHLIGHT_COLOUR
+
+
+def test_icicle_escapes_user_text():
+    nasty = "<img src=x onerror=alert(1)>"
+    h = LabelHierarchy([("Root", f"l{i}") for i in range(90)] + [("l0", nasty)])
+    blob = viz.label_tree_figure(h, title="<i>t</i>").to_json()
+    assert "<img" not in blob and "<i>t" not in blob
+
+
+def test_a_click_on_either_tree_names_the_label(hierarchy):
+    assert viz.clicked_label(hierarchy, {"points": [{"customdata": "optics"}]}) == "optics"
+    assert viz.clicked_label(hierarchy, {"points": [{"id": "physics", "label": "physics"}]}) == "physics"
+    assert viz.clicked_label(hierarchy, {"points": [{"id": "nope"}]}) is None
+    assert viz.clicked_label(hierarchy, None) is None
+
+
+def test_legends_never_cover_titles(hierarchy):
+    history = [{"kind": "epoch", "epoch": e, "dev_micro_f1": 0.5, "dev_macro_f1": 0.4} for e in (1, 2)]
+    one = viz.dev_curves_figure({"a": history})
+    assert one.layout.legend.yanchor == "bottom" and one.layout.margin.t >= 70  # a band for the legend row
+    assert one.layout.title.yref == "container"
+    # one run: micro and macro in two colours
+    assert one.data[0].line.color != one.data[1].line.color
+    tree = viz.tree_figure(hierarchy, title="t")
+    assert tree.layout.legend.yanchor == "top" and tree.layout.legend.y < 0  # under the plot
