@@ -278,7 +278,12 @@ class Workspace:
                     if skip_unknown or not _is_label_problem(err):
                         raise
                     # Say every label that does not fit, not only the first: read once more, skipping.
-                    raise _unknown_labels_error(read("skip").meta.get("skipped", []), err) from None
+                    # When too few documents are left to split, that read fails too: say the first.
+                    try:
+                        listed = read("skip").meta.get("skipped", [])
+                    except HPTInputError:
+                        raise err from None
+                    raise _unknown_labels_error(listed, err) from None
             except HPTInputError as err:
                 raise _relabelled(err, names) from None
             skipped = int(dataset.meta.get("skipped_documents", 0))
