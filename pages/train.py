@@ -149,6 +149,16 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                 key=f"gate_{recipe}",
                 help="adds the mean text state, times a learned per-depth gate starting here, to each [PRED] "
                      "state; off in the paper")
+            c = st.columns(4)
+            lexical = c[0].checkbox(
+                "Lexical channel (TF-IDF)", RECIPE_MODEL.lexical_channel is not None, key=f"lexical_{recipe}",
+                help="adds the scores of a TF-IDF linear scorer over the whole text; the model trains to "
+                     "complement it (docs/benchmarks.md). Off in the paper")
+            max_windows = c[1].number_input(
+                "Windows per document (max)", 1, 64, MODEL.max_windows,
+                help="1 reads the first window only (the paper); more read a long text as windows of "
+                     "Max length tokens, overlapping by 64 (a quarter of a shorter window), whose scores are "
+                     "pooled per label (max)")
         launch = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
 
     if launch:
@@ -161,6 +171,9 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             label_word_options = {"label_word_encoding": word_encoding, "text_residual_gate": float(gate) or None}
             model = resolve_method(method, recipe=recipe, backbone=backbone, max_length=int(max_length),
                                    graph_layers=int(graph_layers), label_word_init=word_init,
+                                   lexical_channel="tfidf" if lexical else None, max_windows=int(max_windows),
+                                   # windows overlap by 64 tokens, or a quarter of a short window
+                                   window_overlap=min(MODEL.window_overlap, int(max_length) // 4),
                                    **(label_word_options if has_label_words(method) else {}))
             launched = []
             for seed in seeds:
