@@ -248,6 +248,12 @@ def _check_same_run(config: RunConfig, run_dir: Path) -> None:
     if previous is None:
         raise HPTInputError("this run folder has a checkpoint but no readable run.json, so it cannot be "
                             "resumed safely; choose a new folder", run_dir)
+    # Compared as configurations, not as JSON: a run.json written before an option existed lacks
+    # its key and means that option's default (so an older run folder still resumes).
+    try:
+        previous = RunConfig.from_dict(previous).to_dict() if isinstance(previous, dict) else previous
+    except (HPTInputError, TypeError):
+        pass  # not a run configuration of this version: a different run
     if previous != config.to_dict():
         raise HPTInputError("this run folder holds a different run; choose a new folder", run_dir)
 

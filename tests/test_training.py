@@ -68,6 +68,21 @@ def test_a_different_config_in_a_used_folder_is_refused(tmp_path, tiny_backbone,
         train(_config(task_files, tiny_backbone, epochs=1, seed=5), tmp_path / "run")
 
 
+def test_a_run_json_written_before_an_option_existed_still_resumes(tmp_path, tiny_backbone, task_files):
+    """A run folder from an older version lacks the keys of newer options; they mean their
+    defaults, so resuming it (the CLI again, or the app's Retry) is not 'a different run'."""
+    import json
+
+    config = _config(task_files, tiny_backbone, epochs=2)
+    train(_config(task_files, tiny_backbone, epochs=1), tmp_path / "run")  # one epoch done, checkpoint kept
+    saved = json.loads((tmp_path / "run" / runs.RUN_CONFIG).read_text())
+    del saved["train"]["batching"], saved["model"]["max_windows"]  # as written before they existed
+    saved["train"]["epochs"] = 2
+    (tmp_path / "run" / runs.RUN_CONFIG).write_text(json.dumps(saved))
+    metrics = train(config, tmp_path / "run")
+    assert metrics["epochs_run"] == 2
+
+
 def test_cancel_file_stops_the_run(tmp_path, tiny_backbone, task_files):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
