@@ -76,6 +76,18 @@ def _wrap(text: str, width: int = 60) -> str:
     return "<br>".join(esc(line) for line in textwrap.wrap(text, width)) if text else ""
 
 
+def _label_counts(labels: list[str], counts) -> dict[str, int] | None:
+    """``counts`` (a mapping by label, or one value per label in label order) as ``{label: count}``."""
+    if counts is None:
+        return None
+    if isinstance(counts, Mapping):
+        return {label: int(counts.get(label, 0)) for label in labels}
+    values = list(counts)
+    if len(values) != len(labels):
+        raise ValueError(f"counts has {len(values)} values for {len(labels)} labels")
+    return {label: int(v) for label, v in zip(labels, values)}
+
+
 def _highlighted(hierarchy, highlight: Iterable | None) -> set[str]:
     """Labels to highlight: ``highlight`` holds label names and/or paths (lists of names)."""
     out: set[str] = set()
@@ -106,15 +118,7 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
     """
     pos = tree_positions(hierarchy)
     labels = list(hierarchy.labels)
-    if isinstance(counts, Mapping):
-        count = {label: int(counts.get(label, 0)) for label in labels}
-    elif counts is not None:
-        values = list(counts)
-        if len(values) != len(labels):
-            raise ValueError(f"counts has {len(values)} values for {len(labels)} labels")
-        count = {label: int(v) for label, v in zip(labels, values)}
-    else:
-        count = None
+    count = _label_counts(labels, counts)
     marked = _highlighted(hierarchy, highlight)
     show_names = len(labels) <= MAX_NAMED_NODES if show_names is None else show_names
     biggest = max(count.values(), default=0) if count else 0
@@ -381,15 +385,7 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
     the label as the point's ``id``; Plotly drills into the clicked box, the path bar leads back up.
     """
     labels = list(hierarchy.labels)
-    if isinstance(counts, Mapping):
-        count = {label: int(counts.get(label, 0)) for label in labels}
-    elif counts is not None:
-        values = list(counts)
-        if len(values) != len(labels):
-            raise ValueError(f"counts has {len(values)} values for {len(labels)} labels")
-        count = {label: int(v) for label, v in zip(labels, values)}
-    else:
-        count = None
+    count = _label_counts(labels, counts)
     marked = _highlighted(hierarchy, highlight)
     root = hierarchy.root
     if emphasis and marked:
