@@ -26,6 +26,9 @@ train "${WOS[@]}" --run-dir runs/wos-default
 train "${DEMO[@]}" --run-dir runs/demo-default
 python -m hpt_core low-resource "${LR[@]}" --batching random --attention-dropout 0.1 --fraction 0.1 --seeds 1,2,3 --out runs/20ng-lr
 
+# The current defaults, alone on the 2-core CPU (wall time and peak memory)
+/usr/bin/time -v python -m hpt_core train "${WOS[@]}" --run-dir runs/wos-cpu-default
+
 # What the lexical channel and the epochs buy (dev table of docs/benchmarks.md)
 train "${NG[@]}" --lexical-channel none --epochs 5 --run-dir runs/20ng-nolex
 train "${NG[@]}" --epochs 5 --run-dir runs/20ng-e5
