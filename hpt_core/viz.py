@@ -76,6 +76,20 @@ def _wrap(text: str, width: int = 60) -> str:
     return "<br>".join(esc(line) for line in textwrap.wrap(text, width)) if text else ""
 
 
+def _hover_text(hierarchy, label: str, depth: int, count: dict[str, int] | None) -> str:
+    """A label's hover box (escaped): name, depth and parent, documents, children, description."""
+    parent = hierarchy.parent(label)
+    lines = [f"<b>{esc(label)}</b>", f"depth {depth} · under {esc(parent) if parent else 'the root'}"]
+    if count is not None:
+        lines.append(f"{count[label]} documents")
+    children = len(hierarchy.children(label))
+    lines.append(f"{children} children" if children else "leaf")
+    description = hierarchy.descriptions.get(label)
+    if description:
+        lines.append(_wrap(description))
+    return "<br>".join(lines)
+
+
 def _label_counts(labels: list[str], counts) -> dict[str, int] | None:
     """``counts`` (a mapping by label, or one value per label in label order) as ``{label: count}``."""
     if counts is None:
@@ -153,16 +167,7 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
         nodes = hierarchy.labels_at_depth(depth)
         hover = []
         for label in nodes:
-            parent = hierarchy.parent(label)
-            lines = [f"<b>{esc(label)}</b>", f"depth {depth} · under {esc(parent) if parent else 'the root'}"]
-            if count is not None:
-                lines.append(f"{count[label]} documents")
-            children = len(hierarchy.children(label))
-            lines.append(f"{children} children" if children else "leaf")
-            description = hierarchy.descriptions.get(label)
-            if description:
-                lines.append(_wrap(description))
-            hover.append("<br>".join(lines))
+            hover.append(_hover_text(hierarchy, label, depth, count))
         dim = bool(marked)
         fig.add_trace(go.Scatter(
             x=[pos[label][0] for label in nodes], y=[pos[label][1] for label in nodes],
@@ -414,15 +419,7 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
             values.append(value[label])
             colours.append(HIGHLIGHT_COLOUR if label in marked else DIM_COLOUR if dim else
                            _pale(depth_colour(depth)) if marked else depth_colour(depth))
-            lines = [f"<b>{esc(label)}</b>", f"depth {depth} · under {esc(parent) if parent else 'the root'}"]
-            if count is not None:
-                lines.append(f"{count[label]} documents")
-            children = len(hierarchy.children(label))
-            lines.append(f"{children} children" if children else "leaf")
-            description = hierarchy.descriptions.get(label)
-            if description:
-                lines.append(_wrap(description))
-            hover.append("<br>".join(lines))
+            hover.append(_hover_text(hierarchy, label, depth, count))
     level = icicle_level(hierarchy, focus)
     if emphasis and marked:  # the whole depth: the emphasised paths are readable at every level
         level, maxdepth, frontier = root, -1, [None] * 32
