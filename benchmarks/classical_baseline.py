@@ -103,22 +103,13 @@ def sentence_embeddings(texts: list[str], encoder: str = "minilm", max_length: i
     from transformers import AutoModel, AutoTokenizer
 
     from hpt_core.backbone import resolve_backbone
+    from hpt_core.sentence import embed_texts
 
     path = resolve_backbone(encoder)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path).eval().to(device)
-    rows = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start : start + batch_size], truncation=True, max_length=max_length,
-                              padding=True, return_tensors="pt")
-            batch = {k: v.to(device) for k, v in batch.items()}
-            hidden = model(**batch).last_hidden_state.float()
-            keep = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * keep).sum(1) / keep.sum(1).clamp(min=1)
-            rows.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
-    return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, model.config.hidden_size), np.float32)
+    return embed_texts(model, tokenizer, list(texts), max_length, batch_size)
 
 
 def run_baseline(taxonomy, train, dev, test, c_grid=None, n_jobs=None, low_resource=None, seed=42,

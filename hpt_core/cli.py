@@ -84,6 +84,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=t.seed)
     p.add_argument("--low-resource", type=_positive_fraction, default=None, help="train on a seeded sample of this fraction of train")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=t.device)
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=t.precision,
+                   help="training arithmetic: bf16 autocast or fp32; auto = bf16 on a GPU or a CPU with native "
+                        "bfloat16 (AVX-512 BF16 / AMX), else fp32. Reported figures are always computed in fp32")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     p.add_argument("--graph-layers", type=int, default=m.graph_layers, help="K graph layers of the hierarchy injection")
     p.add_argument("--mlm-weight", type=float, default=None, help="weight of the MLM loss (default: the method's)")
@@ -94,9 +97,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-residual-gate", type=_gate, default=None,
                    help="add the mean text state, times a learned per-depth gate starting here, to each [PRED] "
                         "state; 'none' turns it off (the paper)")
-    p.add_argument("--lexical-channel", choices=["tfidf", "none"], default=None,
-                   help="add the scores of a TF-IDF linear scorer over the whole text, the model trained to complement "
-                        "it (small-data default: tfidf); 'none' scores with the model alone (the paper)")
+    p.add_argument("--lexical-channel", choices=["tfidf+sentence", "tfidf", "none"], default=None,
+                   help="add the scores of a linear scorer over TF-IDF features of the whole text (and, with "
+                        "tfidf+sentence, the frozen backbone's sentence embedding), the model trained to complement "
+                        "it (small-data default: tfidf+sentence); 'none' scores with the model alone (the paper)")
     p.add_argument("--label-score-input", choices=["hidden", "mlm_transform"], default=m.label_score_input,
                    help="score label words against the [PRED] hidden state (eq. 10) or the MLM head transform of it")
     p.add_argument("--attention-dropout", type=float, default=None,
@@ -136,7 +140,7 @@ def _configs(args: argparse.Namespace, method: str):
     train = train_recipe(args.recipe, epochs=args.epochs, batch_size=args.batch_size, schedule=args.schedule,
                          grad_accum=args.grad_accum, patience=args.patience, seed=args.seed,
                          low_resource=args.low_resource, device=args.device, max_steps=args.max_steps,
-                         batching=args.batching, **given)
+                         batching=args.batching, precision=args.precision, **given)
     data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test, descriptions=args.descriptions)
     for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):
         if path is not None:

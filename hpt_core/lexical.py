@@ -5,11 +5,19 @@ Why: a linear model over word and bigram TF-IDF features reads every word of a d
 long, and catches what a 256-token window of a fine-tuned encoder misses — names, rare words,
 bigrams, mail headers. Its errors differ from the encoder's, so the two together beat either.
 
-What it is (``HPTConfig.lexical_channel = "tfidf"``; ``None``, the paper, leaves it out):
+What it is (``HPTConfig.lexical_channel``: ``"tfidf"``, ``"tfidf+sentence"``; ``None``, the paper,
+leaves it out):
 
 * TF-IDF over word unigrams and bigrams of the whole text (``sublinear_tf``, ``min_df=2``, at most
   ``max_features`` columns: 262,144, fewer for very large label sets so the weights stay under
   20 M numbers), fitted on the training texts;
+* with ``"tfidf+sentence"`` (the small-data default), also the sentence embedding of the text's
+  first ``max_length`` tokens by a *frozen copy of the pretrained backbone*
+  (``hpt_core.sentence``): mean-pooled, L2-normalised, side by side with the TF-IDF row — the
+  features of the one-minute baseline (TF-IDF + embeddings + LR). Fine-tuning moves the model's own
+  encoder away from what made those embeddings good; the frozen copy keeps them. It costs one more
+  encoder forward per document when scoring, and ``sentence_encoder.safetensors`` (bfloat16, half
+  the backbone's size) in the model folder;
 * one linear scorer per label, trained with HPT's own loss — the zero-bounded multi-label cross
   entropy per depth (eq. 10), so its scores share HPT's decision rule (score > 0) — plus an L2
   penalty ``||W||² / (2·C·N)`` (scikit-learn's ``C`` convention), to convergence with L-BFGS;
@@ -24,7 +32,8 @@ What it is (``HPTConfig.lexical_channel = "tfidf"``; ``None``, the paper, leaves
   the whole training set.
 
 The channel is saved beside the model weights (``lexical.json``: vocabulary and settings;
-``lexical.safetensors``: idf, weights, bias) and restored by ``HPTModel.from_pretrained``.
+``lexical.safetensors``: idf, weights, bias; ``sentence_encoder.safetensors``: the frozen encoder)
+and restored by ``HPTModel.from_pretrained``.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import torch
 
 from hpt_core.errors import HPTInputError
 from hpt_core.losses import zmlce_loss
+from hpt_core.sentence import SENTENCE_WEIGHTS, FrozenSentenceEncoder
 
 LEXICAL_CONFIG = "lexical.json"
 LEXICAL_WEIGHTS = "lexical.safetensors"
@@ -47,6 +57,8 @@ C_GRID = (1.0, 10.0, 100.0, 1000.0)
 N_FOLDS = 5
 MAX_FEATURES = 262_144
 MAX_WEIGHTS = 20_000_000
+#: Values of ``HPTConfig.lexical_channel`` (besides ``None``).
+CHANNEL_KINDS = ("tfidf", "tfidf+sentence")
 
 
 def _vectorizer(vocabulary: dict[str, int] | None = None, max_features: int | None = None):
@@ -64,30 +76,41 @@ def _to_torch(matrix) -> torch.Tensor:
                                    check_invariants=False).coalesce()
 
 
-def _fit_linear(features: torch.Tensor, targets: torch.Tensor, groups: torch.Tensor, n_groups: int, c: float,
-                init: tuple[torch.Tensor, torch.Tensor] | None = None, max_iter: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
-    """Minimise mean ZMLCE(X W + b) + ||W||² / (2 C N) with L-BFGS.
+def _linear_scores(features: torch.Tensor, dense: torch.Tensor | None, weight: torch.Tensor,
+                   dense_weight: torch.Tensor | None, bias: torch.Tensor) -> torch.Tensor:
+    """X W + E W_e + b: features (N, V) sparse, dense (N, d) or None -> (N, C)."""
+    scores = torch.sparse.mm(features, weight) + bias
+    return scores if dense is None else scores + dense @ dense_weight
 
-    features (N, V) sparse, targets (N, C) {0,1}, groups (C,) -> weight (V, C), bias (C,)
+
+def _fit_linear(features: torch.Tensor, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
+                n_groups: int, c: float, init: tuple | None = None, max_iter: int = 200) -> tuple:
+    """Minimise mean ZMLCE(X W + E W_e + b) + (||W||² + ||W_e||²) / (2 C N) with L-BFGS.
+
+    features (N, V) sparse, dense (N, d) or None, targets (N, C) {0,1}, groups (C,)
+    -> (weight (V, C), dense weight (d, C) or None, bias (C,))
     """
     n, v = features.shape
-    weight = torch.zeros(v, targets.shape[1]) if init is None else init[0].clone()
-    bias = torch.zeros(targets.shape[1]) if init is None else init[1].clone()
-    weight.requires_grad_(True)
-    bias.requires_grad_(True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
-                                  tolerance_grad=1e-6, tolerance_change=1e-9, history_size=20)
+    c_out = targets.shape[1]
+    if init is None:
+        init = (torch.zeros(v, c_out), None if dense is None else torch.zeros(dense.shape[1], c_out), torch.zeros(c_out))
+    params = [None if t is None else t.clone().requires_grad_(True) for t in init]
+    weight, dense_weight, bias = params
+    optimizer = torch.optim.LBFGS([p for p in params if p is not None], lr=1.0, max_iter=max_iter,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9,
+                                  history_size=20)
     penalty = 1.0 / (2.0 * c * max(n, 1))
 
     def closure():
         optimizer.zero_grad()
-        scores = torch.sparse.mm(features, weight) + bias
-        loss = zmlce_loss(scores, targets, groups, n_groups) + penalty * weight.pow(2).sum()
+        scores = _linear_scores(features, dense, weight, dense_weight, bias)
+        norm = weight.pow(2).sum() + (0.0 if dense_weight is None else dense_weight.pow(2).sum())
+        loss = zmlce_loss(scores, targets, groups, n_groups) + penalty * norm
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    return weight.detach(), bias.detach()
+    return tuple(None if p is None else p.detach() for p in params)
 
 
 @dataclass
@@ -95,7 +118,8 @@ class LexicalChannel:
     """A fitted lexical channel (see the module docstring).
 
     ``vocabulary[j]`` is the term of feature column j; ``idf`` (V,), ``weight`` (V, C), ``bias`` (C,);
-    ``c`` the chosen inverse L2 strength.
+    ``c`` the chosen inverse L2 strength. With sentence features, ``sentence`` is the frozen encoder
+    and ``sentence_weight`` (d, C) their weights.
     """
 
     vocabulary: list[str]
@@ -104,39 +128,76 @@ class LexicalChannel:
     bias: torch.Tensor
     c: float
     dev_by_c: dict | None = None
+    sentence_weight: torch.Tensor | None = None
+    sentence: FrozenSentenceEncoder | None = None
 
     def __post_init__(self) -> None:
         self._vectorizer = _vectorizer({term: i for i, term in enumerate(self.vocabulary)})
         self._vectorizer.idf_ = self.idf.numpy().astype(np.float64)
+        # The scores of the last texts scored: the training loop scores the same dev set after every
+        # epoch, and the channel (fixed once fitted) would embed it again each time.
+        self._last: tuple[tuple[str, ...], torch.Tensor] | None = None
+
+    @property
+    def kind(self) -> str:
+        return "tfidf" if self.sentence is None else "tfidf+sentence"
 
     def features(self, texts: list[str]):
         """TF-IDF rows (N, V), scipy CSR, L2-normalised."""
         return self._vectorizer.transform(list(texts))
 
-    def scores(self, texts: list[str]) -> torch.Tensor:
-        """The channel's own label scores (N, C), float32 on the CPU."""
+    def embeddings(self, texts: list[str], bf16: bool = False) -> torch.Tensor | None:
+        """The frozen encoder's sentence embeddings (N, d), or None without sentence features."""
+        if self.sentence is None:
+            return None
+        return torch.from_numpy(self.sentence.embed(list(texts), bf16=bf16))
+
+    def scores(self, texts: list[str], bf16: bool = False) -> torch.Tensor:
+        """The channel's own label scores (N, C), float32 on the CPU (``bf16``: the sentence
+        embeddings under bfloat16 autocast)."""
+        texts = tuple(texts)
         if not texts:
             return torch.zeros(0, self.weight.shape[1])
-        return torch.sparse.mm(_to_torch(self.features(texts)), self.weight) + self.bias
+        if self._last is not None and self._last[0] == texts:
+            return self._last[1].clone()
+        scores = _linear_scores(_to_torch(self.features(list(texts))), self.embeddings(list(texts), bf16),
+                                self.weight, self.sentence_weight, self.bias)
+        self._last = (texts, scores)
+        return scores.clone()
+
+    def to(self, device) -> "LexicalChannel":
+        """Put the frozen encoder (the only part that runs a network) on ``device``."""
+        if self.sentence is not None:
+            self.sentence.to(device)
+        return self
 
     def summary(self) -> dict:
         """The channel's settings as saved in ``metrics.json``."""
-        return {"kind": "tfidf", "C": self.c, "n_features": len(self.vocabulary),
-                "dev_by_C": self.dev_by_c}
+        out = {"kind": self.kind, "C": self.c, "n_features": len(self.vocabulary), "dev_by_C": self.dev_by_c}
+        if self.sentence is not None:
+            out["sentence_dim"] = self.sentence.width
+            out["sentence_max_length"] = self.sentence.max_length
+        return out
 
     # ---- persistence ----------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
         from safetensors.torch import save_file
 
         directory = Path(directory)
-        meta = {"kind": "tfidf", "C": self.c, "vocabulary": self.vocabulary,
-                "dev_by_C": self.dev_by_c}
+        meta = {"kind": self.kind, "C": self.c, "vocabulary": self.vocabulary, "dev_by_C": self.dev_by_c}
+        tensors = {"idf": self.idf.contiguous(), "weight": self.weight.contiguous(), "bias": self.bias.contiguous()}
+        if self.sentence is not None:
+            meta["sentence_max_length"] = self.sentence.max_length
+            tensors["sentence_weight"] = self.sentence_weight.contiguous()
+            self.sentence.save(directory)
         (directory / LEXICAL_CONFIG).write_text(json.dumps(meta), encoding="utf-8")
-        save_file({"idf": self.idf.contiguous(), "weight": self.weight.contiguous(), "bias": self.bias.contiguous()},
-                  str(directory / LEXICAL_WEIGHTS))
+        save_file(tensors, str(directory / LEXICAL_WEIGHTS))
 
     @classmethod
-    def load(cls, directory: str | Path, n_labels: int) -> "LexicalChannel":
+    def load(cls, directory: str | Path, n_labels: int, backbone_config: dict | None = None,
+             tokenizer=None) -> "LexicalChannel":
+        """The channel saved in ``directory``; sentence features need the model's ``backbone_config``
+        (the frozen encoder's architecture) and ``tokenizer``."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -147,23 +208,42 @@ class LexicalChannel:
         try:
             meta = json.loads(config_path.read_text(encoding="utf-8"))
             tensors = load_file(str(weights_path))
+            sentence = None
+            if meta.get("kind", "tfidf") == "tfidf+sentence":
+                if not (directory / SENTENCE_WEIGHTS).is_file():
+                    raise HPTInputError(f"not a usable model folder: the lexical channel's frozen encoder ({SENTENCE_WEIGHTS}) is missing", directory)
+                if backbone_config is None or tokenizer is None:
+                    raise TypeError("sentence features need the backbone config and the tokenizer")
+                sentence = FrozenSentenceEncoder.load(directory, backbone_config, tokenizer, int(meta["sentence_max_length"]))
+            elif meta.get("kind", "tfidf") != "tfidf":
+                raise ValueError(f"unknown channel kind {meta.get('kind')!r}")
             channel = cls(vocabulary=list(meta["vocabulary"]), idf=tensors["idf"], weight=tensors["weight"],
-                          bias=tensors["bias"], c=float(meta["C"]), dev_by_c=meta.get("dev_by_C"))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError, SafetensorError) as err:
-            raise HPTInputError(f"not a usable model folder: broken lexical channel ({type(err).__name__}: {err})", directory) from None
+                          bias=tensors["bias"], c=float(meta["C"]), dev_by_c=meta.get("dev_by_C"),
+                          sentence_weight=tensors.get("sentence_weight"), sentence=sentence)
+        except HPTInputError:
+            raise
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, SafetensorError, RuntimeError, OSError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise HPTInputError(f"not a usable model folder: broken lexical channel ({type(err).__name__}: {first})", directory) from None
         v = len(channel.vocabulary)
-        if channel.idf.shape != (v,) or channel.weight.shape != (v, n_labels) or channel.bias.shape != (n_labels,):
+        shapes_ok = channel.idf.shape == (v,) and channel.weight.shape == (v, n_labels) and channel.bias.shape == (n_labels,)
+        if sentence is not None:
+            shapes_ok = shapes_ok and channel.sentence_weight is not None \
+                and tuple(channel.sentence_weight.shape) == (sentence.width, n_labels)
+        if not shapes_ok:
             raise HPTInputError("not a usable model folder: the lexical channel does not match the label tree", directory)
         return channel
 
 
 def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarray, dev_texts: list[str],
                         dev_targets: np.ndarray, c_grid=C_GRID, max_features: int | None = None,
-                        n_folds: int = N_FOLDS, seed: int = 0) -> tuple[LexicalChannel, torch.Tensor]:
+                        n_folds: int = N_FOLDS, seed: int = 0, sentence: FrozenSentenceEncoder | None = None,
+                        bf16: bool = False) -> tuple[LexicalChannel, torch.Tensor]:
     """Fit the channel on the training texts (C chosen on dev) and the out-of-fold training scores.
 
     targets (N, C) and dev_targets (M, C) multi-hot; groups (C,) the depth group (0-based) of each
-    label — each group is one ZMLCE term, as in HPT's loss.
+    label — each group is one ZMLCE term, as in HPT's loss. ``sentence``: add the sentence features
+    of this frozen encoder (``bf16``: embed under bfloat16 autocast).
 
     Returns the channel and the out-of-fold scores (N, C): document i's scores from a channel with
     the chosen C fitted on the folds without i (one fold per document, drawn with ``seed``).
@@ -186,25 +266,32 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     group_index = torch.as_tensor(groups, dtype=torch.long)
     n_groups = int(group_index.max()) + 1 if len(group_index) else 1
     x_dev = _to_torch(vectorizer.transform(list(dev_texts)))
+    e = e_dev = None
+    if sentence is not None:
+        e = torch.from_numpy(sentence.embed(list(texts), bf16=bf16))
+        e_dev = torch.from_numpy(sentence.embed(list(dev_texts), bf16=bf16))
 
     best, by_c, fitted = None, {}, None
     dev_y = torch.as_tensor(dev_targets, dtype=torch.float32)
     for c in sorted(float(c) for c in c_grid):  # increasing C: each fit starts from the last
-        fitted = _fit_linear(x, y, group_index, n_groups, c, init=fitted)
-        dev_scores = torch.sparse.mm(x_dev, fitted[0]) + fitted[1]
+        fitted = _fit_linear(x, e, y, group_index, n_groups, c, init=fitted)
+        dev_scores = _linear_scores(x_dev, e_dev, *fitted[:2], fitted[2])
         score = macro_f1(dev_targets, (dev_scores.numpy() > 0).astype(np.int8))
         by_c[repr(c)] = {"dev_macro_f1": round(score, 4),
                          "dev_loss": round(float(zmlce_loss(dev_scores, dev_y, group_index, n_groups)), 4)}
         if best is None or score > best[0]:  # ties keep the smaller C
             best = (score, c, fitted)
-    _, c, (weight, bias) = best
+    _, c, (weight, dense_weight, bias) = best
     channel = LexicalChannel(vocabulary=vocabulary, idf=torch.as_tensor(vectorizer.idf_, dtype=torch.float32),
-                             weight=weight, bias=bias, c=c, dev_by_c=by_c)
-    return channel, _out_of_fold_scores(train_features, y, group_index, n_groups, c, n_folds, seed, (weight, bias))
+                             weight=weight, bias=bias, c=c, dev_by_c=by_c, sentence_weight=dense_weight,
+                             sentence=sentence)
+    # The dev scores are known: the first dev evaluation of training need not embed dev again.
+    channel._last = (tuple(dev_texts), _linear_scores(x_dev, e_dev, weight, dense_weight, bias))
+    return channel, _out_of_fold_scores(train_features, e, y, group_index, n_groups, c, n_folds, seed, best[2])
 
 
-def _out_of_fold_scores(features, targets: torch.Tensor, groups: torch.Tensor, n_groups: int, c: float,
-                        n_folds: int, seed: int, init) -> torch.Tensor:
+def _out_of_fold_scores(features, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
+                        n_groups: int, c: float, n_folds: int, seed: int, init) -> torch.Tensor:
     """Scores (N, C) of each training document from a channel fitted without its fold.
 
     The vocabulary and idf stay those of the whole training set (they use no labels)."""
@@ -213,8 +300,9 @@ def _out_of_fold_scores(features, targets: torch.Tensor, groups: torch.Tensor, n
     fold = np.random.default_rng(seed).permutation(n) % n_folds
     scores = torch.zeros(n, targets.shape[1])
     for k in range(n_folds):
-        held = np.flatnonzero(fold == k)
-        kept = np.flatnonzero(fold != k)
-        weight, bias = _fit_linear(_to_torch(features[kept]), targets[kept], groups, n_groups, c, init=init)
-        scores[held] = torch.sparse.mm(_to_torch(features[held]), weight) + bias
+        held = torch.from_numpy(np.flatnonzero(fold == k))
+        kept = torch.from_numpy(np.flatnonzero(fold != k))
+        part = (lambda rows: None if dense is None else dense[rows])
+        fitted = _fit_linear(_to_torch(features[kept.numpy()]), part(kept), targets[kept], groups, n_groups, c, init=init)
+        scores[held] = _linear_scores(_to_torch(features[held.numpy()]), part(held), *fitted[:2], fitted[2])
     return scores

@@ -3,7 +3,7 @@
 One class covers HPT, its ablations and the baselines; ``HPTConfig`` decides which parts exist.
 A trained model is a folder: ``config.json`` (HPTConfig + the backbone's architecture),
 ``hierarchy.json``, the tokenizer files and ``model.safetensors`` (and, with a lexical channel,
-``lexical.json`` + ``lexical.safetensors``). ``HPTModel.from_pretrained(dir)``
+``lexical.json`` + ``lexical.safetensors``, with sentence features ``sentence_encoder.safetensors``). ``HPTModel.from_pretrained(dir)``
 rebuilds it from that folder alone, with no download and no unpickling.
 """
 
@@ -340,6 +340,7 @@ class HPTModel(nn.Module):
         ``model_scores``."""
         scores, reading = self.model_scores(texts, batch_size, progress, return_reading=True)
         if lexical and self.lexical is not None:
+            self.lexical.to(next(self.parameters()).device)
             scores = scores + self.lexical.scores(list(texts))
         return (scores, reading) if return_reading else scores
 
@@ -488,7 +489,9 @@ class HPTModel(nn.Module):
         if saved.get("lexical_channel_fitted"):
             from hpt_core.lexical import LexicalChannel
 
-            model.lexical = LexicalChannel.load(directory, len(hierarchy.labels))
+            model.lexical = LexicalChannel.load(directory, len(hierarchy.labels), saved["backbone_config"], tokenizer)
+            if device is not None:
+                model.lexical.to(device)
         model.eval()
         return model.to(device) if device is not None else model
 

@@ -45,6 +45,23 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: every CUDA GPU we run on (emulated where it is
+    old, still no slower than fp32 memory traffic), a CPU only with AVX-512 BF16 or AMX instructions."""
+    if device == "cuda":
+        return True
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """``TrainConfig.precision`` on a resolved ``device`` → accelerate's ``mixed_precision`` (``"bf16"``/``"no"``)."""
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "no"
+    return "bf16" if precision == "bf16" else "no"
+
+
 def device_description(device: str = "auto") -> str:
     """Human-readable name of the device training would use, e.g. ``"GPU: NVIDIA H100"`` or ``"CPU (2 cores)"``."""
     if device != "cpu" and torch.cuda.is_available():
@@ -93,15 +110,22 @@ def load_run_data(config: RunConfig) -> tuple[LabelHierarchy, list[Document], li
     return hierarchy, train_docs, dev_docs, test_docs
 
 
-def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Document], seed: int):
+def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Document], seed: int,
+                 device: torch.device, bf16: bool):
     """The lexical channel fitted on the training documents (C chosen on dev) and its out-of-fold
-    training scores (N, C). Every process fits the same: the fit is deterministic."""
+    training scores (N, C). Every process fits the same: the fit is deterministic. Called before
+    training, so a sentence encoder copied from the model is the pretrained backbone."""
     from hpt_core.lexical import fit_lexical_channel
+    from hpt_core.sentence import FrozenSentenceEncoder
 
     hierarchy = model.hierarchy
     groups = np.asarray(hierarchy.depths, dtype=np.int64) - 1
+    sentence = None
+    if model.config.lexical_channel == "tfidf+sentence":
+        sentence = FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to(device)
     return fit_lexical_channel([d.text for d in train_docs], hierarchy.multi_hot([d.labels for d in train_docs]), groups,
-                               [d.text for d in dev_docs], hierarchy.multi_hot([d.labels for d in dev_docs]), seed=seed)
+                               [d.text for d in dev_docs], hierarchy.multi_hot([d.labels for d in dev_docs]), seed=seed,
+                               sentence=sentence, bf16=bf16)
 
 
 def _optimizer(model: HPTModel, config: RunConfig) -> torch.optim.Optimizer:
@@ -193,7 +217,7 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
     if accelerator is None:
         accelerator = Accelerator(
             cpu=device == "cpu",
-            mixed_precision="bf16" if device == "cuda" else "no",
+            mixed_precision=resolve_precision(tc.precision, device),
             gradient_accumulation_steps=tc.grad_accum,
             dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
             # Baselines leave parts of the backbone's head unused; DDP must not wait for them.
@@ -275,15 +299,20 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     device_name = device_description("cuda" if accelerator.device.type == "cuda" else "cpu")
     if main:
         runs.update_status(run_dir, state="running", pid=os.getpid(), device=device_name, started=time.time(), error=None)
-        logger.info("training %s on %d documents (%d dev) with %s", config.model.method, len(train_docs), len(dev_docs), device_name)
+        logger.info("training %s on %d documents (%d dev) with %s, %s", config.model.method, len(train_docs),
+                    len(dev_docs), device_name, "bf16 autocast" if accelerator.mixed_precision == "bf16" else "float32")
 
     model = build_model(config.model, hierarchy)
     train_lexical = None
     if config.model.lexical_channel is not None:
-        model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed)
+        fit_started = time.time()
+        model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
+                                                    accelerator.mixed_precision == "bf16")
         if main:
-            logger.info("lexical channel: %d TF-IDF features, C = %g (dev loss / macro-F1 by C: %s)",
-                        len(model.lexical.vocabulary), model.lexical.c,
+            logger.info("lexical channel (%s) fitted in %.0f s: %d TF-IDF features%s, C = %g (dev loss / macro-F1 by C: %s)",
+                        model.lexical.kind, time.time() - fit_started, len(model.lexical.vocabulary),
+                        f" + {model.lexical.sentence.width}-d sentence embedding" if model.lexical.sentence else "",
+                        model.lexical.c,
                         ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in model.lexical.dev_by_c.items()))
     train_counts = label_counts(train_docs, hierarchy)
     windows, _, _ = model.tokenize_windows([d.text for d in train_docs])
@@ -369,7 +398,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         accelerator.wait_for_everyone()
         state["epoch"] = epoch + 1
         if main:
-            dev = evaluate_model(unwrapped, dev_docs, train_counts, tc.eval_batch_size)
+            with accelerator.autocast():  # choosing the epoch at the training precision (the figures: float32)
+                dev = evaluate_model(unwrapped, dev_docs, train_counts, tc.eval_batch_size)
             improved = dev["macro_f1"] > state["best_macro_f1"]
             if improved:
                 state.update(best_macro_f1=dev["macro_f1"], best_epoch=epoch + 1, bad_epochs=0)
@@ -403,6 +433,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     metrics = {
         "method": config.model.method, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
         "steps": state["step"], "train_documents": len(train_docs), "device": device_name,
+        "precision": "bf16" if accelerator.mixed_precision == "bf16" else "fp32",
         "train_seconds": time.time() - started, "train_docs_per_s": docs_seen / max(time.time() - started, 1e-9),
         "train_counts": train_counts.tolist(),
         "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,

@@ -178,21 +178,9 @@ class ZeroShotClassifier:
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Mean-pooled, L2-normalised final hidden states. texts (N,) -> (N, d) float32."""
-        import torch
+        from hpt_core.sentence import embed_texts
 
-        from hpt_core.model import masked_mean
-
-        device = next(self.encoder.parameters()).device
-        rows = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch = self.tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
-                                       max_length=self.config.max_length, return_tensors="pt")
-                batch = {k: v.to(device) for k, v in batch.items()}
-                pooled = masked_mean(self.encoder(**batch).last_hidden_state, batch["attention_mask"]).float()
-                rows.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
-        width = self.encoder.config.hidden_size
-        return np.concatenate(rows) if rows else np.zeros((0, width), dtype=np.float32)
+        return embed_texts(self.encoder, self.tokenizer, list(texts), self.config.max_length, batch_size)
 
     # ---- scores and decisions ---------------------------------------------------------------------
     def similarities(self, texts: list[str]) -> np.ndarray:

@@ -150,10 +150,13 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                 help="adds the mean text state, times a learned per-depth gate starting here, to each [PRED] "
                      "state; off in the paper")
             c = st.columns(4)
-            lexical = c[0].checkbox(
-                "Lexical channel (TF-IDF)", RECIPE_MODEL.lexical_channel is not None, key=f"lexical_{recipe}",
-                help="adds the scores of a TF-IDF linear scorer over the whole text; the model trains to "
-                     "complement it (docs/benchmarks.md). Off in the paper")
+            channels = {"TF-IDF + sentence embedding": "tfidf+sentence", "TF-IDF": "tfidf", "none": None}
+            lexical = c[0].selectbox(
+                "Lexical channel", list(channels), key=f"lexical_{recipe}",
+                index=list(channels.values()).index(RECIPE_MODEL.lexical_channel),
+                help="adds the scores of a linear scorer over TF-IDF features of the whole text (and the frozen "
+                     "backbone's sentence embedding of its start); the model trains to complement it "
+                     "(docs/benchmarks.md). None in the paper")
             max_windows = c[1].number_input(
                 "Windows per document (max)", 1, 64, MODEL.max_windows,
                 help="1 reads the first window only (the paper); more read a long text as windows of "
@@ -171,7 +174,7 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             label_word_options = {"label_word_encoding": word_encoding, "text_residual_gate": float(gate) or None}
             model = resolve_method(method, recipe=recipe, backbone=backbone, max_length=int(max_length),
                                    graph_layers=int(graph_layers), label_word_init=word_init,
-                                   lexical_channel="tfidf" if lexical else None, max_windows=int(max_windows),
+                                   lexical_channel=channels[lexical], max_windows=int(max_windows),
                                    # windows overlap by 64 tokens, or a quarter of a short window
                                    window_overlap=min(MODEL.window_overlap, int(max_length) // 4),
                                    **(label_word_options if has_label_words(method) else {}))

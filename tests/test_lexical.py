@@ -80,7 +80,8 @@ def test_save_and_load_round_trip_and_damage(channel, tmp_path, hierarchy):
         LexicalChannel.load(tmp_path, len(hierarchy.labels))
 
 
-def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny_backbone, task_files):
+@pytest.mark.parametrize("kind", ["tfidf", "tfidf+sentence"])
+def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny_backbone, task_files, kind):
     """End to end through the one training loop: the channel is fitted at the start, saved in the
     model folder, restored by from_pretrained, and the Predictor's scores are the sum."""
     from hpt_core.config import DataSpec, RunConfig, TrainConfig
@@ -91,20 +92,36 @@ def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny
 
     config = RunConfig(
         data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
-        model=resolve_method("hpt", backbone=tiny_backbone, max_length=32, lexical_channel="tfidf"),
+        model=resolve_method("hpt", backbone=tiny_backbone, max_length=32, lexical_channel=kind),
         train=TrainConfig(epochs=2, batch_size=8, lr=3e-3, seed=0),
     )
     metrics = train(config, tmp_path / "run")
     assert metrics["lexical_channel"]["n_features"] > 0
     assert metrics["lexical_channel"]["C"] in C_GRID
-    assert "lexical channel:" in (tmp_path / "run" / "train.log").read_text()
+    assert metrics["lexical_channel"]["kind"] == kind
+    assert f"lexical channel ({kind})" in (tmp_path / "run" / "train.log").read_text()
     model_dir = tmp_path / "run" / "model"
     assert (model_dir / "lexical.json").is_file() and (model_dir / "lexical.safetensors").is_file()
+    assert (model_dir / "sentence_encoder.safetensors").is_file() == (kind == "tfidf+sentence")
     model = HPTModel.from_pretrained(model_dir)
     assert model.lexical is not None and model.lexical.c == metrics["lexical_channel"]["C"]
+    assert model.lexical.kind == kind
     texts = ["goal striker", "laser mirror photon"]
     expected = model.model_scores(texts) + model.lexical.scores(texts)
     assert np.allclose(Predictor(model).scores(texts), expected.numpy(), atol=1e-5)
+    if kind == "tfidf+sentence":
+        # The frozen encoder is the pretrained backbone, not the fine-tuned one: the sentence part
+        # of the scores is what the untouched backbone's embeddings give.
+        from hpt_core.backbone import load_backbone
+        from hpt_core.sentence import FrozenSentenceEncoder
+
+        pretrained = FrozenSentenceEncoder.copy_of(load_backbone(tiny_backbone)[0].base_model, model.tokenizer, 32)
+        assert np.allclose(model.lexical.sentence.embed(texts), pretrained.embed(texts), atol=1e-5)
+        assert not np.allclose(model.lexical.sentence.embed(texts),
+                               FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, 32).embed(texts), atol=1e-3)
+        (model_dir / "sentence_encoder.safetensors").unlink()
+        with pytest.raises(HPTInputError, match="frozen encoder"):
+            HPTModel.from_pretrained(model_dir)
     # A folder that lost the channel is refused in one line.
     (model_dir / "lexical.safetensors").unlink()
     with pytest.raises(HPTInputError, match="lexical channel"):
@@ -116,5 +133,5 @@ def test_recipes_paper_has_no_channel_and_default_has_it_for_every_method():
 
     assert resolve_method("hpt", recipe="paper").lexical_channel is None
     for name in METHODS:
-        assert resolve_method(name, recipe="small-data").lexical_channel == "tfidf"
+        assert resolve_method(name, recipe="small-data").lexical_channel == "tfidf+sentence"
     assert resolve_method("vanilla", recipe="small-data").text_residual_gate is None  # label-word options stay out
