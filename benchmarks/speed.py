@@ -79,6 +79,36 @@ def _model(args, hierarchy, max_length: int, **options):
     return build_model(config, hierarchy).to(args.device)
 
 
+def _training_autocast(device: str):
+    """The autocast training runs under by default (``TrainConfig.precision="auto"``) on ``device``."""
+    from hpt_core.training import resolve_precision
+
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=resolve_precision("auto", device) == "bf16")
+
+
+def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
+    """Fit the model's lexical channel (the recipe's: TF-IDF by default; with ``tfidf+sentence`` a
+    frozen encoder too) on a slice of 20ng's training and dev files and attach it: what a trained
+    model scores with. Its cost per text hardly depends on how many documents it was fitted on."""
+    from hpt_core.lexical import fit_lexical_channel
+    from hpt_core.sentence import FrozenSentenceEncoder
+
+    import numpy as np
+
+    if model.config.lexical_channel is None:  # --recipe paper: no channel
+        return model
+    h = model.hierarchy
+    train = read_corpus(args.ng / "train_lr.jsonl", h)[:n_train]
+    dev = read_corpus(args.ng / "dev.jsonl", h)[:n_dev]
+    with torch.inference_mode(False), torch.enable_grad():  # L-BFGS needs gradients (batch() runs in inference mode)
+        sentence = None if model.config.lexical_channel != "tfidf+sentence" else \
+            FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to(args.device)
+        model.lexical, _ = fit_lexical_channel([d.text for d in train], h.multi_hot([d.labels for d in train]),
+                                               np.asarray(h.depths) - 1, [d.text for d in dev],
+                                               h.multi_hot([d.labels for d in dev]), sentence=sentence, n_folds=2)
+    return model
+
+
 def _on(batch: dict, device: str) -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
@@ -133,13 +163,17 @@ def _train_child(args, run_dir, taxonomy, train, dev, max_length, extra) -> dict
 
 
 def training(args) -> list[dict]:
-    """Today's defaults and the old ones (random batches, attention dropout 0.1) side by side: the two
-    trainings run at the same time, so that both see the same machine load (``--sequential``: one by one)."""
+    """Today's defaults, the defaults in float32 (where the defaults train in bf16) and the old
+    defaults (random batches, attention dropout 0.1, float32) side by side: the trainings run at the
+    same time, so that all see the same machine load (``--sequential``: one by one, each alone)."""
+    from hpt_core.training import resolve_precision
+
     rows = []
-    before = ["--batching", "random", "--attention-dropout", "0.1"]
+    before = ["--batching", "random", "--attention-dropout", "0.1", "--precision", "fp32"]
     work = Path(tempfile.mkdtemp(dir=args.out, prefix="training-"))
+    fp32 = [["--precision", "fp32"]] if resolve_precision("auto", args.device) == "bf16" else []
     for max_length in args.lengths:
-        variants = ([],) if args.no_before else ([], before)
+        variants = [[], *fp32] + ([] if args.no_before else [before])
         jobs = []
         for i, extra in enumerate(variants):
             jobs.append(_start_child(args, work / f"{max_length}-{i}" / "run", args.wos / "taxonomy.tsv",
@@ -158,7 +192,7 @@ def step(args) -> dict:
     model = _model(args, hierarchy, 512).train()
     batch = _on(model.collate(model.tokenize([d.text for d in docs])), args.device)
     labels = torch.tensor(hierarchy.multi_hot([d.labels for d in docs]), dtype=torch.float32, device=args.device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.device == "cuda")
+    autocast = _training_autocast(args.device)  # both steps at the training precision
 
     def hpt_step():
         with autocast:
@@ -184,8 +218,11 @@ def step(args) -> dict:
 def latency(args) -> dict:
     hierarchy = LabelHierarchy.read(args.ng / "taxonomy.tsv")
     texts = [d.text for d in read_corpus(args.ng / "test2k.jsonl", hierarchy)][: args.latency_texts]
-    predictor = Predictor(_model(args, hierarchy, 128))
-    return _latency(predictor, texts, args.device)
+    model = _model(args, hierarchy, 128)
+    out = _latency(Predictor(model), texts, args.device)
+    # The default model also scores with its lexical channel: TF-IDF plus one frozen-encoder forward.
+    out["with_default_channel"] = _latency(Predictor(_attach_default_channel(model, args)), texts, args.device)
+    return out
 
 
 def _latency(predictor, texts, device) -> dict:
@@ -238,6 +275,11 @@ def batch(args) -> dict:
            "bare_input_order_s": timed(lambda: bare(input_order))}
     out["ratio_hpt_to_bare"] = out["hpt_s"] / out["bare_sorted_s"]
     out["hpt_docs_per_s"] = len(texts) / out["hpt_s"]
+    # The default model scores with its lexical channel too (one more encoder forward per document).
+    with_channel = _attach_default_channel(_model(args, hierarchy, args.predict_length).eval(), args)
+    out["with_default_channel_s"] = timed(lambda: hpt(with_channel))
+    out["ratio_with_channel_to_bare"] = out["with_default_channel_s"] / out["bare_sorted_s"]
+    del with_channel
     if args.windows > 1:
         model.config = model.config.replace(max_windows=args.windows, window_overlap=min(64, args.predict_length // 4))
         windows, _, _ = model.tokenize_windows(texts)

@@ -24,6 +24,15 @@ _EXPORTS = {
     "evaluate_run": "hpt_core.evaluation",
     "Predictor": "hpt_core.predict",
     "label_word_neighbours": "hpt_core.neighbours",
+    "explain": "hpt_core.explain",
+    "Explanation": "hpt_core.explain",
+    "analyse_run": "hpt_core.error_analysis",
+    "ZeroShotClassifier": "hpt_core.zero_shot",
+    "ZeroShotConfig": "hpt_core.zero_shot",
+    "LexicalChannel": "hpt_core.lexical",
+    "fit_lexical_channel": "hpt_core.lexical",
+    "FrozenSentenceEncoder": "hpt_core.sentence",
+    "embed_texts": "hpt_core.sentence",
 }
 
 __all__ = ["HPTInputError", *_EXPORTS]

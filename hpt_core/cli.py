@@ -100,7 +100,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lexical-channel", choices=["tfidf+sentence", "tfidf", "none"], default=None,
                    help="add the scores of a linear scorer over TF-IDF features of the whole text (and, with "
                         "tfidf+sentence, the frozen backbone's sentence embedding), the model trained to complement "
-                        "it (small-data default: tfidf+sentence); 'none' scores with the model alone (the paper)")
+                        "it (small-data default: tfidf); 'none' scores with the model alone (the paper)")
     p.add_argument("--label-score-input", choices=["hidden", "mlm_transform"], default=m.label_score_input,
                    help="score label words against the [PRED] hidden state (eq. 10) or the MLM head transform of it")
     p.add_argument("--attention-dropout", type=float, default=None,

@@ -112,8 +112,7 @@ class HPTConfig(_JSONConfig):
             ZMLCE loss when training starts (its L2 strength chosen on dev), whose scores are added
             to the model's; the model trains on the sum, with out-of-fold lexical scores for its
             training documents, so it learns what the words alone miss. It reads every word of a
-            long document and applies to every method. ``"tfidf+sentence"`` (the small-data
-            default) adds, beside the TF-IDF row, the sentence embedding of the text's first
+            long document and applies to every method (the small-data default). ``"tfidf+sentence"`` adds, beside the TF-IDF row, the sentence embedding of the text's first
             ``max_length`` tokens by a frozen copy of the pretrained backbone: the features of the
             one-minute baseline (TF-IDF + embeddings + LR), at one more encoder forward per
             document when scoring.
@@ -326,20 +325,18 @@ class Recipe:
 #: every parameter, label words and biases barely move in a few hundred steps; here the parameters
 #: HPT adds learn at 1e-3 and the encoder at 1e-4 after a 5 % warm-up, label words start from the
 #: bundled sentence encoder's pooled encoding of their names, each [PRED] state gets the mean
-#: text state through a learned gate, a lexical channel (TF-IDF of the whole text and the frozen
-#: backbone's sentence embedding) adds its scores to the model's (issue 8; see ``HPTConfig`` and
-#: ``hpt_core.lexical``), and attention
+#: text state through a learned gate, a TF-IDF lexical channel over the whole text adds its
+#: scores to the model's (issue 8; see ``HPTConfig`` and ``hpt_core.lexical``), and attention
 #: probabilities get no dropout, which keeps PyTorch's fused attention kernel on the CPU (half the
 #: memory of training at 512 tokens).
 RECIPES: dict[str, Recipe] = {
     "paper": Recipe("the paper: Adam 3e-5 for every parameter, constant; label words from word embeddings"),
     "small-data": Recipe(
         "new parameters at 1e-3, encoder at 1e-4, 5% warm-up; label words from the encoder; "
-        "gated mean text state added to each [PRED]; lexical channel (TF-IDF + frozen sentence embedding) "
-        "added to the scores; "
+        "gated mean text state added to each [PRED]; TF-IDF lexical channel added to the scores; "
         "no attention dropout (fused attention)",
         train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05},
-        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "lexical_channel": "tfidf+sentence",
+        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "lexical_channel": "tfidf",
                "attention_dropout": 0.0},
     ),
 }

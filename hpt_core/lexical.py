@@ -11,7 +11,8 @@ leaves it out):
 * TF-IDF over word unigrams and bigrams of the whole text (``sublinear_tf``, ``min_df=2``, at most
   ``max_features`` columns: 262,144, fewer for very large label sets so the weights stay under
   20 M numbers), fitted on the training texts;
-* with ``"tfidf+sentence"`` (the small-data default), also the sentence embedding of the text's
+* with ``"tfidf+sentence"`` (an option; measured below the TF-IDF channel on 20ng dev, see
+  docs/benchmarks.md), also the sentence embedding of the text's
   first ``max_length`` tokens by a *frozen copy of the pretrained backbone*
   (``hpt_core.sentence``): mean-pooled, L2-normalised, side by side with the TF-IDF row — the
   features of the one-minute baseline (TF-IDF + embeddings + LR). Fine-tuning moves the model's own

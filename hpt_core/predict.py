@@ -13,6 +13,11 @@ from hpt_core.errors import HPTInputError
 from hpt_core.inputs import check_text
 from hpt_core.model import HPTModel
 
+#: Above this many labels a prediction table holds the best ``TOP_SCORES`` scores of each text in
+#: one column instead of one column per label (5,000 labels × 10,000 texts would be 50 M cells).
+MAX_SCORE_COLUMNS = 200
+TOP_SCORES = 10
+
 
 def model_dir_of(run_dir: str | Path) -> Path:
     """A run folder's best model folder (or the folder itself when it is a model folder)."""
@@ -116,16 +121,25 @@ class Predictor:
         return out
 
     def predict_table(self, texts: list[str], batch_size: int = 32):
-        """Predictions as a table (one row per text), ready for CSV download."""
+        """Predictions as a table (one row per text), ready for CSV download: the labels, consistent
+        labels and paths, then a ``score:<label>`` column per label — or, for trees of more than
+        ``MAX_SCORE_COLUMNS`` labels, one ``top_scores`` column with the ``TOP_SCORES`` best
+        (``label (+1.234); …``)."""
         import pandas as pd
 
         rows = []
+        wide = len(self.hierarchy.labels) <= MAX_SCORE_COLUMNS
         for p in self.predict(texts, batch_size):
-            rows.append({
+            row = {
                 "text": p.text,
                 "labels": ";".join(p.labels),
                 "consistent_labels": ";".join(p.consistent_labels),
                 "paths": " | ".join("/".join(path) for path in p.paths),
-                **{f"score:{label}": round(score, 4) for label, score in p.scores.items()},
-            })
+            }
+            if wide:
+                row.update({f"score:{label}": round(score, 4) for label, score in p.scores.items()})
+            else:
+                best = sorted(p.scores.items(), key=lambda item: -item[1])[:TOP_SCORES]
+                row["top_scores"] = "; ".join(f"{label} ({score:+.3f})" for label, score in best)
+            rows.append(row)
         return pd.DataFrame(rows)

@@ -119,6 +119,7 @@ with tab_batch:
             columns = [c for c in table.columns if not c.startswith("score:")]
             st.dataframe(table[columns].head(200), hide_index=True)
             if len(table) > 200:
-                st.caption(f"The first 200 of {len(table)} rows; the CSV holds them all, with every label's score.")
+                st.caption(f"The first 200 of {len(table)} rows; the CSV holds them all, with every label's score "
+                           "(the best 10 per text for trees of more than 200 labels).")
             st.download_button("Download predictions (CSV)", csv_bytes(table), file_name=f"predictions-{run_dir.name}.csv",
                                mime="text/csv", icon=":material/download:", on_click="ignore")

@@ -209,7 +209,7 @@ def test_train_launches_two_seeds_that_queue_then_cancel(workspace, tiny_backbon
         saved = RunConfig.from_json(launched[0] / "run.json")
         assert (saved.train.lr, saved.train.new_params_lr, saved.train.warmup_ratio) == (1e-4, 1e-3, 0.05)
         assert (saved.model.label_word_encoding, saved.model.text_residual_gate) == ("encoder", 3.0)
-        assert (saved.model.lexical_channel, saved.model.max_windows) == ("tfidf+sentence", 1)  # the recipe's channel
+        assert (saved.model.lexical_channel, saved.model.max_windows) == ("tfidf", 1)  # the recipe's channel
         assert "Launched" in texts(at.success)
         assert by_label(at.sidebar.selectbox, "Current run").value == "queue-test-seed1"
 
@@ -253,11 +253,12 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
     """More options: the lexical channel is on under small-data and can be switched off; whole
     documents as windows; both land in the saved run.json."""
     at = open_page("train")
-    assert by_label(at.selectbox, "Lexical channel").value == "TF-IDF + sentence embedding"  # the recipe's default
+    assert by_label(at.selectbox, "Lexical channel").value == "TF-IDF"  # the recipe's default
     by_label(at.radio, "Backbone").set_value("other")
     at.text_input(key="train_backbone").input(tiny_backbone)
     by_label(at.number_input, "Max length (tokens)").set_value(32)
     by_label(at.selectbox, "Lexical channel").set_value("none")
+    by_label(at.selectbox, "Precision").set_value("fp32")
     by_label(at.number_input, "Windows per document (max)").set_value(3)
     by_label(at.number_input, "Max steps (0 = no limit)").set_value(1)
     by_label(at.text_input, "Run name (optional)").input("options test")
@@ -267,7 +268,7 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
     run_dir = workspace / "runs" / "options-test"
     try:
         saved = RunConfig.from_json(run_dir / "run.json")
-        assert (saved.model.lexical_channel, saved.model.max_windows) == (None, 3)
+        assert (saved.model.lexical_channel, saved.model.max_windows, saved.train.precision) == (None, 3, "fp32")
     finally:
         runs.cancel(run_dir, grace_s=10)
 

@@ -122,7 +122,7 @@ def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
     default, _, _ = _configs(build_parser().parse_args(common), "hpt")
     assert (default.train.lr, default.train.new_params_lr, default.train.warmup_ratio) == (1e-4, 1e-3, 0.05)
     assert (default.model.label_word_encoding, default.model.text_residual_gate, default.model.lexical_channel) == (
-        "encoder", 3.0, "tfidf+sentence")
+        "encoder", 3.0, "tfidf")
     # the paper's exact settings are one option away
     paper, _, _ = _configs(build_parser().parse_args(common + ["--recipe", "paper"]), "hpt")
     assert paper.train == TrainConfig() and paper.model == HPTConfig()

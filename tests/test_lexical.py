@@ -133,5 +133,5 @@ def test_recipes_paper_has_no_channel_and_default_has_it_for_every_method():
 
     assert resolve_method("hpt", recipe="paper").lexical_channel is None
     for name in METHODS:
-        assert resolve_method(name, recipe="small-data").lexical_channel == "tfidf+sentence"
+        assert resolve_method(name, recipe="small-data").lexical_channel == "tfidf"
     assert resolve_method("vanilla", recipe="small-data").text_residual_gate is None  # label-word options stay out

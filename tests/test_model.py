@@ -269,7 +269,7 @@ def test_recipes_apply_label_word_options_only_where_a_method_has_label_words():
     assert resolve_method("hpt", recipe="paper") == resolve_method("hpt") == HPTConfig()
     for baseline in ("vanilla", "hard-prompt"):
         # Only the lexical channel, which every method can use, comes from the recipe.
-        assert resolve_method(baseline, recipe="small-data") == resolve_method(baseline, lexical_channel="tfidf+sentence",
+        assert resolve_method(baseline, recipe="small-data") == resolve_method(baseline, lexical_channel="tfidf",
                                                                                attention_dropout=0.0)
     with pytest.raises(HPTInputError, match="text_residual_gate"):
         resolve_method("vanilla", text_residual_gate=1.0)

@@ -38,10 +38,22 @@ def test_batch_predictions_equal_one_by_one(predictor):
     assert np.allclose(together, alone, atol=1e-5)
 
 
-def test_prediction_table_for_csv_download(predictor):
+def test_prediction_table_for_csv_download(predictor, monkeypatch):
+    from hpt_core import predict
+
     table = predictor.predict_table(["goal striker", "cell gene"])
     assert list(table.columns[:4]) == ["text", "labels", "consistent_labels", "paths"]
     assert len(table) == 2
+    n_labels = len(predictor.hierarchy.labels)
+    assert [c for c in table.columns if c.startswith("score:")] == [f"score:{lab}" for lab in predictor.hierarchy.labels]
+    # A big tree: one column with the best scores, not thousands of columns.
+    monkeypatch.setattr(predict, "MAX_SCORE_COLUMNS", n_labels - 1)
+    monkeypatch.setattr(predict, "TOP_SCORES", 3)
+    table = predictor.predict_table(["goal striker", "cell gene"])
+    assert not any(c.startswith("score:") for c in table.columns) and "top_scores" in table.columns
+    best = table["top_scores"][0].split("; ")
+    scores = predictor.predict(["goal striker"])[0].scores
+    assert best == [f"{lab} ({s:+.3f})" for lab, s in sorted(scores.items(), key=lambda item: -item[1])[:3]]
 
 
 def test_a_missing_run_is_a_clear_error(tmp_path):

@@ -311,3 +311,38 @@ def test_windows_and_random_batching_train_end_to_end(tmp_path, tiny_backbone, t
     from hpt_core.model import HPTModel
 
     assert HPTModel.from_pretrained(tmp_path / "run" / "model").config.max_windows == 2
+
+
+def test_precision_auto_is_bf16_only_where_bfloat16_is_native(monkeypatch):
+    """auto: bf16 on a GPU and on a CPU with native bfloat16, float32 on any other CPU (emulated
+    bfloat16 would be slower there); fp32 and bf16 are taken as asked."""
+    import torch
+
+    from hpt_core import training
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert training.resolve_precision("auto", "cpu") == "no"
+    assert training.resolve_precision("auto", "cuda") == "bf16"
+    assert training.resolve_precision("bf16", "cpu") == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert training.resolve_precision("auto", "cpu") == "bf16"
+    assert training.resolve_precision("fp32", "cpu") == "no"
+    with pytest.raises(HPTInputError, match="precision must be one of auto, bf16, fp32"):
+        TrainConfig(precision="fp16")
+
+
+def test_a_bf16_run_says_so_and_reports_float32_figures(tmp_path, tiny_backbone, task_files):
+    """The precision a run trained at is in metrics.json and the log; the reported figures are those
+    the float32 model gives (what `evaluate` and Predictor compute)."""
+    from hpt_core.data import read_corpus
+    from hpt_core.evaluation import evaluate_model
+    from hpt_core.model import HPTModel
+
+    metrics = train(_config(task_files, tiny_backbone, precision="bf16", max_steps=4), tmp_path / "run")
+    assert metrics["precision"] == "bf16"
+    assert "bf16 autocast" in (tmp_path / "run" / "train.log").read_text()
+    model = HPTModel.from_pretrained(tmp_path / "run" / "model")
+    test = read_corpus(task_files["test"], model.hierarchy)
+    again = evaluate_model(model, test, metrics["train_counts"])
+    assert again["micro_f1"] == metrics["test"]["micro_f1"] and again["macro_f1"] == metrics["test"]["macro_f1"]
