@@ -112,6 +112,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window-overlap", type=int, default=m.window_overlap, help="text tokens shared by consecutive windows")
     p.add_argument("--window-pooling", choices=["max", "mean"], default=m.window_pooling,
                    help="how window scores become a document score, per label")
+    p.add_argument("--decision", choices=["auto", "threshold", "path"], default=None,
+                   help="how scores become labels: every label scoring above 0 (the paper), one best root-to-leaf "
+                        "path per document, or auto: whichever is better on dev after training (small-data default)")
     p.add_argument("--batching", choices=["length_grouped", "random"], default=t.batching,
                    help="training batches of similar lengths (less padding; shuffled within mega-batches) or at random")
 
@@ -122,7 +125,8 @@ def _model_overrides(args: argparse.Namespace) -> dict:
                  "label_word_init": args.label_word_init, "label_score_input": args.label_score_input,
                  "max_windows": args.max_windows, "window_overlap": args.window_overlap,
                  "window_pooling": args.window_pooling}
-    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate", "lexical_channel", "attention_dropout"):
+    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate", "lexical_channel", "attention_dropout",
+                 "decision"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     for name in ("text_residual_gate", "lexical_channel"):
@@ -211,7 +215,9 @@ def _cmd_evaluate(args) -> int:
               file=sys.stderr)
     else:
         report = evaluate_run(args.run_dir, args.data, progress=True)
-    rows = [("independent (score > 0)", report), ("hierarchy-consistent", report["consistent"])]
+    from hpt_core.decoding import decision_name
+
+    rows = [(decision_name(report.get("decision", "threshold")), report), ("hierarchy-consistent", report["consistent"])]
     if args.zero_shot:
         from hpt_core.zero_shot import evaluate_beside_run
 
@@ -333,6 +339,22 @@ def _cmd_import(args) -> int:
     return 0
 
 
+def _cmd_decide(args) -> int:
+    from hpt_core.decoding import decision_name
+    from hpt_core.training import choose_run_decision
+
+    metrics = choose_run_decision(args.run_dir, args.decision)
+    rule = metrics["dev"]["decision"]
+    chosen = metrics.get("decision")
+    print(f"decision rule: {decision_name(rule)}"
+          + (" (dev macro-F1 " + ", ".join(f"{decision_name(r)} {100 * f:.2f}" for r, f in chosen["dev_macro_f1"].items()) + ")"
+             if chosen else ""))
+    for split in ("dev", "test"):
+        if split in metrics:
+            print(f"{split}: micro-F1 {100 * metrics[split]['micro_f1']:.2f}  macro-F1 {100 * metrics[split]['macro_f1']:.2f}")
+    return 0
+
+
 def _cmd_run_job(args) -> int:
     from hpt_core.training import run_job
     from hpt_core.zero_shot import is_zero_shot_run, run_job as run_zero_shot_job
@@ -442,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("methods", help="list the methods (HPT, ablations, baselines)")
     p.set_defaults(func=_cmd_methods)
+
+    p = sub.add_parser("decide", help="choose a finished run's decision rule (thresholds or one path) on its dev "
+                                      "file, or set it; updates the model folder and metrics.json")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--decision", choices=["auto", "threshold", "path"], default="auto")
+    p.set_defaults(func=_cmd_decide)
 
     p = sub.add_parser("run-job", help=argparse.SUPPRESS)
     p.add_argument("run_dir")

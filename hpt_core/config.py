@@ -139,6 +139,12 @@ class HPTConfig(_JSONConfig):
             when ``max_windows`` > 1.
         window_pooling (str, defaults to ``"max"``): how window scores become a document score, per
             label: ``"max"`` (a label is as present as in its most convincing window) or ``"mean"``.
+        decision (str, defaults to ``"threshold"``): how scores become the prediction: ``"threshold"``
+            — every label with a positive score (the paper); ``"path"`` — one complete root-to-leaf
+            path per document (the best child at each depth), for data where every document has
+            exactly one path; ``"auto"`` (the small-data default) — whichever of the two gives the
+            better dev macro-F1 with the best model, chosen when training ends (ties: threshold) and
+            saved in the model folder. Epochs are chosen by the threshold rule either way.
     """
 
     method: str = "hpt"
@@ -166,6 +172,7 @@ class HPTConfig(_JSONConfig):
     max_windows: int = 1
     window_overlap: int = 64
     window_pooling: str = "max"
+    decision: str = "threshold"
 
     def __post_init__(self) -> None:
         choices = {
@@ -178,6 +185,7 @@ class HPTConfig(_JSONConfig):
             "label_word_encoding": ("embeddings", "encoder"),
             "classification_loss": ("zmlce", "bce"),
             "window_pooling": ("max", "mean"),
+            "decision": ("threshold", "path", "auto"),
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -334,10 +342,11 @@ RECIPES: dict[str, Recipe] = {
     "small-data": Recipe(
         "new parameters at 1e-3, encoder at 1e-4, 5% warm-up; label words from the encoder; "
         "gated mean text state added to each [PRED]; TF-IDF lexical channel added to the scores; "
+        "decision rule (thresholds or one path) chosen on dev; "
         "no attention dropout (fused attention)",
         train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05},
         model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "lexical_channel": "tfidf",
-               "attention_dropout": 0.0},
+               "attention_dropout": 0.0, "decision": "auto"},
     ),
 }
 DEFAULT_RECIPE = "small-data"

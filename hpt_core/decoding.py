@@ -236,3 +236,34 @@ def argmax_path_decode(scores, hierarchy) -> np.ndarray:
         # A document whose node has children but none at this depth cannot happen in a tree
         # (children sit exactly one level below their parent).
     return out
+
+
+#: How a model's label scores become its prediction (``HPTConfig.decision``): ``"threshold"`` —
+#: every label whose score is positive (HPT's rule, :func:`independent_decode`); ``"path"`` —
+#: exactly one complete root-to-leaf path per document (:func:`argmax_path_decode`), for data sets
+#: where every document has one path. ``"auto"`` is resolved to one of them on dev after training.
+DECISIONS = ("threshold", "path")
+
+
+def decision_rule(decision: str) -> str:
+    """The rule a model decides with: ``"auto"`` not yet resolved (a model saved before training
+    ended) decides as ``"threshold"``, the paper's."""
+    return "path" if decision == "path" else "threshold"
+
+
+def decide(scores, hierarchy, decision: str = "threshold") -> np.ndarray:
+    """The prediction (N, C) int8 of ``scores`` (N, C) under a decision rule (see ``DECISIONS``).
+
+    >>> from hpt_core.hierarchy import LabelHierarchy
+    >>> h = LabelHierarchy([("Root", "A"), ("A", "A1"), ("Root", "B")])
+    >>> decide([[-0.5, -1.0, -2.0]], h, "threshold").tolist(), decide([[-0.5, -1.0, -2.0]], h, "path").tolist()
+    ([[0, 0, 0]], [[1, 1, 0]])
+    """
+    if decision_rule(decision) == "path":
+        return argmax_path_decode(scores, hierarchy).astype(np.int8)
+    return independent_decode(scores)
+
+
+def decision_name(decision: str) -> str:
+    """How tables and pages name a decision rule."""
+    return "best single path" if decision_rule(decision) == "path" else "independent (score > 0)"

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hpt_core.decoding import consistent_decode, independent_decode, predicted_paths
+from hpt_core.decoding import consistent_decode, decide, predicted_paths
 from hpt_core.errors import HPTInputError
 
 MISSED, SPURIOUS, WRONG_SIBLING, WRONG_CHILD = "missed", "spurious", "wrong sibling", "right parent wrong child"
@@ -97,13 +97,19 @@ class ErrorAnalysis:
     decision: str = "consistent"
 
 
-def analyse(texts: list[str], y_true, scores, hierarchy, decision: str = "consistent") -> ErrorAnalysis:
-    """Errors of every document from gold multi-hot labels (N, C) and model scores (N, C)."""
+def analyse(texts: list[str], y_true, scores, hierarchy, decision: str = "consistent",
+            rule: str = "threshold") -> ErrorAnalysis:
+    """Errors of every document from gold multi-hot labels (N, C) and model scores (N, C).
+
+    ``rule`` is the model's decision rule (``HPTConfig.decision``: scores > 0, or one best path);
+    ``decision="consistent"`` then keeps a label only with its parent."""
     if decision not in ("consistent", "independent"):
         raise HPTInputError(f"decision must be consistent or independent; got {decision!r}")
     y_true = np.asarray(y_true)
     scores = np.asarray(scores, dtype=np.float64)
-    y_pred = consistent_decode(scores, hierarchy) if decision == "consistent" else independent_decode(scores)
+    y_pred = decide(scores, hierarchy, rule)
+    if decision == "consistent":
+        y_pred = consistent_decode(y_pred, hierarchy)
     labels = hierarchy.labels
     doc_rows, error_rows = [], []
     for n, text in enumerate(texts):
@@ -190,7 +196,7 @@ def analyse_run(run_dir: str | Path, data: str | Path, decision: str = "consiste
                 progress: bool = False):
     """``(analysis, evaluation report)`` of a run's best model on a corpus file (scored once)."""
     from hpt_core.data import read_corpus
-    from hpt_core.evaluation import train_counts_of
+    from hpt_core.evaluation import model_decision, train_counts_of
     from hpt_core.metrics import evaluation_report
     from hpt_core.predict import load_run_model
 
@@ -200,8 +206,9 @@ def analyse_run(run_dir: str | Path, data: str | Path, decision: str = "consiste
     texts = [d.text for d in documents]
     scores = model.predict_scores(texts, batch_size=batch_size, progress=progress).numpy()
     y_true = h.multi_hot([d.labels for d in documents])
-    report = evaluation_report(y_true, scores, h, train_counts_of(run_dir, len(h.labels)))
-    return analyse(texts, y_true, scores, h, decision), report
+    rule = model_decision(model)
+    report = evaluation_report(y_true, scores, h, train_counts_of(run_dir, len(h.labels)), rule)
+    return analyse(texts, y_true, scores, h, decision, rule), report
 
 
 def check_table_path(path: str | Path) -> Path:

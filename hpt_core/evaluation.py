@@ -7,7 +7,21 @@ from pathlib import Path
 import numpy as np
 
 from hpt_core.data import Document, read_corpus
-from hpt_core.metrics import evaluation_report, per_label_table
+from hpt_core.decoding import DECISIONS, decide
+from hpt_core.metrics import evaluation_report, macro_f1, per_label_table
+
+
+def model_decision(model) -> str:
+    """The decision rule ``model`` predicts with (``HPTConfig.decision``; "threshold" without one)."""
+    return getattr(getattr(model, "config", None), "decision", "threshold")
+
+
+def choose_decision(y_true, scores, hierarchy) -> tuple[str, dict[str, float]]:
+    """The decision rule with the better macro-F1 on ``scores`` (N, C) against ``y_true`` (N, C)
+    (dev), ties to ``"threshold"`` (the paper's), and every rule's macro-F1."""
+    by_rule = {rule: macro_f1(y_true, decide(scores, hierarchy, rule)) for rule in DECISIONS}
+    best = max(DECISIONS, key=lambda rule: (by_rule[rule], rule == "threshold"))
+    return best, by_rule
 
 
 def train_counts_of(run_dir: str | Path, n_labels: int) -> np.ndarray:
@@ -18,7 +32,7 @@ def train_counts_of(run_dir: str | Path, n_labels: int) -> np.ndarray:
     return np.asarray(counts, dtype=np.int64) if counts and len(counts) == n_labels else np.zeros(n_labels, dtype=np.int64)
 
 
-def _gold_and_scores(model, documents: list[Document], batch_size: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+def gold_and_scores(model, documents: list[Document], batch_size: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """Gold multi-hot labels (N, C) and model scores (N, C) of ``documents``."""
     scores = model.predict_scores([d.text for d in documents], batch_size=batch_size, progress=progress).numpy()
     return model.hierarchy.multi_hot([d.labels for d in documents]), scores
@@ -26,8 +40,8 @@ def _gold_and_scores(model, documents: list[Document], batch_size: int, progress
 
 def evaluate_model(model, documents: list[Document], train_counts, batch_size: int = 64, progress: bool = False) -> dict:
     """The full evaluation report (see ``metrics.evaluation_report``) of ``model`` on ``documents``."""
-    y_true, scores = _gold_and_scores(model, documents, batch_size, progress)
-    return evaluation_report(y_true, scores, model.hierarchy, train_counts)
+    y_true, scores = gold_and_scores(model, documents, batch_size, progress)
+    return evaluation_report(y_true, scores, model.hierarchy, train_counts, model_decision(model))
 
 
 def evaluate_run(run_dir: str | Path, data: str | Path, batch_size: int = 64, with_table: bool = False,
@@ -38,8 +52,9 @@ def evaluate_run(run_dir: str | Path, data: str | Path, batch_size: int = 64, wi
     model = load_run_model(run_dir)
     documents = read_corpus(data, model.hierarchy)
     counts = train_counts_of(run_dir, len(model.hierarchy.labels))
-    y_true, scores = _gold_and_scores(model, documents, batch_size, progress)
-    report = evaluation_report(y_true, scores, model.hierarchy, counts)
+    y_true, scores = gold_and_scores(model, documents, batch_size, progress)
+    decision = model_decision(model)
+    report = evaluation_report(y_true, scores, model.hierarchy, counts, decision)
     if not with_table:
         return report
-    return report, per_label_table(y_true, (scores > 0).astype(np.int8), model.hierarchy, counts)
+    return report, per_label_table(y_true, decide(scores, model.hierarchy, decision), model.hierarchy, counts)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from hpt_core.decoding import consistent_decode, independent_decode
+from hpt_core.decoding import consistent_decode, decide, decision_rule
 
 __all__ = [
     "micro_f1",
@@ -417,11 +417,12 @@ def _figures(t: np.ndarray, p: np.ndarray, hierarchy, train_counts) -> dict:
     }
 
 
-def evaluation_report(y_true, scores, hierarchy, train_counts) -> dict:
+def evaluation_report(y_true, scores, hierarchy, train_counts, decision: str = "threshold") -> dict:
     """All evaluation figures of one split, as the JSON-ready dict the CLI prints.
 
     Predictions are ``scores > 0``, each label decided on its own (HPT's rule,
-    :func:`hpt_core.decoding.independent_decode`). The same figures are also computed on the
+    :func:`hpt_core.decoding.independent_decode`), or with ``decision="path"`` the best single
+    path (:func:`hpt_core.decoding.decide`; the rule is in the report as ``"decision"``). The same figures are also computed on the
     hierarchy-consistent decoding of the same scores
     (:func:`hpt_core.decoding.consistent_decode`), under the key ``"consistent"``.
 
@@ -464,7 +465,8 @@ def evaluation_report(y_true, scores, hierarchy, train_counts) -> dict:
     if s.shape != t.shape:
         raise ValueError(f"y_true has shape {t.shape} but scores has shape {s.shape}")
     _check_hierarchy(t.shape[1], hierarchy)
-    pred = independent_decode(s)
+    pred = decide(s, hierarchy, decision)
     report = _figures(t, pred, hierarchy, train_counts)
+    report["decision"] = decision_rule(decision)
     report["consistent"] = _figures(t, consistent_decode(pred, hierarchy), hierarchy, train_counts)
     return report

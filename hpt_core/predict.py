@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpt_core.decoding import consistent_decode, predicted_paths
+from hpt_core.decoding import consistent_decode, decide, decision_rule, predicted_paths
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import check_text
 from hpt_core.model import HPTModel
@@ -42,8 +42,8 @@ def load_run_model(run_dir: str | Path, device: str | None = None) -> HPTModel:
 class Prediction:
     """One text's prediction.
 
-    ``labels`` is the paper's independent per-depth decision (score > 0); ``consistent_labels``
-    keeps a label only when its parent is kept; ``paths`` are the root-to-node paths of the
+    ``labels`` is the model's decision (``HPTConfig.decision``): the paper's independent per-label
+    decision (score > 0), or one best path; ``consistent_labels`` keeps a label only when its parent is kept; ``paths`` are the root-to-node paths of the
     consistent prediction. ``tokens_total`` is the text's length in word pieces, ``tokens_read``
     how many of them the model read, in ``windows`` windows (``HPTConfig.max_windows``).
     """
@@ -77,6 +77,11 @@ class Predictor:
         self.hierarchy = model.hierarchy
         self.last_latency_s: float | None = None
 
+    @property
+    def decision(self) -> str:
+        """The rule scores become labels by: ``"threshold"`` (score > 0) or ``"path"`` (one best path)."""
+        return decision_rule(getattr(self.model.config, "decision", "threshold"))
+
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str | None = None) -> "Predictor":
         return cls(load_run_model(run_dir, device))
@@ -105,8 +110,8 @@ class Predictor:
         scores, reading = self.model.predict_scores(texts, batch_size=batch_size, progress=progress, return_reading=True)
         scores = scores.numpy()
         self.last_latency_s = time.perf_counter() - started
-        independent = scores > 0
-        consistent = consistent_decode(scores, self.hierarchy)
+        independent = decide(scores, self.hierarchy, self.decision)
+        consistent = consistent_decode(independent, self.hierarchy)
         labels = self.hierarchy.labels
         out = []
         for i, text in enumerate(texts):

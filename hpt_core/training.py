@@ -27,9 +27,11 @@ from hpt_core.backbone import check_backbone
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
 from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
+from hpt_core.decoding import decision_name
 from hpt_core.errors import HPTInputError
-from hpt_core.evaluation import evaluate_model
+from hpt_core.evaluation import choose_decision, evaluate_model, gold_and_scores
 from hpt_core.hierarchy import LabelHierarchy
+from hpt_core.metrics import evaluation_report
 from hpt_core.inputs import check_output_path
 from hpt_core.model import HPTModel, build_model
 
@@ -437,17 +439,56 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "train_seconds": time.time() - started, "train_docs_per_s": docs_seen / max(time.time() - started, 1e-9),
         "train_counts": train_counts.tolist(),
         "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
-        "dev": evaluate_model(best, dev_docs, train_counts, tc.eval_batch_size),
     }
+    metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, train_counts, tc.eval_batch_size))
     if best.lexical is not None:
         metrics["lexical_channel"] = best.lexical.summary()
-    if test_docs:
-        metrics["test"] = evaluate_model(best, test_docs, train_counts, tc.eval_batch_size)
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), "state": "completed"})
     runs.update_status(run_dir, state="completed", finished=time.time())
     logger.info("done: dev macro-F1 %.4f%s", metrics["dev"]["macro_f1"],
                 f", test macro-F1 {metrics['test']['macro_f1']:.4f}" if test_docs else "")
+    return metrics
+
+
+def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int) -> dict:
+    """The best model's dev (and test) figures, in float32. With ``decision="auto"`` the decision
+    rule is chosen first, once, on dev (:func:`hpt_core.evaluation.choose_decision`) and written
+    into the model folder, which from then on decides by it."""
+    out = {}
+    dev_y, dev_scores = gold_and_scores(best, dev_docs, batch_size, False)
+    if best.config.decision == "auto":
+        chosen, by_rule = choose_decision(dev_y, dev_scores, best.hierarchy)
+        best.config = best.config.replace(decision=chosen)
+        best.save_pretrained(run_dir / runs.MODEL_DIR)
+        out["decision"] = {"chosen": chosen, "dev_macro_f1": by_rule}
+        logger.info("decision rule: %s (dev macro-F1 %s)", decision_name(chosen),
+                    ", ".join(f"{decision_name(r)} {f:.4f}" for r, f in by_rule.items()))
+    out["dev"] = evaluation_report(dev_y, dev_scores, best.hierarchy, train_counts, best.config.decision)
+    if test_docs:
+        out["test"] = evaluate_model(best, test_docs, train_counts, batch_size)
+    return out
+
+
+def choose_run_decision(run_dir: str | Path, decision: str = "auto") -> dict:
+    """Set a finished run's decision rule — ``"auto"`` chooses it on the run's dev file, as training
+    does when it ends — save it in the model folder and recompute the dev and test figures of
+    ``metrics.json``. For runs trained before the rule existed, or to compare rules on one model.
+    Returns the updated metrics."""
+    run_dir = Path(run_dir)
+    metrics = runs.read_json(run_dir / runs.METRICS)
+    if not isinstance(metrics, dict):
+        raise HPTInputError("this run has not finished (no readable metrics.json)", run_dir)
+    config = RunConfig.from_json(run_dir / runs.RUN_CONFIG)
+    hierarchy, _, dev_docs, test_docs = load_run_data(config)
+    best = HPTModel.from_pretrained(run_dir / runs.MODEL_DIR)
+    best.config = best.config.replace(decision=decision)
+    if decision != "auto":
+        best.save_pretrained(run_dir / runs.MODEL_DIR)
+        metrics.pop("decision", None)
+    counts = np.asarray(metrics.get("train_counts") or np.zeros(len(hierarchy.labels)), dtype=np.int64)
+    metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size))
+    runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     return metrics
 
 

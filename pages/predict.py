@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from hpt_core import viz
+from hpt_core.decoding import decision_name
 from hpt_core.errors import HPTInputError
 from hpt_core.workspace import TEXTS_SUFFIXES, upload_suffix
 from pages._shared import (chart, csv_bytes, md, page_setup, predict_file, require_predictor, show_error,
@@ -54,7 +55,7 @@ with tab_one:
         raw, consistent = set(p.labels), set(p.consistent_labels)
         c = st.columns(3)
         c[0].metric("Latency", f"{1000 * (latency or 0):.0f} ms", help="Model forward pass on this machine's CPU.")
-        c[1].metric("Labels (independent)", len(raw))
+        c[1].metric(f"Labels ({decision_name(model.decision)})", len(raw))
         c[2].metric("Labels (consistent)", len(consistent))
         st.caption(f"Read {p.tokens_read:,} of {p.tokens_total:,} tokens in {p.windows} window{'s' * (p.windows != 1)}.")
         by_depth = p.by_depth(h)
@@ -78,14 +79,14 @@ with tab_one:
         for depth, items in by_depth.items():
             rows.append({
                 "depth": depth,
-                "independent (score > 0)": listed([f"{lab} ({s:+.2f})" for lab, s in items if lab in raw]),
+                decision_name(model.decision): listed([f"{lab} ({s:+.2f})" for lab, s in items if lab in raw]),
                 "hierarchy-consistent": listed([label for label, _ in items if label in consistent]),
                 "best label": f"{items[0][0]} ({items[0][1]:+.2f})" if items else "—",
             })
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         dropped = [label for label in p.labels if label not in consistent]
         if dropped:
-            st.caption(f"{len(dropped)} label(s) scored above 0 without their parent and are dropped by the consistent "
+            st.caption(f"{len(dropped)} label(s) passed without their parent and are dropped by the consistent "
                        "decision (see the table).")
         shown_paths = p.paths[:20]
         st.markdown("**Paths**: " + (" · ".join(" › ".join(md(x) for x in path) for path in shown_paths)
@@ -93,7 +94,7 @@ with tab_one:
                                       if p.paths else "no label scored above 0 at depth 1"))
         with st.expander("All scores"):
             st.dataframe(pd.DataFrame([{"label": label, "depth": d, "score": round(score, 4),
-                                        "independent": label in raw, "consistent": label in consistent}
+                                        "decided": label in raw, "consistent": label in consistent}
                                        for d, items in by_depth.items() for label, score in items]), hide_index=True)
         explain_section(model.model, p.text, p.scores, p.consistent_labels, key="predict_explain")
 

@@ -8,7 +8,7 @@ import pytest
 from hpt_core.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["train", "evaluate", "predict", "neighbours", "ablate", "low-resource", "import", "methods"]
+COMMANDS = ["train", "evaluate", "predict", "neighbours", "ablate", "low-resource", "import", "methods", "decide", "explain"]
 
 
 def run_cli(*args, timeout=600):
@@ -161,3 +161,26 @@ def test_import_can_skip_unknown_labels_with_one_warning_line(task_files, tmp_pa
     warning_lines = [l for l in result.stderr.splitlines() if l.startswith("warning:")]
     assert len(warning_lines) == 1 and "skipped 1 document" in warning_lines[0] and "mixed.jsonl:10" in warning_lines[0]
     assert "import_corpus(" not in result.stderr  # no source line of the CLI
+
+
+def test_decide_sets_or_chooses_a_finished_runs_decision_rule(trained_run, tmp_path, capsys):
+    """`decide` on a run: a fixed rule is written into the model folder and the figures follow it;
+    `auto` chooses on the run's dev file and records the comparison."""
+    import shutil
+
+    from hpt_core.model import HPTModel
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    assert main(["decide", "--run-dir", str(run), "--decision", "path"]) == 0
+    assert "decision rule: best single path" in capsys.readouterr().out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["decision"] == "path" and metrics["test"]["path_consistency"] == 1.0
+    assert HPTModel.from_pretrained(run / "model").config.decision == "path"
+    assert main(["decide", "--run-dir", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["decision"]["dev_macro_f1"]) == {"threshold", "path"}
+    assert metrics["dev"]["macro_f1"] == max(metrics["decision"]["dev_macro_f1"].values())
+    capsys.readouterr()
+    assert main(["decide", "--run-dir", str(tmp_path / "nope")]) != 0
+    assert "has not finished" in capsys.readouterr().err

@@ -131,3 +131,27 @@ def test_argmax_path_decode_ties_and_infinities(tree):
     got = argmax_path_decode(s, tree)
     # every child ties at -inf: the first child (lowest label index) is taken each time
     assert names(tree, got[0]) == {"A", "A1", "A1x"}
+
+
+def test_decide_threshold_is_hpts_rule_and_path_always_gives_one_full_path(tree):
+    from hpt_core.decoding import decide, decision_rule
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(50, len(tree.labels))) - 1.0  # mostly negative: thresholds predict little
+    assert (decide(scores, tree, "threshold") == independent_decode(scores)).all()
+    path = decide(scores, tree, "path")
+    leaves = [i for i, label in enumerate(tree.labels) if not tree.children(label)]
+    assert (path[:, leaves].sum(1) == 1).all()  # exactly one leaf per document
+    assert path_consistency(path, tree) == 1.0
+    assert decision_rule("auto") == "threshold"  # not yet chosen: the paper's rule
+
+
+def test_choose_decision_picks_the_better_rule_on_dev_and_ties_to_the_paper(tree):
+    from hpt_core.evaluation import choose_decision
+
+    gold = tree.multi_hot([[tree.labels[i]] for i in range(len(tree.labels)) if not tree.children(tree.labels[i])])
+    under_confident = np.where(gold > 0, -0.1, -1.0)  # right ranking, nothing above 0
+    assert choose_decision(gold, under_confident, tree)[0] == "path"
+    exact = np.where(gold > 0, 1.0, -1.0)
+    rule, by_rule = choose_decision(gold, exact, tree)
+    assert rule == "threshold" and by_rule["threshold"] == by_rule["path"] == 1.0

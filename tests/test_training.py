@@ -346,3 +346,27 @@ def test_a_bf16_run_says_so_and_reports_float32_figures(tmp_path, tiny_backbone,
     test = read_corpus(task_files["test"], model.hierarchy)
     again = evaluate_model(model, test, metrics["train_counts"])
     assert again["micro_f1"] == metrics["test"]["micro_f1"] and again["macro_f1"] == metrics["test"]["macro_f1"]
+
+
+def test_auto_decision_is_chosen_on_dev_saved_with_the_model_and_used_by_predictor(tmp_path, tiny_backbone, task_files):
+    """decision="auto": after training the better rule on dev is chosen and written into the model
+    folder; evaluation figures and Predictor then decide by it."""
+    from hpt_core.config import HPTConfig
+    from hpt_core.model import HPTModel
+    from hpt_core.predict import Predictor
+
+    config = _config(task_files, tiny_backbone, max_steps=3)
+    config = RunConfig(data=config.data, model=config.model.replace(decision="auto"), train=config.train)
+    metrics = train(config, tmp_path / "run")
+    chosen = metrics["decision"]["chosen"]
+    assert chosen in ("threshold", "path") and set(metrics["decision"]["dev_macro_f1"]) == {"threshold", "path"}
+    by_rule = metrics["decision"]["dev_macro_f1"]
+    assert by_rule[chosen] == max(by_rule.values()) and metrics["dev"]["macro_f1"] == by_rule[chosen]
+    assert metrics["dev"]["decision"] == metrics["test"]["decision"] == chosen
+    model = HPTModel.from_pretrained(tmp_path / "run" / "model")
+    assert model.config.decision == chosen
+    assert RunConfig.from_json(tmp_path / "run" / "run.json").model.decision == "auto"  # the run still says auto
+    # A model told to decide by paths predicts exactly one full path for any text.
+    model.config = HPTConfig.from_dict({**model.config.to_dict(), "decision": "path"})
+    for p in Predictor(model).predict(["goal striker", "zzz qqq", "cell gene protein"]):
+        assert len(p.paths) == 1 and not model.hierarchy.children(p.paths[0][-1])  # ends at a leaf
