@@ -24,7 +24,6 @@ _EXPORTS = {
     "evaluate_run": "hpt_core.evaluation",
     "Predictor": "hpt_core.predict",
     "label_word_neighbours": "hpt_core.neighbours",
-    "explain": "hpt_core.explain",
     "Explanation": "hpt_core.explain",
     "analyse_run": "hpt_core.error_analysis",
     "ZeroShotClassifier": "hpt_core.zero_shot",

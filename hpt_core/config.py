@@ -144,7 +144,8 @@ class HPTConfig(_JSONConfig):
             path per document (the best child at each depth), for data where every document has
             exactly one path; ``"auto"`` (the small-data default) — whichever of the two gives the
             better dev macro-F1 with the best model, chosen when training ends (ties: threshold) and
-            saved in the model folder. Epochs are chosen by the threshold rule either way.
+            saved in the model folder. With ``"auto"`` the best epoch is chosen by the threshold
+            rule; with a fixed rule, by that rule.
     """
 
     method: str = "hpt"

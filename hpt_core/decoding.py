@@ -248,6 +248,8 @@ DECISIONS = ("threshold", "path")
 def decision_rule(decision: str) -> str:
     """The rule a model decides with: ``"auto"`` not yet resolved (a model saved before training
     ended) decides as ``"threshold"``, the paper's."""
+    if decision not in (*DECISIONS, "auto"):
+        raise ValueError(f"decision must be one of threshold, path, auto; got {decision!r}")
     return "path" if decision == "path" else "threshold"
 
 

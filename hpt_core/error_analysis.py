@@ -14,7 +14,8 @@ sees what went wrong, not only that something did:
   under a wrong parent).
 
 Each error sits at the depth of its label. Predictions are the hierarchy-consistent decision by
-default (the paths users see); ``decision="independent"`` uses the paper's ``score > 0``.
+default (the paths users see); ``decision="independent"`` uses the model's own decision rule
+(``rule``: the paper's ``score > 0``, or one best path) without the parent check.
 """
 
 from __future__ import annotations

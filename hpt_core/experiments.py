@@ -69,6 +69,8 @@ def comparison_table(run_dirs: list[str | Path], split: str = "test", reference:
         row = {
             "dataset": dataset_of(config), "split": split if metrics.get(split) else "dev",
             "run": Path(run_dir).name, "method": method,
+            # each run may decide by its own rule (chosen on dev under the small-data recipe)
+            "decision": "top-down" if method == "zero-shot" else report.get("decision", "threshold"),
             "micro_f1": 100 * report["micro_f1"], "macro_f1": 100 * report["macro_f1"],
             "macro_f1_all_labels": 100 * report["macro_f1_all_labels"],
             "consistent_micro_f1": 100 * report["consistent"]["micro_f1"],

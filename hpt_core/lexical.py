@@ -135,9 +135,8 @@ class LexicalChannel:
     def __post_init__(self) -> None:
         self._vectorizer = _vectorizer({term: i for i, term in enumerate(self.vocabulary)})
         self._vectorizer.idf_ = self.idf.numpy().astype(np.float64)
-        # The scores of the last texts scored: the training loop scores the same dev set after every
-        # epoch, and the channel (fixed once fitted) would embed it again each time.
-        self._last: tuple[tuple[str, ...], torch.Tensor] | None = None
+        # Scores remembered for one exact list of texts (see ``remember``).
+        self._remembered: tuple[tuple[str, ...], torch.Tensor] | None = None
 
     @property
     def kind(self) -> str:
@@ -159,12 +158,18 @@ class LexicalChannel:
         texts = tuple(texts)
         if not texts:
             return torch.zeros(0, self.weight.shape[1])
-        if self._last is not None and self._last[0] == texts:
-            return self._last[1].clone()
-        scores = _linear_scores(_to_torch(self.features(list(texts))), self.embeddings(list(texts), bf16),
-                                self.weight, self.sentence_weight, self.bias)
-        self._last = (texts, scores)
-        return scores.clone()
+        remembered = self._remembered
+        if remembered is not None and remembered[0] == texts:
+            return remembered[1].clone()
+        return _linear_scores(_to_torch(self.features(list(texts))), self.embeddings(list(texts), bf16),
+                              self.weight, self.sentence_weight, self.bias)
+
+    def remember(self, texts: list[str], scores: torch.Tensor) -> None:
+        """Answer ``scores(texts)`` for exactly these texts with ``scores`` (N, C) from now on: the
+        fit knows the dev scores, and training scores the same dev set after every epoch (with
+        sentence features, one frozen-encoder pass each time otherwise). Set once, when fitting;
+        a channel loaded from a folder remembers nothing."""
+        self._remembered = (tuple(texts), scores.detach().clone())
 
     def to(self, device) -> "LexicalChannel":
         """Put the frozen encoder (the only part that runs a network) on ``device``."""
@@ -213,8 +218,8 @@ class LexicalChannel:
             if meta.get("kind", "tfidf") == "tfidf+sentence":
                 if not (directory / SENTENCE_WEIGHTS).is_file():
                     raise HPTInputError(f"not a usable model folder: the lexical channel's frozen encoder ({SENTENCE_WEIGHTS}) is missing", directory)
-                if backbone_config is None or tokenizer is None:
-                    raise TypeError("sentence features need the backbone config and the tokenizer")
+                if backbone_config is None or tokenizer is None:  # the caller's mistake, not the folder's
+                    raise HPTInputError("LexicalChannel.load: sentence features need backbone_config and tokenizer")
                 sentence = FrozenSentenceEncoder.load(directory, backbone_config, tokenizer, int(meta["sentence_max_length"]))
             elif meta.get("kind", "tfidf") != "tfidf":
                 raise ValueError(f"unknown channel kind {meta.get('kind')!r}")
@@ -286,8 +291,8 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     channel = LexicalChannel(vocabulary=vocabulary, idf=torch.as_tensor(vectorizer.idf_, dtype=torch.float32),
                              weight=weight, bias=bias, c=c, dev_by_c=by_c, sentence_weight=dense_weight,
                              sentence=sentence)
-    # The dev scores are known: the first dev evaluation of training need not embed dev again.
-    channel._last = (tuple(dev_texts), _linear_scores(x_dev, e_dev, weight, dense_weight, bias))
+    if sentence is not None:  # the dev scores are known: training's dev evaluations need not embed dev again
+        channel.remember(dev_texts, _linear_scores(x_dev, e_dev, weight, dense_weight, bias))
     return channel, _out_of_fold_scores(train_features, e, y, group_index, n_groups, c, n_folds, seed, best[2])
 
 

@@ -340,8 +340,7 @@ class HPTModel(nn.Module):
         ``model_scores``."""
         scores, reading = self.model_scores(texts, batch_size, progress, return_reading=True)
         if lexical and self.lexical is not None:
-            self.lexical.to(next(self.parameters()).device)
-            scores = scores + self.lexical.scores(list(texts))
+            scores = scores + self.lexical.scores(list(texts))  # on the CPU; a frozen encoder runs where it was put
         return (scores, reading) if return_reading else scores
 
     @torch.inference_mode()

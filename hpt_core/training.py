@@ -280,8 +280,20 @@ def _check_same_run(config: RunConfig, run_dir: Path) -> None:
         previous = RunConfig.from_dict(previous).to_dict() if isinstance(previous, dict) else previous
     except (HPTInputError, TypeError):
         pass  # not a run configuration of this version: a different run
-    if previous != config.to_dict():
+    if _trained_part(previous) != _trained_part(config.to_dict()):
         raise HPTInputError("this run folder holds a different run; choose a new folder", run_dir)
+
+
+def _trained_part(config_dict):
+    """A run configuration without the settings a resumed run may change: the decision rule (chosen
+    after training) and the arithmetic (a run started in fp32 may go on in bf16). A run folder of an
+    older version resumes under the same command though the recipe now sets them."""
+    if not isinstance(config_dict, dict):
+        return config_dict
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in config_dict.items()}
+    out.get("model", {}).pop("decision", None)
+    out.get("train", {}).pop("precision", None)
+    return out
 
 
 def _attach_log(run_dir: Path) -> logging.Handler:
@@ -310,6 +322,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         fit_started = time.time()
         model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
                                                     accelerator.mixed_precision == "bf16")
+        model.lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
         if main:
             logger.info("lexical channel (%s) fitted in %.0f s: %d TF-IDF features%s, C = %g (dev loss / macro-F1 by C: %s)",
                         model.lexical.kind, time.time() - fit_started, len(model.lexical.vocabulary),
@@ -475,7 +488,13 @@ def choose_run_decision(run_dir: str | Path, decision: str = "auto") -> dict:
     does when it ends — save it in the model folder and recompute the dev and test figures of
     ``metrics.json``. For runs trained before the rule existed, or to compare rules on one model.
     Returns the updated metrics."""
+    from hpt_core.zero_shot import is_zero_shot_run
+
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise HPTInputError("run folder not found", run_dir)
+    if is_zero_shot_run(run_dir):
+        raise HPTInputError("a zero-shot run decides top-down with its own threshold; it has no decision rule to set", run_dir)
     metrics = runs.read_json(run_dir / runs.METRICS)
     if not isinstance(metrics, dict):
         raise HPTInputError("this run has not finished (no readable metrics.json)", run_dir)

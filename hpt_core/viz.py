@@ -313,14 +313,16 @@ def low_resource_figure(summary, title: str | None = "Low-resource: mean ± std 
 
 
 def scores_figure(by_depth: Mapping[int, Sequence[tuple[str, float]]], top: int = 5,
-                  title: str | None = "Scores per depth (> 0: predicted)") -> go.Figure:
-    """The ``top`` scores of each depth as horizontal bars; a score above 0 is a predicted label."""
+                  title: str | None = "Scores per depth (> 0: predicted)", predicted=None) -> go.Figure:
+    """The ``top`` scores of each depth as horizontal bars, a predicted label in colour: those in
+    ``predicted`` (a set of names; the model's decision), or without it those scoring above 0."""
     fig = go.Figure()
     for depth, items in by_depth.items():
         items = list(items)[:top]
+        kept = [(label in predicted) if predicted is not None else s > 0 for label, s in items]
         fig.add_trace(go.Bar(
             y=[f"{esc(label)} " for label, _ in items], x=[score for _, score in items], orientation="h",
-            name=f"depth {depth}", marker_color=[depth_colour(depth) if s > 0 else "#d9d9d9" for _, s in items],
+            name=f"depth {depth}", marker_color=[depth_colour(depth) if k else "#d9d9d9" for k in kept],
             hovertemplate="%{y}: %{x:.3f}<extra>depth " + str(depth) + "</extra>"))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.add_vline(x=0, line_color="#555555", line_width=1)

@@ -67,7 +67,10 @@ with tab_one:
                 st.caption("Red: the predicted path, drawn wide at every depth; grey: the other labels "
                            "(hover for names, click one to open it).")
         with right:
-            chart(viz.scores_figure(by_depth, top=5, title="Top scores per depth (> 0: predicted)"), key="predict_scores")
+            chart(viz.scores_figure(by_depth, top=5, predicted=raw,
+                                    title="Top scores per depth (colour: predicted, "
+                                          + ("score > 0)" if model.decision == "threshold" else "best path)")),
+                  key="predict_scores")
         st.markdown("**Per depth: the raw decision beside the hierarchy-consistent one**")
 
         def listed(names: list[str], limit: int = 12) -> str:

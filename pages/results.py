@@ -67,21 +67,23 @@ def one_run(run_dir: Path) -> None:
                 help="Share of documents whose predicted labels all have their parent predicted too.")
     rule = report.get("decision", "threshold")
     chosen = metrics.get("decision")
+    zero_shot = metrics.get("method") == "zero-shot"
     st.caption(f"{report.get('n_documents', '?')} {split} documents. The model's decision: "
-               + ("each label with score > 0 (the paper's)" if rule == "threshold" else
+               + ("top-down, the most similar child while its similarity passes the dev-chosen threshold"
+                  if zero_shot else "each label with score > 0 (the paper's)" if rule == "threshold" else
                   "one best root-to-leaf path per document (the best child at each depth)")
                + (f", chosen on dev (macro-F1 {', '.join(f'{decision_name(r)} {pct(f)}' for r, f in chosen['dev_macro_f1'].items())})"
                   if chosen else "")
                + ". Hierarchy-consistent: a label is kept only when its parent is.")
     table = pd.DataFrame({
         "figure": [name for _, name in FIGURES],
-        decision_name(rule): [pct(report.get(key)) for key, _ in FIGURES],
+        "top-down" if zero_shot else decision_name(rule): [pct(report.get(key)) for key, _ in FIGURES],
         "hierarchy-consistent": [pct(report["consistent"].get(key)) for key, _ in FIGURES],
     })
     st.dataframe(table, hide_index=True)
 
     left, right = st.columns(2)
-    short = "independent" if rule == "threshold" else "best path"
+    short = "top-down" if zero_shot else "independent" if rule == "threshold" else "best path"
     chart(viz.per_depth_figure({short: report["per_depth_macro_f1"],
                                 "consistent": report["consistent"]["per_depth_macro_f1"]}), key="res_depth", where=left)
     chart(viz.quintile_figure({short: report["frequency_quintile_macro_f1"],
@@ -89,7 +91,7 @@ def one_run(run_dir: Path) -> None:
           key="res_quintile", where=right)
     st.caption("Figure 3b groups the labels by training documents into five equal groups; >80% is the most frequent fifth.")
 
-    st.markdown(f"**Per label** ({decision_name(rule)}; click a column header to sort)")
+    st.markdown(f"**Per label** ({'top-down' if zero_shot else decision_name(rule)}; click a column header to sort)")
     data = (config.get("data") or {}).get(split)
     if not data or not Path(data).is_file():
         st.warning(f"The {split} file of this run is gone ({md(data)}); the per-label table needs it.",

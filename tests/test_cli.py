@@ -183,4 +183,4 @@ def test_decide_sets_or_chooses_a_finished_runs_decision_rule(trained_run, tmp_p
     assert metrics["dev"]["macro_f1"] == max(metrics["decision"]["dev_macro_f1"].values())
     capsys.readouterr()
     assert main(["decide", "--run-dir", str(tmp_path / "nope")]) != 0
-    assert "has not finished" in capsys.readouterr().err
+    assert "run folder not found" in capsys.readouterr().err

@@ -27,12 +27,14 @@ def test_batched_embeddings_are_unit_vectors_in_input_order(encoder):
     assert frozen.embed([]).shape == (0, frozen.width)
 
 
-def test_the_frozen_copy_does_not_follow_the_model_and_survives_saving(encoder, tmp_path):
+def test_the_frozen_copy_does_not_follow_the_model_and_survives_saving(tiny_backbone, tmp_path):
     import torch
 
+    from hpt_core.backbone import load_backbone
     from hpt_core.sentence import FrozenSentenceEncoder
 
-    frozen, mlm = encoder
+    mlm, tokenizer = load_backbone(tiny_backbone)  # its own copy: the weights are changed below
+    frozen = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, max_length=16)
     before = frozen.embed(TEXTS)
     with torch.no_grad():  # "training" the model's own encoder
         for p in mlm.base_model.parameters():
