@@ -166,6 +166,12 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                 "Precision", list(PRECISIONS),
                 help="auto: bf16 autocast on a GPU or on a CPU with native bfloat16 (AVX-512 BF16 / AMX), about "
                      "1.5× faster there; float32 elsewhere. The reported figures are always computed in float32")
+            rules = {"chosen on dev": "auto", "scores > 0 (the paper)": "threshold", "one best path": "path"}
+            decision = c[3].selectbox(
+                "Decision rule", list(rules), key=f"decision_{recipe}",
+                index=list(rules.values()).index(RECIPE_MODEL.decision),
+                help="how scores become labels: every label scoring above 0 (the paper), one best root-to-leaf path "
+                     "per document, or whichever of the two is better on dev when training ends")
         launch = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
 
     if launch:
@@ -178,7 +184,7 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             label_word_options = {"label_word_encoding": word_encoding, "text_residual_gate": float(gate) or None}
             model = resolve_method(method, recipe=recipe, backbone=backbone, max_length=int(max_length),
                                    graph_layers=int(graph_layers), label_word_init=word_init,
-                                   lexical_channel=channels[lexical], max_windows=int(max_windows),
+                                   lexical_channel=channels[lexical], decision=rules[decision], max_windows=int(max_windows),
                                    # windows overlap by 64 tokens, or a quarter of a short window
                                    window_overlap=min(MODEL.window_overlap, int(max_length) // 4),
                                    **(label_word_options if has_label_words(method) else {}))

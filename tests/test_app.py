@@ -259,6 +259,8 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
     by_label(at.number_input, "Max length (tokens)").set_value(32)
     by_label(at.selectbox, "Lexical channel").set_value("none")
     by_label(at.selectbox, "Precision").set_value("fp32")
+    assert by_label(at.selectbox, "Decision rule").value == "chosen on dev"  # the recipe's
+    by_label(at.selectbox, "Decision rule").set_value("one best path")
     by_label(at.number_input, "Windows per document (max)").set_value(3)
     by_label(at.number_input, "Max steps (0 = no limit)").set_value(1)
     by_label(at.text_input, "Run name (optional)").input("options test")
@@ -269,6 +271,7 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
     try:
         saved = RunConfig.from_json(run_dir / "run.json")
         assert (saved.model.lexical_channel, saved.model.max_windows, saved.train.precision) == (None, 3, "fp32")
+        assert saved.model.decision == "path"
     finally:
         runs.cancel(run_dir, grace_s=10)
 

@@ -135,3 +135,23 @@ def test_recipes_paper_has_no_channel_and_default_has_it_for_every_method():
     for name in METHODS:
         assert resolve_method(name, recipe="small-data").lexical_channel == "tfidf"
     assert resolve_method("vanilla", recipe="small-data").text_residual_gate is None  # label-word options stay out
+
+
+def test_sentence_features_remember_only_the_dev_scores_of_the_fit(hierarchy, task_files, tiny_backbone):
+    """With sentence features the fit remembers its dev scores (training scores dev after every
+    epoch); any other texts are scored afresh, and the remembered scores are what a fresh
+    computation gives."""
+    from hpt_core.backbone import load_backbone
+    from hpt_core.sentence import FrozenSentenceEncoder
+
+    mlm, tokenizer = load_backbone(tiny_backbone)
+    texts, y = _docs(hierarchy, task_files, "train")
+    dev_texts, y_dev = _docs(hierarchy, task_files, "dev")
+    sentence = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, 32)
+    channel, oof = fit_lexical_channel(texts, y, np.asarray(hierarchy.depths) - 1, dev_texts, y_dev, sentence=sentence)
+    assert channel.kind == "tfidf+sentence" and channel.sentence_weight.shape == (sentence.width, y.shape[1])
+    remembered = channel.scores(dev_texts)
+    channel._remembered = None
+    assert torch.allclose(channel.scores(dev_texts), remembered, atol=1e-5)
+    assert channel.scores(dev_texts[:2]).shape == (2, y.shape[1])
+    assert oof.shape == y.shape
