@@ -207,8 +207,9 @@ def test_evaluation_report_keys_json_and_consistent_part(tree):
         "path_consistency", "hierarchical_precision", "hierarchical_recall", "hierarchical_f1",
         "n_documents", "n_labels_present",
     }
-    assert set(rep) == keys | {"consistent"}
+    assert set(rep) == keys | {"consistent", "decision"}
     assert set(rep["consistent"]) == keys
+    assert rep["decision"] == "threshold"  # HPT's rule unless asked otherwise
     json.loads(json.dumps(rep))
     # independent: pred {A1}, {B} -> tp 2, fn 1 (A) -> micro 4/5
     assert rep["micro_f1"] == pytest.approx(4 / 5)
