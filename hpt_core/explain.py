@@ -21,6 +21,7 @@ import numpy as np
 
 from hpt_core.decoding import argmax_path_decode, consistent_decode, decide
 from hpt_core.errors import HPTInputError
+from hpt_core.evaluation import model_decision
 
 METHOD = "layer integrated gradients (Captum) on the word embeddings"
 BASELINE = "the same input with every text token replaced by [PAD]; [CLS], [SEP], template and [PRED] kept"
@@ -124,16 +125,12 @@ def _merge_words(text, pieces, spans, word_ids, attributions) -> list[tuple[str,
     return out
 
 
-def _decision(model) -> str:
-    return getattr(getattr(model, "config", None), "decision", "threshold")
-
-
 def default_labels(model, text: str) -> list[str]:
     """The labels :func:`explain` covers by default: the predicted path (hierarchy-consistent decision),
     or the best label of each depth along the best path when nothing is predicted."""
     scores = model.predict_scores([text]).numpy()
     h = model.hierarchy
-    kept = consistent_decode(decide(scores, h, _decision(model)), h)[0]
+    kept = consistent_decode(decide(scores, h, model_decision(model)), h)[0]
     if not kept.any():
         kept = argmax_path_decode(scores, h)[0]
     return [h.labels[i] for i in np.flatnonzero(kept)]
@@ -205,7 +202,7 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
     lexical = model.lexical.scores([text])[0].numpy() if getattr(model, "lexical", None) is not None \
         else np.zeros(len(h.labels), dtype=np.float32)
     document_scores = real.cpu().numpy() + lexical
-    predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(decide(document_scores[None], h, _decision(model)), h)[0]))
+    predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(decide(document_scores[None], h, model_decision(model)), h)[0]))
     out = []
     for row, (label, target) in enumerate(zip(labels, targets)):
         values = per_token[row, positions]

@@ -10,6 +10,7 @@ import numpy as np
 
 from hpt_core.decoding import consistent_decode, decide, decision_rule, predicted_paths
 from hpt_core.errors import HPTInputError
+from hpt_core.evaluation import model_decision
 from hpt_core.inputs import check_text
 from hpt_core.model import HPTModel
 
@@ -80,7 +81,7 @@ class Predictor:
     @property
     def decision(self) -> str:
         """The rule scores become labels by: ``"threshold"`` (score > 0) or ``"path"`` (one best path)."""
-        return decision_rule(getattr(self.model.config, "decision", "threshold"))
+        return decision_rule(model_decision(self.model))
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str | None = None) -> "Predictor":
