@@ -220,6 +220,17 @@ def latency(args) -> dict:
     texts = [d.text for d in read_corpus(args.ng / "test2k.jsonl", hierarchy)][: args.latency_texts]
     model = _model(args, hierarchy, 128)
     out = _latency(Predictor(model), texts, args.device)
+    # The reference in the same run: the bare encoder on the same text (tokenising included), so the
+    # figure reads as a ratio on a shared machine whose speed varies by 1.5x from hour to hour.
+    encoder, tokenizer = model.mlm.base_model, model.tokenizer
+
+    class _Bare:
+        @torch.inference_mode()
+        def predict(self, batch):
+            encoder(**tokenizer(batch, return_tensors="pt", truncation=True, max_length=128).to(args.device))
+
+    out["bare_encoder"] = _latency(_Bare(), texts, args.device)
+    out["ratio_to_bare_encoder"] = out["median_ms"] / out["bare_encoder"]["median_ms"]
     # The default model also scores with its lexical channel: TF-IDF plus one frozen-encoder forward.
     out["with_default_channel"] = _latency(Predictor(_attach_default_channel(model, args)), texts, args.device)
     return out

@@ -79,7 +79,8 @@ def experiment_launcher() -> None:
             except (HPTInputError, OSError, RuntimeError) as err:
                 show_error(err, "Experiment not launched")
             else:
-                st.success(f"Launched **{md(exp_dir.name)}**: {len(spec.plan())} runs queued.",
+                n_runs = len(spec.plan())
+                st.success(f"Launched **{md(exp_dir.name)}**: {n_runs} run{'s' if n_runs != 1 else ''} queued.",
                            icon=":material/rocket_launch:")
     experiments_list()
 

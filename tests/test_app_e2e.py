@@ -394,3 +394,102 @@ def test_flow_on_a_5000_label_tree(browser, server, tiny_backbone, big_task_file
     # The large tree is drawn within seconds on every page (CI's 2 shared cores included).
     slow = {k: round(v, 1) for k, v in RENDER_TIMES.items() if k.startswith("big5000") and v > 20}
     assert not slow, slow
+
+
+# ---- see why (issue 12): an explanation, the error table and a one-click experiment, clicked in the browser ----
+
+
+def _click_label(driver, text: str) -> None:
+    """A checkbox or toggle, by its label's text."""
+    from selenium.webdriver.common.by import By
+
+    label = driver.find_element(By.XPATH, f"//label[contains(., {text!r})]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", label)
+    label.click()
+
+
+def _explained(driver) -> bool:
+    return "convergence delta" in _main_text(driver)
+
+
+def test_explanation_error_table_and_experiment(browser, server, tiny_backbone):
+    """Predict → Why? (Explain); Results → the error browser, one document explained; Train → New experiment
+    (one method, one seed, two steps) → Results → Experiments shows it as Table 3."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from hpt_core.experiments import experiment_state
+
+    workspace = _flow_workspace(SERVER_WORKSPACE.get("path"))
+    run = "tiny-hpt"
+
+    # -- Predict: the prediction, then its explanation (the predicted path, per depth) --
+    browser.get(f"{server}/predict?run={run}")
+    _settled(browser, "Predict")
+    browser.find_element(By.CSS_SELECTOR, "textarea").send_keys(TEXT)
+    _click_button(browser, "Predict")
+    _wait(browser, lambda d: "Latency" in _main_text(d), 60, "the prediction")
+    _settled(browser, "Predict")
+    _click_button(browser, "Explain")
+    _wait(browser, _explained, 120, "the explanation")
+    _settled(browser, "Predict")
+    assert "layer integrated gradients" in _main_text(browser)
+    # The highlighted text is there, word by word (escaped HTML marks, one per word of the text).
+    assert browser.find_elements(By.CSS_SELECTOR, '[data-testid="stMain"] mark')
+    _no_errors(browser, "predict (explanation)")
+    _screenshot(browser, "predict_explain")
+
+    # -- Results: the error browser, and one of its documents explained --
+    browser.get(f"{server}/results?run={run}")
+    _settled(browser, "Results")
+    _click_label(browser, "Browse the errors")
+    _wait(browser, lambda d: "have at least one error" in _main_text(d), 120, "the error browser")
+    _settled(browser, "Results")
+    assert "Confusion between siblings" in _main_text(browser)
+    _click_button(browser, "Explain")
+    _wait(browser, _explained, 120, "the explanation of an error document")
+    _settled(browser, "Results")
+    _no_errors(browser, "results (errors)")
+    _screenshot(browser, "results_errors")
+
+    # -- Train: a one-click experiment on the demo (one method, one seed, one fraction, two steps) --
+    browser.get(f"{server}/train")
+    _settled(browser, "Train")
+    browser.find_element(By.XPATH, "//summary[contains(., 'New experiment')]").click()
+    time.sleep(0.5)
+    _input(browser, "Experiment name").send_keys("e2e-exp")
+    methods = next(m for m in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stMultiSelect"]')
+                   if m.text.startswith("Methods"))
+    box = methods.find_element(By.CSS_SELECTOR, "input")
+    driver_click = browser.execute_script
+    driver_click("arguments[0].scrollIntoView({block: 'center'});", box)
+    box.click()
+    for _ in range(30):  # an empty input's backspace removes the last chosen method
+        box.send_keys(Keys.BACKSPACE)
+    box.send_keys("hpt —")
+    box.send_keys(Keys.ENTER)
+    box.send_keys(Keys.ESCAPE)
+    _set(browser, "Experiment seeds", "1")
+    _set(browser, "Training fractions", "1.0")
+    _set(browser, "Experiment backbone", tiny_backbone)
+    _set(browser, "Epochs per run (max)", 1)
+    _set(browser, "Max length per run (tokens)", 32)
+    _set(browser, "Max steps per run (0 = no limit)", 2)
+    time.sleep(0.5)
+    _click_button(browser, "Launch experiment")
+    _wait(browser, lambda d: "Launched" in _main_text(d), 60, "the experiment to launch")
+    assert "1 run queued" in _main_text(browser)
+    exp_dir = workspace / "experiments" / "e2e-exp"
+    _wait(browser, lambda d: experiment_state(exp_dir) in ("completed", "failed", "cancelled", "interrupted"), 300,
+          "the experiment to finish")
+    assert experiment_state(exp_dir) == "completed"
+    _no_errors(browser, "train (experiment)")
+
+    browser.get(f"{server}/results")
+    _settled(browser, "Results")
+    browser.find_element(By.XPATH, "//*[@data-testid='stTab'][contains(., 'Experiments')]").click()
+    _wait(browser, lambda d: "Table 3" in _main_text(d), 60, "the experiment's Table 3")
+    time.sleep(1.5)
+    assert "hpt" in _main_text(browser)
+    _no_errors(browser, "results (experiments)")
+    _screenshot(browser, "results_experiment")
