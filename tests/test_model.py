@@ -381,3 +381,12 @@ def test_a_hierarchy_json_of_another_tree_of_the_same_shape_is_refused(model, hi
     renamed.to_json(folder / "hierarchy.json")
     with pytest.raises(HPTInputError, match="not the label tree these weights were trained on"):
         HPTModel.from_pretrained(folder)
+
+
+def test_a_model_built_under_inference_mode_still_predicts(tiny_backbone, hierarchy):
+    """Parameters made inside ``torch.inference_mode`` have no version counter (the template cache's key):
+    batch prediction in such a block used to raise instead of scoring."""
+    with torch.inference_mode():
+        model = _windowed(tiny_backbone, hierarchy).eval()
+        scores = model.predict_scores(["the striker scored", "a new graphics card"])
+    assert scores.shape == (2, len(hierarchy.labels)) and torch.isfinite(scores).all()
