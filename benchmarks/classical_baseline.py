@@ -52,6 +52,7 @@ from scipy import sparse  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
+from hpt_core.blend import leaf_targets  # noqa: E402
 from hpt_core.data import label_counts, low_resource_sample, read_corpus  # noqa: E402
 from hpt_core.errors import HPTInputError  # noqa: E402
 from hpt_core.hierarchy import LabelHierarchy  # noqa: E402
@@ -67,29 +68,6 @@ SYSTEM_NAMES = {
     "embeddings": "mean-pooled L2-normalised encoder embeddings (first 256 tokens) + multiclass logistic regression over leaves",
     "tfidf+embeddings": "[tfidf | w x encoder embeddings] + multiclass logistic regression over leaves",
 }
-
-
-def leaf_targets(docs, hierarchy) -> tuple[list[str], int]:
-    """Each document's deepest label (first one in its label list on ties), and how many
-    documents have more than one path (a predicted label set with more than one most-specific
-    label)."""
-    depth = dict(zip(hierarchy.labels, hierarchy.depths))
-    parent = {
-        label: (hierarchy.labels[p] if p >= 0 else None)
-        for label, p in zip(hierarchy.labels, hierarchy.parent_index)
-    }
-    targets, multi_path = [], 0
-    for doc in docs:
-        labels = list(doc.labels)
-        if not labels:
-            targets.append(None)
-            continue
-        deepest = max(depth[label] for label in labels)
-        targets.append(next(label for label in labels if depth[label] == deepest))
-        parents_in_set = {parent[label] for label in labels}
-        if sum(1 for label in set(labels) if label not in parents_in_set) > 1:
-            multi_path += 1
-    return targets, multi_path
 
 
 def _fit(x, targets, c: float) -> LogisticRegression:

@@ -30,6 +30,9 @@ _EXPORTS = {
     "ZeroShotConfig": "hpt_core.zero_shot",
     "LexicalChannel": "hpt_core.lexical",
     "fit_lexical_channel": "hpt_core.lexical",
+    "ClassicalBlend": "hpt_core.blend",
+    "fit_classical_blend": "hpt_core.blend",
+    "blend_run": "hpt_core.training",
     "FrozenSentenceEncoder": "hpt_core.sentence",
     "embed_texts": "hpt_core.sentence",
 }

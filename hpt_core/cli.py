@@ -101,6 +101,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="add the scores of a linear scorer over TF-IDF features of the whole text (and, with "
                         "tfidf+sentence, the frozen backbone's sentence embedding), the model trained to complement "
                         "it (small-data default: tfidf); 'none' scores with the model alone (the paper)")
+    p.add_argument("--blend", choices=["classical", "none"], default=None,
+                   help="after training, mix the model's scores with the classical TF-IDF + sentence-embedding "
+                        "classifier's probabilities, the model's weight chosen on dev (small-data default: classical); "
+                        "'none' decides on the model's scores (the paper)")
     p.add_argument("--label-score-input", choices=["hidden", "mlm_transform"], default=m.label_score_input,
                    help="score label words against the [PRED] hidden state (eq. 10) or the MLM head transform of it")
     p.add_argument("--attention-dropout", type=float, default=None,
@@ -126,10 +130,10 @@ def _model_overrides(args: argparse.Namespace) -> dict:
                  "max_windows": args.max_windows, "window_overlap": args.window_overlap,
                  "window_pooling": args.window_pooling}
     for name in ("mlm_weight", "label_word_encoding", "text_residual_gate", "lexical_channel", "attention_dropout",
-                 "decision"):
+                 "decision", "blend"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    for name in ("text_residual_gate", "lexical_channel"):
+    for name in ("text_residual_gate", "lexical_channel", "blend"):
         if overrides.get(name) == "none":
             overrides[name] = None
     return overrides
@@ -355,6 +359,26 @@ def _cmd_decide(args) -> int:
     return 0
 
 
+def _cmd_blend(args) -> int:
+    from hpt_core.training import blend_run
+
+    metrics = blend_run(args.run_dir, None if args.blend == "none" else args.blend)
+    fitted = metrics.get("blend")
+    if fitted is None:
+        print("no blend: the model's own scores decide")
+    elif "skipped" in fitted:
+        print(f"blend skipped: {fitted['skipped']}")
+    else:
+        print(f"classical blend: C {fitted['C']:g}, w {fitted['embedding_weight']:g}, the model's weight "
+              f"{fitted['model_weight']:g} (dev macro-F1 by weight: "
+              + ", ".join(f"{a}: {100 * f:.2f}" for a, f in fitted["dev_macro_f1_by_model_weight"].items())
+              + f"), fitted in {fitted['seconds']:.0f} s")
+    for split in ("dev", "test"):
+        if split in metrics:
+            print(f"{split}: micro-F1 {100 * metrics[split]['micro_f1']:.2f}  macro-F1 {100 * metrics[split]['macro_f1']:.2f}")
+    return 0
+
+
 def _cmd_run_job(args) -> int:
     from hpt_core.training import run_job
     from hpt_core.zero_shot import is_zero_shot_run, run_job as run_zero_shot_job
@@ -470,6 +494,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True)
     p.add_argument("--decision", choices=["auto", "threshold", "path"], default="auto")
     p.set_defaults(func=_cmd_decide)
+
+    p = sub.add_parser("blend", help="fit a finished run's classical blend (TF-IDF + sentence embeddings into a "
+                                     "logistic regression, mixed with the model's scores, the weight chosen on dev), "
+                                     "or remove it; updates the model folder and metrics.json")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--blend", choices=["classical", "none"], default="classical")
+    p.set_defaults(func=_cmd_blend)
 
     p = sub.add_parser("run-job", help=argparse.SUPPRESS)
     p.add_argument("run_dir")

@@ -116,6 +116,12 @@ class HPTConfig(_JSONConfig):
             ``max_length`` tokens by a frozen copy of the pretrained backbone: the features of the
             one-minute baseline (TF-IDF + embeddings + LR), at one more encoder forward per
             document when scoring.
+        blend (str, *optional*): ``None`` (the paper) decides on the model's scores. ``"classical"``
+            (the small-data default) mixes them, after training, with the probabilities of the
+            one-minute classical classifier (TF-IDF + the frozen pretrained backbone's sentence
+            embeddings into one logistic regression over each document's deepest label, fitted on
+            the training set), with the model's weight chosen on dev (``hpt_core.blend``). It costs
+            one more encoder forward per document when scoring. Applies to every method.
         classification_loss (str, defaults to ``"zmlce"``): ``"zmlce"`` per depth (eq. 10) or ``"bce"``.
         mlm_weight (float, defaults to 1.0): weight of the MLM loss (eq. 11 has 1; 0 removes it).
         mlm_probability (float, defaults to 0.15): share of text tokens masked for the MLM loss.
@@ -165,6 +171,7 @@ class HPTConfig(_JSONConfig):
     label_word_encoding: str = "embeddings"
     text_residual_gate: float | None = None
     lexical_channel: str | None = None
+    blend: str | None = None
     classification_loss: str = "zmlce"
     mlm_weight: float = 1.0
     mlm_probability: float = 0.15
@@ -200,6 +207,8 @@ class HPTConfig(_JSONConfig):
             raise HPTInputError("vanilla fine-tuning is prompt='none' with scorer='linear'")
         if self.lexical_channel not in (None, "tfidf", "tfidf+sentence"):
             raise HPTInputError(f"lexical_channel must be tfidf, tfidf+sentence or None (no channel); got {self.lexical_channel!r}")
+        if self.blend not in (None, "classical"):
+            raise HPTInputError(f"blend must be classical or None (no blend); got {self.blend!r}")
         if self.text_residual_gate is not None and self.scorer != "label_words":
             raise HPTInputError("text_residual_gate applies to the label-word scorer")
         if self.max_length < 16:
@@ -335,7 +344,8 @@ class Recipe:
 #: HPT adds learn at 1e-3 and the encoder at 1e-4 after a 5 % warm-up, label words start from the
 #: bundled sentence encoder's pooled encoding of their names, each [PRED] state gets the mean
 #: text state through a learned gate, a TF-IDF lexical channel over the whole text adds its
-#: scores to the model's (issue 8; see ``HPTConfig`` and ``hpt_core.lexical``), and attention
+#: scores to the model's (issue 8; see ``HPTConfig`` and ``hpt_core.lexical``), the trained
+#: model's scores are blended with the classical classifier's (``hpt_core.blend``), and attention
 #: probabilities get no dropout, which keeps PyTorch's fused attention kernel on the CPU (half the
 #: memory of training at 512 tokens).
 RECIPES: dict[str, Recipe] = {
@@ -344,10 +354,11 @@ RECIPES: dict[str, Recipe] = {
         "new parameters at 1e-3, encoder at 1e-4, 5% warm-up; label words from the encoder; "
         "gated mean text state added to each [PRED]; TF-IDF lexical channel added to the scores; "
         "decision rule (thresholds or one path) chosen on dev; "
+        "blended after training with the classical TF-IDF + embeddings classifier (weight chosen on dev); "
         "no attention dropout (fused attention)",
         train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05},
         model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "lexical_channel": "tfidf",
-               "attention_dropout": 0.0, "decision": "auto"},
+               "attention_dropout": 0.0, "decision": "auto", "blend": "classical"},
     ),
 }
 DEFAULT_RECIPE = "small-data"

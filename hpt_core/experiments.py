@@ -71,6 +71,8 @@ def comparison_table(run_dirs: list[str | Path], split: str = "test", reference:
             "run": Path(run_dir).name, "method": method,
             # each run may decide by its own rule (chosen on dev under the small-data recipe)
             "decision": "top-down" if method == "zero-shot" else report.get("decision", "threshold"),
+            # the model's weight in a classical blend (None: the model's scores alone)
+            "blend_weight": (metrics.get("blend") or {}).get("model_weight"),
             "micro_f1": 100 * report["micro_f1"], "macro_f1": 100 * report["macro_f1"],
             "macro_f1_all_labels": 100 * report["macro_f1_all_labels"],
             "consistent_micro_f1": 100 * report["consistent"]["micro_f1"],

@@ -40,8 +40,9 @@ class Explanation:
 
     ``score`` is the model's own score, the part the attributions explain. With a lexical channel
     (``HPTConfig.lexical_channel``) the document's score is ``score + lexical_score``: the channel's
-    TF-IDF part is added on top and is not attributed to tokens here; ``predicted`` is decided on
-    the sum, as ``Predictor`` decides.
+    TF-IDF part is added on top and is not attributed to tokens here; with a classical blend
+    (``HPTConfig.blend``) the sum is then mixed with the classical classifier's probability, also not
+    attributed. ``predicted`` is decided on the document's final score, as ``Predictor`` decides.
     """
 
     text: str
@@ -59,6 +60,8 @@ class Explanation:
     baseline: str = BASELINE
     predicted: bool = field(default=False)
     lexical_score: float = 0.0
+    #: The score the model decides on: ``score + lexical_score``, through the blend when there is one.
+    document_score: float | None = None
 
     @property
     def relative_delta(self) -> float:
@@ -201,7 +204,8 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
     pieces, spans, word_ids = _word_spans(model.tokenizer, text, token_ids)
     lexical = model.lexical.scores([text])[0].numpy() if getattr(model, "lexical", None) is not None \
         else np.zeros(len(h.labels), dtype=np.float32)
-    document_scores = real.cpu().numpy() + lexical
+    # What the model decides on: its own score plus the lexical channel's, through the classical blend.
+    document_scores = model.document_scores([text], real.cpu()[None])[0].numpy()
     predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(decide(document_scores[None], h, model_decision(model)), h)[0]))
     out = []
     for row, (label, target) in enumerate(zip(labels, targets)):
@@ -211,7 +215,7 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
             delta=float(deltas[row]), tokens=list(pieces), token_attributions=[float(v) for v in values],
             words=_merge_words(text, pieces, spans, word_ids, values), n_steps=n_steps,
             truncated=len(longer["input_ids"]) > len(token_ids), predicted=label in predicted,
-            lexical_score=float(lexical[target])))
+            lexical_score=float(lexical[target]), document_score=float(document_scores[target])))
     return out
 
 
@@ -254,5 +258,6 @@ def summary_line(e: Explanation) -> str:
     return (f"{e.label} (depth {e.depth}{', predicted' if e.predicted else ''}): score {e.score:+.3f}, "
             f"baseline {e.baseline_score:+.3f}, attributions sum {sum(e.token_attributions):+.3f}, "
             f"convergence delta {e.delta:+.4f} ({100 * min(e.relative_delta, 9.99):.1f}% of the gap)"
-            + (f"; lexical channel {e.lexical_score:+.3f}, document score {e.score + e.lexical_score:+.3f}"
-               if e.lexical_score else ""))
+            + (f"; lexical channel {e.lexical_score:+.3f}" if e.lexical_score else "")
+            + (f"; document score {e.document_score:+.3f}"
+               if e.document_score is not None and abs(e.document_score - e.score) > 5e-4 else ""))

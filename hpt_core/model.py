@@ -138,6 +138,9 @@ class HPTModel(nn.Module):
         # A plain attribute, not a submodule: it is fitted in closed form, never by the optimiser,
         # and stays out of DDP's buffer broadcasts and the training checkpoint.
         self.lexical = None
+        # The fitted classical blend (hpt_core.blend), set when training ends or on loading; a plain
+        # attribute for the same reasons.
+        self.blend = None
 
         self.injection = None
         if config.injection != "none":
@@ -337,14 +340,25 @@ class HPTModel(nn.Module):
         return collate_windows(windows, self.layout, self.tokenizer)
 
     def predict_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False, lexical: bool = True,
-                       return_reading: bool = False):
+                       return_reading: bool = False, blend: bool = True):
         """Document scores (N, C) for raw texts, on the CPU: the model's plus the lexical channel's
-        when there is one (``lexical=False``: the model's alone). ``return_reading``: see
+        when there is one (``lexical=False``: the model's alone), then blended with the classical
+        classifier when the model has a blend (``blend=False``: not). ``return_reading``: see
         ``model_scores``."""
         scores, reading = self.model_scores(texts, batch_size, progress, return_reading=True)
+        scores = self.document_scores(texts, scores, lexical=lexical, blend=blend)
+        return (scores, reading) if return_reading else scores
+
+    def document_scores(self, texts: list[str], model_scores: torch.Tensor, lexical: bool = True,
+                        blend: bool = True) -> torch.Tensor:
+        """The model's own scores (N, C) of ``texts`` → the document scores the model decides on:
+        plus the lexical channel's, then through the classical blend (each when fitted and asked for)."""
+        scores = model_scores
         if lexical and self.lexical is not None:
             scores = scores + self.lexical.scores(list(texts))  # on the CPU; a frozen encoder runs where it was put
-        return (scores, reading) if return_reading else scores
+        if blend and self.blend is not None:
+            scores = self.blend.scores(scores.numpy(), list(texts))
+        return scores
 
     @torch.inference_mode()
     def model_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False,
@@ -400,6 +414,7 @@ class HPTModel(nn.Module):
             # has none yet, a folder that lost it is damaged.
             config = {"hpt": self.config.to_dict(), "backbone_config": self.mlm.config.to_dict(),
                       "lexical_channel_fitted": self.lexical is not None,
+                      "blend_fitted": self.blend is not None,
                       # hierarchy.json must stay the tree these weights were trained on: a tree of
                       # the same size and depth from elsewhere would load and answer with wrong names.
                       "tree_fingerprint": tree_fingerprint(self.hierarchy)}
@@ -409,6 +424,8 @@ class HPTModel(nn.Module):
             save_model(self, str(staging / WEIGHTS_NAME))
             if self.lexical is not None:
                 self.lexical.save(staging)
+            if self.blend is not None:
+                self.blend.save(staging)
             if directory.exists():
                 old = directory.with_name(f".{directory.name}.old")
                 shutil.rmtree(old, ignore_errors=True)
@@ -496,6 +513,12 @@ class HPTModel(nn.Module):
             model.lexical = LexicalChannel.load(directory, len(hierarchy.labels), saved["backbone_config"], tokenizer)
             if device is not None:
                 model.lexical.to(device)
+        if saved.get("blend_fitted"):
+            from hpt_core.blend import ClassicalBlend
+
+            model.blend = ClassicalBlend.load(directory, hierarchy, saved["backbone_config"], tokenizer)
+            if device is not None:
+                model.blend.to(device)
         model.eval()
         return model.to(device) if device is not None else model
 

@@ -90,15 +90,16 @@ class FrozenSentenceEncoder:
         """texts (N,) -> (N, d) float32 (see :func:`embed_texts`)."""
         return embed_texts(self.encoder, self.tokenizer, texts, self.max_length, batch_size, bf16)
 
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path, filename: str = SENTENCE_WEIGHTS) -> None:
         from safetensors.torch import save_file
 
         state = {k: v.to(torch.bfloat16).contiguous() if v.is_floating_point() else v.contiguous()
                  for k, v in self.encoder.state_dict().items()}
-        save_file(state, str(Path(directory) / SENTENCE_WEIGHTS))
+        save_file(state, str(Path(directory) / filename))
 
     @classmethod
-    def load(cls, directory: str | Path, backbone_config: dict, tokenizer, max_length: int) -> "FrozenSentenceEncoder":
+    def load(cls, directory: str | Path, backbone_config: dict, tokenizer, max_length: int,
+             filename: str = SENTENCE_WEIGHTS) -> "FrozenSentenceEncoder":
         """The frozen encoder saved in ``directory``; its architecture is the model's backbone's
         (``backbone_config``). Raises whatever safetensors / torch raise on a damaged file."""
         from safetensors.torch import load_file
@@ -107,6 +108,6 @@ class FrozenSentenceEncoder:
 
         encoder = backbone_from_config(backbone_config).base_model
         state = {k: v.float() if v.is_floating_point() else v
-                 for k, v in load_file(str(Path(directory) / SENTENCE_WEIGHTS)).items()}
+                 for k, v in load_file(str(Path(directory) / filename)).items()}
         encoder.load_state_dict(state, strict=True)
         return cls(encoder, tokenizer, max_length)

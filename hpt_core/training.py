@@ -27,7 +27,7 @@ from hpt_core.backbone import check_backbone
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
 from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
-from hpt_core.decoding import decision_name
+from hpt_core.decoding import DECISIONS, decision_name
 from hpt_core.errors import HPTInputError
 from hpt_core.evaluation import choose_decision, evaluate_model, gold_and_scores
 from hpt_core.hierarchy import LabelHierarchy
@@ -285,13 +285,14 @@ def _check_same_run(config: RunConfig, run_dir: Path) -> None:
 
 
 def _trained_part(config_dict):
-    """A run configuration without the settings a resumed run may change: the decision rule (chosen
-    after training) and the arithmetic (a run started in fp32 may go on in bf16). A run folder of an
-    older version resumes under the same command though the recipe now sets them."""
+    """A run configuration without the settings a resumed run may change: the decision rule and the
+    blend (both applied after training) and the arithmetic (a run started in fp32 may go on in bf16).
+    A run folder of an older version resumes under the same command though the recipe now sets them."""
     if not isinstance(config_dict, dict):
         return config_dict
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in config_dict.items()}
     out.get("model", {}).pop("decision", None)
+    out.get("model", {}).pop("blend", None)
     out.get("train", {}).pop("precision", None)
     return out
 
@@ -329,6 +330,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
                         f" + {model.lexical.sentence.width}-d sentence embedding" if model.lexical.sentence else "",
                         model.lexical.c,
                         ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in model.lexical.dev_by_c.items()))
+    # The classical blend, fitted when training ends, embeds with the *pretrained* backbone: copy it now.
+    blend_encoder = _pretrained_copy(model) if config.model.blend is not None and main else None
     train_counts = label_counts(train_docs, hierarchy)
     windows, _, _ = model.tokenize_windows([d.text for d in train_docs])
     examples = _Examples(windows, hierarchy.multi_hot([d.labels for d in train_docs]), train_lexical)
@@ -453,7 +456,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "train_counts": train_counts.tolist(),
         "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
     }
-    metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, train_counts, tc.eval_batch_size))
+    metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, train_counts, tc.eval_batch_size,
+                                  train_docs=train_docs, blend_encoder=blend_encoder))
     if best.lexical is not None:
         metrics["lexical_channel"] = best.lexical.summary()
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
@@ -464,12 +468,47 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     return metrics
 
 
-def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int) -> dict:
-    """The best model's dev (and test) figures, in float32. With ``decision="auto"`` the decision
-    rule is chosen first, once, on dev (:func:`hpt_core.evaluation.choose_decision`) and written
-    into the model folder, which from then on decides by it."""
+def _pretrained_copy(model: HPTModel):
+    """A frozen, bf16-rounded copy of ``model``'s backbone encoder on the CPU (``hpt_core.sentence``)."""
+    from hpt_core.sentence import FrozenSentenceEncoder
+
+    return FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to("cpu")
+
+
+def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_encoder) -> tuple[np.ndarray, dict]:
+    """Fit ``best``'s classical blend (``hpt_core.blend``) and return the blended dev scores (M, C)
+    and what to report. The model's weight is chosen under its decision rule (both rules with "auto")."""
+    from hpt_core.blend import blended_scores, fit_classical_blend, leaf_targets
+
+    started = time.time()
+    targets, multi_path = leaf_targets(train_docs, best.hierarchy)
+    rules = DECISIONS if best.config.decision == "auto" else (best.config.decision,)
+    fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
+                                 best.hierarchy, blend_encoder.to(next(best.parameters()).device), rules=rules,
+                                 n_jobs=max(1, min(4, os.cpu_count() or 1)))
+    if fitted is None:
+        logger.info("classical blend skipped: fewer than two distinct training labels")
+        return dev_scores, {"skipped": "fewer than two distinct training labels"}
+    best.blend, dev_probabilities = fitted
+    summary = {**best.blend.summary(), "multi_path_documents": multi_path, "seconds": round(time.time() - started, 1)}
+    logger.info("classical blend fitted in %.0f s: C = %g, w = %g, the model's weight %g (dev macro-F1 by weight: %s)",
+                summary["seconds"], best.blend.c, best.blend.embedding_weight, best.blend.model_weight,
+                ", ".join(f"{a}: {f:.4f}" for a, f in summary["dev_macro_f1_by_model_weight"].items()))
+    return blended_scores(dev_scores, dev_probabilities, best.blend.model_weight), summary
+
+
+def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int,
+                   train_docs=None, blend_encoder=None) -> dict:
+    """The best model's dev (and test) figures, in float32. With ``blend="classical"`` (and the
+    pretrained ``blend_encoder``) the blend is fitted first on ``train_docs``, its weight chosen on
+    dev; with ``decision="auto"`` the decision rule is chosen next, once, on dev
+    (:func:`hpt_core.evaluation.choose_decision`). Both are written into the model folder, which
+    from then on scores and decides by them."""
     out = {}
     dev_y, dev_scores = gold_and_scores(best, dev_docs, batch_size, False)
+    if best.config.blend is not None and best.blend is None and blend_encoder is not None:
+        dev_scores, out["blend"] = _fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder)
+        best.save_pretrained(run_dir / runs.MODEL_DIR)
     if best.config.decision == "auto":
         chosen, by_rule = choose_decision(dev_y, dev_scores, best.hierarchy)
         best.config = best.config.replace(decision=chosen)
@@ -483,30 +522,65 @@ def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_cou
     return out
 
 
-def choose_run_decision(run_dir: str | Path, decision: str = "auto") -> dict:
-    """Set a finished run's decision rule — ``"auto"`` chooses it on the run's dev file, as training
-    does when it ends — save it in the model folder and recompute the dev and test figures of
-    ``metrics.json``. For runs trained before the rule existed, or to compare rules on one model.
-    Returns the updated metrics."""
+def _finished_run(run_dir: str | Path, what: str):
+    """A finished run's metrics, configuration, data and best model, or a clear error."""
     from hpt_core.zero_shot import is_zero_shot_run
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise HPTInputError("run folder not found", run_dir)
     if is_zero_shot_run(run_dir):
-        raise HPTInputError("a zero-shot run decides top-down with its own threshold; it has no decision rule to set", run_dir)
+        raise HPTInputError(f"a zero-shot run decides top-down with its own threshold; it has no {what} to set", run_dir)
     metrics = runs.read_json(run_dir / runs.METRICS)
     if not isinstance(metrics, dict):
         raise HPTInputError("this run has not finished (no readable metrics.json)", run_dir)
     config = RunConfig.from_json(run_dir / runs.RUN_CONFIG)
-    hierarchy, _, dev_docs, test_docs = load_run_data(config)
+    hierarchy, train_docs, dev_docs, test_docs = load_run_data(config)
     best = HPTModel.from_pretrained(run_dir / runs.MODEL_DIR)
+    counts = np.asarray(metrics.get("train_counts") or np.zeros(len(hierarchy.labels)), dtype=np.int64)
+    return run_dir, metrics, config, (train_docs, dev_docs, test_docs), best, counts
+
+
+def choose_run_decision(run_dir: str | Path, decision: str = "auto") -> dict:
+    """Set a finished run's decision rule — ``"auto"`` chooses it on the run's dev file, as training
+    does when it ends — save it in the model folder and recompute the dev and test figures of
+    ``metrics.json``. For runs trained before the rule existed, or to compare rules on one model.
+    Returns the updated metrics."""
+    run_dir, metrics, config, (_, dev_docs, test_docs), best, counts = _finished_run(run_dir, "decision rule")
     best.config = best.config.replace(decision=decision)
     if decision != "auto":
         best.save_pretrained(run_dir / runs.MODEL_DIR)
         metrics.pop("decision", None)
-    counts = np.asarray(metrics.get("train_counts") or np.zeros(len(hierarchy.labels)), dtype=np.int64)
     metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size))
+    runs.atomic_write_json(run_dir / runs.METRICS, metrics)
+    return metrics
+
+
+def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
+    """Fit (again) a finished run's classical blend — as training does when it ends, with a frozen
+    copy of the pretrained backbone — or remove it (``blend=None``); save the model folder and
+    recompute the figures of ``metrics.json`` (a decision rule chosen on dev is chosen again, on the
+    new scores). For runs trained before the blend existed, or to compare. Returns the updated metrics."""
+    from hpt_core.backbone import load_backbone
+
+    if blend not in (None, "classical"):
+        raise HPTInputError(f"blend must be classical or none; got {blend!r}")
+    run_dir, metrics, config, (train_docs, dev_docs, test_docs), best, counts = _finished_run(run_dir, "blend")
+    best.blend = None
+    best.config = best.config.replace(blend=blend)
+    if "decision" in metrics:  # the rule was chosen on dev: choose it again on the new scores
+        best.config = best.config.replace(decision="auto")
+    metrics.pop("blend", None)
+    blend_encoder = None
+    if blend is not None:
+        from hpt_core.sentence import FrozenSentenceEncoder
+
+        mlm, tokenizer = load_backbone(best.config.backbone)
+        blend_encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, best.config.max_length)
+        del mlm
+    best.save_pretrained(run_dir / runs.MODEL_DIR)
+    metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
+                                  train_docs=train_docs, blend_encoder=blend_encoder))
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     return metrics
 

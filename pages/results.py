@@ -75,6 +75,12 @@ def one_run(run_dir: Path) -> None:
                + (f", chosen on dev (macro-F1 {', '.join(f'{decision_name(r)} {pct(f)}' for r, f in chosen['dev_macro_f1'].items())})"
                   if chosen else "")
                + ". Hierarchy-consistent: a label is kept only when its parent is.")
+    blend = metrics.get("blend") or {}
+    if "model_weight" in blend:
+        st.caption(f"Scores blended with the classical classifier (TF-IDF + the pretrained encoder's sentence "
+                   f"embeddings, logistic regression, C {blend['C']:g}): the model's weight {blend['model_weight']:g}, "
+                   "chosen on dev (macro-F1 by weight: "
+                   + ", ".join(f"{a}: {pct(f)}" for a, f in blend.get("dev_macro_f1_by_model_weight", {}).items()) + ").")
     table = pd.DataFrame({
         "figure": [name for _, name in FIGURES],
         "top-down" if zero_shot else decision_name(rule): [pct(report.get(key)) for key, _ in FIGURES],

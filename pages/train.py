@@ -172,6 +172,13 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                 index=list(rules.values()).index(RECIPE_MODEL.decision),
                 help="how scores become labels: every label scoring above 0 (the paper), one best root-to-leaf path "
                      "per document, or whichever of the two is better on dev when training ends")
+            blends = {"with the classical classifier": "classical", "none": None}
+            blend = st.selectbox(
+                "Blend", list(blends), key=f"blend_{recipe}", index=list(blends.values()).index(RECIPE_MODEL.blend),
+                help="after training, mix the model's scores with the probabilities of the one-minute classical "
+                     "classifier (TF-IDF + the pretrained encoder's sentence embeddings into a logistic regression), "
+                     "the model's weight chosen on dev. Costs one more encoder pass per document when predicting. "
+                     "None in the paper")
         launch = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
 
     if launch:
@@ -184,7 +191,8 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             label_word_options = {"label_word_encoding": word_encoding, "text_residual_gate": float(gate) or None}
             model = resolve_method(method, recipe=recipe, backbone=backbone, max_length=int(max_length),
                                    graph_layers=int(graph_layers), label_word_init=word_init,
-                                   lexical_channel=channels[lexical], decision=rules[decision], max_windows=int(max_windows),
+                                   lexical_channel=channels[lexical], decision=rules[decision], blend=blends[blend],
+                                   max_windows=int(max_windows),
                                    # windows overlap by 64 tokens, or a quarter of a short window
                                    window_overlap=min(MODEL.window_overlap, int(max_length) // 4),
                                    **(label_word_options if has_label_words(method) else {}))

@@ -1,0 +1,279 @@
+"""The classical blend: a trained model's label scores mixed, with a weight chosen on dev, with the
+probabilities of the one-minute classical classifier (TF-IDF + sentence embeddings into one logistic
+regression over leaves).
+
+Why: the classical classifier and the fine-tuned HPT model make different errors. On 20ng the
+classical one is level with HPT on its own; their dev-weighted mixture beats both (docs/benchmarks.md).
+It is the "calibrated, dev-fitted blend" of issue 8, kept outside the model so that the model, its
+training and every method of the paper stay as they are.
+
+What it is (``HPTConfig.blend``: ``"classical"``; ``None``, the paper, leaves it out):
+
+* the classical classifier of ``benchmarks/classical_baseline.py`` (``tfidf+embeddings``): TF-IDF over
+  word unigrams and bigrams of the whole text (``sublinear_tf``, ``min_df=2``) side by side with the
+  mean-pooled, L2-normalised embedding of the text's first ``max_length`` tokens by a *frozen copy
+  of the pretrained backbone* (``hpt_core.sentence``) times a weight ``w``, into ONE multinomial
+  logistic regression over each document's deepest label; ``C`` and ``w`` chosen by its own dev
+  macro-F1, on the grids of the baseline;
+* a label's classical probability ``q`` is the summed probability of the classes at or below it
+  (a parent is as likely as its subtree);
+* the blended score of a label is ``logit(α · sigmoid(s) + (1 − α) · q)`` where ``s`` is the
+  model's score (with its lexical channel) — still a score whose sign is the paper's decision and
+  whose order along a path is the path decision's. ``α`` is chosen from ``MODEL_WEIGHTS`` by dev
+  macro-F1 of the best model, after training (ties: the larger, more of the model); the model
+  always keeps a part, so explanations of its own score stay meaningful.
+
+Cost: one more encoder forward per document when scoring (the frozen copy), the copy on disk
+(``blend_encoder.safetensors``, bfloat16) and the regression (``blend.safetensors``: idf, weights;
+``blend.json``: vocabulary and settings), restored by ``HPTModel.from_pretrained``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hpt_core.errors import HPTInputError
+from hpt_core.sentence import FrozenSentenceEncoder
+
+BLEND_CONFIG = "blend.json"
+BLEND_WEIGHTS = "blend.safetensors"
+BLEND_ENCODER = "blend_encoder.safetensors"
+#: Values of ``HPTConfig.blend`` (besides ``None``).
+BLEND_KINDS = ("classical",)
+#: The classical classifier's grids (those of benchmarks/classical_baseline.py's tfidf+embeddings row).
+C_GRID = (1.0, 10.0, 100.0, 1000.0)
+EMBEDDING_WEIGHTS = (0.5, 1.0, 2.0)
+#: Weights of the model's probability tried on dev (the classical one gets the rest).
+MODEL_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+MAX_FEATURES = 262_144
+MAX_WEIGHTS = 20_000_000
+#: Probabilities are kept this far from 0 and 1 so that every blended score is finite (|score| < 16).
+EPSILON = 1e-7
+
+
+def leaf_targets(docs, hierarchy) -> tuple[list[str | None], int]:
+    """Each document's deepest label (the first in its label list on ties; ``None`` without labels)
+    and how many documents have more than one path (more than one most-specific label)."""
+    depth = dict(zip(hierarchy.labels, hierarchy.depths))
+    parent = {label: (hierarchy.labels[p] if p >= 0 else None)
+              for label, p in zip(hierarchy.labels, hierarchy.parent_index)}
+    targets, multi_path = [], 0
+    for doc in docs:
+        labels = list(doc.labels)
+        if not labels:
+            targets.append(None)
+            continue
+        deepest = max(depth[label] for label in labels)
+        targets.append(next(label for label in labels if depth[label] == deepest))
+        parents_in_set = {parent[label] for label in labels}
+        if sum(1 for label in set(labels) if label not in parents_in_set) > 1:
+            multi_path += 1
+    return targets, multi_path
+
+
+def subtree_matrix(classes: list[int], hierarchy) -> np.ndarray:
+    """(K, C) float32: row k has 1 at class k's label and at each of its ancestors, so that class
+    probabilities (N, K) @ this = label probabilities (N, C)."""
+    out = np.zeros((len(classes), len(hierarchy.labels)), dtype=np.float32)
+    for row, index in enumerate(classes):
+        while index >= 0:
+            out[row, index] = 1.0
+            index = hierarchy.parent_index[index]
+    return out
+
+
+def blended_scores(model_scores, probabilities, model_weight: float) -> np.ndarray:
+    """``logit(α · sigmoid(s) + (1 − α) · q)``: model scores (N, C) and classical label
+    probabilities (N, C) → blended scores (N, C) float32. α = ``model_weight``."""
+    s = np.asarray(model_scores, dtype=np.float64)
+    q = np.asarray(probabilities, dtype=np.float64)
+    p = model_weight / (1.0 + np.exp(-np.clip(s, -50, 50))) + (1.0 - model_weight) * q
+    p = np.clip(p, EPSILON, 1.0 - EPSILON)
+    return (np.log(p) - np.log1p(-p)).astype(np.float32)
+
+
+@dataclass
+class ClassicalBlend:
+    """A fitted blend (see the module docstring).
+
+    ``vocabulary[j]`` is TF-IDF column j, ``idf`` (V,); ``weight`` (K, V + d) and ``bias`` (K,) the
+    regression over K classes whose label indices are ``classes``; the embedding block of the
+    features is scaled by ``embedding_weight`` (w) before ``weight`` applies; ``model_weight`` is α.
+    ``choice`` keeps the dev figures that chose C, w and α.
+    """
+
+    vocabulary: list[str]
+    idf: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor
+    classes: list[int]
+    c: float
+    embedding_weight: float
+    model_weight: float
+    sentence: FrozenSentenceEncoder
+    hierarchy: object
+    choice: dict | None = None
+
+    def __post_init__(self) -> None:
+        from hpt_core.lexical import _vectorizer
+
+        self._vectorizer = _vectorizer({term: i for i, term in enumerate(self.vocabulary)})
+        self._vectorizer.idf_ = self.idf.numpy().astype(np.float64)
+        self._to_labels = subtree_matrix(self.classes, self.hierarchy)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """Classical label probabilities (N, C) float32 of raw texts (one frozen-encoder forward each)."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, len(self.hierarchy.labels)), dtype=np.float32)
+        return self.probabilities_of(self._vectorizer.transform(texts), self.sentence.embed(texts))
+
+    def probabilities_of(self, tfidf, embeddings: np.ndarray) -> np.ndarray:
+        """The same from features: TF-IDF rows (N, V) scipy CSR and embeddings (N, d)."""
+        weight = self.weight.numpy()
+        v = len(self.vocabulary)
+        logits = np.asarray(tfidf @ weight[:, :v].T) + self.embedding_weight * (embeddings @ weight[:, v:].T) \
+            + self.bias.numpy()
+        logits -= logits.max(axis=1, keepdims=True)
+        class_p = np.exp(logits)
+        class_p /= class_p.sum(axis=1, keepdims=True)
+        return (class_p @ self._to_labels).astype(np.float32)
+
+    def scores(self, model_scores, texts: list[str]) -> torch.Tensor:
+        """Blended scores (N, C) float32 on the CPU of the model's scores (N, C) for ``texts``."""
+        return torch.from_numpy(blended_scores(np.asarray(model_scores), self.probabilities(texts), self.model_weight))
+
+    def to(self, device) -> "ClassicalBlend":
+        self.sentence.to(device)
+        return self
+
+    def summary(self) -> dict:
+        """The blend's settings as saved in ``metrics.json``."""
+        return {"kind": "classical", "C": self.c, "embedding_weight": self.embedding_weight,
+                "model_weight": self.model_weight, "n_features": len(self.vocabulary), "classes": len(self.classes),
+                **(self.choice or {})}
+
+    # ---- persistence ----------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        meta = {"kind": "classical", "C": self.c, "embedding_weight": self.embedding_weight,
+                "model_weight": self.model_weight, "classes": [self.hierarchy.labels[i] for i in self.classes],
+                "sentence_max_length": self.sentence.max_length, "vocabulary": self.vocabulary, "choice": self.choice}
+        self.sentence.save(directory, BLEND_ENCODER)
+        save_file({"idf": self.idf.contiguous(), "weight": self.weight.contiguous(), "bias": self.bias.contiguous()},
+                  str(directory / BLEND_WEIGHTS))
+        (directory / BLEND_CONFIG).write_text(json.dumps(meta), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path, hierarchy, backbone_config: dict, tokenizer) -> "ClassicalBlend":
+        """The blend saved in ``directory`` for the model's ``hierarchy``; the frozen encoder's
+        architecture is the model's backbone's (``backbone_config``)."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        missing = [name for name in (BLEND_CONFIG, BLEND_WEIGHTS, BLEND_ENCODER) if not (directory / name).is_file()]
+        if missing:
+            raise HPTInputError(f"not a usable model folder: the classical blend ({', '.join(missing)}) is missing", directory)
+        try:
+            meta = json.loads((directory / BLEND_CONFIG).read_text(encoding="utf-8"))
+            tensors = load_file(str(directory / BLEND_WEIGHTS))
+            unknown = [label for label in meta["classes"] if label not in hierarchy.label_to_index]
+            if unknown:
+                raise ValueError(f"classes not in the label tree: {', '.join(unknown[:5])}")
+            sentence = FrozenSentenceEncoder.load(directory, backbone_config, tokenizer, int(meta["sentence_max_length"]),
+                                                  BLEND_ENCODER)
+            blend = cls(vocabulary=list(meta["vocabulary"]), idf=tensors["idf"], weight=tensors["weight"],
+                        bias=tensors["bias"], classes=[hierarchy.label_to_index[label] for label in meta["classes"]],
+                        c=float(meta["C"]), embedding_weight=float(meta["embedding_weight"]),
+                        model_weight=float(meta["model_weight"]), sentence=sentence, hierarchy=hierarchy,
+                        choice=meta.get("choice"))
+        except HPTInputError:
+            raise
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, SafetensorError, RuntimeError, OSError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise HPTInputError(f"not a usable model folder: broken classical blend ({type(err).__name__}: {first})",
+                                directory) from None
+        k, v = len(blend.classes), len(blend.vocabulary)
+        if blend.weight.shape != (k, v + sentence.width) or blend.bias.shape != (k,) or blend.idf.shape != (v,):
+            raise HPTInputError("not a usable model folder: the classical blend's weights do not match its settings", directory)
+        return blend
+
+
+def fit_classical_blend(train_texts: list[str], train_targets: list[str | None], dev_texts: list[str],
+                        dev_y: np.ndarray, dev_model_scores: np.ndarray, hierarchy, sentence: FrozenSentenceEncoder,
+                        rules=("threshold", "path"), c_grid=C_GRID, embedding_weights=EMBEDDING_WEIGHTS,
+                        model_weights=MODEL_WEIGHTS, n_jobs: int = 1) -> tuple[ClassicalBlend, np.ndarray] | None:
+    """Fit the classical classifier on the training texts (each with its deepest label, see
+    :func:`leaf_targets`; ``None`` rows are left out), choose its C and w by its dev macro-F1, then
+    α by the dev macro-F1 of the blend with the model's dev scores (N, C), the better of ``rules``.
+
+    Returns the blend and its classical dev probabilities (M, C) (the caller blends its dev scores
+    without embedding dev again), or ``None`` when the training set has fewer than two distinct
+    target labels (no classifier to fit). Deterministic: every process would fit the same.
+    """
+    from joblib import Parallel, delayed
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    from hpt_core.decoding import decide
+    from hpt_core.lexical import _vectorizer
+    from hpt_core.metrics import macro_f1
+
+    kept = [i for i, target in enumerate(train_targets) if target is not None]
+    targets = [train_targets[i] for i in kept]
+    if len(set(targets)) < 2:
+        return None
+    texts = [train_texts[i] for i in kept]
+    n_classes = len(set(targets))
+    max_features = max(1_000, min(MAX_FEATURES, MAX_WEIGHTS // n_classes))
+    vectorizer = _vectorizer(max_features=max_features)
+    try:
+        tfidf = vectorizer.fit_transform(texts)
+    except ValueError:  # every term occurs once: too little text for min_df=2
+        vectorizer = _vectorizer(max_features=max_features)
+        vectorizer.min_df = 1
+        tfidf = vectorizer.fit_transform(texts)
+    dev_tfidf = vectorizer.transform(list(dev_texts))
+    embedded, dev_embedded = sentence.embed(texts), sentence.embed(list(dev_texts))
+
+    def features(block, dense, w):
+        return sparse.hstack([block, sparse.csr_matrix(dense * w)], format="csr")
+
+    def fit(c, w):
+        return LogisticRegression(C=c, max_iter=2000).fit(features(tfidf, embedded, w), targets)
+
+    grid = [(float(c), float(w)) for w in embedding_weights for c in c_grid]
+    fitted = Parallel(n_jobs=n_jobs)(delayed(fit)(c, w) for c, w in grid)
+    by_grid, best = {}, None
+    for (c, w), model in zip(grid, fitted):
+        predicted = model.predict(features(dev_tfidf, dev_embedded, w))
+        score = macro_f1(dev_y, hierarchy.multi_hot([[label] for label in predicted]))
+        by_grid[f"C={c!r},w={w!r}"] = round(score, 4)
+        if best is None or score > best[0]:  # ties keep the smaller C, then the smaller w
+            best = (score, c, w, model)
+    _, c, w, model = best
+    weight, bias = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+    if weight.shape[0] == 1:  # two classes: scikit-learn keeps one row; softmax over [0, row] is the same model
+        weight, bias = np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias]).astype(np.float32)
+    vocabulary = [term for term, _ in sorted(vectorizer.vocabulary_.items(), key=lambda item: item[1])]
+    blend = ClassicalBlend(vocabulary=vocabulary, idf=torch.as_tensor(vectorizer.idf_, dtype=torch.float32),
+                           weight=torch.from_numpy(np.ascontiguousarray(weight)), bias=torch.from_numpy(bias),
+                           classes=[hierarchy.label_to_index[label] for label in model.classes_], c=c,
+                           embedding_weight=w, model_weight=1.0, sentence=sentence, hierarchy=hierarchy)
+    dev_q = blend.probabilities_of(dev_tfidf, dev_embedded)
+    by_weight = {}
+    for alpha in model_weights:
+        mixed = blended_scores(dev_model_scores, dev_q, alpha)
+        by_weight[repr(float(alpha))] = round(max(macro_f1(dev_y, decide(mixed, hierarchy, rule)) for rule in rules), 4)
+    blend.model_weight = float(max(model_weights, key=lambda a: (by_weight[repr(float(a))], a)))
+    blend.choice = {"dev_macro_f1_classical_by_C_w": by_grid, "dev_macro_f1_by_model_weight": by_weight,
+                    "train_documents": len(texts)}
+    return blend, dev_q

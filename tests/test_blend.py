@@ -1,0 +1,160 @@
+"""The classical blend: the model's scores mixed with the classical TF-IDF + embeddings classifier's
+probabilities, the model's weight chosen on dev (``hpt_core.blend``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hpt_core.blend import (BLEND_CONFIG, BLEND_ENCODER, MODEL_WEIGHTS, ClassicalBlend, blended_scores,
+                            fit_classical_blend, leaf_targets, subtree_matrix)
+from hpt_core.errors import HPTInputError
+from hpt_core.hierarchy import LabelHierarchy
+
+
+def _docs(hierarchy, task_files, split):
+    from hpt_core.data import read_corpus
+
+    return read_corpus(task_files[split], hierarchy)
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_backbone):
+    from hpt_core.backbone import load_backbone
+    from hpt_core.sentence import FrozenSentenceEncoder
+
+    mlm, tokenizer = load_backbone(tiny_backbone)
+    return FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, 32)
+
+
+@pytest.fixture(scope="module")
+def fitted(hierarchy, task_files, encoder):
+    """A blend fitted with *useless* model scores (noise): dev must give the classical part the most weight."""
+    train, dev = _docs(hierarchy, task_files, "train"), _docs(hierarchy, task_files, "dev")
+    targets, _ = leaf_targets(train, hierarchy)
+    noise = np.random.default_rng(0).normal(size=(len(dev), len(hierarchy.labels))).astype(np.float32)
+    return fit_classical_blend([d.text for d in train], targets, [d.text for d in dev],
+                               hierarchy.multi_hot([d.labels for d in dev]), noise, hierarchy, encoder)
+
+
+def test_weight_one_is_the_model_and_weight_zero_the_classical_classifier():
+    s = np.array([[-3.0, 0.5, 8.0]], dtype=np.float32)
+    q = np.array([[0.2, 0.9, 0.5]], dtype=np.float32)
+    assert np.allclose(blended_scores(s, q, 1.0), s, atol=1e-4)
+    assert np.allclose(blended_scores(s, q, 0.0), np.log(q / (1 - q)), atol=1e-4)
+    mixed = blended_scores(s, q, 0.5)
+    assert np.all(np.isfinite(blended_scores(np.array([[1e6, -1e6]]), np.array([[1.0, 0.0]]), 0.5)))
+    # A label is predicted (score > 0) when the mean of the two probabilities passes one half.
+    assert (mixed > 0).tolist() == [[False, True, True]]
+
+
+def test_a_parent_is_as_likely_as_its_subtree():
+    h = LabelHierarchy([("Root", "A"), ("A", "A1"), ("A", "A2"), ("Root", "B")])
+    classes = [h.label_to_index[x] for x in ("A1", "A2", "B")]
+    to_labels = subtree_matrix(classes, h)
+    q = np.array([[0.5, 0.3, 0.2]]) @ to_labels
+    assert q[0, h.label_to_index["A"]] == pytest.approx(0.8)
+    assert q[0, h.label_to_index["A1"]] == pytest.approx(0.5) and q[0, h.label_to_index["B"]] == pytest.approx(0.2)
+
+
+def test_useless_model_scores_get_the_least_weight_and_the_blend_classifies(fitted, hierarchy, task_files):
+    """The synthetic task is lexical: the classical part alone names every test leaf. With noise for
+    model scores, dev chooses the smallest model weight, and the blend still gets the test paths."""
+    from hpt_core.decoding import decide
+    from hpt_core.metrics import micro_f1
+
+    blend, dev_probabilities = fitted
+    assert blend.model_weight == min(MODEL_WEIGHTS)
+    assert set(blend.choice["dev_macro_f1_by_model_weight"]) == {repr(float(a)) for a in MODEL_WEIGHTS}
+    test = _docs(hierarchy, task_files, "test")
+    noise = np.random.default_rng(1).normal(size=(len(test), len(hierarchy.labels))).astype(np.float32)
+    scores = blend.scores(noise, [d.text for d in test]).numpy()
+    y = hierarchy.multi_hot([d.labels for d in test])
+    assert micro_f1(y, decide(scores, hierarchy, "path")) > 0.9
+    assert dev_probabilities.shape == (len(_docs(hierarchy, task_files, "dev")), len(hierarchy.labels))
+
+
+def test_save_and_load_round_trip_and_damage(fitted, hierarchy, tiny_backbone, tmp_path):
+    from hpt_core.backbone import load_backbone
+
+    blend, _ = fitted
+    blend.save(tmp_path)
+    mlm, tokenizer = load_backbone(tiny_backbone)
+    loaded = ClassicalBlend.load(tmp_path, hierarchy, mlm.config.to_dict(), tokenizer)
+    texts = ["goal striker pitch", "laser lens"]
+    assert np.allclose(loaded.probabilities(texts), blend.probabilities(texts), atol=1e-6)
+    assert loaded.model_weight == blend.model_weight and loaded.classes == blend.classes
+    meta = json.loads((tmp_path / BLEND_CONFIG).read_text())
+    meta["classes"][0] = "no such label"
+    (tmp_path / BLEND_CONFIG).write_text(json.dumps(meta))
+    with pytest.raises(HPTInputError, match="broken classical blend .*no such label"):
+        ClassicalBlend.load(tmp_path, hierarchy, mlm.config.to_dict(), tokenizer)
+    (tmp_path / BLEND_ENCODER).unlink()
+    with pytest.raises(HPTInputError, match="blend_encoder.safetensors\\) is missing"):
+        ClassicalBlend.load(tmp_path, hierarchy, mlm.config.to_dict(), tokenizer)
+
+
+def test_one_training_label_leaves_no_classifier_to_fit(hierarchy, encoder):
+    assert fit_classical_blend(["a", "b"], ["football", "football"], ["c"], np.zeros((1, len(hierarchy.labels))),
+                               np.zeros((1, len(hierarchy.labels))), hierarchy, encoder) is None
+
+
+def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tiny_backbone, task_files):
+    """Through the one training loop: fitted after training, saved in the model folder, restored by
+    ``from_pretrained``; ``metrics.json``, ``evaluate`` and the ``Predictor`` agree; the CLI removes
+    it and fits it again on the finished run."""
+    from hpt_core.cli import main
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.evaluation import evaluate_run
+    from hpt_core.methods import resolve_method
+    from hpt_core.model import HPTModel
+    from hpt_core.predict import Predictor
+    from hpt_core.training import train
+
+    config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
+                       model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32),
+                       train=TrainConfig(epochs=2, batch_size=8, lr=3e-3, seed=0))
+    assert config.model.blend == "classical"
+    run = tmp_path / "run"
+    metrics = train(config, run)
+    assert metrics["blend"]["model_weight"] in MODEL_WEIGHTS
+    assert (run / "model" / BLEND_ENCODER).is_file()
+    model = HPTModel.from_pretrained(run / "model")
+    assert model.blend is not None and model.blend.model_weight == metrics["blend"]["model_weight"]
+    report = evaluate_run(run, task_files["test"])
+    assert report["macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])
+    text = "goal striker penalty"
+    model.blend.model_weight = 0.25  # whatever dev chose, the classical part must show in every score
+    blended = model.predict_scores([text])
+    predicted = Predictor(model).predict([text])[0].scores
+    assert np.allclose([predicted[label] for label in model.hierarchy.labels], blended[0].numpy(), atol=1e-5)
+    own = model.predict_scores([text], blend=False)
+    expected = blended_scores(own.numpy(), model.blend.probabilities([text]), model.blend.model_weight)
+    assert np.allclose(blended.numpy(), expected, atol=1e-5) and not np.allclose(blended.numpy(), own.numpy(), atol=1e-2)
+
+    assert main(["blend", "--run-dir", str(run), "--blend", "none"]) == 0
+    assert HPTModel.from_pretrained(run / "model").blend is None
+    assert not (run / "model" / BLEND_ENCODER).exists()
+    assert "blend" not in json.loads((run / "metrics.json").read_text())
+    assert main(["blend", "--run-dir", str(run)]) == 0
+    assert json.loads((run / "metrics.json").read_text())["blend"]["model_weight"] in MODEL_WEIGHTS
+
+
+def test_the_paper_recipe_has_no_blend_and_bad_values_are_refused():
+    from hpt_core.config import HPTConfig
+    from hpt_core.methods import resolve_method
+
+    assert resolve_method("hpt", recipe="paper").blend is None and HPTConfig().blend is None
+    with pytest.raises(HPTInputError, match="blend must be classical or None"):
+        HPTConfig(blend="ensemble")
+
+
+def test_blending_a_missing_run_is_one_clear_line(tmp_path, capsys):
+    from hpt_core.cli import main
+
+    assert main(["blend", "--run-dir", str(tmp_path / "nope")]) != 0
+    err = capsys.readouterr().err
+    assert "run folder not found" in err and len(err.strip().splitlines()) == 1
