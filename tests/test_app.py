@@ -250,8 +250,8 @@ def test_train_launches_two_seeds_that_queue_then_cancel(workspace, tiny_backbon
 
 
 def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbone):
-    """More options: the lexical channel is on under small-data and can be switched off; whole
-    documents as windows; both land in the saved run.json."""
+    """More options: the lexical channel and the classical blend are on under small-data and can be
+    switched off; whole documents as windows; all land in the saved run.json."""
     at = open_page("train")
     assert by_label(at.selectbox, "Lexical channel").value == "TF-IDF"  # the recipe's default
     by_label(at.radio, "Backbone").set_value("other")
@@ -261,6 +261,8 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
     by_label(at.selectbox, "Precision").set_value("fp32")
     assert by_label(at.selectbox, "Decision rule").value == "chosen on dev"  # the recipe's
     by_label(at.selectbox, "Decision rule").set_value("one best path")
+    assert by_label(at.selectbox, "Blend").value == "with the classical classifier"  # the recipe's
+    by_label(at.selectbox, "Blend").set_value("none")
     by_label(at.number_input, "Windows per document (max)").set_value(3)
     by_label(at.number_input, "Max steps (0 = no limit)").set_value(1)
     by_label(at.text_input, "Run name (optional)").input("options test")
@@ -271,7 +273,7 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
     try:
         saved = RunConfig.from_json(run_dir / "run.json")
         assert (saved.model.lexical_channel, saved.model.max_windows, saved.train.precision) == (None, 3, "fp32")
-        assert saved.model.decision == "path"
+        assert saved.model.decision == "path" and saved.model.blend is None
     finally:
         runs.cancel(run_dir, grace_s=10)
 
