@@ -96,7 +96,7 @@ def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
 
     import numpy as np
 
-    if model.config.lexical_channel is None:  # --recipe paper: no channel
+    if model.config.lexical_channel is None and model.config.blend is None:  # --recipe paper: neither
         return model
     h = model.hierarchy
     train = read_corpus(args.ng / "train_lr.jsonl", h)[:n_train]
@@ -104,9 +104,10 @@ def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
     with torch.inference_mode(False), torch.enable_grad():  # L-BFGS needs gradients (batch() runs in inference mode)
         sentence = None if model.config.lexical_channel != "tfidf+sentence" else \
             FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to(args.device)
-        model.lexical, _ = fit_lexical_channel([d.text for d in train], h.multi_hot([d.labels for d in train]),
-                                               np.asarray(h.depths) - 1, [d.text for d in dev],
-                                               h.multi_hot([d.labels for d in dev]), sentence=sentence, n_folds=2)
+        if model.config.lexical_channel is not None:
+            model.lexical, _ = fit_lexical_channel([d.text for d in train], h.multi_hot([d.labels for d in train]),
+                                                   np.asarray(h.depths) - 1, [d.text for d in dev],
+                                                   h.multi_hot([d.labels for d in dev]), sentence=sentence, n_folds=2)
         if model.config.blend is not None:  # the classical blend, fitted when training ends (one grid point:
             from hpt_core.blend import fit_classical_blend, leaf_targets  # its cost per text is the same)
 

@@ -6,6 +6,7 @@ import logging
 from contextlib import contextmanager
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from hpt_core.config import DEFAULT_BACKBONE
@@ -152,3 +153,13 @@ def set_attention_dropout(mlm, probability: float) -> None:
     for name, module in mlm.named_modules():
         if name.endswith("attention.self.dropout") and hasattr(module, "p"):
             module.p = probability
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: every CUDA GPU we run on (emulated where it is
+    old, still no slower than fp32 memory traffic), a CPU only with AVX-512 BF16 or AMX instructions."""
+    if device == "cuda":
+        return True
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)

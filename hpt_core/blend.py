@@ -53,8 +53,12 @@ EMBEDDING_WEIGHTS = (0.5, 1.0, 2.0)
 MODEL_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 MAX_FEATURES = 262_144
 MAX_WEIGHTS = 20_000_000
-#: Probabilities are kept this far from 0 and 1 so that every blended score is finite (|score| < 16).
-EPSILON = 1e-7
+#: Blended scores are kept within this bound (a probability of 0 or 1 would be infinite).
+MAX_SCORE = 1e4
+#: The class of unlabelled training documents (its row of ``subtree_matrix`` is empty).
+NO_LABEL = "\x00no label"
+#: Texts scored by the classical classifier at a time (bounds the N × K arrays of large label sets).
+CHUNK = 2048
 
 
 def leaf_targets(docs, hierarchy) -> tuple[list[str | None], int]:
@@ -77,34 +81,45 @@ def leaf_targets(docs, hierarchy) -> tuple[list[str | None], int]:
     return targets, multi_path
 
 
-def subtree_matrix(classes: list[int], hierarchy) -> np.ndarray:
-    """(K, C) float32: row k has 1 at class k's label and at each of its ancestors, so that class
-    probabilities (N, K) @ this = label probabilities (N, C)."""
-    out = np.zeros((len(classes), len(hierarchy.labels)), dtype=np.float32)
+def subtree_matrix(classes: list[int], hierarchy):
+    """(K, C) sparse float32: row k has 1 at class k's label and at each of its ancestors, so that
+    class probabilities (N, K) @ this = label probabilities (N, C). A class of index -1 ("no label",
+    for unlabelled training documents) has an empty row."""
+    from scipy import sparse
+
+    rows, cols = [], []
     for row, index in enumerate(classes):
         while index >= 0:
-            out[row, index] = 1.0
+            rows.append(row)
+            cols.append(index)
             index = hierarchy.parent_index[index]
-    return out
+    return sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                             shape=(len(classes), len(hierarchy.labels)))
 
 
 def _embed(sentence: FrozenSentenceEncoder, texts: list[str]) -> np.ndarray:
     """Sentence embeddings (N, d) under bfloat16 autocast where the encoder's device computes it
     natively (1.5–1.8× faster on such a CPU; cosines within 1e-4 of float32), float32 elsewhere —
     the same when fitting and when scoring."""
-    from hpt_core.training import native_bf16
+    from hpt_core.backbone import native_bf16
 
     return sentence.embed(texts, bf16=native_bf16(next(sentence.encoder.parameters()).device.type))
 
 
 def blended_scores(model_scores, probabilities, model_weight: float) -> np.ndarray:
     """``logit(α · sigmoid(s) + (1 − α) · q)``: model scores (N, C) and classical label
-    probabilities (N, C) → blended scores (N, C) float32. α = ``model_weight``."""
+    probabilities (N, C) → blended scores (N, C) float32. α = ``model_weight``.
+
+    Computed in log space, so that α = 1 gives back ``s`` exactly and far-negative scores keep
+    their order (no clipping to a common floor that would tie them).
+    """
     s = np.asarray(model_scores, dtype=np.float64)
-    q = np.asarray(probabilities, dtype=np.float64)
-    p = model_weight / (1.0 + np.exp(-np.clip(s, -50, 50))) + (1.0 - model_weight) * q
-    p = np.clip(p, EPSILON, 1.0 - EPSILON)
-    return (np.log(p) - np.log1p(-p)).astype(np.float32)
+    q = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        log_a, log_b = np.log(model_weight), np.log(1.0 - model_weight)
+        log_p = np.logaddexp(log_a - np.logaddexp(0.0, -s), log_b + np.log(q))
+        log_not_p = np.logaddexp(log_a - np.logaddexp(0.0, s), log_b + np.log1p(-q))
+    return np.clip(log_p - log_not_p, -MAX_SCORE, MAX_SCORE).astype(np.float32)
 
 
 @dataclass
@@ -137,11 +152,15 @@ class ClassicalBlend:
         self._to_labels = subtree_matrix(self.classes, self.hierarchy)
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        """Classical label probabilities (N, C) float32 of raw texts (one frozen-encoder forward each)."""
+        """Classical label probabilities (N, C) float32 of raw texts (one frozen-encoder forward each),
+        ``CHUNK`` texts at a time."""
         texts = list(texts)
-        if not texts:
-            return np.zeros((0, len(self.hierarchy.labels)), dtype=np.float32)
-        return self.probabilities_of(self._vectorizer.transform(texts), _embed(self.sentence, texts))
+        out = np.zeros((len(texts), len(self.hierarchy.labels)), dtype=np.float32)
+        for start in range(0, len(texts), CHUNK):
+            part = texts[start:start + CHUNK]
+            out[start:start + len(part)] = self.probabilities_of(self._vectorizer.transform(part),
+                                                                 _embed(self.sentence, part))
+        return out
 
     def probabilities_of(self, tfidf, embeddings: np.ndarray) -> np.ndarray:
         """The same from features: TF-IDF rows (N, V) scipy CSR and embeddings (N, d)."""
@@ -152,7 +171,7 @@ class ClassicalBlend:
         logits -= logits.max(axis=1, keepdims=True)
         class_p = np.exp(logits)
         class_p /= class_p.sum(axis=1, keepdims=True)
-        return (class_p @ self._to_labels).astype(np.float32)
+        return np.asarray(self._to_labels.T @ class_p.T).T.astype(np.float32)
 
     def scores(self, model_scores, texts: list[str]) -> torch.Tensor:
         """Blended scores (N, C) float32 on the CPU of the model's scores (N, C) for ``texts``."""
@@ -174,7 +193,8 @@ class ClassicalBlend:
 
         directory = Path(directory)
         meta = {"kind": "classical", "C": self.c, "embedding_weight": self.embedding_weight,
-                "model_weight": self.model_weight, "classes": [self.hierarchy.labels[i] for i in self.classes],
+                "model_weight": self.model_weight,
+                "classes": [self.hierarchy.labels[i] if i >= 0 else None for i in self.classes],
                 "sentence_max_length": self.sentence.max_length, "vocabulary": self.vocabulary, "choice": self.choice}
         self.sentence.save(directory, BLEND_ENCODER)
         save_file({"idf": self.idf.contiguous(), "weight": self.weight.contiguous(), "bias": self.bias.contiguous()},
@@ -195,13 +215,13 @@ class ClassicalBlend:
         try:
             meta = json.loads((directory / BLEND_CONFIG).read_text(encoding="utf-8"))
             tensors = load_file(str(directory / BLEND_WEIGHTS))
-            unknown = [label for label in meta["classes"] if label not in hierarchy.label_to_index]
+            unknown = [label for label in meta["classes"] if label is not None and label not in hierarchy.label_to_index]
             if unknown:
                 raise ValueError(f"classes not in the label tree: {', '.join(unknown[:5])}")
             sentence = FrozenSentenceEncoder.load(directory, backbone_config, tokenizer, int(meta["sentence_max_length"]),
                                                   BLEND_ENCODER)
             blend = cls(vocabulary=list(meta["vocabulary"]), idf=tensors["idf"], weight=tensors["weight"],
-                        bias=tensors["bias"], classes=[hierarchy.label_to_index[label] for label in meta["classes"]],
+                        bias=tensors["bias"], classes=[-1 if label is None else hierarchy.label_to_index[label] for label in meta["classes"]],
                         c=float(meta["C"]), embedding_weight=float(meta["embedding_weight"]),
                         model_weight=float(meta["model_weight"]), sentence=sentence, hierarchy=hierarchy,
                         choice=meta.get("choice"))
@@ -217,31 +237,48 @@ class ClassicalBlend:
         return blend
 
 
+def _grid_point(tfidf, embedded, targets, dev_tfidf, dev_embedded, dev_y, hierarchy, c: float, w: float) -> float:
+    """Dev macro-F1 of the classifier with inverse L2 strength ``c`` and embedding weight ``w``."""
+    from sklearn.linear_model import LogisticRegression
+
+    from hpt_core.metrics import macro_f1
+
+    model = LogisticRegression(C=c, max_iter=2000).fit(_features(tfidf, embedded, w), targets)
+    predicted = model.predict(_features(dev_tfidf, dev_embedded, w))
+    return macro_f1(dev_y, hierarchy.multi_hot([[] if label == NO_LABEL else [label] for label in predicted]))
+
+
+def _features(tfidf, embedded: np.ndarray, w: float):
+    from scipy import sparse
+
+    return sparse.hstack([tfidf, sparse.csr_matrix(embedded * w)], format="csr")
+
+
 def fit_classical_blend(train_texts: list[str], train_targets: list[str | None], dev_texts: list[str],
                         dev_y: np.ndarray, dev_model_scores: np.ndarray, hierarchy, sentence: FrozenSentenceEncoder,
                         rules=("threshold", "path"), c_grid=C_GRID, embedding_weights=EMBEDDING_WEIGHTS,
                         model_weights=MODEL_WEIGHTS, n_jobs: int = 1) -> tuple[ClassicalBlend, np.ndarray] | None:
     """Fit the classical classifier on the training texts (each with its deepest label, see
-    :func:`leaf_targets`; ``None`` rows are left out), choose its C and w by its dev macro-F1, then
-    α by the dev macro-F1 of the blend with the model's dev scores (N, C), the better of ``rules``.
+    :func:`leaf_targets`; unlabelled documents form a "no label" class), choose its C and w by its
+    dev macro-F1, then α by the dev macro-F1 of the blend with the model's dev scores (N, C), the
+    better of ``rules``.
 
     Returns the blend and its classical dev probabilities (M, C) (the caller blends its dev scores
     without embedding dev again), or ``None`` when the training set has fewer than two distinct
-    target labels (no classifier to fit). Deterministic: every process would fit the same.
+    targets (no classifier to fit). Deterministic: every process would fit the same. Only the chosen
+    grid point's weights are kept (the grid's fits return their dev figure alone).
     """
     from joblib import Parallel, delayed
-    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
     from hpt_core.decoding import decide
     from hpt_core.lexical import _vectorizer
     from hpt_core.metrics import macro_f1
 
-    kept = [i for i, target in enumerate(train_targets) if target is not None]
-    targets = [train_targets[i] for i in kept]
+    targets = [NO_LABEL if target is None else target for target in train_targets]
+    texts = list(train_texts)
     if len(set(targets)) < 2:
         return None
-    texts = [train_texts[i] for i in kept]
     n_classes = len(set(targets))
     max_features = max(1_000, min(MAX_FEATURES, MAX_WEIGHTS // n_classes))
     vectorizer = _vectorizer(max_features=max_features)
@@ -254,30 +291,21 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
     dev_tfidf = vectorizer.transform(list(dev_texts))
     embedded, dev_embedded = _embed(sentence, texts), _embed(sentence, list(dev_texts))
 
-    def features(block, dense, w):
-        return sparse.hstack([block, sparse.csr_matrix(dense * w)], format="csr")
-
-    def fit(c, w):
-        return LogisticRegression(C=c, max_iter=2000).fit(features(tfidf, embedded, w), targets)
-
     grid = [(float(c), float(w)) for w in embedding_weights for c in c_grid]
-    fitted = Parallel(n_jobs=n_jobs)(delayed(fit)(c, w) for c, w in grid)
-    by_grid, best = {}, None
-    for (c, w), model in zip(grid, fitted):
-        predicted = model.predict(features(dev_tfidf, dev_embedded, w))
-        score = macro_f1(dev_y, hierarchy.multi_hot([[label] for label in predicted]))
-        by_grid[f"C={c!r},w={w!r}"] = round(score, 4)
-        if best is None or score > best[0]:  # ties keep the smaller C, then the smaller w
-            best = (score, c, w, model)
-    _, c, w, model = best
+    figures = Parallel(n_jobs=n_jobs)(
+        delayed(_grid_point)(tfidf, embedded, targets, dev_tfidf, dev_embedded, dev_y, hierarchy, c, w) for c, w in grid)
+    by_grid = {f"C={c!r},w={w!r}": round(f, 4) for (c, w), f in zip(grid, figures)}
+    # ties keep the earlier grid point: the smaller w, then the smaller C
+    c, w = grid[int(np.argmax(figures))]
+    model = LogisticRegression(C=c, max_iter=2000).fit(_features(tfidf, embedded, w), targets)
     weight, bias = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
     if weight.shape[0] == 1:  # two classes: scikit-learn keeps one row; softmax over [0, row] is the same model
         weight, bias = np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias]).astype(np.float32)
     vocabulary = [term for term, _ in sorted(vectorizer.vocabulary_.items(), key=lambda item: item[1])]
     blend = ClassicalBlend(vocabulary=vocabulary, idf=torch.as_tensor(vectorizer.idf_, dtype=torch.float32),
                            weight=torch.from_numpy(np.ascontiguousarray(weight)), bias=torch.from_numpy(bias),
-                           classes=[hierarchy.label_to_index[label] for label in model.classes_], c=c,
-                           embedding_weight=w, model_weight=1.0, sentence=sentence, hierarchy=hierarchy)
+                           classes=[-1 if label == NO_LABEL else hierarchy.label_to_index[label] for label in model.classes_],
+                           c=c, embedding_weight=w, model_weight=1.0, sentence=sentence, hierarchy=hierarchy)
     dev_q = blend.probabilities_of(dev_tfidf, dev_embedded)
     by_weight = {}
     for alpha in model_weights:
@@ -285,5 +313,5 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
         by_weight[repr(float(alpha))] = round(max(macro_f1(dev_y, decide(mixed, hierarchy, rule)) for rule in rules), 4)
     blend.model_weight = float(max(model_weights, key=lambda a: (by_weight[repr(float(a))], a)))
     blend.choice = {"dev_macro_f1_classical_by_C_w": by_grid, "dev_macro_f1_by_model_weight": by_weight,
-                    "train_documents": len(texts)}
+                    "train_documents": len(texts), "unlabelled_train_documents": targets.count(NO_LABEL)}
     return blend, dev_q

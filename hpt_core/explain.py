@@ -205,7 +205,9 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
     lexical = model.lexical.scores([text])[0].numpy() if getattr(model, "lexical", None) is not None \
         else np.zeros(len(h.labels), dtype=np.float32)
     # What the model decides on: its own score plus the lexical channel's, through the classical blend.
-    document_scores = model.document_scores([text], real.cpu()[None])[0].numpy()
+    document_scores = real.cpu().numpy() + lexical
+    if getattr(model, "blend", None) is not None:
+        document_scores = model.blend.scores(document_scores[None], [text])[0].numpy()
     predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(decide(document_scores[None], h, model_decision(model)), h)[0]))
     out = []
     for row, (label, target) in enumerate(zip(labels, targets)):

@@ -343,8 +343,8 @@ class HPTModel(nn.Module):
                        return_reading: bool = False, blend: bool = True):
         """Document scores (N, C) for raw texts, on the CPU: the model's plus the lexical channel's
         when there is one (``lexical=False``: the model's alone), then blended with the classical
-        classifier when the model has a blend (``blend=False``: not). ``return_reading``: see
-        ``model_scores``."""
+        classifier when the model has a blend (``blend=False``: not; the model's own scores alone need
+        both ``lexical=False`` and ``blend=False``). ``return_reading``: see ``model_scores``."""
         scores, reading = self.model_scores(texts, batch_size, progress, return_reading=True)
         scores = self.document_scores(texts, scores, lexical=lexical, blend=blend)
         return (scores, reading) if return_reading else scores

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hpt_core import runs
-from hpt_core.backbone import check_backbone
+from hpt_core.backbone import check_backbone, native_bf16  # noqa: F401  (native_bf16: part of this module's API)
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
 from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
@@ -45,16 +45,6 @@ def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise HPTInputError("device cuda was asked for, but no CUDA GPU is visible")
     return device
-
-
-def native_bf16(device: str) -> bool:
-    """Whether ``device`` computes bfloat16 natively: every CUDA GPU we run on (emulated where it is
-    old, still no slower than fp32 memory traffic), a CPU only with AVX-512 BF16 or AMX instructions."""
-    if device == "cuda":
-        return True
-    cpu = getattr(torch, "cpu", None)
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
 def resolve_precision(precision: str, device: str) -> str:
@@ -477,24 +467,35 @@ def _pretrained_copy(model: HPTModel):
 
 def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_encoder) -> tuple[np.ndarray, dict]:
     """Fit ``best``'s classical blend (``hpt_core.blend``) and return the blended dev scores (M, C)
-    and what to report. The model's weight is chosen under its decision rule (both rules with "auto")."""
+    and what to report. The model's weight is chosen under its decision rule (both rules with "auto").
+    A weight of 1 (the model alone is best on dev) keeps no blend: nothing to pay for when predicting.
+    A blend that cannot be fitted is reported and left out; the trained model stands."""
     from hpt_core.blend import blended_scores, fit_classical_blend, leaf_targets
 
     started = time.time()
-    targets, multi_path = leaf_targets(train_docs, best.hierarchy)
-    rules = DECISIONS if best.config.decision == "auto" else (best.config.decision,)
-    fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
-                                 best.hierarchy, blend_encoder.to(next(best.parameters()).device), rules=rules,
-                                 n_jobs=max(1, min(4, os.cpu_count() or 1)))
+    try:
+        targets, multi_path = leaf_targets(train_docs, best.hierarchy)
+        rules = DECISIONS if best.config.decision == "auto" else (best.config.decision,)
+        fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
+                                     best.hierarchy, blend_encoder.to(next(best.parameters()).device), rules=rules,
+                                     n_jobs=max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                                       else os.cpu_count() or 1)))
+    except Exception as err:  # noqa: BLE001 — any failure of the add-on must not fail a finished training
+        logger.warning("classical blend not fitted: %s: %s", type(err).__name__, err)
+        return dev_scores, {"skipped": f"not fitted ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"}
     if fitted is None:
-        logger.info("classical blend skipped: fewer than two distinct training labels")
-        return dev_scores, {"skipped": "fewer than two distinct training labels"}
-    best.blend, dev_probabilities = fitted
-    summary = {**best.blend.summary(), "multi_path_documents": multi_path, "seconds": round(time.time() - started, 1)}
+        logger.info("classical blend skipped: fewer than two distinct training targets")
+        return dev_scores, {"skipped": "fewer than two distinct training targets"}
+    blend, dev_probabilities = fitted
+    summary = {**blend.summary(), "multi_path_documents": multi_path, "seconds": round(time.time() - started, 1)}
     logger.info("classical blend fitted in %.0f s: C = %g, w = %g, the model's weight %g (dev macro-F1 by weight: %s)",
-                summary["seconds"], best.blend.c, best.blend.embedding_weight, best.blend.model_weight,
+                summary["seconds"], blend.c, blend.embedding_weight, blend.model_weight,
                 ", ".join(f"{a}: {f:.4f}" for a, f in summary["dev_macro_f1_by_model_weight"].items()))
-    return blended_scores(dev_scores, dev_probabilities, best.blend.model_weight), summary
+    if blend.model_weight >= 1.0:
+        summary["skipped"] = "the model alone was best on dev (weight 1)"
+        return dev_scores, summary
+    best.blend = blend
+    return blended_scores(dev_scores, dev_probabilities, blend.model_weight), summary
 
 
 def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int,
@@ -509,6 +510,8 @@ def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_cou
     if best.config.blend is not None and best.blend is None and blend_encoder is not None:
         dev_scores, out["blend"] = _fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder)
         best.save_pretrained(run_dir / runs.MODEL_DIR)
+    elif best.blend is not None:  # fitted before (a resumed final step, or a loaded model): say so
+        out["blend"] = best.blend.summary()
     if best.config.decision == "auto":
         chosen, by_rule = choose_decision(dev_y, dev_scores, best.hierarchy)
         best.config = best.config.replace(decision=chosen)
@@ -522,7 +525,7 @@ def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_cou
     return out
 
 
-def _finished_run(run_dir: str | Path, what: str):
+def _finished_run(run_dir: str | Path, what: str, device: str | None = None):
     """A finished run's metrics, configuration, data and best model, or a clear error."""
     from hpt_core.zero_shot import is_zero_shot_run
 
@@ -536,7 +539,7 @@ def _finished_run(run_dir: str | Path, what: str):
         raise HPTInputError("this run has not finished (no readable metrics.json)", run_dir)
     config = RunConfig.from_json(run_dir / runs.RUN_CONFIG)
     hierarchy, train_docs, dev_docs, test_docs = load_run_data(config)
-    best = HPTModel.from_pretrained(run_dir / runs.MODEL_DIR)
+    best = HPTModel.from_pretrained(run_dir / runs.MODEL_DIR, device=device)
     counts = np.asarray(metrics.get("train_counts") or np.zeros(len(hierarchy.labels)), dtype=np.int64)
     return run_dir, metrics, config, (train_docs, dev_docs, test_docs), best, counts
 
@@ -565,7 +568,8 @@ def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
 
     if blend not in (None, "classical"):
         raise HPTInputError(f"blend must be classical or none; got {blend!r}")
-    run_dir, metrics, config, (train_docs, dev_docs, test_docs), best, counts = _finished_run(run_dir, "blend")
+    run_dir, metrics, config, (train_docs, dev_docs, test_docs), best, counts = _finished_run(
+        run_dir, "blend", device="cuda" if torch.cuda.is_available() else None)
     best.blend = None
     best.config = best.config.replace(blend=blend)
     if "decision" in metrics:  # the rule was chosen on dev: choose it again on the new scores
@@ -578,9 +582,10 @@ def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
         mlm, tokenizer = load_backbone(best.config.backbone)
         blend_encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, best.config.max_length)
         del mlm
-    best.save_pretrained(run_dir / runs.MODEL_DIR)
-    metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
-                                  train_docs=train_docs, blend_encoder=blend_encoder))
+    figures = _final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
+                             train_docs=train_docs, blend_encoder=blend_encoder)
+    best.save_pretrained(run_dir / runs.MODEL_DIR)  # also when no blend was fitted: it removes the old one
+    metrics.update(figures)
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     return metrics
 

@@ -62,13 +62,14 @@ def explain_section(hpt_model, text: str, scores: dict[str, float], predicted: l
     if not result or result[0] != text or result[1] != mode:
         return
     _, _, explanations, seconds = result
+    added = " and ".join(part for part, present in (("the lexical channel", hpt_model.lexical is not None),
+                                                     ("the classical blend", hpt_model.blend is not None)) if present)
     for e in explanations:
         kept = "predicted" if e.predicted else "not predicted"
         st.markdown(f"**{md(e.label)}** · depth {e.depth} · {kept} · score {e.score:+.3f} "
                     f"(baseline {e.baseline_score:+.3f}) · convergence delta {e.delta:+.4f}"
-                    + (f" · the score decided on (with the lexical channel and the classical blend, not attributed) "
-                       f"{e.document_score:+.3f}" if e.document_score is not None and abs(e.document_score - e.score) > 5e-4
-                       else ""))
+                    + (f" · the score decided on (with {added}, not attributed) {e.document_score:+.3f}"
+                       if added and e.document_score is not None and abs(e.document_score - e.score) > 5e-4 else ""))
         st.html(highlighted_html(e))
     if explanations and explanations[0].truncated:
         st.caption("The text was cut at the model's input length; the greyed rest was not seen.")

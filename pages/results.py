@@ -76,7 +76,9 @@ def one_run(run_dir: Path) -> None:
                   if chosen else "")
                + ". Hierarchy-consistent: a label is kept only when its parent is.")
     blend = metrics.get("blend") or {}
-    if "model_weight" in blend:
+    if "skipped" in blend:
+        st.caption(f"No classical blend: {md(blend['skipped'])}; the model's own scores decide.")
+    elif "model_weight" in blend:
         st.caption(f"Scores blended with the classical classifier (TF-IDF + the pretrained encoder's sentence "
                    f"embeddings, logistic regression, C {blend['C']:g}): the model's weight {blend['model_weight']:g}, "
                    "chosen on dev (macro-F1 by weight: "
