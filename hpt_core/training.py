@@ -465,6 +465,15 @@ def _pretrained_copy(model: HPTModel):
     return FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to("cpu")
 
 
+def _fit_processes(n_documents: int) -> int:
+    """Processes for the blend's grid of fits: one for small sets (starting workers costs more than
+    the fits), else one per usable core, at most 4 (each holds its own copy of the features)."""
+    if n_documents < 300:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_encoder) -> tuple[np.ndarray, dict]:
     """Fit ``best``'s classical blend (``hpt_core.blend``) and return the blended dev scores (M, C)
     and what to report. The model's weight is chosen under its decision rule (both rules with "auto").
@@ -478,8 +487,7 @@ def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_en
         rules = DECISIONS if best.config.decision == "auto" else (best.config.decision,)
         fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
                                      best.hierarchy, blend_encoder.to(next(best.parameters()).device), rules=rules,
-                                     n_jobs=max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                                       else os.cpu_count() or 1)))
+                                     n_jobs=_fit_processes(len(train_docs)))
     except Exception as err:  # noqa: BLE001 — any failure of the add-on must not fail a finished training
         logger.warning("classical blend not fitted: %s: %s", type(err).__name__, err)
         return dev_scores, {"skipped": f"not fitted ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"}

@@ -129,10 +129,12 @@ def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
     small, _, _ = _configs(build_parser().parse_args(common + ["--lr", "2e-4", "--text-residual-gate", "3"]), "hpt")
     assert (small.train.lr, small.train.new_params_lr, small.model.text_residual_gate) == (2e-4, 1e-3, 3.0)
     off, _, _ = _configs(build_parser().parse_args(common + ["--text-residual-gate", "none", "--lexical-channel", "none",
-                                                             "--label-word-encoding", "embeddings"]), "hpt")
+                                                             "--label-word-encoding", "embeddings", "--blend", "none"]),
+                         "hpt")
     # the paper's model but the recipe's fused attention (no attention dropout) and dev-chosen
     # decision rule, the recipe's rates
     assert off.model == HPTConfig(attention_dropout=0.0, decision="auto") and off.train.lr == 1e-4
+    assert default.model.blend == "classical"
     fixed, _, _ = _configs(build_parser().parse_args(common + ["--decision", "threshold", "--precision", "fp32"]), "hpt")
     assert (fixed.model.decision, fixed.train.precision) == ("threshold", "fp32")
     # vanilla fine-tuning has no label words: the recipe's label-word options skip it, its rates apply
