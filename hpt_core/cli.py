@@ -296,6 +296,32 @@ def _cmd_neighbours(args) -> int:
     return 0
 
 
+def _kept_inputs(data, out_dir: str | Path):
+    """``data`` with every input that is not a regular file (a pipe, ``/dev/stdin``, a process
+    substitution) read once and kept as a file under ``out_dir/inputs/``: each of the runs, and a
+    resumed one, reads its inputs again, and a pipe can be read only once."""
+    import stat
+
+    from hpt_core.inputs import read_bytes
+
+    kept = {}
+    for name in ("taxonomy", "train", "dev", "test", "descriptions"):
+        path = getattr(data, name)
+        if path is None:
+            continue
+        try:
+            regular = stat.S_ISREG(Path(path).stat().st_mode)
+        except OSError:
+            regular = True  # missing: the usual error comes later
+        if not regular:
+            target = Path(out_dir) / "inputs" / f"{name}{Path(path).suffix or ('.tsv' if name == 'taxonomy' else '.jsonl')}"
+            content = read_bytes(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            kept[name] = str(target)
+    return data.replace(**kept) if kept else data
+
+
 def _cmd_ablate(args) -> int:
     from hpt_core.experiments import run_ablation
     from hpt_core.zero_shot import ZERO_SHOT
@@ -310,6 +336,7 @@ def _cmd_ablate(args) -> int:
     overrides = _model_overrides(args)
     for m in trained:  # reject an option that fits no method before any training starts
         resolve_method(m, recipe=args.recipe, **applicable_overrides(m, overrides))
+    data = _kept_inputs(data, args.out)
     with _device_queue(train.device), _ProgressBar() as bar:
         table = run_ablation(data, methods, args.out, train, on_progress=bar.update, recipe=args.recipe, **overrides)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -326,6 +353,7 @@ def _cmd_low_resource(args) -> int:
     for seed in seeds:  # every seed is checked before the first run starts
         train.replace(seed=seed)
     overrides = _model_overrides(args)
+    data = _kept_inputs(data, args.out)
     with _device_queue(train.device), _ProgressBar() as bar:
         summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, on_progress=bar.update,
                                    recipe=args.recipe, **overrides)

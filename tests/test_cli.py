@@ -8,7 +8,8 @@ import pytest
 from hpt_core.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["train", "evaluate", "predict", "neighbours", "ablate", "low-resource", "import", "methods", "decide", "explain"]
+COMMANDS = ["train", "evaluate", "predict", "neighbours", "ablate", "low-resource", "import", "methods", "decide", "explain",
+            "blend"]
 
 
 def run_cli(*args, timeout=600):
@@ -103,6 +104,26 @@ def test_train_then_ablate_through_the_cli(task_files, tiny_backbone, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     table = (tmp_path / "abl" / "ablation.csv").read_text()
     assert "rm-injection" in table and "delta_macro_f1" in table
+
+
+def test_low_resource_reads_a_taxonomy_from_a_pipe_once_for_every_run(task_files, tiny_backbone, tmp_path):
+    """A pipe (``--taxonomy <(…)``) can be read once; the runner's runs each read it again, so it is
+    kept as a file in the output folder first."""
+    import os
+    import threading
+
+    fifo = tmp_path / "taxonomy-pipe"  # like /dev/fd/63 of a process substitution: no suffix
+    os.mkfifo(fifo)
+    content = Path(task_files["taxonomy"]).read_bytes()
+    writer = threading.Thread(target=lambda: fifo.write_bytes(content), daemon=True)
+    writer.start()
+    result = run_cli("low-resource", "--taxonomy", fifo, "--train", task_files["train"], "--dev", task_files["dev"],
+                     "--backbone", tiny_backbone, "--max-length", "32", "--epochs", "1", "--max-steps", "1",
+                     "--fraction", "0.5", "--seeds", "1,2", "--blend", "none", "--out", tmp_path / "lr")
+    writer.join(timeout=5)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "lr" / "inputs" / "taxonomy.tsv").read_bytes() == content
+    assert len(list((tmp_path / "lr").glob("*seed*/metrics.json"))) == 2
 
 
 def test_ablate_rejects_an_option_that_fits_no_method_before_training(task_files, tmp_path):
