@@ -51,6 +51,7 @@ def _free_port() -> int:
 #: screenshots are made: a workspace with demo runs, then copy test-artifacts/screenshots to docs/).
 WORKSPACE = os.environ.get("HPT_E2E_WORKSPACE")
 RUN = os.environ.get("HPT_E2E_RUN")
+DATASET = os.environ.get("HPT_E2E_DATASET")  # the dataset to show (?dataset=…); default: the app's choice
 SERVER_WORKSPACE: dict[str, Path] = {}  # the test's own workspace, where the flow tests upload and train  # the run to show (?run=…); default: the app's choice
 TEXT = os.environ.get("HPT_E2E_TEXT") or (
     "Hello, my card was declined twice when I tried to pay this month's bill online." if WORKSPACE
@@ -173,7 +174,8 @@ def _no_errors(driver, page: str) -> None:
 def test_page_renders_without_errors(browser, server, path, name, title):
     from selenium.webdriver.common.by import By
 
-    browser.get(f"{server}/{path}" + (f"?run={RUN}" if RUN else ""))
+    query = "&".join(f"{key}={value}" for key, value in (("run", RUN), ("dataset", DATASET)) if value)
+    browser.get(f"{server}/{path}" + (f"?{query}" if query else ""))
     _settled(browser, title)
     # The shared sidebar is there on every page, also when the page is the first one opened.
     sidebar = browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]')
