@@ -239,13 +239,24 @@ class ClassicalBlend:
 
 def _grid_point(tfidf, embedded, targets, dev_tfidf, dev_embedded, dev_y, hierarchy, c: float, w: float) -> float:
     """Dev macro-F1 of the classifier with inverse L2 strength ``c`` and embedding weight ``w``."""
-    from sklearn.linear_model import LogisticRegression
-
     from hpt_core.metrics import macro_f1
 
-    model = LogisticRegression(C=c, max_iter=2000).fit(_features(tfidf, embedded, w), targets)
+    model = _fit(c, _features(tfidf, embedded, w), targets)
     predicted = model.predict(_features(dev_tfidf, dev_embedded, w))
     return macro_f1(dev_y, hierarchy.multi_hot([[] if label == NO_LABEL else [label] for label in predicted]))
+
+
+def _fit(c: float, features, targets):
+    """One multinomial logistic regression. scikit-learn's warnings (few documents per class, no
+    convergence in 2,000 iterations) are silenced here: the grid would repeat each one twelve times
+    into the run's log; whether the chosen fit converged is kept in the blend's ``choice``."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LogisticRegression(C=c, max_iter=2000).fit(features, targets)
 
 
 def _features(tfidf, embedded: np.ndarray, w: float):
@@ -269,7 +280,6 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
     grid point's weights are kept (the grid's fits return their dev figure alone).
     """
     from joblib import Parallel, delayed
-    from sklearn.linear_model import LogisticRegression
 
     from hpt_core.decoding import decide
     from hpt_core.lexical import _vectorizer
@@ -297,7 +307,7 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
     by_grid = {f"C={c!r},w={w!r}": round(f, 4) for (c, w), f in zip(grid, figures)}
     # ties keep the earlier grid point: the smaller w, then the smaller C
     c, w = grid[int(np.argmax(figures))]
-    model = LogisticRegression(C=c, max_iter=2000).fit(_features(tfidf, embedded, w), targets)
+    model = _fit(c, _features(tfidf, embedded, w), targets)
     weight, bias = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
     if weight.shape[0] == 1:  # two classes: scikit-learn keeps one row; softmax over [0, row] is the same model
         weight, bias = np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias]).astype(np.float32)
@@ -313,5 +323,6 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
         by_weight[repr(float(alpha))] = round(max(macro_f1(dev_y, decide(mixed, hierarchy, rule)) for rule in rules), 4)
     blend.model_weight = float(max(model_weights, key=lambda a: (by_weight[repr(float(a))], a)))
     blend.choice = {"dev_macro_f1_classical_by_C_w": by_grid, "dev_macro_f1_by_model_weight": by_weight,
-                    "train_documents": len(texts), "unlabelled_train_documents": targets.count(NO_LABEL)}
+                    "train_documents": len(texts), "unlabelled_train_documents": targets.count(NO_LABEL),
+                    "converged": bool(np.all(np.asarray(model.n_iter_) < 2000))}
     return blend, dev_q

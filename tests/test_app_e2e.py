@@ -324,6 +324,10 @@ def _upload_train_and_use(browser, server, workspace: Path, name: str, files: di
     log = runs.log_tail(run_dir, 200).splitlines()
     assert len(log) == len(set(log)), "a log line appears twice"
     _wait(browser, lambda d: "completed" in _main_text(d), 30, "the Train page to show the finished run")
+    # The sidebar follows the job on its own (its timed refresh), with no reload: it never goes on
+    # saying "running" beside a live panel that says completed.
+    _wait(browser, lambda d: "State: completed" in d.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]').text,
+          30, "the sidebar to show the finished run")
     _settled(browser, "Train")
     _no_errors(browser, f"{name} train")
     _screenshot(browser, f"{name}_train")

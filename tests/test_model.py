@@ -268,9 +268,9 @@ def test_recipes_apply_label_word_options_only_where_a_method_has_label_words():
     assert (hpt.label_word_encoding, hpt.text_residual_gate) == ("encoder", 3.0)
     assert resolve_method("hpt", recipe="paper") == resolve_method("hpt") == HPTConfig()
     for baseline in ("vanilla", "hard-prompt"):
-        # Only what every method can use (lexical channel, attention dropout, decision rule) comes from the recipe.
-        assert resolve_method(baseline, recipe="small-data") == resolve_method(baseline, lexical_channel="tfidf",
-                                                                               attention_dropout=0.0, decision="auto")
+        # Only what every method can use (lexical channel, attention dropout, decision rule, blend) comes from the recipe.
+        assert resolve_method(baseline, recipe="small-data") == resolve_method(
+            baseline, lexical_channel="tfidf", attention_dropout=0.0, decision="auto", blend="classical")
     with pytest.raises(HPTInputError, match="text_residual_gate"):
         resolve_method("vanilla", text_residual_gate=1.0)
 
