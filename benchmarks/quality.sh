@@ -36,6 +36,17 @@ python -m hpt_core decide --run-dir runs/20ng-cpu-default
 /usr/bin/time -v python -m hpt_core low-resource "${LR[@]}" --fraction 0.1 --seeds 1 --out runs/20ng-lr-cpu-s4
 python benchmarks/score_parts.py runs/20ng-cpu-default
 
+# Session 5: the classical blend (now the default), applied to the finished runs above with the
+# function training now ends with; seeds 2 and 3 of the low-resource runner, then the blend on all
+# three; the baseline on the same samples.
+for pair in "20ng-cpu-default 20ng-cpu-s5-blend" "wos-cpu-s4 wos-cpu-s5-blend" "demo-cpu-s4 demo-cpu-s5-blend"; do
+  set -- $pair; cp -r runs/$1 runs/$2; /usr/bin/time -v python -m hpt_core blend --run-dir runs/$2
+done
+/usr/bin/time -v python -m hpt_core low-resource "${LR[@]}" --fraction 0.1 --seeds 2,3 --blend none --out runs/20ng-lr-cpu-s5
+cp -r runs/20ng-lr-cpu-s4/hpt-0.1-seed1 runs/20ng-lr-cpu-s5/hpt-0.1-seed1
+for s in 1 2 3; do /usr/bin/time -v python -m hpt_core blend --run-dir runs/20ng-lr-cpu-s5/hpt-0.1-seed$s; done
+for s in 2 3; do python benchmarks/classical_baseline.py "${LR[@]}" --low-resource 0.1 --seed $s --system tfidf+embeddings; done
+
 # Session 3's CPU row (fp32, before bf16 autocast and the dev-chosen decision rule)
 /usr/bin/time -v python -m hpt_core train "${WOS[@]}" --precision fp32 --decision threshold --run-dir runs/wos-cpu-default
 
