@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from hpt_core.errors import HPTInputError
-from hpt_core.inputs import check_output_path, check_text, csv_rows, parse_json, require_file
+from hpt_core.inputs import check_output_path, check_text, csv_records, csv_rows, lines_read_alone, parse_json, require_file
 from hpt_core.hierarchy import (
     ROOT,
     LabelHierarchy,
@@ -112,6 +112,9 @@ class _Record:
     paths: list[list[str]]  # label paths, top first, whose chain must match the tree
     file: str
     line: int | None
+    # csv/tsv records across lines: each inner line that reads as a whole record of its own, as
+    # (line, names, paths) — if its labels are real, a stray quote merged rows (see _documents)
+    lines_like_records: list[tuple[int, list[str], list[list[str]]]] = field(default_factory=list)
 
 
 class _LabelProblem(Exception):
@@ -192,7 +195,18 @@ def _documents(
     loose_index = _loose_index(hierarchy) if (loose and hierarchy is not None) else None
     docs: list[Document] = []
     skipped: list[HPTInputError] = []
+    records = list(records)
+    real_labels = _real_labels(records, hierarchy, loose_index)
     for rec in records:
+        for line, names, paths in rec.lines_like_records:
+            if real_labels(names, paths):
+                labels = ", ".join(repr(n) for n in [*names, *(" > ".join(p) for p in paths)])
+                what = (f"this line reads as a document of its own (labels {labels}) but a quote opened in it "
+                        f"runs on into the next line" if line == rec.line else
+                        f"a quoted field opens here and runs on over line {line}, which reads as a document of "
+                        f"its own (labels {labels})")
+                raise HPTInputError(f"{what}: a stray quote (\") probably merged rows; remove it, or double it "
+                                    f"(\"\") inside a quoted text", rec.file, rec.line)
         check_text(rec.text, rec.file, rec.line)
         if require_labels and not rec.names and not rec.paths:
             raise HPTInputError("document has no labels", rec.file, rec.line)
@@ -209,6 +223,22 @@ def _documents(
             raise HPTInputError("document's only label is the root; give a label below it", rec.file, rec.line)
         docs.append(Document(rec.text, labels))
     return docs, skipped
+
+
+def _real_labels(records: list[_Record], hierarchy: LabelHierarchy | None, loose: dict[str, str] | None):
+    """Whether labels (names, paths) read off a line inside a multi-line csv record are real: they
+    fit the tree, or, with no tree, every name labels some record of the file. A line of an
+    abstract that happens to hold the right number of commas rarely ends in real labels."""
+    if hierarchy is not None:
+        def fits(names: list[str], paths: list[list[str]]) -> bool:
+            try:
+                _check_labels(_Record("", names, paths, "", None), hierarchy, loose)
+            except _LabelProblem:
+                return False
+            return True
+        return fits
+    seen = {n for rec in records for n in [*rec.names, *(n for p in rec.paths for n in p)]}
+    return lambda names, paths: all(n in seen for n in [*names, *(n for p in paths for n in p)])
 
 
 def _warn_skipped(path: str | Path, skipped: list[HPTInputError]) -> None:
@@ -281,9 +311,9 @@ def _table_records(
 ) -> Iterator[_Record]:
     text = read_text(path)
     file = str(path)
-    rows = csv_rows(text, delimiter, path)
+    rows = csv_records(text, delimiter, path)
     try:
-        header_line, header = next(rows)
+        header_line, _, header = next(rows)
     except StopIteration:
         raise HPTInputError("file is empty", path) from None
     header = [h.strip() for h in header]
@@ -321,11 +351,7 @@ def _table_records(
                 path,
                 header_line,
             )
-    for lineno, row in rows:
-        if len(row) != len(header):
-            raise HPTInputError(
-                f"expected {len(header)} fields as in the header, found {len(row)}", path, lineno
-            )
+    def labels_of(row: list[str], lineno: int) -> tuple[list[str], list[list[str]]]:
         names: list[str] = []
         paths: list[list[str]] = []
         if single is not None:
@@ -341,7 +367,28 @@ def _table_records(
                 raise HPTInputError(f"column {gap!r} is empty but a deeper level is filled", path, lineno)
             if filled:
                 paths = [filled]  # level cells hold the label names themselves
-        yield _Record(row[text_at], names, paths, file, lineno)
+        return names, paths
+
+    def like_a_record(line: int, fields: list[str]) -> tuple[int, list[str], list[list[str]]] | None:
+        if len(fields) != len(header) or not fields[text_at].strip():
+            return None
+        try:
+            names, paths = labels_of(fields, line)
+        except HPTInputError:
+            return None
+        return (line, names, paths) if names or paths else None
+
+    for lineno, end, row in rows:
+        if len(row) != len(header):
+            raise HPTInputError(
+                f"expected {len(header)} fields as in the header, found {len(row)}", path, lineno
+            )
+        names, paths = labels_of(row, lineno)
+        inner = []
+        if end > lineno:
+            inner = [found for line, fields in lines_read_alone(text, lineno, end, delimiter)
+                     if (found := like_a_record(line, fields)) is not None]
+        yield _Record(row[text_at], names, paths, file, lineno, inner)
 
 
 def _wos_rows(path: Path) -> Iterator[tuple[int, list[str]]]:

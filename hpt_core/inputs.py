@@ -6,7 +6,9 @@ naming the file, the line and the problem, so that a format reader cannot forget
 * :func:`read_text` — a file (or a pipe such as ``<(...)``, read once) decoded strictly;
 * :func:`parse_json` — JSON with its line, depth and lone-surrogate escapes checked;
 * :func:`csv_rows` — csv records with the line each starts on, any field size, and an
-  unterminated quote reported instead of silently merging the rest of the file into one field;
+  unterminated quote reported instead of silently merging the rest of the file into one field
+  (:func:`csv_records` and :func:`lines_read_alone` let a reader find rows merged by a stray quote
+  that a later quote closed);
 * :func:`check_name` / :func:`check_text` — label names and texts a tokenizer can use;
 * :func:`require_file` / :func:`check_output_path` — paths where a file is read or a folder written.
 """
@@ -127,6 +129,14 @@ def csv_rows(text: str, delimiter: str, source: str | Path | None) -> Iterator[t
     is an error at the line where it opened: the csv module would otherwise read the rest of the
     file as that one field.
     """
+    for start, _, row in csv_records(text, delimiter, source):
+        yield start, row
+
+
+def csv_records(text: str, delimiter: str, source: str | Path | None) -> Iterator[tuple[int, int, list[str]]]:
+    """:func:`csv_rows` with the line each record ends on too: ``(start, end, fields)``. A record
+    with ``end > start`` has a quoted field across lines — a multi-line abstract, or rows merged by
+    a stray quote that a later quote closed (:func:`lines_read_alone` helps the caller tell)."""
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, min(sys.maxsize, 2**31 - 1)))
     start = 1
@@ -139,11 +149,21 @@ def csv_rows(text: str, delimiter: str, source: str | Path | None) -> Iterator[t
                 # Only the last record can have run into the end of the text inside a quote.
                 if lineno < reader.line_num >= last_line and _unterminated(text, lineno, delimiter):
                     raise HPTInputError("a quoted field opens here and is never closed (unterminated \")", source, lineno)
-                yield lineno, row
+                yield lineno, reader.line_num, row
     except csv.Error as err:
         raise HPTInputError(f"malformed line ({err})", source, start) from None
     finally:
         csv.field_size_limit(limit)
+
+
+def lines_read_alone(text: str, start: int, end: int, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Lines ``start`` … ``end − 1`` of ``text`` (1-based), each split into fields as if it were a
+    record of its own, with its quote characters dropped: ``(line, fields)``. The record's last line
+    is left out: it ends the record, whether the record is one abstract or merged rows."""
+    lines = text.split("\n")[start - 1 : end - 1]
+    for offset, line in enumerate(lines):
+        fields = next(csv.reader([line.replace('"', "").rstrip("\r")], delimiter=delimiter), [])
+        yield start + offset, fields
 
 
 def _unterminated(text: str, lineno: int, delimiter: str) -> bool:

@@ -451,6 +451,38 @@ def test_an_unterminated_quote_does_not_merge_the_rest_of_a_csv_corpus(tmp_path,
         read_corpus(path, hierarchy)
 
 
+@pytest.mark.parametrize("rows, line", [
+    # the stray quote opens line 3's text; line 5's quote closes it: lines 3-5 would read as one document
+    ('goal,football\n"lens,optics\nqubit,quantum\nstriker",football\n', 3),
+    ('goal,football\n"lens,optics\nstriker",football\n', 3),  # two rows merged into one
+])
+def test_rows_merged_by_a_stray_quote_that_a_later_quote_closes_are_refused(tmp_path, hierarchy, rows, line):
+    path = write(tmp_path, "c.csv", "text,labels\n" + rows)
+    with pytest.raises(HPTInputError, match=rf"c.csv:{line}: .*stray quote"):
+        read_corpus(path, hierarchy)
+    # with no tree, a label is real when other rows have it too
+    path = write(tmp_path, "d.csv", "text,labels\nfocus,optics\nspin,quantum\n" + rows)
+    with pytest.raises(HPTInputError, match=rf"d.csv:{line + 2}: .*stray quote"):
+        read_corpus(path)
+
+
+def test_multi_line_quoted_texts_with_commas_still_read(tmp_path, hierarchy):
+    """Abstracts across lines, with commas (one line even ends in a word that is a label) and a
+    doubled quote: nothing here is a merge."""
+    text = ('text,labels\n"A lens, we find,\nfocuses light; see ""optics"",\nquantum\nand ends here",optics\n'
+            'qubit,quantum\n')
+    docs = read_corpus(write(tmp_path, "c.csv", text), hierarchy)
+    assert [d.labels[-1] for d in docs] == ["optics", "quantum"]
+    assert docs[0].text.startswith("A lens, we find,\nfocuses light; see \"optics\"") and docs[1].text == "qubit"
+
+
+def test_level_columns_find_rows_merged_by_a_stray_quote(tmp_path, hierarchy):
+    path = write(tmp_path, "c.tsv", 'text\tlevel1\tlevel2\ngoal\tsports\tfootball\n"goal\tsports\tfootball\n'
+                                    'striker"\tsports\tfootball\n')
+    with pytest.raises(HPTInputError, match=r"c.tsv:3: .*stray quote"):
+        read_corpus(path, hierarchy)
+
+
 def test_a_table_with_a_header_and_no_rows_is_no_corpus(tmp_path, hierarchy):
     with pytest.raises(HPTInputError, match="no documents"):
         read_corpus(write(tmp_path, "c.csv", "text,labels\n"), hierarchy)
