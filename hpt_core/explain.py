@@ -202,12 +202,11 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
     per_token = attributions.sum(-1).detach().float().cpu().numpy()  # (L, T)
     positions = np.flatnonzero(batch["text_mask"][0].cpu().numpy())
     pieces, spans, word_ids = _word_spans(model.tokenizer, text, token_ids)
-    lexical = model.lexical.scores([text])[0].numpy() if getattr(model, "lexical", None) is not None \
-        else np.zeros(len(h.labels), dtype=np.float32)
+    lexical = model.lexical.scores([text]) if getattr(model, "lexical", None) is not None \
+        else torch.zeros(1, len(h.labels))
     # What the model decides on: its own score plus the lexical channel's, through the classical blend.
-    document_scores = real.cpu().numpy() + lexical
-    if getattr(model, "blend", None) is not None:
-        document_scores = model.blend.scores(document_scores[None], [text])[0].numpy()
+    document_scores = model.document_scores([text], real.detach().float().cpu()[None], lexical_scores=lexical)[0].numpy()
+    lexical = lexical[0].numpy()
     predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(decide(document_scores[None], h, model_decision(model)), h)[0]))
     out = []
     for row, (label, target) in enumerate(zip(labels, targets)):

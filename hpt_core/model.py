@@ -350,12 +350,14 @@ class HPTModel(nn.Module):
         return (scores, reading) if return_reading else scores
 
     def document_scores(self, texts: list[str], model_scores: torch.Tensor, lexical: bool = True,
-                        blend: bool = True) -> torch.Tensor:
+                        blend: bool = True, lexical_scores: torch.Tensor | None = None) -> torch.Tensor:
         """The model's own scores (N, C) of ``texts`` → the document scores the model decides on:
-        plus the lexical channel's, then through the classical blend (each when fitted and asked for)."""
+        plus the lexical channel's, then through the classical blend (each when fitted and asked for).
+        ``lexical_scores`` (N, C): the channel's scores when the caller has them already."""
         scores = model_scores
         if lexical and self.lexical is not None:
-            scores = scores + self.lexical.scores(list(texts))  # on the CPU; a frozen encoder runs where it was put
+            # on the CPU; a frozen encoder runs where it was put
+            scores = scores + (self.lexical.scores(list(texts)) if lexical_scores is None else lexical_scores)
         if blend and self.blend is not None:
             scores = self.blend.scores(scores.numpy(), list(texts))
         return scores
