@@ -103,11 +103,12 @@ def load_run_data(config: RunConfig) -> tuple[LabelHierarchy, list[Document], li
 
 
 def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Document], seed: int,
-                 device: torch.device, bf16: bool):
+                 device: torch.device, bf16: bool, n_folds: int | None = None):
     """The lexical channel fitted on the training documents (C chosen on dev) and its out-of-fold
-    training scores (N, C). Every process fits the same: the fit is deterministic. Called before
-    training, so a sentence encoder copied from the model is the pretrained backbone."""
-    from hpt_core.lexical import fit_lexical_channel
+    training scores (N, C) (from ``n_folds`` folds; the channel's default when ``None``). Every
+    process fits the same: the fit is deterministic. Called before training, so a sentence encoder
+    copied from the model is the pretrained backbone."""
+    from hpt_core.lexical import N_FOLDS, fit_lexical_channel
     from hpt_core.sentence import FrozenSentenceEncoder
 
     hierarchy = model.hierarchy
@@ -117,7 +118,7 @@ def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Doc
         sentence = FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to(device)
     return fit_lexical_channel([d.text for d in train_docs], hierarchy.multi_hot([d.labels for d in train_docs]), groups,
                                [d.text for d in dev_docs], hierarchy.multi_hot([d.labels for d in dev_docs]), seed=seed,
-                               sentence=sentence, bf16=bf16)
+                               sentence=sentence, bf16=bf16, n_folds=N_FOLDS if n_folds is None else n_folds)
 
 
 def _optimizer(model: HPTModel, config: RunConfig) -> torch.optim.Optimizer:
@@ -507,26 +508,28 @@ def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_en
 
 
 def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int,
-                   train_docs=None, blend_encoder=None) -> dict:
+                   train_docs=None, blend_encoder=None, save: bool = False) -> dict:
     """The best model's dev (and test) figures, in float32. With ``blend="classical"`` (and the
     pretrained ``blend_encoder``) the blend is fitted first on ``train_docs``, its weight chosen on
     dev; with ``decision="auto"`` the decision rule is chosen next, once, on dev
-    (:func:`hpt_core.evaluation.choose_decision`). Both are written into the model folder, which
-    from then on scores and decides by them."""
+    (:func:`hpt_core.evaluation.choose_decision`). The model folder is saved once, when either
+    changed it (or ``save``); from then on it scores and decides by them."""
     out = {}
     dev_y, dev_scores = gold_and_scores(best, dev_docs, batch_size, False)
     if best.config.blend is not None and best.blend is None and blend_encoder is not None:
         dev_scores, out["blend"] = _fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder)
-        best.save_pretrained(run_dir / runs.MODEL_DIR)
+        save = save or best.blend is not None
     elif best.blend is not None:  # fitted before (a resumed final step, or a loaded model): say so
         out["blend"] = best.blend.summary()
     if best.config.decision == "auto":
         chosen, by_rule = choose_decision(dev_y, dev_scores, best.hierarchy)
         best.config = best.config.replace(decision=chosen)
-        best.save_pretrained(run_dir / runs.MODEL_DIR)
+        save = True
         out["decision"] = {"chosen": chosen, "dev_macro_f1": by_rule}
         logger.info("decision rule: %s (dev macro-F1 %s)", decision_name(chosen),
                     ", ".join(f"{decision_name(r)} {f:.4f}" for r, f in by_rule.items()))
+    if save:
+        best.save_pretrained(run_dir / runs.MODEL_DIR)
     out["dev"] = evaluation_report(dev_y, dev_scores, best.hierarchy, train_counts, best.config.decision)
     if test_docs:
         out["test"] = evaluate_model(best, test_docs, train_counts, batch_size)
@@ -560,9 +563,8 @@ def choose_run_decision(run_dir: str | Path, decision: str = "auto") -> dict:
     run_dir, metrics, config, (_, dev_docs, test_docs), best, counts = _finished_run(run_dir, "decision rule")
     best.config = best.config.replace(decision=decision)
     if decision != "auto":
-        best.save_pretrained(run_dir / runs.MODEL_DIR)
         metrics.pop("decision", None)
-    metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size))
+    metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size, save=True))
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     return metrics
 
@@ -590,9 +592,9 @@ def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
         mlm, tokenizer = load_backbone(best.config.backbone)
         blend_encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, best.config.max_length)
         del mlm
+    # saved also when no blend was fitted: that removes the old one
     figures = _final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
-                             train_docs=train_docs, blend_encoder=blend_encoder)
-    best.save_pretrained(run_dir / runs.MODEL_DIR)  # also when no blend was fitted: it removes the old one
+                             train_docs=train_docs, blend_encoder=blend_encoder, save=True)
     metrics.update(figures)
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     return metrics
