@@ -89,12 +89,12 @@ def _training_autocast(device: str):
 def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
     """Fit the model's lexical channel (the recipe's: TF-IDF by default; with ``tfidf+sentence`` a
     frozen encoder too) and its classical blend (the recipe's) on a slice of 20ng's training and dev
-    files and attach them: what a trained model scores with. Their cost per text hardly depends on
-    how many documents they were fitted on."""
-    from hpt_core.lexical import fit_lexical_channel
-    from hpt_core.sentence import FrozenSentenceEncoder
-
+    files and attach them, with training's own helpers: what a trained model scores with. Their
+    cost per text hardly depends on how many documents they were fitted on."""
     import numpy as np
+
+    from hpt_core.blend import fit_classical_blend, leaf_targets
+    from hpt_core.training import _fit_lexical, _pretrained_copy
 
     if model.config.lexical_channel is None and model.config.blend is None:  # --recipe paper: neither
         return model
@@ -102,20 +102,16 @@ def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
     train = read_corpus(args.ng / "train_lr.jsonl", h)[:n_train]
     dev = read_corpus(args.ng / "dev.jsonl", h)[:n_dev]
     with torch.inference_mode(False), torch.enable_grad():  # L-BFGS needs gradients (batch() runs in inference mode)
-        sentence = None if model.config.lexical_channel != "tfidf+sentence" else \
-            FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to(args.device)
         if model.config.lexical_channel is not None:
-            model.lexical, _ = fit_lexical_channel([d.text for d in train], h.multi_hot([d.labels for d in train]),
-                                                   np.asarray(h.depths) - 1, [d.text for d in dev],
-                                                   h.multi_hot([d.labels for d in dev]), sentence=sentence, n_folds=2)
-        if model.config.blend is not None:  # the classical blend, fitted when training ends (one grid point:
-            from hpt_core.blend import fit_classical_blend, leaf_targets  # its cost per text is the same)
-
-            copy = FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length)
+            model.lexical, _ = _fit_lexical(model, train, dev, 0, torch.device(args.device), False, n_folds=2)
+        if model.config.blend is not None:
+            # Training fits the blend on the whole grid and keeps it only when dev prefers it; here
+            # one grid point, always kept: its cost per text is the same.
             dev_scores = np.zeros((len(dev), len(h.labels)), dtype=np.float32)
             model.blend, _ = fit_classical_blend([d.text for d in train], leaf_targets(train, h)[0], [d.text for d in dev],
                                                  h.multi_hot([d.labels for d in dev]), dev_scores, h,
-                                                 copy.to(args.device), c_grid=(100.0,), embedding_weights=(1.0,))
+                                                 _pretrained_copy(model).to(args.device), c_grid=(100.0,),
+                                                 embedding_weights=(1.0,))
     return model
 
 
