@@ -133,10 +133,12 @@ def csv_rows(text: str, delimiter: str, source: str | Path | None) -> Iterator[t
         yield start, row
 
 
-def csv_records(text: str, delimiter: str, source: str | Path | None) -> Iterator[tuple[int, int, list[str]]]:
+def csv_records(text: str, delimiter: str, source: str | Path | None,
+                keep_blank: bool = False) -> Iterator[tuple[int, int, list[str]]]:
     """:func:`csv_rows` with the line each record ends on too: ``(start, end, fields)``. A record
     with ``end > start`` has a quoted field across lines — a multi-line abstract, or rows merged by
-    a stray quote that a later quote closed (:func:`lines_read_alone` helps the caller tell)."""
+    a stray quote that a later quote closed (:func:`lines_read_alone` helps the caller tell).
+    ``keep_blank``: blank records too (for a caller that reports them)."""
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, min(sys.maxsize, 2**31 - 1)))
     start = 1
@@ -145,7 +147,7 @@ def csv_records(text: str, delimiter: str, source: str | Path | None) -> Iterato
         reader = csv.reader(io.StringIO(text), delimiter=delimiter)
         for row in reader:
             lineno, start = start, reader.line_num + 1
-            if row and any(f.strip() for f in row):
+            if keep_blank or (row and any(f.strip() for f in row)):
                 # Only the last record can have run into the end of the text inside a quote.
                 if lineno < reader.line_num >= last_line and _unterminated(text, lineno, delimiter):
                     raise HPTInputError("a quoted field opens here and is never closed (unterminated \")", source, lineno)

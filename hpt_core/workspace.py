@@ -16,8 +16,6 @@ file is read.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -32,6 +30,7 @@ from hpt_core import runs
 from hpt_core.config import DataSpec, RunConfig
 from hpt_core.data import Dataset, import_corpus, load_dataset, read_corpus, save_dataset, split_corpus
 from hpt_core.errors import HPTInputError
+from hpt_core.inputs import csv_records
 from hpt_core.hierarchy import LabelHierarchy, atomic_write_text
 
 DEMO = "demo"
@@ -383,13 +382,16 @@ class TextsUpload:
 
     ``table`` holds every input column (``.txt``: one ``text`` column) of those rows, ``lines``
     their line numbers in the file (first line 1; a CSV header is line 1), ``texts`` the texts to
-    classify, and ``skipped`` one ``(line, reason)`` per row left out (a blank text).
+    classify, ``skipped`` one ``(line, reason)`` per row left out (a blank text), and ``spanning``
+    the ``(first, last)`` lines of each csv/tsv row whose quoted text runs over several lines — a
+    multi-line text, or rows a stray quote merged: the page names them.
     """
 
     table: "pd.DataFrame"
     lines: list[int]
     texts: list[str]
     skipped: list[tuple[int, str]]
+    spanning: list[tuple[int, int]] = field(default_factory=list)
 
 
 def texts_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
@@ -414,6 +416,7 @@ def texts_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int
     lines: list[int] = []
     texts: list[str] = []
     skipped: list[tuple[int, str]] = []
+    spanning: list[tuple[int, int]] = []
     columns: list[str] | None = None
     if suffix == ".txt":
         columns = ["text"]
@@ -446,37 +449,34 @@ def texts_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int
             lines.append(lineno)
             texts.append(value)
     else:
-        reader = csv.reader(io.StringIO(text), delimiter="," if suffix == ".csv" else "\t")
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise HPTInputError("file is empty", label)
-            lowered = [h.strip().lower() for h in header]
-            if "text" not in lowered:
-                raise HPTInputError(f"no 'text' column; the header has {', '.join(map(repr, header))}", label, 1)
-            at = lowered.index("text")
-            columns = [h.strip() or f"column {i + 1}" for i, h in enumerate(header)]
-            first = reader.line_num + 1
-            for row in reader:
-                lineno, first = first, reader.line_num + 1
-                if not row or not any(cell.strip() for cell in row):
-                    skipped.append((lineno, "blank line"))
-                    continue
-                if at >= len(row) or not row[at].strip():
-                    skipped.append((lineno, "blank text"))
-                    continue
-                rows.append(dict(zip(columns, row + [""] * (len(columns) - len(row)))))
-                lines.append(lineno)
-                texts.append(row[at])
-        except csv.Error as err:
-            raise HPTInputError(f"malformed line ({err})", label, reader.line_num) from None
+        records = csv_records(text, "," if suffix == ".csv" else "\t", label, keep_blank=True)
+        _, _, header = next(records, (1, 1, None))
+        if header is None:
+            raise HPTInputError("file is empty", label)
+        lowered = [h.strip().lower() for h in header]
+        if "text" not in lowered:
+            raise HPTInputError(f"no 'text' column; the header has {', '.join(map(repr, header))}", label, 1)
+        at = lowered.index("text")
+        columns = [h.strip() or f"column {i + 1}" for i, h in enumerate(header)]
+        for lineno, end, row in records:
+            if not row or not any(cell.strip() for cell in row):
+                skipped.append((lineno, "blank line"))
+                continue
+            if at >= len(row) or not row[at].strip():
+                skipped.append((lineno, "blank text"))
+                continue
+            rows.append(dict(zip(columns, row + [""] * (len(columns) - len(row)))))
+            lines.append(lineno)
+            texts.append(row[at])
+            if end > lineno:
+                spanning.append((lineno, end))
     if not texts:
         raise HPTInputError("no texts found", label)
     if len(texts) > max_texts:
         raise HPTInputError(f"{len(texts)} texts; at most {max_texts} per batch", label)
     # object columns: a JSON id stays 5, not 5.0 beside a row without it
     table = pd.DataFrame(rows, columns=columns, dtype=object) if columns else pd.DataFrame(rows, dtype=object)
-    return TextsUpload(table, lines, texts, skipped)
+    return TextsUpload(table, lines, texts, skipped, spanning)
 
 
 def texts_from_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,

@@ -328,13 +328,13 @@ def _predict_file(run_dir: str, stamp: int, data: bytes, suffix: str, label: str
     model = _predictor(run_dir, stamp)
     upload = texts_upload(data, suffix, label=label, max_bytes=max_bytes)
     table = predictions_beside_inputs(upload, model.predict_table(upload.texts))
-    return table, model.last_latency_s, upload.skipped
+    return table, model.last_latency_s, upload.skipped, upload.spanning
 
 
 def predict_file(run_dir: Path, data: bytes, suffix: str, label: str):
-    """``(table, seconds, skipped)`` for an uploaded file of texts: every input column and row in
-    file order with the predictions beside them, and ``(line, reason)`` for each row left out
-    (cached: reruns do not classify again)."""
+    """``(table, seconds, skipped, spanning)`` for an uploaded file of texts: every input column and
+    row in file order with the predictions beside them, ``(line, reason)`` for each row left out and
+    ``(first, last)`` lines of each text over several lines (cached: reruns do not classify again)."""
     return _predict_file(str(run_dir), model_stamp(run_dir), data, suffix, label, workspace().max_upload_bytes)
 
 

@@ -107,8 +107,8 @@ with tab_batch:
     upload = st.file_uploader("File of texts", key="predict_file", help=", ".join(TEXTS_SUFFIXES))
     if upload is not None:
         try:
-            table, seconds, skipped = predict_file(run_dir, upload.getvalue(), upload_suffix(upload.name, TEXTS_SUFFIXES),
-                                          upload.name)
+            table, seconds, skipped, spanning = predict_file(run_dir, upload.getvalue(),
+                                                             upload_suffix(upload.name, TEXTS_SUFFIXES), upload.name)
         except HPTInputError as err:
             show_error(err, "Cannot classify this file")
         except Exception as err:  # a model failure is shown, never raised into the page
@@ -120,6 +120,11 @@ with tab_batch:
                 shown = ", ".join(f"{line} ({why})" for line, why in skipped[:50])
                 st.warning(f"{len(skipped)} row(s) skipped, not classified — line {shown}"
                            + (" …" if len(skipped) > 50 else ""), icon=":material/playlist_remove:")
+            if spanning:
+                shown = ", ".join(f"{first}–{last}" for first, last in spanning[:20])
+                st.info(f"{len(spanning)} text(s) run over several lines inside quotes — lines {shown}"
+                        + (" …" if len(spanning) > 20 else "") + ". If that is not meant, a stray quote (\") merged "
+                        "rows there: remove it, or double it (\"\").", icon=":material/format_quote:")
             columns = [c for c in table.columns if not c.startswith("score:")]
             st.dataframe(table[columns].head(200), hide_index=True)
             if len(table) > 200:

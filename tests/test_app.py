@@ -556,6 +556,19 @@ def test_batch_prediction_keeps_columns_order_and_reports_skipped_lines(workspac
     assert table["id"].tolist() == ["7", "9"] and table["line"].tolist() == [2, 5]
 
 
+def test_batch_prediction_names_texts_that_run_over_several_lines(workspace):
+    """A stray quote closed by a later one merges rows into one text: the page names every text that
+    runs over several lines, with its lines, so that a merge is never silent."""
+    at = open_page("predict")
+    data = b'id,text\n1,"goal striker\n2,pitch"\n3,laser lens photon\n'
+    at.file_uploader(key="predict_file").set_value(("texts.csv", data, "text/csv"))
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "2 texts classified" in texts(at.success)
+    note = texts(at.info)
+    assert "1 text(s) run over several lines inside quotes — lines 2–3" in note and "stray quote" in note
+
+
 def test_upload_names_every_unknown_label_and_lists_what_was_skipped(workspace, task_files):
     taxonomy = ("tax.tsv", task_files["taxonomy"].read_bytes())
     lines = task_files["train"].read_text()

@@ -209,6 +209,14 @@ def test_texts_from_upload(suffix, data, expected):
     assert texts_from_upload(data, suffix) == expected
 
 
+def test_a_text_over_several_lines_is_named_with_its_lines():
+    from hpt_core.workspace import texts_upload
+
+    upload = texts_upload(b'id,text\n1,"goal striker\npitch"\n2,laser lens\n', ".csv")
+    assert upload.texts == ["goal striker\npitch", "laser lens"] and upload.lines == [2, 4]
+    assert upload.spanning == [(2, 3)]
+
+
 @pytest.mark.parametrize("suffix,data,message", [
     (".txt", b"", "empty"),
     (".txt", b"\n\n", "no texts"),
@@ -217,6 +225,8 @@ def test_texts_from_upload(suffix, data, expected):
     (".jsonl", b'{"text": "a"}\n[1]\n', "f:2: expected an object"),
     (".pdf", b"%PDF", "unsupported"),
     (".txt", b"a\nb\nc\n", "at most 2"),
+    # an unterminated quote would take the rest of the file as one text
+    (".csv", b'id,text\n1,ok\n2,"never closed\n3,hidden row\n', "f:3: a quoted field opens here and is never closed"),
 ])
 def test_texts_from_upload_errors(suffix, data, message):
     with pytest.raises(HPTInputError, match=message.replace("(", r"\(")):
