@@ -100,6 +100,19 @@ class Predictor:
         texts = list(texts)
         if not texts:
             return []
+        scores, reading, independent, consistent = self._decided(texts, batch_size, progress)
+        labels = self.hierarchy.labels
+        return [Prediction(text=text,
+                           scores={label: float(s) for label, s in zip(labels, scores[i])},
+                           labels=[labels[j] for j in np.flatnonzero(independent[i])],
+                           consistent_labels=[labels[j] for j in np.flatnonzero(consistent[i])],
+                           paths=predicted_paths(consistent[i], self.hierarchy),
+                           **reading[i])
+                for i, text in enumerate(texts)]
+
+    def _decided(self, texts: list[str], batch_size: int, progress: bool):
+        """Checked texts → scores (N, C), what each text's windows read, and the decided (N, C)
+        independent and hierarchy-consistent multi-hot labels."""
         for i, text in enumerate(texts, start=1):
             if not isinstance(text, str):
                 raise HPTInputError(f"text {i} is not a string")
@@ -112,40 +125,31 @@ class Predictor:
         scores = scores.numpy()
         self.last_latency_s = time.perf_counter() - started
         independent = decide(scores, self.hierarchy, self.decision)
-        consistent = consistent_decode(independent, self.hierarchy)
-        labels = self.hierarchy.labels
-        out = []
-        for i, text in enumerate(texts):
-            out.append(Prediction(
-                text=text,
-                scores={label: float(s) for label, s in zip(labels, scores[i])},
-                labels=[labels[j] for j in np.flatnonzero(independent[i])],
-                consistent_labels=[labels[j] for j in np.flatnonzero(consistent[i])],
-                paths=predicted_paths(consistent[i], self.hierarchy),
-                **reading[i],
-            ))
-        return out
+        return scores, reading, independent, consistent_decode(independent, self.hierarchy)
 
     def predict_table(self, texts: list[str], batch_size: int = 32):
         """Predictions as a table (one row per text), ready for CSV download: the labels, consistent
         labels and paths, then a ``score:<label>`` column per label — or, for trees of more than
         ``MAX_SCORE_COLUMNS`` labels, one ``top_scores`` column with the ``TOP_SCORES`` best
-        (``label (+1.234); …``)."""
+        (``label (+1.234); …``), picked from the score matrix (no per-label dict per text)."""
         import pandas as pd
 
-        rows = []
-        wide = len(self.hierarchy.labels) <= MAX_SCORE_COLUMNS
-        for p in self.predict(texts, batch_size):
-            row = {
-                "text": p.text,
-                "labels": ";".join(p.labels),
-                "consistent_labels": ";".join(p.consistent_labels),
-                "paths": " | ".join("/".join(path) for path in p.paths),
-            }
-            if wide:
-                row.update({f"score:{label}": round(score, 4) for label, score in p.scores.items()})
-            else:
-                best = sorted(p.scores.items(), key=lambda item: -item[1])[:TOP_SCORES]
-                row["top_scores"] = "; ".join(f"{label} ({score:+.3f})" for label, score in best)
-            rows.append(row)
-        return pd.DataFrame(rows)
+        texts = list(texts)
+        if not texts:
+            return pd.DataFrame(columns=["text", "labels", "consistent_labels", "paths"])
+        scores, _, independent, consistent = self._decided(texts, batch_size, False)
+        labels = self.hierarchy.labels
+        table = pd.DataFrame({
+            "text": texts,
+            "labels": [";".join(labels[j] for j in np.flatnonzero(row)) for row in independent],
+            "consistent_labels": [";".join(labels[j] for j in np.flatnonzero(row)) for row in consistent],
+            "paths": [" | ".join("/".join(path) for path in predicted_paths(row, self.hierarchy)) for row in consistent],
+        })
+        if len(labels) <= MAX_SCORE_COLUMNS:
+            wide = pd.DataFrame(np.round(scores.astype(np.float64), 4), columns=[f"score:{label}" for label in labels])
+            return pd.concat([table, wide], axis=1)
+        k = min(TOP_SCORES, len(labels))
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
+        table["top_scores"] = ["; ".join(f"{labels[j]} ({scores[i, j]:+.3f})" for j in row) for i, row in enumerate(order)]
+        return table
