@@ -146,22 +146,22 @@ class LexicalChannel:
         """TF-IDF rows (N, V), scipy CSR, L2-normalised."""
         return self._vectorizer.transform(list(texts))
 
-    def embeddings(self, texts: list[str], bf16: bool = False) -> torch.Tensor | None:
+    def embeddings(self, texts: list[str], bf16: bool = False, progress: bool = False) -> torch.Tensor | None:
         """The frozen encoder's sentence embeddings (N, d), or None without sentence features."""
         if self.sentence is None:
             return None
-        return torch.from_numpy(self.sentence.embed(list(texts), bf16=bf16))
+        return torch.from_numpy(self.sentence.embed(list(texts), bf16=bf16, progress="lexical channel" if progress else None))
 
-    def scores(self, texts: list[str], bf16: bool = False) -> torch.Tensor:
+    def scores(self, texts: list[str], bf16: bool = False, progress: bool = False) -> torch.Tensor:
         """The channel's own label scores (N, C), float32 on the CPU (``bf16``: the sentence
-        embeddings under bfloat16 autocast)."""
+        embeddings under bfloat16 autocast; ``progress``: a bar over the frozen encoder's batches)."""
         texts = tuple(texts)
         if not texts:
             return torch.zeros(0, self.weight.shape[1])
         remembered = self._remembered
         if remembered is not None and remembered[0] == texts:
             return remembered[1].clone()
-        return _linear_scores(_to_torch(self.features(list(texts))), self.embeddings(list(texts), bf16),
+        return _linear_scores(_to_torch(self.features(list(texts))), self.embeddings(list(texts), bf16, progress),
                               self.weight, self.sentence_weight, self.bias)
 
     def remember(self, texts: list[str], scores: torch.Tensor) -> None:
@@ -291,8 +291,8 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     channel = LexicalChannel(vocabulary=vocabulary, idf=torch.as_tensor(vectorizer.idf_, dtype=torch.float32),
                              weight=weight, bias=bias, c=c, dev_by_c=by_c, sentence_weight=dense_weight,
                              sentence=sentence)
-    if sentence is not None:  # the dev scores are known: training's dev evaluations need not embed dev again
-        channel.remember(dev_texts, _linear_scores(x_dev, e_dev, weight, dense_weight, bias))
+    # the dev scores are known: training's dev evaluations need not embed (or vectorise) dev again
+    channel.remember(dev_texts, _linear_scores(x_dev, e_dev, weight, dense_weight, bias))
     return channel, _out_of_fold_scores(train_features, e, y, group_index, n_groups, c, n_folds, seed, best[2])
 
 

@@ -346,20 +346,23 @@ class HPTModel(nn.Module):
         classifier when the model has a blend (``blend=False``: not; the model's own scores alone need
         both ``lexical=False`` and ``blend=False``). ``return_reading``: see ``model_scores``."""
         scores, reading = self.model_scores(texts, batch_size, progress, return_reading=True)
-        scores = self.document_scores(texts, scores, lexical=lexical, blend=blend)
+        scores = self.document_scores(texts, scores, lexical=lexical, blend=blend, progress=progress)
         return (scores, reading) if return_reading else scores
 
     def document_scores(self, texts: list[str], model_scores: torch.Tensor, lexical: bool = True,
-                        blend: bool = True, lexical_scores: torch.Tensor | None = None) -> torch.Tensor:
+                        blend: bool = True, lexical_scores: torch.Tensor | None = None,
+                        progress: bool = False) -> torch.Tensor:
         """The model's own scores (N, C) of ``texts`` → the document scores the model decides on:
         plus the lexical channel's, then through the classical blend (each when fitted and asked for).
-        ``lexical_scores`` (N, C): the channel's scores when the caller has them already."""
+        ``lexical_scores`` (N, C): the channel's scores when the caller has them already;
+        ``progress``: bars over the frozen encoders' batches (the channel's sentence features, the blend)."""
         scores = model_scores
         if lexical and self.lexical is not None:
             # on the CPU; a frozen encoder runs where it was put
-            scores = scores + (self.lexical.scores(list(texts)) if lexical_scores is None else lexical_scores)
+            scores = scores + (self.lexical.scores(list(texts), progress=progress) if lexical_scores is None
+                               else lexical_scores)
         if blend and self.blend is not None:
-            scores = self.blend.scores(scores.numpy(), list(texts))
+            scores = self.blend.scores(scores.numpy(), list(texts), progress=progress)
         return scores
 
     @torch.inference_mode()
