@@ -1,5 +1,7 @@
 """What each part of a trained model's scores is worth: the model alone, its lexical channel alone,
-and their sum, under both decision rules (scores > 0, one best path), on the run's dev and test files.
+their sum, and — with a classical blend — the classical classifier alone and the blend of it with
+the sum (what the model decides on), under both decision rules (scores > 0, one best path), on the
+run's dev and test files.
 
     python benchmarks/score_parts.py runs/20ng-default            # a Markdown table
     python benchmarks/score_parts.py runs/20ng-default --json
@@ -27,7 +29,10 @@ from hpt_core.predict import load_run_model  # noqa: E402
 
 
 def score_parts(run_dir: str | Path) -> dict:
-    """``{split: {part: {rule: [micro, macro]}}}`` in %, parts ``model``, ``channel``, ``sum``."""
+    """``{split: {part: {rule: [micro, macro]}}}`` in %, parts ``model``, ``channel``, ``sum`` and,
+    with a blend, ``classical`` (its label probabilities as log-odds) and ``blended``."""
+    import numpy as np
+
     run_dir = Path(run_dir)
     config = RunConfig.from_json(run_dir / "run.json")
     model = load_run_model(run_dir)
@@ -45,6 +50,10 @@ def score_parts(run_dir: str | Path) -> dict:
         if model.lexical is not None:
             channel = model.lexical.scores(texts).numpy()
             parts.update(channel=channel, sum=own + channel)
+        if model.blend is not None:
+            q = np.clip(model.blend.probabilities(texts).astype(np.float64), 1e-12, 1 - 1e-12)
+            parts["classical"] = np.log(q) - np.log1p(-q)
+            parts["blended"] = model.blend.scores(parts.get("sum", own), texts).numpy()
         out[split] = {name: {rule: [round(100 * micro_f1(gold, decide(s, h, rule)), 2),
                                     round(100 * macro_f1(gold, decide(s, h, rule)), 2)] for rule in DECISIONS}
                       for name, s in parts.items()}
