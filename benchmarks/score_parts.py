@@ -51,9 +51,12 @@ def score_parts(run_dir: str | Path) -> dict:
             channel = model.lexical.scores(texts).numpy()
             parts.update(channel=channel, sum=own + channel)
         if model.blend is not None:
-            q = np.clip(model.blend.probabilities(texts).astype(np.float64), 1e-12, 1 - 1e-12)
+            from hpt_core.blend import blended_scores
+
+            probabilities = model.blend.probabilities(texts)  # one frozen-encoder pass for both parts
+            q = np.clip(probabilities.astype(np.float64), 1e-12, 1 - 1e-12)
             parts["classical"] = np.log(q) - np.log1p(-q)
-            parts["blended"] = model.blend.scores(parts.get("sum", own), texts).numpy()
+            parts["blended"] = blended_scores(parts.get("sum", own), probabilities, model.blend.model_weight)
         out[split] = {name: {rule: [round(100 * micro_f1(gold, decide(s, h, rule)), 2),
                                     round(100 * macro_f1(gold, decide(s, h, rule)), 2)] for rule in DECISIONS}
                       for name, s in parts.items()}
