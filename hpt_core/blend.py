@@ -239,17 +239,12 @@ class ClassicalBlend:
         return blend
 
 
-def _grid_row(tfidf, embedded, targets, dev_tfidf, dev_embedded, dev_y, hierarchy, cs: list[float], w: float) -> list[float]:
-    """Dev macro-F1 of the classifier with embedding weight ``w``, for each inverse L2 strength in
-    ``cs`` (the feature matrices are built once per ``w``)."""
+def _grid_point(features, targets, dev_features, dev_y, hierarchy, c: float) -> float:
+    """Dev macro-F1 of the classifier with inverse L2 strength ``c`` on prebuilt feature matrices."""
     from hpt_core.metrics import macro_f1
 
-    features, dev_features = _features(tfidf, embedded, w), _features(dev_tfidf, dev_embedded, w)
-    figures = []
-    for c in cs:
-        predicted = _fit(c, features, targets).predict(dev_features)
-        figures.append(macro_f1(dev_y, hierarchy.multi_hot([[] if label == NO_LABEL else [label] for label in predicted])))
-    return figures
+    predicted = _fit(c, features, targets).predict(dev_features)
+    return macro_f1(dev_y, hierarchy.multi_hot([[] if label == NO_LABEL else [label] for label in predicted]))
 
 
 def _fit(c: float, features, targets):
@@ -307,12 +302,11 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
     dev_tfidf = vectorizer.transform(list(dev_texts))
     embedded, dev_embedded = _embed(sentence, texts), _embed(sentence, list(dev_texts))
 
-    cs = [float(c) for c in c_grid]
-    grid = [(c, float(w)) for w in embedding_weights for c in cs]
-    rows = Parallel(n_jobs=n_jobs)(
-        delayed(_grid_row)(tfidf, embedded, targets, dev_tfidf, dev_embedded, dev_y, hierarchy, cs, float(w))
-        for w in embedding_weights)
-    figures = [f for row in rows for f in row]
+    grid = [(float(c), float(w)) for w in embedding_weights for c in c_grid]
+    # each w's feature matrices built once; one job per grid point (the fits are the cost)
+    by_w = {w: (_features(tfidf, embedded, w), _features(dev_tfidf, dev_embedded, w)) for _, w in grid}
+    figures = Parallel(n_jobs=n_jobs)(
+        delayed(_grid_point)(by_w[w][0], targets, by_w[w][1], dev_y, hierarchy, c) for c, w in grid)
     by_grid = {f"C={c!r},w={w!r}": round(f, 4) for (c, w), f in zip(grid, figures)}
     # ties keep the earlier grid point: the smaller w, then the smaller C
     c, w = grid[int(np.argmax(figures))]

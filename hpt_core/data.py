@@ -195,7 +195,8 @@ def _documents(
     loose_index = _loose_index(hierarchy) if (loose and hierarchy is not None) else None
     docs: list[Document] = []
     skipped: list[HPTInputError] = []
-    records = list(records)
+    if hierarchy is None:  # labels are real when other records have them: read every record first
+        records = list(records)
     real_labels = _real_labels(records, hierarchy, loose_index)
     for rec in records:
         for line, names, paths in rec.lines_like_records:
@@ -225,7 +226,7 @@ def _documents(
     return docs, skipped
 
 
-def _real_labels(records: list[_Record], hierarchy: LabelHierarchy | None, loose: dict[str, str] | None):
+def _real_labels(records: Iterable[_Record], hierarchy: LabelHierarchy | None, loose: dict[str, str] | None):
     """Whether labels (names, paths) read off a line inside a multi-line csv record are real: they
     fit the tree, or, with no tree, every name labels some record of the file. A line of an
     abstract that happens to hold the right number of commas rarely ends in real labels."""
@@ -378,6 +379,7 @@ def _table_records(
             return None
         return (line, names, paths) if names or paths else None
 
+    lines: list[str] | None = None  # split once, at the first record over several lines
     for lineno, end, row in rows:
         if len(row) != len(header):
             raise HPTInputError(
@@ -386,7 +388,13 @@ def _table_records(
         names, paths = labels_of(row, lineno)
         inner = []
         if end > lineno:
-            inner = [found for line, fields in lines_read_alone(text, lineno, end, delimiter)
+            lines = text.split("\n") if lines is None else lines
+            # Which lines of a merge read as records of their own: with the quote opened in the last
+            # column, every line after the first (the first holds a whole row, merged or not); else
+            # every line but the last (the last closes the quote and ends the record either way).
+            opened = next((i for i, cell in enumerate(row) if "\n" in cell), -1)
+            first, last = (lineno + 1, end) if opened == len(header) - 1 else (lineno, end - 1)
+            inner = [found for line, fields in lines_read_alone(lines, first, last, delimiter)
                      if (found := like_a_record(line, fields)) is not None]
         yield _Record(row[text_at], names, paths, file, lineno, inner)
 

@@ -158,14 +158,12 @@ def csv_records(text: str, delimiter: str, source: str | Path | None,
         csv.field_size_limit(limit)
 
 
-def lines_read_alone(text: str, start: int, end: int, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Lines ``start`` … ``end − 1`` of ``text`` (1-based), each split into fields as if it were a
-    record of its own, with its quote characters dropped: ``(line, fields)``. The record's last line
-    is left out: it ends the record, whether the record is one abstract or merged rows."""
-    lines = text.split("\n")[start - 1 : end - 1]
-    for offset, line in enumerate(lines):
-        fields = next(csv.reader([line.replace('"', "").rstrip("\r")], delimiter=delimiter), [])
-        yield start + offset, fields
+def lines_read_alone(lines: list[str], first: int, last: int, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Lines ``first`` … ``last`` (1-based, inclusive) of a text split into ``lines``, each split
+    into fields as if it were a record of its own, with its quote characters dropped: ``(line, fields)``."""
+    for lineno in range(first, last + 1):
+        fields = next(csv.reader([lines[lineno - 1].replace('"', "").rstrip("\r")], delimiter=delimiter), [])
+        yield lineno, fields
 
 
 def _unterminated(text: str, lineno: int, delimiter: str) -> bool:

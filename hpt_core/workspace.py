@@ -468,7 +468,7 @@ def texts_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int
             rows.append(dict(zip(columns, row + [""] * (len(columns) - len(row)))))
             lines.append(lineno)
             texts.append(row[at])
-            if end > lineno:
+            if "\n" in row[at]:
                 spanning.append((lineno, end))
     if not texts:
         raise HPTInputError("no texts found", label)

@@ -476,6 +476,16 @@ def test_multi_line_quoted_texts_with_commas_still_read(tmp_path, hierarchy):
     assert docs[0].text.startswith("A lens, we find,\nfocuses light; see \"optics\"") and docs[1].text == "qubit"
 
 
+def test_with_the_text_last_a_multi_line_text_reads_and_a_merge_is_found(tmp_path, hierarchy):
+    """When the quoted text is the last column its first line always reads as a whole row: the
+    lines after it tell a merge from a multi-line text."""
+    docs = read_corpus(write(tmp_path, "ok.csv", 'labels,text\noptics,"A lens\nfocuses light"\nquantum,qubit\n'), hierarchy)
+    assert [d.text for d in docs] == ["A lens\nfocuses light", "qubit"]
+    merged = write(tmp_path, "bad.csv", 'labels,text\noptics,"lens stray\nquantum,qubit spin\nfootball,striker goal"\n')
+    with pytest.raises(HPTInputError, match=r"bad.csv:2: .*runs on over line 3.*stray quote"):
+        read_corpus(merged, hierarchy)
+
+
 def test_level_columns_find_rows_merged_by_a_stray_quote(tmp_path, hierarchy):
     path = write(tmp_path, "c.tsv", 'text\tlevel1\tlevel2\ngoal\tsports\tfootball\n"goal\tsports\tfootball\n'
                                     'striker"\tsports\tfootball\n')
