@@ -11,8 +11,8 @@ What it is (``HPTConfig.blend``: ``"classical"``; ``None``, the paper, leaves it
 
 * the classical classifier of ``benchmarks/classical_baseline.py`` (``tfidf+embeddings``): TF-IDF over
   word unigrams and bigrams of the whole text (``sublinear_tf``, ``min_df=2``) side by side with the
-  mean-pooled, L2-normalised embedding of the text's first ``max_length`` tokens by a *frozen copy
-  of the pretrained backbone* (``hpt_core.sentence``) times a weight ``w``, into ONE multinomial
+  mean-pooled, L2-normalised embedding of the text's first ``ENCODER_MAX_LENGTH`` (128) tokens by a
+  *frozen copy of the pretrained backbone* (``hpt_core.sentence``) times a weight ``w``, into ONE multinomial
   logistic regression over each document's deepest label; ``C`` and ``w`` chosen by its own dev
   macro-F1, on the grids of the baseline;
 * a label's classical probability ``q`` is the summed probability of the classes at or below it
@@ -53,6 +53,18 @@ EMBEDDING_WEIGHTS = (0.5, 1.0, 2.0)
 MODEL_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 MAX_FEATURES = 262_144
 MAX_WEIGHTS = 20_000_000
+#: Tokens of each text the frozen encoder reads (the TF-IDF part reads all of it). Chosen on dev
+#: against the baseline's 256: the blend's dev macro-F1 was higher or equal with 128 on 20ng
+#: (84.52 against 83.40), wos1k (dev keeps no blend either way) and low-resource seed 1 (84.37
+#: against 84.30), and the fit and each prediction's extra encoder pass cost about half
+#: (docs/benchmarks.md). A model folder keeps the length it was fitted with.
+ENCODER_MAX_LENGTH = 128
+
+
+def encoder_max_length(encoder) -> int:
+    """``ENCODER_MAX_LENGTH``, or fewer when the backbone ``encoder`` has fewer positions."""
+    positions = getattr(encoder.config, "max_position_embeddings", None)
+    return ENCODER_MAX_LENGTH if not positions else min(ENCODER_MAX_LENGTH, int(positions))
 #: Blended scores are kept within this bound (a probability of 0 or 1 would be infinite).
 MAX_SCORE = 1e4
 #: The class of unlabelled training documents (its row of ``subtree_matrix`` is empty).

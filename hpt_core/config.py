@@ -119,9 +119,10 @@ class HPTConfig(_JSONConfig):
         blend (str, *optional*): ``None`` (the paper) decides on the model's scores. ``"classical"``
             (the small-data default) mixes them, after training, with the probabilities of the
             one-minute classical classifier (TF-IDF + the frozen pretrained backbone's sentence
-            embeddings into one logistic regression over each document's deepest label, fitted on
-            the training set), with the model's weight chosen on dev (``hpt_core.blend``). It costs
-            one more encoder forward per document when scoring. Applies to every method.
+            embeddings of the first 128 tokens into one logistic regression over each document's
+            deepest label, fitted on the training set), with the model's weight chosen on dev
+            (``hpt_core.blend``). It costs one more encoder forward (of 128 tokens) per document
+            when scoring. Applies to every method.
         classification_loss (str, defaults to ``"zmlce"``): ``"zmlce"`` per depth (eq. 10) or ``"bce"``.
         mlm_weight (float, defaults to 1.0): weight of the MLM loss (eq. 11 has 1; 0 removes it).
         mlm_probability (float, defaults to 0.15): share of text tokens masked for the MLM loss.

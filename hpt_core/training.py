@@ -460,10 +460,13 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
 
 
 def _pretrained_copy(model: HPTModel):
-    """A frozen, bf16-rounded copy of ``model``'s backbone encoder on the CPU (``hpt_core.sentence``)."""
+    """A frozen, bf16-rounded copy of ``model``'s backbone encoder on the CPU (``hpt_core.sentence``),
+    reading the classical blend's ``ENCODER_MAX_LENGTH`` tokens (called before training: pretrained)."""
+    from hpt_core.blend import encoder_max_length
     from hpt_core.sentence import FrozenSentenceEncoder
 
-    return FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to("cpu")
+    encoder = model.mlm.base_model
+    return FrozenSentenceEncoder.copy_of(encoder, model.tokenizer, encoder_max_length(encoder)).to("cpu")
 
 
 def _fit_processes(n_documents: int) -> int:
@@ -587,10 +590,11 @@ def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
     metrics.pop("blend", None)
     blend_encoder = None
     if blend is not None:
+        from hpt_core.blend import encoder_max_length
         from hpt_core.sentence import FrozenSentenceEncoder
 
         mlm, tokenizer = load_backbone(best.config.backbone)
-        blend_encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, best.config.max_length)
+        blend_encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, encoder_max_length(mlm.base_model))
         del mlm
     # saved also when no blend was fitted: that removes the old one
     figures = _final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
