@@ -176,8 +176,9 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             blend = st.selectbox(
                 "Blend", list(blends), key=f"blend_{recipe}", index=list(blends.values()).index(RECIPE_MODEL.blend),
                 help="after training, mix the model's scores with the probabilities of the one-minute classical "
-                     "classifier (TF-IDF + the pretrained encoder's sentence embeddings into a logistic regression), "
-                     "the model's weight chosen on dev. Costs one more encoder pass per document when predicting. "
+                     "classifier (TF-IDF + the pretrained encoder's sentence embeddings of the first 128 tokens into a "
+                     "logistic regression), the model's weight chosen on dev. Costs one more (128-token) encoder pass "
+                     "per document when predicting. "
                      "None in the paper")
         launch = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
 
