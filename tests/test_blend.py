@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from hpt_core.blend import (BLEND_CONFIG, BLEND_ENCODER, MODEL_WEIGHTS, ClassicalBlend, blended_scores,
+from hpt_core.blend import (BLEND_CONFIG, BLEND_ENCODER, ENCODER_MAX_LENGTH, MODEL_WEIGHTS, ClassicalBlend, blended_scores,
                             fit_classical_blend, leaf_targets, subtree_matrix)
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy
@@ -130,6 +130,8 @@ def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tin
     assert (run / "model" / BLEND_ENCODER).is_file()
     model = HPTModel.from_pretrained(run / "model")
     assert model.blend is not None and model.blend.model_weight == metrics["blend"]["model_weight"]
+    # the blend's encoder reads its own 128 tokens (the tiny backbone has 128 positions), not the model's 32
+    assert model.blend.sentence.max_length == ENCODER_MAX_LENGTH == 128 != config.model.max_length
     report = evaluate_run(run, task_files["test"])
     assert report["macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])
     text = "goal striker penalty"
@@ -147,6 +149,15 @@ def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tin
     assert "blend" not in json.loads((run / "metrics.json").read_text())
     assert main(["blend", "--run-dir", str(run)]) == 0
     assert json.loads((run / "metrics.json").read_text())["blend"]["model_weight"] in MODEL_WEIGHTS
+
+
+def test_the_blend_encoder_never_reads_past_the_backbone_positions():
+    from types import SimpleNamespace
+
+    from hpt_core.blend import encoder_max_length
+
+    assert encoder_max_length(SimpleNamespace(config=SimpleNamespace(max_position_embeddings=512))) == ENCODER_MAX_LENGTH
+    assert encoder_max_length(SimpleNamespace(config=SimpleNamespace(max_position_embeddings=64))) == 64
 
 
 def test_the_paper_recipe_has_no_blend_and_bad_values_are_refused():
