@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from hpt_core.blend import (BLEND_CONFIG, BLEND_ENCODER, ENCODER_MAX_LENGTH, MODEL_WEIGHTS, ClassicalBlend, blended_scores,
-                            fit_classical_blend, leaf_targets, subtree_matrix)
+from hpt_core.blend import (BLEND_CONFIG, BLEND_ENCODER, ENCODER_MAX_LENGTH, MODEL_WEIGHTS, ClassicalBlend,
+                            blended_scores, fit_classical_blend, leaf_targets, subtree_matrix)
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy
 
