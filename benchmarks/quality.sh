@@ -47,6 +47,19 @@ cp -r runs/20ng-lr-cpu-s4/hpt-0.1-seed1 runs/20ng-lr-cpu-s5/hpt-0.1-seed1
 for s in 1 2 3; do /usr/bin/time -v python -m hpt_core blend --run-dir runs/20ng-lr-cpu-s5/hpt-0.1-seed$s; done
 for s in 2 3; do python benchmarks/classical_baseline.py "${LR[@]}" --low-resource 0.1 --seed $s --system tfidf+embeddings; done
 
+# Session 6: 20ng in one command (made with the 256-token blend encoder, the code before the
+# switch to 128); the encoder length chosen on dev; the finished runs re-blended at 128 tokens
+# (what training now ends with); whole-document windows trained on 20ng; bf16 at prediction time.
+/usr/bin/time -v python -m hpt_core train "${NG[@]}" --run-dir runs/20ng-cpu-s6
+for r in runs/20ng-cpu-s6 runs/wos-cpu-s4 runs/20ng-lr-cpu-s5/hpt-0.1-seed1; do python benchmarks/blend_encoder_length.py $r; done
+for pair in "20ng-cpu-s6 20ng-cpu-s6-b128" "wos-cpu-s4 wos-cpu-s6-b128" "demo-cpu-s4 demo-cpu-s6-b128"; do
+  set -- $pair; cp -r runs/$1 runs/$2; /usr/bin/time -v python -m hpt_core blend --run-dir runs/$2
+done
+cp -r runs/20ng-lr-cpu-s5 runs/20ng-lr-cpu-s6-b128
+for s in 1 2 3; do /usr/bin/time -v python -m hpt_core blend --run-dir runs/20ng-lr-cpu-s6-b128/hpt-0.1-seed$s; done
+/usr/bin/time -v python -m hpt_core train "${NG[@]}" --max-windows 2 --window-overlap 64 --window-pooling max --run-dir runs/20ng-cpu-s6-win2
+python benchmarks/inference_precision.py --run-dir runs/20ng-cpu-s6
+
 # Session 3's CPU row (fp32, before bf16 autocast and the dev-chosen decision rule)
 /usr/bin/time -v python -m hpt_core train "${WOS[@]}" --precision fp32 --decision threshold --run-dir runs/wos-cpu-default
 
