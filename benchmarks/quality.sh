@@ -59,6 +59,7 @@ cp -r runs/20ng-lr-cpu-s5 runs/20ng-lr-cpu-s6-b128
 for s in 1 2 3; do /usr/bin/time -v python -m hpt_core blend --run-dir runs/20ng-lr-cpu-s6-b128/hpt-0.1-seed$s; done
 /usr/bin/time -v python -m hpt_core train "${NG[@]}" --max-windows 2 --window-overlap 64 --window-pooling max --run-dir runs/20ng-cpu-s6-win2
 python benchmarks/inference_precision.py --run-dir runs/20ng-cpu-s6
+/usr/bin/time -v python -m hpt_core train "${NG[@]}" --run-dir runs/20ng-cpu-s6-final  # the current defaults in one piece
 
 # Session 3's CPU row (fp32, before bf16 autocast and the dev-chosen decision rule)
 /usr/bin/time -v python -m hpt_core train "${WOS[@]}" --precision fp32 --decision threshold --run-dir runs/wos-cpu-default
