@@ -85,16 +85,26 @@ def _linear_scores(features: torch.Tensor, dense: torch.Tensor | None, weight: t
 
 
 def _fit_linear(features: torch.Tensor, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
-                n_groups: int, c: float, init: tuple | None = None, max_iter: int = 200) -> tuple:
+                n_groups: int, c: float, init: tuple | None = None, max_iter: int = 200,
+                active: torch.Tensor | None = None) -> tuple:
     """Minimise mean ZMLCE(X W + E W_e + b) + (||W||² + ||W_e||²) / (2 C N) with L-BFGS.
 
-    features (N, V) sparse, dense (N, d) or None, targets (N, C) {0,1}, groups (C,)
-    -> (weight (V, C), dense weight (d, C) or None, bias (C,))
+    features (N, V) sparse, dense (N, d) or None, targets (N, C) {0,1}, groups (C,), active (C,)
+    bool or None -> (weight (V, C), dense weight (d, C) or None, bias (C,))
+
+    ``active``: the labels whose weights are fitted; the others keep zero weights and a bias alone.
+    Why: a label no training document has gives its weights nothing to learn but "not this label",
+    which its bias says already; yet with thousands of labels, most of them unseen in a small
+    corpus, those columns were most of L-BFGS's parameters, its memory (20 history vectors of all
+    of them) and its time. ``None`` (or every label active) fits all, as before.
     """
     n, v = features.shape
     c_out = targets.shape[1]
+    columns = None if active is None or bool(active.all()) else torch.nonzero(active).flatten()
     if init is None:
         init = (torch.zeros(v, c_out), None if dense is None else torch.zeros(dense.shape[1], c_out), torch.zeros(c_out))
+    if columns is not None:  # the active columns of a full-size start
+        init = (init[0][:, columns], None if init[1] is None else init[1][:, columns], init[2])
     params = [None if t is None else t.clone().requires_grad_(True) for t in init]
     weight, dense_weight, bias = params
     optimizer = torch.optim.LBFGS([p for p in params if p is not None], lr=1.0, max_iter=max_iter,
@@ -102,16 +112,28 @@ def _fit_linear(features: torch.Tensor, dense: torch.Tensor | None, targets: tor
                                   history_size=20)
     penalty = 1.0 / (2.0 * c * max(n, 1))
 
+    def scores_of() -> torch.Tensor:
+        if columns is None:
+            return _linear_scores(features, dense, weight, dense_weight, bias)
+        partial = torch.sparse.mm(features, weight)  # (N, active)
+        if dense is not None:
+            partial = partial + dense @ dense_weight
+        return bias.expand(n, c_out).index_add(1, columns, partial)  # inactive labels: the bias alone
+
     def closure():
         optimizer.zero_grad()
-        scores = _linear_scores(features, dense, weight, dense_weight, bias)
         norm = weight.pow(2).sum() + (0.0 if dense_weight is None else dense_weight.pow(2).sum())
-        loss = zmlce_loss(scores, targets, groups, n_groups) + penalty * norm
+        loss = zmlce_loss(scores_of(), targets, groups, n_groups) + penalty * norm
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    return tuple(None if p is None else p.detach() for p in params)
+    weight, dense_weight, bias = (None if p is None else p.detach() for p in params)
+    if columns is not None:  # back to full size, zeros for the inactive labels
+        weight = torch.zeros(v, c_out).index_copy_(1, columns, weight)
+        if dense_weight is not None:
+            dense_weight = torch.zeros(dense_weight.shape[0], c_out).index_copy_(1, columns, dense_weight)
+    return weight, dense_weight, bias
 
 
 @dataclass
@@ -279,8 +301,9 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
 
     best, by_c, fitted = None, {}, None
     dev_y = torch.as_tensor(dev_targets, dtype=torch.float32)
+    seen = y.bool().any(0)  # labels with a training document: the only ones whose weights are fitted
     for c in sorted(float(c) for c in c_grid):  # increasing C: each fit starts from the last
-        fitted = _fit_linear(x, e, y, group_index, n_groups, c, init=fitted)
+        fitted = _fit_linear(x, e, y, group_index, n_groups, c, init=fitted, active=seen)
         dev_scores = _linear_scores(x_dev, e_dev, *fitted[:2], fitted[2])
         score = macro_f1(dev_targets, (dev_scores.numpy() > 0).astype(np.int8))
         by_c[repr(c)] = {"dev_macro_f1": round(score, 4),
@@ -293,14 +316,16 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
                              sentence=sentence)
     # the dev scores are known: training's dev evaluations need not embed (or vectorise) dev again
     channel.remember(dev_texts, _linear_scores(x_dev, e_dev, weight, dense_weight, bias))
-    return channel, _out_of_fold_scores(train_features, e, y, group_index, n_groups, c, n_folds, seed, best[2])
+    return channel, _out_of_fold_scores(train_features, e, y, group_index, n_groups, c, n_folds, seed, best[2], seen)
 
 
 def _out_of_fold_scores(features, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
-                        n_groups: int, c: float, n_folds: int, seed: int, init) -> torch.Tensor:
+                        n_groups: int, c: float, n_folds: int, seed: int, init,
+                        active: torch.Tensor | None = None) -> torch.Tensor:
     """Scores (N, C) of each training document from a channel fitted without its fold.
 
-    The vocabulary and idf stay those of the whole training set (they use no labels)."""
+    The vocabulary and idf stay those of the whole training set (they use no labels), and so do the
+    labels whose weights are fitted (``active``, see ``_fit_linear``)."""
     n = features.shape[0]
     n_folds = max(2, min(n_folds, n))
     fold = np.random.default_rng(seed).permutation(n) % n_folds
@@ -309,6 +334,7 @@ def _out_of_fold_scores(features, dense: torch.Tensor | None, targets: torch.Ten
         held = torch.from_numpy(np.flatnonzero(fold == k))
         kept = torch.from_numpy(np.flatnonzero(fold != k))
         part = (lambda rows: None if dense is None else dense[rows])
-        fitted = _fit_linear(_to_torch(features[kept.numpy()]), part(kept), targets[kept], groups, n_groups, c, init=init)
+        fitted = _fit_linear(_to_torch(features[kept.numpy()]), part(kept), targets[kept], groups, n_groups, c, init=init,
+                             active=active)
         scores[held] = _linear_scores(_to_torch(features[held.numpy()]), part(held), *fitted[:2], fitted[2])
     return scores

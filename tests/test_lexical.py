@@ -155,3 +155,35 @@ def test_sentence_features_remember_only_the_dev_scores_of_the_fit(hierarchy, ta
     assert torch.allclose(channel.scores(dev_texts), remembered, atol=1e-5)
     assert channel.scores(dev_texts[:2]).shape == (2, y.shape[1])
     assert oof.shape == y.shape
+
+
+def test_labels_no_training_document_has_cost_no_weights(hierarchy, task_files, monkeypatch):
+    """A large taxonomy over a small corpus: most labels have no training document. Their weights
+    would have nothing to learn, so they are not fitted (zeros; a bias alone says "not this
+    label") — L-BFGS holds, and keeps 20 history vectors of, the seen labels' weights only, so a
+    5,000-label tree costs what its seen labels cost — and the seen labels classify as before."""
+    from hpt_core.metrics import micro_f1
+
+    texts, y = _docs(hierarchy, task_files, "train")
+    dev_texts, y_dev = _docs(hierarchy, task_files, "dev")
+    test_texts, y_test = _docs(hierarchy, task_files, "test")
+    unseen = 400
+    pad = lambda m: np.hstack([m, np.zeros((m.shape[0], unseen), dtype=m.dtype)])  # noqa: E731
+    groups = np.concatenate([np.asarray(hierarchy.depths) - 1, np.full(unseen, max(hierarchy.depths))])
+    fitted_sizes = []
+    real_lbfgs = torch.optim.LBFGS
+
+    def recording_lbfgs(params, **kwargs):
+        params = list(params)
+        fitted_sizes.append(sum(p.numel() for p in params))
+        return real_lbfgs(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "LBFGS", recording_lbfgs)
+    channel, out_of_fold = fit_lexical_channel(texts, pad(y), groups, dev_texts, pad(y_dev))
+    n_seen, n_all = int((y.sum(0) > 0).sum()), y.shape[1] + unseen
+    vocabulary = len(channel.vocabulary)
+    assert set(fitted_sizes) == {vocabulary * n_seen + n_all}  # every fit (C grid, folds): seen weights + biases
+    assert torch.count_nonzero(channel.weight[:, y.shape[1]:]) == 0
+    scores = channel.scores(test_texts)
+    assert (scores[:, y.shape[1]:] < 0).all() and (out_of_fold[:, y.shape[1]:] < 0).all()
+    assert micro_f1(y_test, (scores[:, : y.shape[1]].numpy() > 0).astype(np.int8)) > 0.95
