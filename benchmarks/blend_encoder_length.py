@@ -1,8 +1,9 @@
 """How many tokens the classical blend's frozen encoder should read: the blend fitted on a finished
 run's training set with the encoder reading 256 tokens (the baseline's) and 128 tokens, each chosen
 on the run's dev file as training chooses (C, w, then the model's weight α); dev figures only.
+A length of 0 fits the blend without the encoder (TF-IDF only: what it would cost nothing to run).
 
-    python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6 [--lengths 256,128]
+    python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6 [--lengths 256,128,64,0]
 
 Prints per length: the fit's seconds, the chosen C, w and α, the blend's dev macro-F1 by α and the
 best classical dev macro-F1. The model's dev scores are computed once (float32, without a blend).
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hpt_core.backbone import load_backbone  # noqa: E402
-from hpt_core.blend import fit_classical_blend, leaf_targets  # noqa: E402
+from hpt_core.blend import EMBEDDING_WEIGHTS, fit_classical_blend, leaf_targets  # noqa: E402
 from hpt_core.config import RunConfig  # noqa: E402
 from hpt_core.decoding import DECISIONS  # noqa: E402
 from hpt_core.model import HPTModel  # noqa: E402
@@ -43,10 +44,12 @@ def main(argv=None) -> int:
     mlm, tokenizer = load_backbone(model.config.backbone)  # the pretrained backbone, as training copies it
     rules = DECISIONS if model.config.decision in ("auto", *DECISIONS) else (model.config.decision,)
     for length in (int(x) for x in args.lengths.split(",")):
-        encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, length)
+        # length 0: the embeddings weighted 0 (computed over [CLS] [SEP], then ignored): TF-IDF alone
+        encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, max(length, 2))
         started = time.time()
         blend, _ = fit_classical_blend([d.text for d in train], leaf_targets(train, hierarchy)[0], [d.text for d in dev],
                                        gold, dev_scores, hierarchy, encoder, rules=rules,
+                                       embedding_weights=(0.0,) if length == 0 else EMBEDDING_WEIGHTS,
                                        n_jobs=_fit_processes(len(train)))
         print(json.dumps({"length": length, "fit_seconds": round(time.time() - started, 1), "C": blend.c,
                           "w": blend.embedding_weight, "alpha": blend.model_weight,
