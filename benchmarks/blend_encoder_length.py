@@ -2,8 +2,10 @@
 run's training set with the encoder reading 256 tokens (the baseline's) and 128 tokens, each chosen
 on the run's dev file as training chooses (C, w, then the model's weight α); dev figures only.
 A length of 0 fits the blend without the encoder (TF-IDF only: what it would cost nothing to run).
+``--encoder finetuned`` embeds with the run's fine-tuned encoder instead of a frozen copy of the
+pretrained one (what a blend that reuses HPT's own encoder pass would see).
 
-    python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6 [--lengths 256,128,64,0]
+    python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6 [--lengths 256,128,64,0] [--encoder finetuned]
 
 Prints per length: the fit's seconds, the chosen C, w and α, the blend's dev macro-F1 by α and the
 best classical dev macro-F1. The model's dev scores are computed once (float32, without a blend).
@@ -33,6 +35,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     parser.add_argument("--lengths", default="256,128")
+    parser.add_argument("--encoder", choices=["pretrained", "finetuned"], default="pretrained")
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
     hierarchy, train, dev, _ = load_run_data(RunConfig.from_json(run / "run.json"))
@@ -45,13 +48,14 @@ def main(argv=None) -> int:
     rules = DECISIONS if model.config.decision in ("auto", *DECISIONS) else (model.config.decision,)
     for length in (int(x) for x in args.lengths.split(",")):
         # length 0: the embeddings weighted 0 (computed over [CLS] [SEP], then ignored): TF-IDF alone
-        encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, max(length, 2))
+        encoder = (FrozenSentenceEncoder(model.mlm.base_model, model.tokenizer, max(length, 2)) if args.encoder == "finetuned"
+                   else FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, max(length, 2)))
         started = time.time()
         blend, _ = fit_classical_blend([d.text for d in train], leaf_targets(train, hierarchy)[0], [d.text for d in dev],
                                        gold, dev_scores, hierarchy, encoder, rules=rules,
                                        embedding_weights=(0.0,) if length == 0 else EMBEDDING_WEIGHTS,
                                        n_jobs=_fit_processes(len(train)))
-        print(json.dumps({"length": length, "fit_seconds": round(time.time() - started, 1), "C": blend.c,
+        print(json.dumps({"encoder": args.encoder, "length": length, "fit_seconds": round(time.time() - started, 1), "C": blend.c,
                           "w": blend.embedding_weight, "alpha": blend.model_weight,
                           "dev_macro_f1_by_alpha": blend.choice["dev_macro_f1_by_model_weight"],
                           "best_classical_dev_macro_f1": max(blend.choice["dev_macro_f1_classical_by_C_w"].values())}))

@@ -81,3 +81,10 @@ python -m hpt_core low-resource "${LR[@]}" --batching random --attention-dropout
 train "${NG[@]}" --method hpt --recipe paper --epochs 6 --run-dir runs/20ng-hpt-paper
 train "${WOS[@]}" --method hpt --recipe paper --epochs 10 --run-dir runs/wos1k-hpt
 train "${WOS[@]}" --method vanilla --recipe paper --epochs 10 --run-dir runs/wos1k-vanilla
+
+# Session 7: speed (issue 11), each alone
+python benchmarks/speed.py --parts padding,attention,metrics,step,latency,batch,training --sequential --out runs/speed-s7
+python benchmarks/speed.py --parts labels --out runs/speed-s7-labels   # at da1fc6b: runs/speed-s7-labels-before
+python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6-final --lengths 128,64,0
+python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6-final --lengths 128,256 --encoder finetuned
+python benchmarks/lexical_seen_labels.py
