@@ -10,7 +10,8 @@ Parts (``--parts``, all by default):
   backbone's attention dropout): training docs/s (steps only, and metrics.json's end-to-end
   ``train_docs_per_s``) and the child's peak resident memory (``os.wait4`` rusage).
 - ``step``: one HPT training step (forward + backward, template, graph, scoring, ZMLCE, MLM) against
-  one bare encoder forward + backward on the same batch at 512 tokens (no optimiser update in either).
+  one bare encoder forward + backward on the same batch at 512 tokens (no optimiser update in either):
+  ``2 × --repeats`` pairs, alternating which goes first; the median of the pairs' ratios.
 - ``latency``: single-text ``Predictor`` latency at 128 tokens (median).
 - ``batch``: batch prediction of 20ng test documents (``predict_scores``: tokenising, sorted batches,
   template, scoring, input order restored) against the bare encoder's forward on the same token ids
@@ -19,7 +20,7 @@ Parts (``--parts``, all by default):
   batch: model build time, training docs/s and peak memory (child processes), evaluation time,
   ``Predictor`` latency, label-word neighbours time.
 
-    python benchmarks/speed.py --out runs/speed            # everything, ~30-60 min on a 2-core CPU alone
+    python benchmarks/speed.py --out runs/speed            # everything but labels: ~25 min on a 2-core CPU alone
     python benchmarks/speed.py --parts step,latency         # a few minutes
 
 ``--backbone`` takes a model folder (``benchmarks/synthetic.py backbone`` writes a random bert-base)
@@ -227,7 +228,7 @@ def latency(args) -> dict:
     model = _model(args, hierarchy, 128)
     out = _latency(Predictor(model), texts, args.device)
     # The reference in the same run: the bare encoder on the same text (tokenising included), so the
-    # figure reads as a ratio on a shared machine whose speed varies by 1.5x from hour to hour.
+    # figure reads as a ratio on a shared machine whose speed varies by 1.3x from hour to hour.
     encoder, tokenizer = model.mlm.base_model, model.tokenizer
 
     class _Bare:
@@ -409,7 +410,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sequential", action="store_true", help="the two training rows one after the other")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--eval-batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="step: 2 × this many timed pairs")
     parser.add_argument("--latency-texts", type=int, default=100)
     parser.add_argument("--predict-docs", type=int, default=2000)
     parser.add_argument("--predict-length", type=int, default=256)

@@ -95,8 +95,8 @@ def _fit_linear(features: torch.Tensor, dense: torch.Tensor | None, targets: tor
     ``active``: the labels whose weights are fitted; the others keep zero weights and a bias alone.
     Why: a label no training document has gives its weights nothing to learn but "not this label",
     which its bias says already; yet with thousands of labels, most of them unseen in a small
-    corpus, those columns were most of L-BFGS's parameters, its memory (20 history vectors of all
-    of them) and its time. ``None`` (or every label active) fits all, as before.
+    corpus, those columns were most of L-BFGS's parameters, its memory (a history of 20 pairs of
+    vectors of them all) and its time. ``None`` (or every label active) fits all, as before.
     """
     n, v = features.shape
     c_out = targets.shape[1]

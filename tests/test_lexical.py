@@ -157,19 +157,29 @@ def test_sentence_features_remember_only_the_dev_scores_of_the_fit(hierarchy, ta
     assert oof.shape == y.shape
 
 
-def test_labels_no_training_document_has_cost_no_weights(hierarchy, task_files, monkeypatch):
+@pytest.mark.parametrize("with_sentence", [False, True], ids=["tfidf", "tfidf+sentence"])
+def test_labels_no_training_document_has_cost_no_weights(hierarchy, task_files, tiny_backbone, monkeypatch,
+                                                         with_sentence):
     """A large taxonomy over a small corpus: most labels have no training document. Their weights
     would have nothing to learn, so they are not fitted (zeros; a bias alone says "not this
-    label") — L-BFGS holds, and keeps 20 history vectors of, the seen labels' weights only, so a
-    5,000-label tree costs what its seen labels cost — and the seen labels classify as before."""
-    from hpt_core.metrics import micro_f1
+    label") — L-BFGS holds, and keeps its history of, the seen labels' weights only, so a
+    5,000-label tree costs what its seen labels cost — and the seen labels decide as they do
+    without the unseen ones, which share their depth (one ZMLCE group)."""
+    from hpt_core.backbone import load_backbone
+    from hpt_core.sentence import FrozenSentenceEncoder
 
     texts, y = _docs(hierarchy, task_files, "train")
     dev_texts, y_dev = _docs(hierarchy, task_files, "dev")
-    test_texts, y_test = _docs(hierarchy, task_files, "test")
+    test_texts, _ = _docs(hierarchy, task_files, "test")
+    sentence = None
+    if with_sentence:
+        mlm, tokenizer = load_backbone(tiny_backbone)
+        sentence = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, 32)
+    depth_groups = np.asarray(hierarchy.depths) - 1
     unseen = 400
     pad = lambda m: np.hstack([m, np.zeros((m.shape[0], unseen), dtype=m.dtype)])  # noqa: E731
-    groups = np.concatenate([np.asarray(hierarchy.depths) - 1, np.full(unseen, max(hierarchy.depths))])
+    groups = np.concatenate([depth_groups, np.full(unseen, depth_groups.max())])  # siblings of the deepest labels
+    alone, _ = fit_lexical_channel(texts, y, depth_groups, dev_texts, y_dev, sentence=sentence)
     fitted_sizes = []
     real_lbfgs = torch.optim.LBFGS
 
@@ -179,11 +189,14 @@ def test_labels_no_training_document_has_cost_no_weights(hierarchy, task_files, 
         return real_lbfgs(params, **kwargs)
 
     monkeypatch.setattr(torch.optim, "LBFGS", recording_lbfgs)
-    channel, out_of_fold = fit_lexical_channel(texts, pad(y), groups, dev_texts, pad(y_dev))
-    n_seen, n_all = int((y.sum(0) > 0).sum()), y.shape[1] + unseen
-    vocabulary = len(channel.vocabulary)
-    assert set(fitted_sizes) == {vocabulary * n_seen + n_all}  # every fit (C grid, folds): seen weights + biases
+    channel, out_of_fold = fit_lexical_channel(texts, pad(y), groups, dev_texts, pad(y_dev), sentence=sentence)
+    seen, n_all = int((y.sum(0) > 0).sum()), y.shape[1] + unseen
+    features = len(channel.vocabulary) + (sentence.width if sentence is not None else 0)
+    assert set(fitted_sizes) == {features * seen + n_all}  # every fit (C grid, folds): seen weights + all biases
     assert torch.count_nonzero(channel.weight[:, y.shape[1]:]) == 0
+    if sentence is not None:
+        assert torch.count_nonzero(channel.sentence_weight[:, y.shape[1]:]) == 0
     scores = channel.scores(test_texts)
     assert (scores[:, y.shape[1]:] < 0).all() and (out_of_fold[:, y.shape[1]:] < 0).all()
-    assert micro_f1(y_test, (scores[:, : y.shape[1]].numpy() > 0).astype(np.int8)) > 0.95
+    assert channel.c == alone.c
+    np.testing.assert_array_equal(scores[:, : y.shape[1]].numpy() > 0, alone.scores(test_texts).numpy() > 0)
