@@ -3,10 +3,12 @@ latency): the frozen encoder of the classical blend (128 tokens) in float32, und
 (how it runs where the CPU has native bf16) and with its weights stored in bf16; a trained HPT
 model's own scores in float32 (how `Predictor` runs) and under bf16 autocast.
 
-    python benchmarks/inference_precision.py --run-dir runs/20ng-cpu-s6 [--texts 60]
+    python benchmarks/inference_precision.py --run-dir runs/20ng-cpu-s6 [--texts 60] [--agreement 1000]
 
 Median milliseconds per text over the first N 20ng test texts (each cut to 700 characters for the
 HPT model: about 150 tokens), and the smallest cosine between bf16 and float32 embeddings.
+``--agreement N``: the first N test documents predicted by ``Predictor`` with ``precision="fp32"``
+and ``"bf16"`` (the whole default model): time, micro / macro-F1, and how many label sets agree.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def main(argv=None) -> int:
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--data", default=str(ROOT.parent / "shared/data/benchmarks/20ng"))
     parser.add_argument("--texts", type=int, default=60)
+    parser.add_argument("--agreement", type=int, default=0,
+                        help="also predict this many test documents in float32 and in bf16 and compare")
     args = parser.parse_args(argv)
     hierarchy = LabelHierarchy.read(Path(args.data) / "taxonomy.tsv")
     texts = [d.text for d in read_corpus(Path(args.data) / "test2k.jsonl", hierarchy)][: args.texts]
@@ -58,12 +62,29 @@ def main(argv=None) -> int:
     print("smallest cosine, bf16 autocast vs float32:", round(float((full * half).sum(1).min()), 6))
     model = HPTModel.from_pretrained(Path(args.run_dir) / "model").eval()
 
-    def own_scores(text: str, bf16: bool):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return model.model_scores([text[:700]])
+    def own_scores(text: str, precision: str):
+        return model.model_scores([text[:700]], precision=precision)
 
-    print("HPT's own scores: float32", _median_ms(lambda t: own_scores(t, False), texts), "ms;",
-          "bf16 autocast", _median_ms(lambda t: own_scores(t, True), texts), "ms")
+    print("HPT's own scores: float32", _median_ms(lambda t: own_scores(t, "fp32"), texts), "ms;",
+          "bf16 autocast", _median_ms(lambda t: own_scores(t, "bf16"), texts), "ms")
+    if args.agreement:
+        # what --precision bf16 changes in whole predictions (the default model: lexical channel, blend)
+        from hpt_core.metrics import macro_f1, micro_f1
+        from hpt_core.predict import Predictor
+
+        docs = read_corpus(Path(args.data) / "test2k.jsonl", hierarchy)[: args.agreement]
+        gold = hierarchy.multi_hot([d.labels for d in docs])
+        decided = {}
+        for precision in ("fp32", "bf16"):
+            predictor = Predictor(model, precision=precision)
+            started = time.perf_counter()
+            predictions = predictor.predict([d.text for d in docs], batch_size=64)
+            seconds = time.perf_counter() - started
+            decided[precision] = hierarchy.multi_hot([p.labels for p in predictions])
+            print(f"Predictor, {precision}: {len(docs)} test documents in {seconds:.1f} s, micro / macro-F1 "
+                  f"{100 * micro_f1(gold, decided[precision]):.2f} / {100 * macro_f1(gold, decided[precision]):.2f}")
+        same = int((decided["fp32"] == decided["bf16"]).all(1).sum())
+        print(f"identical label sets: {same} of {len(docs)}")
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hpt_core.config import DEFAULT_BACKBONE
+from hpt_core.config import DEFAULT_BACKBONE, PRECISIONS
 from hpt_core.errors import HPTInputError
 
 logger = logging.getLogger(__name__)
@@ -163,3 +163,11 @@ def native_bf16(device: str) -> bool:
     cpu = getattr(torch, "cpu", None)
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def inference_bf16(precision: str, device: str) -> bool:
+    """Whether scoring runs under bfloat16 autocast for a prediction ``precision`` on ``device``:
+    ``"bf16"`` always, ``"auto"`` where ``device`` computes bfloat16 natively, ``"fp32"`` never."""
+    if precision not in PRECISIONS:
+        raise HPTInputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    return precision == "bf16" or (precision == "auto" and native_bf16(device))

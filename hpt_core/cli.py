@@ -254,7 +254,7 @@ def _cmd_predict(args) -> int:
             raise HPTInputError("no text in file (one text per line expected)", path)
     else:
         texts = [check_text(args.text, "--text")]
-    predictor = Predictor.from_run(args.run_dir)
+    predictor = Predictor.from_run(args.run_dir, precision=args.precision)
     for p in predictor.predict(texts, progress=len(texts) > 1):
         if args.json:
             print(json.dumps({"text": p.text, "labels": p.labels, "consistent_labels": p.consistent_labels,
@@ -469,6 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--text")
     group.add_argument("--file", help="a text file, one text per line")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                   help="arithmetic of the model's own scores: fp32 (the default: the scores evaluate reports), "
+                        "bf16 autocast, or auto = bf16 where the device computes it natively (about a third "
+                        "faster on such a CPU, more on a GPU; scores differ in the second or third digit)")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("explain", help="which words of a text raised or lowered a label's score (Captum)")

@@ -73,9 +73,16 @@ class Predictor:
     >>> predictor.predict(["The invoice was charged twice"])[0].paths  # doctest: +SKIP
     """
 
-    def __init__(self, model: HPTModel):
+    def __init__(self, model: HPTModel, precision: str = "fp32"):
+        """``precision`` of the model's own scores (``HPTModel.model_scores``): ``"fp32"`` (the
+        scores ``evaluate`` reports), ``"bf16"`` or ``"auto"`` (bf16 where the device computes it
+        natively: about a third faster on such a CPU, more on a GPU)."""
+        from hpt_core.backbone import inference_bf16
+
+        inference_bf16(precision, "cpu")  # a bad value is an error now, not at the first prediction
         self.model = model.eval()
         self.hierarchy = model.hierarchy
+        self.precision = precision
         self.last_latency_s: float | None = None
 
     @property
@@ -84,13 +91,14 @@ class Predictor:
         return decision_rule(model_decision(self.model))
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, device: str | None = None) -> "Predictor":
-        return cls(load_run_model(run_dir, device))
+    def from_run(cls, run_dir: str | Path, device: str | None = None, precision: str = "fp32") -> "Predictor":
+        return cls(load_run_model(run_dir, device), precision)
 
     def scores(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Label scores (N, C) in label-index order."""
         started = time.perf_counter()
-        scores = self.model.predict_scores(list(texts), batch_size=batch_size, progress=progress).numpy()
+        scores = self.model.predict_scores(list(texts), batch_size=batch_size, progress=progress,
+                                           precision=self.precision).numpy()
         self.last_latency_s = time.perf_counter() - started
         return scores
 
@@ -121,7 +129,8 @@ class Predictor:
             except HPTInputError as err:
                 raise HPTInputError(f"text {i}: {err.problem}") from None
         started = time.perf_counter()
-        scores, reading = self.model.predict_scores(texts, batch_size=batch_size, progress=progress, return_reading=True)
+        scores, reading = self.model.predict_scores(texts, batch_size=batch_size, progress=progress, return_reading=True,
+                                                    precision=self.precision)
         scores = scores.numpy()
         self.last_latency_s = time.perf_counter() - started
         independent = decide(scores, self.hierarchy, self.decision)

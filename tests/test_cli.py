@@ -51,6 +51,8 @@ def test_predict_text_and_file(trained_run, tmp_path, capsys):
     texts.write_text("goal striker\n\ncell gene protein\n", encoding="utf-8")
     assert main(["predict", "--run-dir", str(trained_run), "--file", str(texts)]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert main(["predict", "--run-dir", str(trained_run), "--file", str(texts), "--precision", "bf16"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
 
 
 def test_neighbours_json(trained_run, capsys):

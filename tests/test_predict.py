@@ -100,3 +100,22 @@ def test_a_prediction_says_how_much_of_the_text_was_read(predictor):
     assert (short.tokens_total, short.tokens_read, short.windows) == (2, 2, 1)
     # the tiny run reads one window of 32 tokens: 32 - [CLS] [SEP] - 6 template slots - [SEP]
     assert (long.tokens_total, long.tokens_read, long.windows) == (120, 23, 1)
+
+
+def test_bf16_prediction_is_close_to_float32_and_a_bad_precision_is_refused(trained_run, predictor):
+    """``precision="bf16"`` scores under bfloat16 autocast (faster where the hardware has it): the
+    scores move a little, the confident decisions do not; float32 stays the default, the scores
+    ``evaluate`` reports. A precision that does not exist is one clear error when the predictor
+    is made, not at its first prediction."""
+    texts = ["goal striker penalty", "cell gene protein", "canvas painting gallery", "lens laser photon"]
+    in_fp32 = predictor.scores(texts)
+    fast = Predictor.from_run(trained_run, precision="bf16")
+    in_bf16 = fast.scores(texts)
+    assert predictor.precision == "fp32"
+    assert not np.array_equal(in_bf16, in_fp32)  # autocast did run
+    assert np.allclose(in_bf16, in_fp32, atol=0.1)
+    sure = np.abs(in_fp32) > 0.2
+    assert ((in_bf16 > 0) == (in_fp32 > 0))[sure].all()
+    assert len(fast.predict(texts)) == len(texts)
+    with pytest.raises(HPTInputError, match="precision must be one of auto, bf16, fp32; got 'fp16'"):
+        Predictor(predictor.model, precision="fp16")
