@@ -322,20 +322,26 @@ def require_predictor():
 
 
 @st.cache_data(max_entries=4, show_spinner="Classifying the file…")
-def _predict_file(run_dir: str, stamp: int, data: bytes, suffix: str, label: str, max_bytes: int):
+def _predict_file(run_dir: str, stamp: int, data: bytes, suffix: str, label: str, max_bytes: int,
+                  precision: str = "fp32"):
+    from hpt_core.predict import Predictor
     from hpt_core.workspace import predictions_beside_inputs, texts_upload
 
     model = _predictor(run_dir, stamp)
+    if precision != model.precision:  # the cached model, scored at another precision (nothing reloaded)
+        model = Predictor(model.model, precision=precision)
     upload = texts_upload(data, suffix, label=label, max_bytes=max_bytes)
     table = predictions_beside_inputs(upload, model.predict_table(upload.texts))
     return table, model.last_latency_s, upload.skipped, upload.spanning
 
 
-def predict_file(run_dir: Path, data: bytes, suffix: str, label: str):
+def predict_file(run_dir: Path, data: bytes, suffix: str, label: str, precision: str = "fp32"):
     """``(table, seconds, skipped, spanning)`` for an uploaded file of texts: every input column and
     row in file order with the predictions beside them, ``(line, reason)`` for each row left out and
-    ``(first, last)`` lines of each text over several lines (cached: reruns do not classify again)."""
-    return _predict_file(str(run_dir), model_stamp(run_dir), data, suffix, label, workspace().max_upload_bytes)
+    ``(first, last)`` lines of each text over several lines (cached: reruns do not classify again).
+    ``precision``: of the model's own scores (``Predictor``'s)."""
+    return _predict_file(str(run_dir), model_stamp(run_dir), data, suffix, label, workspace().max_upload_bytes,
+                         precision)
 
 
 def split_predictions(run_dir: Path, data: str) -> bytes:

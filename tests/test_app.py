@@ -556,6 +556,35 @@ def test_batch_prediction_keeps_columns_order_and_reports_skipped_lines(workspac
     assert table["id"].tolist() == ["7", "9"] and table["line"].tolist() == [2, 5]
 
 
+def test_batch_prediction_at_bf16_classifies_the_same_file(workspace, monkeypatch):
+    """The "faster arithmetic" toggle classifies the file again (not the float32 result from the
+    cache) at precision "auto", with the same cached model, and the confident predictions of this
+    task do not change."""
+    from hpt_core.model import HPTModel
+
+    precisions = []
+    real_model_scores = HPTModel.model_scores
+
+    def recording(self, *args, precision="fp32", **kwargs):
+        precisions.append(precision)
+        return real_model_scores(self, *args, precision=precision, **kwargs)
+
+    monkeypatch.setattr(HPTModel, "model_scores", recording)
+    at = open_page("predict")
+    data = b"text\ngoal striker pitch\nlaser lens photon\ncanvas painting gallery\n"
+    at.file_uploader(key="predict_file").set_value(("texts.csv", data, "text/csv"))
+    at.run()
+    in_fp32 = next(d.value for d in at.dataframe if "predicted labels" in d.value.columns)
+    assert precisions == ["fp32"]
+    at.toggle(key="predict_bf16").set_value(True)
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert precisions == ["fp32", "auto"]
+    assert "3 texts classified" in texts(at.success)
+    in_bf16 = next(d.value for d in at.dataframe if "predicted labels" in d.value.columns)
+    assert in_bf16["predicted labels"].tolist() == in_fp32["predicted labels"].tolist()
+
+
 def test_batch_prediction_names_texts_that_run_over_several_lines(workspace):
     """A stray quote closed by a later one merges rows into one text: the page names every text that
     runs over several lines, with its lines, so that a merge is never silent."""
