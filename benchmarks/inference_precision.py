@@ -1,7 +1,7 @@
 """What bfloat16 would buy at prediction time on this machine, one text at a time (issue 11's
 latency): the frozen encoder of the classical blend (128 tokens) in float32, under bf16 autocast
 (how it runs where the CPU has native bf16) and with its weights stored in bf16; a trained HPT
-model's own scores in float32 (how `Predictor` runs) and under bf16 autocast.
+model's own scores in float32 (how `Predictor` runs by default) and under bf16 autocast.
 
     python benchmarks/inference_precision.py --run-dir runs/20ng-cpu-s6 [--texts 60] [--agreement 1000]
 

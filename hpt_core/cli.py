@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from hpt_core.config import DEFAULT_RECIPE, RECIPES
+from hpt_core.config import DEFAULT_RECIPE, PRECISIONS, RECIPES
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import check_output_path, check_text, read_text, require_file
 from hpt_core.methods import METHODS, applicable_overrides, resolve_method
@@ -469,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--text")
     group.add_argument("--file", help="a text file, one text per line")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
-    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+    p.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
                    help="arithmetic of the model's own scores: fp32 (the default: the scores evaluate reports), "
                         "bf16 autocast, or auto = bf16 where the device computes it natively (about a third "
                         "faster on such a CPU, more on a GPU; scores differ in the second or third digit)")
