@@ -88,3 +88,4 @@ python benchmarks/speed.py --parts labels --out runs/speed-s7-labels   # at da1f
 python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6-final --lengths 128,64,0
 python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6-final --lengths 128,256 --encoder finetuned
 python benchmarks/lexical_seen_labels.py
+python benchmarks/inference_precision.py --run-dir runs/20ng-cpu-s6-final --agreement 1000   # predict --precision bf16 against fp32
