@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hpt_core.config import DEFAULT_BACKBONE, PRECISIONS
+from hpt_core.config import DEFAULT_BACKBONE, check_precision
 from hpt_core.errors import HPTInputError
 
 logger = logging.getLogger(__name__)
@@ -165,9 +165,8 @@ def native_bf16(device: str) -> bool:
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
-def inference_bf16(precision: str, device: str) -> bool:
-    """Whether scoring runs under bfloat16 autocast for a prediction ``precision`` on ``device``:
-    ``"bf16"`` always, ``"auto"`` where ``device`` computes bfloat16 natively, ``"fp32"`` never."""
-    if precision not in PRECISIONS:
-        raise HPTInputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    return precision == "bf16" or (precision == "auto" and native_bf16(device))
+def uses_bf16(precision: str, device: str) -> bool:
+    """Whether a ``precision`` (training's or a prediction's) runs under bfloat16 autocast on
+    ``device``: ``"bf16"`` always, ``"auto"`` where ``device`` computes bfloat16 natively, ``"fp32"``
+    never."""
+    return check_precision(precision) == "bf16" or (precision == "auto" and native_bf16(device))

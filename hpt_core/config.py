@@ -236,8 +236,15 @@ class HPTConfig(_JSONConfig):
             raise HPTInputError(f"window_overlap must be in [0, max_length / 2); got {self.window_overlap}")
 
 
-#: Values of ``TrainConfig.precision``.
+#: Values of ``TrainConfig.precision`` and of a prediction's ``precision``.
 PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` when it is one of ``PRECISIONS``, else an :class:`HPTInputError` naming them."""
+    if precision not in PRECISIONS:
+        raise HPTInputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    return precision
 
 
 @dataclass
@@ -319,8 +326,7 @@ class TrainConfig(_JSONConfig):
             raise HPTInputError(f"device must be auto, cpu or cuda; got {self.device!r}")
         if self.batching not in ("length_grouped", "random"):
             raise HPTInputError(f"batching must be length_grouped or random; got {self.batching!r}")
-        if self.precision not in PRECISIONS:
-            raise HPTInputError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+        check_precision(self.precision)
 
 
 #: ``HPTConfig`` options that exist only for methods scoring with label words.

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from hpt_core.backbone import (backbone_from_config, head_transform, inference_bf16, load_backbone, mlm_head,
-                               set_attention_dropout)
+from hpt_core.backbone import (backbone_from_config, head_transform, load_backbone, mlm_head, set_attention_dropout,
+                               uses_bf16)
 from hpt_core.config import HPTConfig
 from hpt_core.errors import HPTInputError
 from hpt_core.graph import HierarchyInjection, build_edge_index
@@ -393,7 +393,7 @@ class HPTModel(nn.Module):
             self.eval()
         device = next(self.parameters()).device
         # "fp32" adds no autocast: a caller's own (training's dev evaluation at its precision) stays in force
-        arithmetic = (torch.autocast(device.type, dtype=torch.bfloat16) if inference_bf16(precision, device.type)
+        arithmetic = (torch.autocast(device.type, dtype=torch.bfloat16) if uses_bf16(precision, device.type)
                       else contextlib.nullcontext())
         windows, n_tokens, n_read = self.tokenize_windows(list(texts))
         lengths = [sum(len(w) for w in doc) for doc in windows]

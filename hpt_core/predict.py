@@ -77,12 +77,11 @@ class Predictor:
         """``precision`` of the model's own scores (``HPTModel.model_scores``): ``"fp32"`` (the
         scores ``evaluate`` reports), ``"bf16"`` or ``"auto"`` (bf16 where the device computes it
         natively: about a third faster on such a CPU, more on a GPU)."""
-        from hpt_core.backbone import inference_bf16
+        from hpt_core.config import check_precision
 
-        inference_bf16(precision, "cpu")  # a bad value is an error now, not at the first prediction
+        self.precision = check_precision(precision)  # a bad value is an error now, not at the first prediction
         self.model = model.eval()
         self.hierarchy = model.hierarchy
-        self.precision = precision
         self.last_latency_s: float | None = None
 
     @property

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hpt_core import runs
-from hpt_core.backbone import check_backbone, native_bf16  # noqa: F401  (native_bf16: part of this module's API)
+from hpt_core.backbone import check_backbone, native_bf16, uses_bf16  # noqa: F401  (native_bf16: part of this module's API)
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
 from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
@@ -49,9 +49,7 @@ def resolve_device(device: str) -> str:
 
 def resolve_precision(precision: str, device: str) -> str:
     """``TrainConfig.precision`` on a resolved ``device`` → accelerate's ``mixed_precision`` (``"bf16"``/``"no"``)."""
-    if precision == "auto":
-        return "bf16" if native_bf16(device) else "no"
-    return "bf16" if precision == "bf16" else "no"
+    return "bf16" if uses_bf16(precision, device) else "no"
 
 
 def device_description(device: str = "auto") -> str:

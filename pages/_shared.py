@@ -340,10 +340,10 @@ def predict_file(run_dir: Path, data: bytes, suffix: str, label: str, precision:
     row in file order with the predictions beside them, ``(line, reason)`` for each row left out and
     ``(first, last)`` lines of each text over several lines (cached: reruns do not classify again).
     ``precision``: of the model's own scores (``Predictor``'s; the app's models are on the CPU)."""
-    from hpt_core.backbone import inference_bf16
+    from hpt_core.backbone import uses_bf16
 
     # the arithmetic actually used is the cache key: "auto" without native bf16 is float32, not a new job
-    used = "bf16" if inference_bf16(precision, "cpu") else "fp32"
+    used = "bf16" if uses_bf16(precision, "cpu") else "fp32"
     return _predict_file(str(run_dir), model_stamp(run_dir), data, suffix, label, workspace().max_upload_bytes, used)
 
 
