@@ -306,7 +306,12 @@ def _upload_train_and_use(browser, server, workspace: Path, name: str, files: di
     if _input_missing(browser, "Max steps (0 = no limit)"):
         summary.click()
         time.sleep(0.5)
-    browser.find_element(By.XPATH, "//label[contains(., 'hub name or local folder')]").click()
+    from selenium.webdriver.support import expected_conditions
+
+    # the expander opens with an animation: wait until the option can take the click (a fixed
+    # half-second was not always enough: "element not interactable" on a slow moment)
+    _wait(browser, expected_conditions.element_to_be_clickable(
+        (By.XPATH, "//label[contains(., 'hub name or local folder')]")), 30, "the backbone options").click()
     _input(browser, "Hub name or local folder (for 'other')").send_keys(backbone)
     _set(browser, "Max steps (0 = no limit)", 2)
     _set(browser, "Max length (tokens)", 32)
