@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -23,6 +21,7 @@ from torch import nn
 from hpt_core.backbone import (backbone_from_config, head_transform, load_backbone, mlm_head, set_attention_dropout,
                                uses_bf16)
 from hpt_core.config import HPTConfig
+from hpt_core.durable import recover, replace_folder
 from hpt_core.errors import HPTInputError
 from hpt_core.graph import HierarchyInjection, build_edge_index
 from hpt_core.hierarchy import LabelHierarchy
@@ -425,11 +424,15 @@ class HPTModel(nn.Module):
 
     # ---- persistence -------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write the model folder atomically: a reader never sees a half-written folder."""
+        """Write the model folder durably (:func:`hpt_core.durable.replace_folder`): a reader never sees
+        a half-written folder, and a kill or a full disk mid-save leaves the previous folder loadable.
+
+        Raises:
+            HPTInputError: ``<folder>: no space left on device while saving the model folder`` (or
+                ``permission denied``, ``read-only file system``); nothing of the new folder is left.
+        """
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        try:
+        with replace_folder(directory, "the model folder") as staging:
             # Whether a fitted lexical channel lies beside the weights: a model saved before training
             # has none yet, a folder that lost it is damaged.
             config = {"hpt": self.config.to_dict(), "backbone_config": self.mlm.config.to_dict(),
@@ -446,16 +449,6 @@ class HPTModel(nn.Module):
                 self.lexical.save(staging)
             if self.blend is not None:
                 self.blend.save(staging)
-            if directory.exists():
-                old = directory.with_name(f".{directory.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                directory.rename(old)
-                staging.rename(directory)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                staging.rename(directory)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return directory
 
     @classmethod
@@ -473,6 +466,7 @@ class HPTModel(nn.Module):
         from hpt_core.inputs import parse_json, read_text
 
         directory = Path(directory)
+        recover(directory)  # a save killed between its two renames left the previous folder as .<name>.old
 
         def unusable(why: str) -> HPTInputError:
             return HPTInputError(f"not a usable model folder: {' '.join(why.split())}", directory)

@@ -14,7 +14,6 @@ import math
 import os
 import random
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from hpt_core import runs
+from hpt_core import durable, runs
 from hpt_core.backbone import check_backbone, native_bf16, uses_bf16  # noqa: F401  (native_bf16: part of this module's API)
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
@@ -153,25 +152,23 @@ def _lr_factor(warmup_ratio: float, schedule: str, total_steps: int):
 
 
 def _save_checkpoint(run_dir: Path, model: HPTModel, optimizer, state: dict) -> None:
+    """Replace ``checkpoint/`` durably (:func:`hpt_core.durable.replace_folder`): a kill or a full disk
+    mid-save leaves the previous epoch's checkpoint to resume from (a full disk: ``HPTInputError``)."""
     from safetensors.torch import save_model
 
-    staging = Path(tempfile.mkdtemp(prefix=".checkpoint.", dir=run_dir))
-    save_model(model, str(staging / "model.safetensors"))
-    torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, staging / "optimizer.pt")
-    runs.atomic_write_json(staging / "state.json", state)
-    target = run_dir / runs.CHECKPOINT_DIR
-    old = run_dir / ".checkpoint.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    with durable.replace_folder(run_dir / runs.CHECKPOINT_DIR, "the checkpoint") as staging:
+        save_model(model, str(staging / "model.safetensors"))
+        # Through a Python file object: torch's own file writer reports a full disk without its errno.
+        with open(staging / "optimizer.pt", "wb") as handle:
+            torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, handle)
+        runs.atomic_write_json(staging / "state.json", state)
 
 
 def _load_checkpoint(run_dir: Path, model: HPTModel, optimizer) -> dict | None:
     from safetensors.torch import load_model
 
     path = run_dir / runs.CHECKPOINT_DIR
+    durable.recover(path)  # a save killed between its two renames left the last checkpoint as .checkpoint.old
     state = runs.read_json(path / "state.json")
     if state is None or not (path / "model.safetensors").is_file():
         return None
