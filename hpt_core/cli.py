@@ -28,6 +28,22 @@ def _positive_fraction(text: str) -> float:
     return value
 
 
+#: Seeds NumPy's and torch's generators both take (TrainConfig checks the same range).
+_MAX_SEED = 2**32 - 1
+
+
+def _seed(text: str) -> int:
+    """A ``--seed``: checked when the command line is read, so a negative or huge one is one line
+    before any file is read (NumPy would raise deep inside an import or a split)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {_MAX_SEED}, got {text!r}") from None
+    if not 0 <= value <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {_MAX_SEED}, got {text}")
+    return value
+
+
 def _name_list(text: str, option: str) -> list[str]:
     """``"a,b"`` -> ``["a", "b"]``; an empty item, an empty list or a repeated item is an error."""
     items = [item.strip() for item in text.split(",")]
@@ -81,7 +97,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--schedule", choices=["constant", "linear"], default=t.schedule, help="learning rate after warm-up")
     p.add_argument("--grad-accum", type=int, default=t.grad_accum)
     p.add_argument("--patience", type=int, default=t.patience, help="early stop after this many epochs without a better dev macro-F1")
-    p.add_argument("--seed", type=int, default=t.seed)
+    p.add_argument("--seed", type=_seed, default=t.seed)
     p.add_argument("--low-resource", type=_positive_fraction, default=None, help="train on a seeded sample of this fraction of train")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=t.device)
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=t.precision,
@@ -513,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", required=True)
     p.add_argument("--format", choices=_FORMATS, default="auto")
     p.add_argument("--output", required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the train/dev/test split")
     p.add_argument("--skip-unknown", action="store_true",
                    help="drop documents whose labels are not in the taxonomy (one warning) instead of stopping")
     p.set_defaults(func=_cmd_import)

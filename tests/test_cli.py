@@ -96,6 +96,25 @@ def test_import_rejects_unknown_labels_and_writes_nothing(task_files, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["import", "train", "ablate", "low-resource"])
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "99999999999999999999", "1.5"])
+def test_a_negative_or_huge_seed_is_one_line_before_anything_is_read(command, seed, task_files, tmp_path):
+    """NumPy takes seeds from 0 to 2**32 - 1 for training and any non-negative one for a split, but
+    raised its own ``ValueError`` traceback on ``import --seed -1``: every ``--seed`` has one range."""
+    files = ["--taxonomy", task_files["taxonomy"]]
+    if command == "import":
+        files += ["--corpus", task_files["train"], "--output", tmp_path / "out"]
+    else:
+        files += ["--train", task_files["train"], "--dev", task_files["dev"]]
+        files += ["--run-dir" if command == "train" else "--out", tmp_path / "out"]
+    result = run_cli(command, *files, "--seed", seed)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: python -m hpt_core {command}: argument --seed: must be a whole number from 0 to 4294967295, "
+        f"got {seed if seed != '1.5' else repr(seed)} (see --help)"]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_train_then_ablate_through_the_cli(task_files, tiny_backbone, tmp_path):
     common = ["--taxonomy", task_files["taxonomy"], "--train", task_files["train"], "--dev", task_files["dev"],
               "--backbone", tiny_backbone, "--max-length", "32", "--epochs", "1", "--batch-size", "8"]
