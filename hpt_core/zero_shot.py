@@ -282,13 +282,19 @@ def prepare_run(data, run_dir: str | Path, config: ZeroShotConfig | None = None,
 
 def run_job(run_dir: str | Path) -> dict:
     """A background job (``python -m hpt_core run-job DIR``) on a prepared zero-shot run folder: it waits
-    for the device like a training job, then :func:`evaluate_run_dir`."""
+    in the same device queue as a training job (``queued`` in its folder, cancellable there), then
+    :func:`evaluate_run_dir`. It embeds every text with a sentence encoder on that device, so beside a
+    training it would slow it down and compete for GPU memory."""
     from hpt_core import runs
     from hpt_core.training import resolve_device
 
     run_dir = Path(run_dir)
-    with runs.device_lock(run_dir.parent, resolve_device("auto"), run_dir):
-        return evaluate_run_dir(run_dir)
+    try:
+        with runs.device_lock(resolve_device("auto"), run_dir):
+            return evaluate_run_dir(run_dir)
+    except runs.JobCancelled:  # cancelled while queued, as training.run_job records it
+        runs.update_status(run_dir, state="cancelled", finished=time.time())
+        return {}
 
 
 def evaluate_run_dir(run_dir: str | Path) -> dict:

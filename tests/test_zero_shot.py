@@ -131,6 +131,51 @@ def test_zero_shot_background_job(task_files, tiny_backbone, tmp_path):
     assert json.loads((run_dir / runs.METRICS).read_text())["method"] == ZERO_SHOT
 
 
+def _zero_shot_job_behind_a_training(tmp_path, monkeypatch, then):
+    """Run a zero-shot job (its evaluation stubbed) while the test holds the device lock a training
+    takes; ``then(run_dir)`` runs while it waits. Returns the job's result and whether it evaluated."""
+    import threading
+
+    from hpt_core import zero_shot
+    from hpt_core.training import resolve_device
+
+    run_dir = tmp_path / "runs" / "zs"
+    run_dir.mkdir(parents=True)
+    evaluated = threading.Event()
+    monkeypatch.setattr(zero_shot, "evaluate_run_dir", lambda d: evaluated.set() or {"method": ZERO_SHOT})
+    result = {}
+    device = resolve_device("auto")
+    with runs.device_lock(device, tmp_path / "a-training"):  # a training (of any run folder) holds the device
+        job = threading.Thread(target=lambda: result.setdefault("metrics", zero_shot.run_job(run_dir)))
+        job.start()
+        deadline = time.time() + 30
+        while runs.read_json(run_dir / runs.STATUS, {}).get("state") != "queued" and time.time() < deadline:
+            time.sleep(0.05)
+        assert runs.read_json(run_dir / runs.STATUS, {}).get("queued_for") == device
+        then(run_dir)
+        assert not evaluated.is_set()  # not while the training holds the device
+    job.join(timeout=30)
+    assert not job.is_alive()
+    return result["metrics"], evaluated.is_set()
+
+
+def test_a_zero_shot_job_waits_in_the_device_queue_behind_a_training(tmp_path, monkeypatch):
+    metrics, evaluated = _zero_shot_job_behind_a_training(tmp_path, monkeypatch, lambda run_dir: time.sleep(1.5))
+    assert evaluated and metrics == {"method": ZERO_SHOT}
+
+
+def test_a_queued_zero_shot_job_can_be_cancelled(tmp_path, monkeypatch):
+    def cancel(run_dir):
+        (run_dir / runs.CANCEL).touch()
+        deadline = time.time() + 30
+        while runs.read_json(run_dir / runs.STATUS, {}).get("state") != "cancelled" and time.time() < deadline:
+            time.sleep(0.05)
+
+    metrics, evaluated = _zero_shot_job_behind_a_training(tmp_path, monkeypatch, cancel)
+    assert not evaluated and metrics == {}
+    assert runs.read_json(tmp_path / "runs" / "zs" / runs.STATUS)["state"] == "cancelled"
+
+
 def test_cli_ablate_with_zero_shot_needs_no_training(task_files, tiny_backbone, tmp_path, capsys):
     from hpt_core.cli import main
 
