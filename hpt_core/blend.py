@@ -13,7 +13,10 @@ What it is (``HPTConfig.blend``: ``"classical"``; ``None``, the paper, leaves it
   word unigrams and bigrams of the whole text (``sublinear_tf``, ``min_df=2``) side by side with the
   mean-pooled, L2-normalised embedding of the text's first ``ENCODER_MAX_LENGTH`` (128) tokens by a
   *frozen copy of the pretrained backbone* (``hpt_core.sentence``) times a weight ``w``, into ONE multinomial
-  logistic regression over each document's deepest label; ``C`` and ``w`` chosen by its own dev
+  logistic regression over the documents' path ends (the labels of a document none of whose
+  children it has: its deepest label on single-path data); a document with k paths is k rows of
+  weight 1/k, so its target is spread evenly over its paths instead of keeping one and teaching the
+  others as wrong (multi-path corpora: RCV1, NYT, Amazon-531); ``C`` and ``w`` chosen by its own dev
   macro-F1, on the grids of the baseline;
 * a label's classical probability ``q`` is the summed probability of the classes at or below it
   (a parent is as likely as its subtree);
@@ -39,6 +42,7 @@ import numpy as np
 import torch
 
 from hpt_core.errors import HPTInputError
+from hpt_core.phases import StepCallback
 from hpt_core.sentence import FrozenSentenceEncoder
 
 BLEND_CONFIG = "blend.json"
@@ -91,6 +95,19 @@ def leaf_targets(docs, hierarchy) -> tuple[list[str | None], int]:
         if sum(1 for label in set(labels) if label not in parents_in_set) > 1:
             multi_path += 1
     return targets, multi_path
+
+
+def path_ends(docs, hierarchy) -> list[list[str]]:
+    """Each document's path ends — its labels none of whose children it also has — in its label
+    order: one on single-path data (its deepest label), several on multi-path data, none without labels."""
+    parent = {label: (hierarchy.labels[p] if p >= 0 else None)
+              for label, p in zip(hierarchy.labels, hierarchy.parent_index)}
+    out = []
+    for doc in docs:
+        labels = list(dict.fromkeys(doc.labels))
+        parents_in_set = {parent[label] for label in labels}
+        out.append([label for label in labels if label not in parents_in_set])
+    return out
 
 
 def subtree_matrix(classes: list[int], hierarchy):
@@ -251,15 +268,15 @@ class ClassicalBlend:
         return blend
 
 
-def _grid_point(features, targets, dev_features, dev_y, hierarchy, c: float) -> float:
+def _grid_point(features, targets, dev_features, dev_y, hierarchy, c: float, sample_weight=None) -> float:
     """Dev macro-F1 of the classifier with inverse L2 strength ``c`` on prebuilt feature matrices."""
     from hpt_core.metrics import macro_f1
 
-    predicted = _fit(c, features, targets).predict(dev_features)
+    predicted = _fit(c, features, targets, sample_weight).predict(dev_features)
     return macro_f1(dev_y, hierarchy.multi_hot([[] if label == NO_LABEL else [label] for label in predicted]))
 
 
-def _fit(c: float, features, targets):
+def _fit(c: float, features, targets, sample_weight=None):
     """One multinomial logistic regression. scikit-learn's warnings (few documents per class, no
     convergence in 2,000 iterations) are silenced here: the grid would repeat each one twelve times
     into the run's log; whether the chosen fit converged is kept in the blend's ``choice``."""
@@ -269,7 +286,7 @@ def _fit(c: float, features, targets):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return LogisticRegression(C=c, max_iter=2000).fit(features, targets)
+        return LogisticRegression(C=c, max_iter=2000).fit(features, targets, sample_weight=sample_weight)
 
 
 def _features(tfidf, embedded: np.ndarray, w: float):
@@ -278,14 +295,18 @@ def _features(tfidf, embedded: np.ndarray, w: float):
     return sparse.hstack([tfidf, sparse.csr_matrix(embedded * w)], format="csr")
 
 
-def fit_classical_blend(train_texts: list[str], train_targets: list[str | None], dev_texts: list[str],
+def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: list[str],
                         dev_y: np.ndarray, dev_model_scores: np.ndarray, hierarchy, sentence: FrozenSentenceEncoder,
                         rules=("threshold", "path"), c_grid=C_GRID, embedding_weights=EMBEDDING_WEIGHTS,
-                        model_weights=MODEL_WEIGHTS, n_jobs: int = 1) -> tuple[ClassicalBlend, np.ndarray] | None:
-    """Fit the classical classifier on the training texts (each with its deepest label, see
-    :func:`leaf_targets`; unlabelled documents form a "no label" class), choose its C and w by its
-    dev macro-F1, then α by the dev macro-F1 of the blend with the model's dev scores (N, C), the
-    better of ``rules``.
+                        model_weights=MODEL_WEIGHTS, n_jobs: int = 1,
+                        on_step: StepCallback | None = None) -> tuple[ClassicalBlend, np.ndarray] | None:
+    """Fit the classical classifier on the training texts, choose its C and w by its dev macro-F1,
+    then α by the dev macro-F1 of the blend with the model's dev scores (N, C), the best of ``rules``.
+
+    ``train_targets``: each document's path ends (a list of labels, :func:`path_ends`; several on
+    multi-path data, each a row of weight 1/k), or one label (:func:`leaf_targets`); unlabelled
+    documents (``None`` or ``[]``) form a "no label" class. ``on_step(done, total, detail)`` after
+    each of the grid's fits and the final one.
 
     Returns the blend and its classical dev probabilities (M, C) (the caller blends its dev scores
     without embedding dev again), or ``None`` when the training set has fewer than two distinct
@@ -298,7 +319,17 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
     from hpt_core.lexical import _vectorizer
     from hpt_core.metrics import macro_f1
 
-    targets = [NO_LABEL if target is None else target for target in train_targets]
+    ends = [[] if t is None else [t] if isinstance(t, str) else list(t) for t in train_targets]
+    rows = np.asarray([i for i, labels in enumerate(ends) for _ in (labels or [None])], dtype=np.int64)
+    targets = [label for labels in ends for label in (labels or [NO_LABEL])]
+    # a document of k paths is k rows of weight 1/k: its target spread evenly over its paths
+    weights = np.asarray([1.0 / max(len(labels), 1) for labels in ends for _ in (labels or [None])])
+    single_path = bool(np.all(weights == 1.0))
+    weights = None if single_path else weights  # single-path data: exactly the fit of before
+
+    def training_rows(matrix):
+        return matrix if single_path else matrix[rows]
+
     texts = list(train_texts)
     if len(set(targets)) < 2:
         return None
@@ -312,17 +343,25 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
         vectorizer.min_df = 1
         tfidf = vectorizer.fit_transform(texts)
     dev_tfidf = vectorizer.transform(list(dev_texts))
-    embedded, dev_embedded = _embed(sentence, texts), _embed(sentence, list(dev_texts))
-
     grid = [(float(c), float(w)) for w in embedding_weights for c in c_grid]
-    # each w's feature matrices built once; one job per grid point (the fits are the cost)
-    by_w = {w: (_features(tfidf, embedded, w), _features(dev_tfidf, dev_embedded, w)) for _, w in grid}
-    figures = Parallel(n_jobs=n_jobs)(
-        delayed(_grid_point)(by_w[w][0], targets, by_w[w][1], dev_y, hierarchy, c) for c, w in grid)
+    total = len(grid) + 1
+    report = on_step or (lambda done, total, detail: None)
+    report(0, total, f"embedding {len(texts):,} training and {len(dev_texts):,} dev texts with the frozen encoder")
+    embedded, dev_embedded = _embed(sentence, texts), _embed(sentence, list(dev_texts))
+    # each w's feature matrices built once (training rows repeated for documents of several paths);
+    # one job per grid point (the fits are the cost)
+    by_w = {w: (training_rows(_features(tfidf, embedded, w)), _features(dev_tfidf, dev_embedded, w)) for _, w in grid}
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_grid_point)(by_w[w][0], targets, by_w[w][1], dev_y, hierarchy, c, weights) for c, w in grid)
+    figures = []
+    for k, figure in enumerate(jobs, start=1):
+        figures.append(figure)
+        report(k, total, f"fit {k} of {total}: C = {grid[k - 1][0]:g}, w = {grid[k - 1][1]:g}")
     by_grid = {f"C={c!r},w={w!r}": round(f, 4) for (c, w), f in zip(grid, figures)}
     # ties keep the earlier grid point: the smaller w, then the smaller C
     c, w = grid[int(np.argmax(figures))]
-    model = _fit(c, _features(tfidf, embedded, w), targets)
+    model = _fit(c, training_rows(_features(tfidf, embedded, w)), targets, weights)
+    report(total, total, f"fit {total} of {total}: the chosen C = {c:g}, w = {w:g} (then the model's weight on dev)")
     weight, bias = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
     if weight.shape[0] == 1:  # two classes: scikit-learn keeps one row; softmax over [0, row] is the same model
         weight, bias = np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias]).astype(np.float32)
@@ -339,5 +378,6 @@ def fit_classical_blend(train_texts: list[str], train_targets: list[str | None],
     blend.model_weight = float(max(model_weights, key=lambda a: (by_weight[repr(float(a))], a)))
     blend.choice = {"dev_macro_f1_classical_by_C_w": by_grid, "dev_macro_f1_by_model_weight": by_weight,
                     "train_documents": len(texts), "unlabelled_train_documents": targets.count(NO_LABEL),
+                    "multi_path_train_documents": sum(1 for labels in ends if len(labels) > 1),
                     "converged": bool(np.all(np.asarray(model.n_iter_) < 2000))}
     return blend, dev_q

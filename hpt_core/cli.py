@@ -132,9 +132,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window-overlap", type=int, default=m.window_overlap, help="text tokens shared by consecutive windows")
     p.add_argument("--window-pooling", choices=["max", "mean"], default=m.window_pooling,
                    help="how window scores become a document score, per label")
-    p.add_argument("--decision", choices=["auto", "threshold", "path"], default=None,
+    p.add_argument("--decision", choices=["auto", "threshold", "path", "top_down"], default=None,
                    help="how scores become labels: every label scoring above 0 (the paper), one best root-to-leaf "
-                        "path per document, or auto: whichever is better on dev after training (small-data default)")
+                        "path per document, top-down complete paths (several where several children score above 0: "
+                        "multi-path data), or auto: whichever is best on dev after training (small-data default)")
     p.add_argument("--batching", choices=["length_grouped", "random"], default=t.batching,
                    help="training batches of similar lengths (less padding; shuffled within mega-batches) or at random")
 
@@ -173,15 +174,30 @@ def _configs(args: argparse.Namespace, method: str):
 
 
 class _ProgressBar:
-    """A tqdm bar over optimiser steps (shown on a terminal only)."""
+    """A tqdm bar over optimiser steps, and over the parts of each long phase around them (the
+    lexical channel's fits, tokenising, the blend's grid, the final evaluation), with its ETA
+    (shown on a terminal only; the run log has a line for each)."""
 
     def __enter__(self):
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=None)
+        self.showing = None
         return self
 
     def update(self, record: dict) -> None:
+        showing = record.get("phase", "training") if record["kind"] == "phase" else "training"
+        if showing != self.showing:  # a new phase: its own bar, its own rate and ETA
+            self.showing = showing
+            self.bar.reset(total=record.get("total") if record["kind"] == "phase" else record["total_steps"])
+            self.bar.unit = "part" if record["kind"] == "phase" else "step"
+            self.bar.set_description(showing, refresh=False)
+        if record["kind"] == "phase":
+            self.bar.total = record["total"]
+            self.bar.n = record["done"]
+            self.bar.set_postfix_str(record.get("detail", ""), refresh=False)
+            self.bar.refresh()
+            return
         self.bar.total = record["total_steps"]
         self.bar.n = record["step"]
         # Epoch results reach the terminal through the training log; the bar shows steps and loss.
@@ -540,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decide", help="choose a finished run's decision rule (thresholds or one path) on its dev "
                                       "file, or set it; updates the model folder and metrics.json")
     p.add_argument("--run-dir", required=True)
-    p.add_argument("--decision", choices=["auto", "threshold", "path"], default="auto")
+    p.add_argument("--decision", choices=["auto", "threshold", "path", "top_down"], default="auto")
     p.set_defaults(func=_cmd_decide)
 
     p = sub.add_parser("blend", help="fit a finished run's classical blend (TF-IDF + sentence embeddings into a "

@@ -149,9 +149,11 @@ class HPTConfig(_JSONConfig):
         decision (str, defaults to ``"threshold"``): how scores become the prediction: ``"threshold"``
             — every label with a positive score (the paper); ``"path"`` — one complete root-to-leaf
             path per document (the best child at each depth), for data where every document has
-            exactly one path; ``"auto"`` (the small-data default) — whichever of the two gives the
-            better dev macro-F1 with the best model, chosen when training ends (ties: threshold) and
-            saved in the model folder. With ``"auto"`` the best epoch is chosen by the threshold
+            exactly one path; ``"top_down"`` — complete paths from the root down, every child above 0
+            of a kept node, else its best child (several paths where the scores say so, for
+            multi-path data); ``"auto"`` (the small-data default) — whichever gives the best dev
+            macro-F1 with the best model, chosen when training ends (ties: threshold; ``"top_down"``
+            is a candidate only when dev has documents with several paths) and saved in the model folder. With ``"auto"`` the best epoch is chosen by the threshold
             rule; with a fixed rule, by that rule.
     """
 
@@ -194,7 +196,7 @@ class HPTConfig(_JSONConfig):
             "label_word_encoding": ("embeddings", "encoder"),
             "classification_loss": ("zmlce", "bce"),
             "window_pooling": ("max", "mean"),
-            "decision": ("threshold", "path", "auto"),
+            "decision": ("threshold", "path", "top_down", "auto"),
         }
         for name, allowed in choices.items():
             value = getattr(self, name)

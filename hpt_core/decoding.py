@@ -21,6 +21,7 @@ __all__ = [
     "consistent_decode",
     "predicted_paths",
     "argmax_path_decode",
+    "top_down_decode",
 ]
 
 
@@ -238,19 +239,91 @@ def argmax_path_decode(scores, hierarchy) -> np.ndarray:
     return out
 
 
+def top_down_decode(scores, hierarchy, threshold: float = 0.0) -> np.ndarray:
+    """Complete paths, as many as the scores say: from the root down, keep every child of a kept
+    node whose score is above ``threshold``; where none is, keep its best child.
+
+    Every document gets at least one complete root-to-leaf path (as with
+    :func:`argmax_path_decode`) and several where several children score above the threshold —
+    the rule for data sets whose documents may have several paths (RCV1, NYT, Amazon-531), where
+    one best path can never be right on a multi-path document and thresholds alone may leave a
+    path half-way.
+
+    Parameters
+    ----------
+    scores : array_like of shape (N, C)
+    hierarchy : LabelHierarchy
+
+    Returns
+    -------
+    numpy.ndarray of shape (N, C), dtype int8, closed under "parent", every kept path complete.
+
+    Examples
+    --------
+    >>> from hpt_core.hierarchy import LabelHierarchy
+    >>> h = LabelHierarchy([("Root", "A"), ("A", "A1"), ("A", "A2"), ("Root", "B"), ("B", "B1")])
+    >>> s = np.zeros((1, len(h.labels)))
+    >>> s[0, [h.label_to_index[x] for x in ("A", "A1", "A2", "B", "B1")]] = [2.0, -1.0, -0.5, 1.0, -3.0]
+    >>> sorted(h.labels[i] for i in np.flatnonzero(top_down_decode(s, h)[0]))
+    ['A', 'A2', 'B', 'B1']
+    """
+    arr = _as_2d(scores, "scores").astype(np.float64, copy=False)
+    _check_columns(arr, hierarchy, "scores")
+    n_docs = arr.shape[0]
+    out = np.zeros(arr.shape, dtype=np.int8)
+    for idx, parents in _levels(hierarchy):
+        if idx.size == 0:
+            continue
+        parent_kept = np.ones((n_docs, idx.size), dtype=bool) if (parents < 0).all() else \
+            np.where(parents[None, :] < 0, True, out[:, np.maximum(parents, 0)].astype(bool))
+        level = arr[:, idx]
+        keep = parent_kept & (level > threshold)
+        for parent in np.unique(parents):  # a kept node with no child above the threshold: its best child
+            children = np.flatnonzero(parents == parent)
+            on = parent_kept[:, children[0]] & ~keep[:, children].any(axis=1)
+            if on.any():
+                best = children[np.argmax(level[np.ix_(on, children)], axis=1)]
+                keep[np.flatnonzero(on), best] = True
+        out[:, idx] = keep
+    return out
+
+
+def paths_per_document(labels, hierarchy) -> np.ndarray:
+    """How many root-to-node paths each row of a multi-hot ``labels`` (N, C) holds: its labels
+    none of whose children it also holds. (N,) int.
+
+    >>> from hpt_core.hierarchy import LabelHierarchy
+    >>> h = LabelHierarchy([("Root", "A"), ("A", "A1"), ("A", "A2"), ("Root", "B")])
+    >>> paths_per_document(h.multi_hot([["A", "A1", "A2"], ["A", "A1"], []]), h).tolist()
+    [2, 1, 0]
+    """
+    arr = _as_2d(labels, "labels").astype(bool)
+    _check_columns(arr, hierarchy, "labels")
+    parent = np.asarray(hierarchy.parent_index, dtype=np.int64)
+    has_child_on = np.zeros(arr.shape, dtype=bool)
+    with_parent = np.flatnonzero(parent >= 0)
+    np.logical_or.at(has_child_on.T, parent[with_parent], arr[:, with_parent].T)
+    return (arr & ~has_child_on).sum(axis=1)
+
+
 #: How a model's label scores become its prediction (``HPTConfig.decision``): ``"threshold"`` —
 #: every label whose score is positive (HPT's rule, :func:`independent_decode`); ``"path"`` —
 #: exactly one complete root-to-leaf path per document (:func:`argmax_path_decode`), for data sets
-#: where every document has one path. ``"auto"`` is resolved to one of them on dev after training.
-DECISIONS = ("threshold", "path")
+#: where every document has one path; ``"top_down"`` — complete paths, several where several
+#: children score above 0 (:func:`top_down_decode`), for multi-path data. ``"auto"`` is resolved
+#: to one of them on dev after training (``"top_down"`` is tried only when dev has documents with
+#: several paths: on single-path data the choice is the two rules' as before).
+DECISIONS = ("threshold", "path", "top_down")
+#: The rules ``"auto"`` chooses from on single-path data.
+SINGLE_PATH_DECISIONS = ("threshold", "path")
 
 
 def decision_rule(decision: str) -> str:
     """The rule a model decides with: ``"auto"`` not yet resolved (a model saved before training
     ended) decides as ``"threshold"``, the paper's."""
     if decision not in (*DECISIONS, "auto"):
-        raise ValueError(f"decision must be one of threshold, path, auto; got {decision!r}")
-    return "path" if decision == "path" else "threshold"
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, auto; got {decision!r}")
+    return "threshold" if decision == "auto" else decision
 
 
 def decide(scores, hierarchy, decision: str = "threshold") -> np.ndarray:
@@ -258,14 +331,19 @@ def decide(scores, hierarchy, decision: str = "threshold") -> np.ndarray:
 
     >>> from hpt_core.hierarchy import LabelHierarchy
     >>> h = LabelHierarchy([("Root", "A"), ("A", "A1"), ("Root", "B")])
-    >>> decide([[-0.5, -1.0, -2.0]], h, "threshold").tolist(), decide([[-0.5, -1.0, -2.0]], h, "path").tolist()
-    ([[0, 0, 0]], [[1, 1, 0]])
+    >>> s = [[-0.5, -2.0, -1.0]]  # A, B, A1 (labels are in depth order)
+    >>> h.labels, decide(s, h, "threshold").tolist(), decide(s, h, "path").tolist()
+    (['A', 'B', 'A1'], [[0, 0, 0]], [[1, 0, 1]])
     """
-    if decision_rule(decision) == "path":
+    rule = decision_rule(decision)
+    if rule == "path":
         return argmax_path_decode(scores, hierarchy).astype(np.int8)
+    if rule == "top_down":
+        return top_down_decode(scores, hierarchy)
     return independent_decode(scores)
 
 
 def decision_name(decision: str) -> str:
     """How tables and pages name a decision rule."""
-    return "best single path" if decision_rule(decision) == "path" else "independent (score > 0)"
+    return {"path": "best single path", "top_down": "top-down paths (score > 0, else the best child)"}.get(
+        decision_rule(decision), "independent (score > 0)")

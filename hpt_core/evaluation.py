@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from hpt_core.data import Document, read_corpus
-from hpt_core.decoding import DECISIONS, decide
+from hpt_core.decoding import DECISIONS, SINGLE_PATH_DECISIONS, decide, paths_per_document
 from hpt_core.metrics import evaluation_report, macro_f1, per_label_table
 
 
@@ -16,11 +16,22 @@ def model_decision(model) -> str:
     return getattr(getattr(model, "config", None), "decision", "threshold")
 
 
+def candidate_decisions(y_true, hierarchy) -> tuple[str, ...]:
+    """The rules ``"auto"`` chooses from on gold labels ``y_true`` (N, C): every rule when some
+    document has several paths, else the single-path ones (there a top-down rule that may keep
+    several children can only add false paths; leaving it out keeps the choice of single-path
+    corpora as before it existed)."""
+    multi_path = bool((paths_per_document(y_true, hierarchy) > 1).any())
+    return DECISIONS if multi_path else SINGLE_PATH_DECISIONS
+
+
 def choose_decision(y_true, scores, hierarchy) -> tuple[str, dict[str, float]]:
-    """The decision rule with the better macro-F1 on ``scores`` (N, C) against ``y_true`` (N, C)
-    (dev), ties to ``"threshold"`` (the paper's), and every rule's macro-F1."""
-    by_rule = {rule: macro_f1(y_true, decide(scores, hierarchy, rule)) for rule in DECISIONS}
-    best = max(DECISIONS, key=lambda rule: (by_rule[rule], rule == "threshold"))
+    """The decision rule with the best macro-F1 on ``scores`` (N, C) against ``y_true`` (N, C)
+    (dev) among :func:`candidate_decisions`, ties to ``"threshold"`` (the paper's), then to the
+    earlier rule; and every candidate's macro-F1."""
+    rules = candidate_decisions(y_true, hierarchy)
+    by_rule = {rule: macro_f1(y_true, decide(scores, hierarchy, rule)) for rule in rules}
+    best = max(rules, key=lambda rule: (by_rule[rule], rule == "threshold", -rules.index(rule)))
     return best, by_rule
 
 

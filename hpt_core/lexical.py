@@ -48,14 +48,24 @@ import torch
 
 from hpt_core.errors import HPTInputError
 from hpt_core.losses import zmlce_loss
+from hpt_core.phases import StepCallback
 from hpt_core.sentence import SENTENCE_WEIGHTS, FrozenSentenceEncoder
 
 LEXICAL_CONFIG = "lexical.json"
 LEXICAL_WEIGHTS = "lexical.safetensors"
 #: Inverse L2 strengths tried on dev (scikit-learn's ``C``, the classical baseline's grid).
-C_GRID = (1.0, 10.0, 100.0, 1000.0)
+C_GRID = (10.0, 100.0, 1000.0)
 #: Folds of the out-of-fold training scores.
 N_FOLDS = 5
+#: L-BFGS's budget per fit: at most ``MAX_ITER`` iterations with a history of ``HISTORY`` pairs.
+#: Why: each iteration costs a few passes over the (V, C) weights and the (N, C) scores, and the
+#: history's 2 × ``HISTORY`` vectors of V × C numbers were most of the fit's memory and time. With
+#: 200 iterations and 20 pairs (before session 8) the channel alone took 462 s on amazon531 (3,538
+#: documents, 531 labels) and tens of minutes at 3,000 × 298 with other work beside it. Chosen on
+#: the channel's own dev macro-F1 on three corpora (20ng-LR, wos1k, amazon531; docs/benchmarks.md
+#: *Costs*): 50 iterations with 5 pairs scored level with or above the converged fits.
+MAX_ITER = 50
+HISTORY = 5
 MAX_FEATURES = 262_144
 MAX_WEIGHTS = 20_000_000
 #: Values of ``HPTConfig.lexical_channel`` (besides ``None``).
@@ -85,7 +95,7 @@ def _linear_scores(features: torch.Tensor, dense: torch.Tensor | None, weight: t
 
 
 def _fit_linear(features: torch.Tensor, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
-                n_groups: int, c: float, init: tuple | None = None, max_iter: int = 200,
+                n_groups: int, c: float, init: tuple | None = None, max_iter: int = MAX_ITER,
                 active: torch.Tensor | None = None) -> tuple:
     """Minimise mean ZMLCE(X W + E W_e + b) + (||W||² + ||W_e||²) / (2 C N) with L-BFGS.
 
@@ -109,7 +119,7 @@ def _fit_linear(features: torch.Tensor, dense: torch.Tensor | None, targets: tor
     weight, dense_weight, bias = params
     optimizer = torch.optim.LBFGS([p for p in params if p is not None], lr=1.0, max_iter=max_iter,
                                   line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9,
-                                  history_size=20)
+                                  history_size=HISTORY)
     penalty = 1.0 / (2.0 * c * max(n, 1))
 
     def scores_of() -> torch.Tensor:
@@ -266,12 +276,13 @@ class LexicalChannel:
 def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarray, dev_texts: list[str],
                         dev_targets: np.ndarray, c_grid=C_GRID, max_features: int | None = None,
                         n_folds: int = N_FOLDS, seed: int = 0, sentence: FrozenSentenceEncoder | None = None,
-                        bf16: bool = False) -> tuple[LexicalChannel, torch.Tensor]:
+                        bf16: bool = False, on_step: StepCallback | None = None) -> tuple[LexicalChannel, torch.Tensor]:
     """Fit the channel on the training texts (C chosen on dev) and the out-of-fold training scores.
 
     targets (N, C) and dev_targets (M, C) multi-hot; groups (C,) the depth group (0-based) of each
     label — each group is one ZMLCE term, as in HPT's loss. ``sentence``: add the sentence features
-    of this frozen encoder (``bf16``: embed under bfloat16 autocast).
+    of this frozen encoder (``bf16``: embed under bfloat16 autocast). ``on_step(done, total, detail)``
+    is called after each of the ``len(c_grid) + n_folds`` fits (and once with 0 before the first).
 
     Returns the channel and the out-of-fold scores (N, C): document i's scores from a channel with
     the chosen C fitted on the folds without i (one fold per document, drawn with ``seed``).
@@ -302,8 +313,13 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     best, by_c, fitted = None, {}, None
     dev_y = torch.as_tensor(dev_targets, dtype=torch.float32)
     seen = y.bool().any(0)  # labels with a training document: the only ones whose weights are fitted
-    for c in sorted(float(c) for c in c_grid):  # increasing C: each fit starts from the last
+    n_folds = max(2, min(n_folds, len(texts)))
+    total = len(c_grid) + n_folds
+    report = on_step or (lambda done, total, detail: None)
+    report(0, total, f"{len(vocabulary):,} TF-IDF features × {int(seen.sum()):,} labels, {total} fits")
+    for k, c in enumerate(sorted(float(c) for c in c_grid), start=1):  # increasing C: each fit starts from the last
         fitted = _fit_linear(x, e, y, group_index, n_groups, c, init=fitted, active=seen)
+        report(k, total, f"fit {k} of {total}: C = {c:g}")
         dev_scores = _linear_scores(x_dev, e_dev, *fitted[:2], fitted[2])
         score = macro_f1(dev_targets, (dev_scores.numpy() > 0).astype(np.int8))
         by_c[repr(c)] = {"dev_macro_f1": round(score, 4),
@@ -316,16 +332,22 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
                              sentence=sentence)
     # the dev scores are known: training's dev evaluations need not embed (or vectorise) dev again
     channel.remember(dev_texts, _linear_scores(x_dev, e_dev, weight, dense_weight, bias))
-    return channel, _out_of_fold_scores(train_features, e, y, group_index, n_groups, c, n_folds, seed, best[2], seen)
+    done = len(c_grid)
+
+    def fold_done(k: int) -> None:
+        report(done + k, total, f"fit {done + k} of {total}: out-of-fold scores, fold {k} of {n_folds}")
+
+    return channel, _out_of_fold_scores(train_features, e, y, group_index, n_groups, c, n_folds, seed, best[2], seen,
+                                        on_fold=fold_done)
 
 
 def _out_of_fold_scores(features, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
                         n_groups: int, c: float, n_folds: int, seed: int, init,
-                        active: torch.Tensor | None = None) -> torch.Tensor:
+                        active: torch.Tensor | None = None, on_fold=None) -> torch.Tensor:
     """Scores (N, C) of each training document from a channel fitted without its fold.
 
     The vocabulary and idf stay those of the whole training set (they use no labels), and so do the
-    labels whose weights are fitted (``active``, see ``_fit_linear``)."""
+    labels whose weights are fitted (``active``, see ``_fit_linear``). ``on_fold(k)`` after fold k."""
     n = features.shape[0]
     n_folds = max(2, min(n_folds, n))
     fold = np.random.default_rng(seed).permutation(n) % n_folds
@@ -337,4 +359,6 @@ def _out_of_fold_scores(features, dense: torch.Tensor | None, targets: torch.Ten
         fitted = _fit_linear(_to_torch(features[kept.numpy()]), part(kept), targets[kept], groups, n_groups, c, init=init,
                              active=active)
         scores[held] = _linear_scores(_to_torch(features[held.numpy()]), part(held), *fitted[:2], fitted[2])
+        if on_fold is not None:
+            on_fold(k + 1)
     return scores

@@ -86,7 +86,8 @@ class Predictor:
 
     @property
     def decision(self) -> str:
-        """The rule scores become labels by: ``"threshold"`` (score > 0) or ``"path"`` (one best path)."""
+        """The rule scores become labels by: ``"threshold"`` (score > 0), ``"path"`` (one best path) or
+        ``"top_down"`` (complete paths, several where the scores say so)."""
         return decision_rule(model_decision(self.model))
 
     @classmethod

@@ -26,13 +26,14 @@ from hpt_core.backbone import check_backbone, native_bf16, uses_bf16  # noqa: F4
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
 from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
-from hpt_core.decoding import DECISIONS, decision_name
+from hpt_core.decoding import decision_name
 from hpt_core.errors import HPTInputError
-from hpt_core.evaluation import choose_decision, evaluate_model, gold_and_scores
+from hpt_core.evaluation import candidate_decisions, choose_decision, evaluate_model, gold_and_scores
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.metrics import evaluation_report
 from hpt_core.inputs import check_output_path
 from hpt_core.model import HPTModel, build_model
+from hpt_core.phases import StepCallback, phase_record, phase_text
 
 logger = logging.getLogger("hpt_core.training")
 
@@ -100,7 +101,7 @@ def load_run_data(config: RunConfig) -> tuple[LabelHierarchy, list[Document], li
 
 
 def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Document], seed: int,
-                 device: torch.device, bf16: bool, n_folds: int | None = None):
+                 device: torch.device, bf16: bool, n_folds: int | None = None, on_step: StepCallback | None = None):
     """The lexical channel fitted on the training documents (C chosen on dev) and its out-of-fold
     training scores (N, C) (from ``n_folds`` folds; the channel's default when ``None``). Every
     process fits the same: the fit is deterministic. Called before training, so a sentence encoder
@@ -115,7 +116,29 @@ def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Doc
         sentence = FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to(device)
     return fit_lexical_channel([d.text for d in train_docs], hierarchy.multi_hot([d.labels for d in train_docs]), groups,
                                [d.text for d in dev_docs], hierarchy.multi_hot([d.labels for d in dev_docs]), seed=seed,
-                               sentence=sentence, bf16=bf16, n_folds=N_FOLDS if n_folds is None else n_folds)
+                               sentence=sentence, bf16=bf16, n_folds=N_FOLDS if n_folds is None else n_folds,
+                               on_step=on_step)
+
+
+def _phase_reporter(run_dir: Path, device_name: str, on_progress):
+    """A factory of ``on_step`` callbacks (``hpt_core.phases``): ``reporter(phase)`` returns one that
+    writes each step of ``phase`` to ``progress.json`` (over the last step or epoch record, whose
+    figures the app keeps showing), logs it and passes it to ``on_progress`` (the CLI's bar)."""
+
+    def reporter(phase: str) -> StepCallback:
+        started = time.time()
+
+        def on_step(done: int, total: int, detail: str) -> None:
+            record = phase_record(phase, done, total, detail, started)
+            runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), **record,
+                                                             "state": "running", "device": device_name})
+            logger.info("%s", phase_text(record))
+            if on_progress is not None:
+                on_progress(record)
+
+        return on_step
+
+    return reporter
 
 
 def _optimizer(model: HPTModel, config: RunConfig) -> torch.optim.Optimizer:
@@ -303,12 +326,14 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         logger.info("training %s on %d documents (%d dev) with %s, %s", config.model.method, len(train_docs),
                     len(dev_docs), device_name, "bf16 autocast" if accelerator.mixed_precision == "bf16" else "float32")
 
+    reporter = _phase_reporter(run_dir, device_name, on_progress) if main else (lambda phase: None)
     model = build_model(config.model, hierarchy)
     train_lexical = None
     if config.model.lexical_channel is not None:
         fit_started = time.time()
         model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
-                                                    accelerator.mixed_precision == "bf16")
+                                                    accelerator.mixed_precision == "bf16",
+                                                    on_step=reporter("lexical channel"))
         model.lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
         if main:
             logger.info("lexical channel (%s) fitted in %.0f s: %d TF-IDF features%s, C = %g (dev loss / macro-F1 by C: %s)",
@@ -319,7 +344,12 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     # The classical blend, fitted when training ends, embeds with the *pretrained* backbone: copy it now.
     blend_encoder = _pretrained_copy(model) if config.model.blend is not None and main else None
     train_counts = label_counts(train_docs, hierarchy)
+    tokenising = reporter("tokenising")
+    if tokenising is not None:
+        tokenising(0, 1, f"{len(train_docs):,} training documents")
     windows, _, _ = model.tokenize_windows([d.text for d in train_docs])
+    if tokenising is not None:
+        tokenising(1, 1, f"{len(train_docs):,} training documents")
     examples = _Examples(windows, hierarchy.multi_hot([d.labels for d in train_docs]), train_lexical)
     lengths = [sum(len(w) for w in doc) for doc in windows]
     sampler = LengthGroupedSampler(lengths, tc.batch_size, tc.seed) if tc.batching == "length_grouped" else None
@@ -443,7 +473,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
     }
     metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, train_counts, tc.eval_batch_size,
-                                  train_docs=train_docs, blend_encoder=blend_encoder))
+                                  train_docs=train_docs, blend_encoder=blend_encoder, reporter=reporter))
     if best.lexical is not None:
         metrics["lexical_channel"] = best.lexical.summary()
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
@@ -473,20 +503,22 @@ def _fit_processes(n_documents: int) -> int:
     return max(1, min(4, cores))
 
 
-def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_encoder) -> tuple[np.ndarray, dict]:
+def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
+               on_step: StepCallback | None = None) -> tuple[np.ndarray, dict]:
     """Fit ``best``'s classical blend (``hpt_core.blend``) and return the blended dev scores (M, C)
     and what to report. The model's weight is chosen under its decision rule (both rules with "auto").
     A weight of 1 (the model alone is best on dev) keeps no blend: nothing to pay for when predicting.
     A blend that cannot be fitted is reported and left out; the trained model stands."""
-    from hpt_core.blend import blended_scores, fit_classical_blend, leaf_targets
+    from hpt_core.blend import blended_scores, fit_classical_blend, path_ends
 
     started = time.time()
     try:
-        targets, multi_path = leaf_targets(train_docs, best.hierarchy)
-        rules = DECISIONS if best.config.decision == "auto" else (best.config.decision,)
+        targets = path_ends(train_docs, best.hierarchy)
+        multi_path = sum(1 for ends in targets if len(ends) > 1)
+        rules = candidate_decisions(dev_y, best.hierarchy) if best.config.decision == "auto" else (best.config.decision,)
         fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
                                      best.hierarchy, blend_encoder.to(next(best.parameters()).device), rules=rules,
-                                     n_jobs=_fit_processes(len(train_docs)))
+                                     n_jobs=_fit_processes(len(train_docs)), on_step=on_step)
     except Exception as err:  # noqa: BLE001 — any failure of the add-on must not fail a finished training
         logger.warning("classical blend not fitted: %s: %s", type(err).__name__, err)
         return dev_scores, {"skipped": f"not fitted ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"}
@@ -506,16 +538,23 @@ def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_en
 
 
 def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int,
-                   train_docs=None, blend_encoder=None, save: bool = False) -> dict:
+                   train_docs=None, blend_encoder=None, save: bool = False, reporter=None) -> dict:
     """The best model's dev (and test) figures, in float32. With ``blend="classical"`` (and the
     pretrained ``blend_encoder``) the blend is fitted first on ``train_docs``, its weight chosen on
     dev; with ``decision="auto"`` the decision rule is chosen next, once, on dev
     (:func:`hpt_core.evaluation.choose_decision`). The model folder is saved once, when either
-    changed it (or ``save``); from then on it scores and decides by them."""
+    changed it (or ``save``); from then on it scores and decides by them. ``reporter(phase)`` gives
+    the progress callbacks of the final evaluation and the blend's fit (see ``_phase_reporter``)."""
+    reporter = reporter or (lambda phase: None)
+    final = reporter("final evaluation") or (lambda done, total, detail: None)
+    scored = len(dev_docs) + len(test_docs or [])  # progress in documents: test is often larger than dev
     out = {}
+    final(0, scored, f"scoring dev ({len(dev_docs):,} documents)")
     dev_y, dev_scores = gold_and_scores(best, dev_docs, batch_size, False)
+    final(len(dev_docs), scored, "dev scored")
     if best.config.blend is not None and best.blend is None and blend_encoder is not None:
-        dev_scores, out["blend"] = _fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder)
+        dev_scores, out["blend"] = _fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
+                                              on_step=reporter("classical blend"))
         save = save or best.blend is not None
     elif best.blend is not None:  # fitted before (a resumed final step, or a loaded model): say so
         out["blend"] = best.blend.summary()
@@ -530,7 +569,9 @@ def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_cou
         best.save_pretrained(run_dir / runs.MODEL_DIR)
     out["dev"] = evaluation_report(dev_y, dev_scores, best.hierarchy, train_counts, best.config.decision)
     if test_docs:
+        final(len(dev_docs), scored, f"scoring test ({len(test_docs):,} documents)")
         out["test"] = evaluate_model(best, test_docs, train_counts, batch_size)
+        final(scored, scored, "test scored")
     return out
 
 

@@ -16,6 +16,7 @@ import streamlit as st
 
 from hpt_core import runs
 from hpt_core.errors import HPTInputError
+from hpt_core.phases import duration_text, phase_text
 from hpt_core.workspace import DEMO, MAX_UPLOAD_BYTES, Workspace, run_summary
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
@@ -170,12 +171,7 @@ def device_text(status: dict) -> str:
 
 
 def eta_text(seconds) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m {seconds % 60:02d}s"
+    return duration_text(seconds)
 
 
 def state_text(status: dict, progress: dict) -> str:

@@ -166,12 +166,14 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                 "Precision", list(PRECISIONS),
                 help="auto: bf16 autocast on a GPU or on a CPU with native bfloat16 (AVX-512 BF16 / AMX), about "
                      "1.5× faster there; float32 elsewhere. The reported figures are always computed in float32")
-            rules = {"chosen on dev": "auto", "scores > 0 (the paper)": "threshold", "one best path": "path"}
+            rules = {"chosen on dev": "auto", "scores > 0 (the paper)": "threshold", "one best path": "path",
+                     "top-down paths (multi-path data)": "top_down"}
             decision = c[3].selectbox(
                 "Decision rule", list(rules), key=f"decision_{recipe}",
                 index=list(rules.values()).index(RECIPE_MODEL.decision),
                 help="how scores become labels: every label scoring above 0 (the paper), one best root-to-leaf path "
-                     "per document, or whichever of the two is better on dev when training ends")
+                     "per document, complete paths top-down (several where several children score above 0; for data "
+                     "whose documents may have several paths), or whichever is best on dev when training ends")
             blends = {"with the classical classifier": "classical", "none": None}
             blend = st.selectbox(
                 "Blend", list(blends), key=f"blend_{recipe}", index=list(blends.values()).index(RECIPE_MODEL.blend),
