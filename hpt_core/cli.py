@@ -104,6 +104,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="training arithmetic: bf16 autocast or fp32; auto = bf16 on a GPU or a CPU with native "
                         "bfloat16 (AVX-512 BF16 / AMX), else fp32. Reported figures are always computed in fp32")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    p.add_argument("--cpu-token-budget", type=int, default=None,
+                   help="on a CPU, at most this many training tokens' worth of epochs (the small-data recipe: 2500000, "
+                        "about 26 minutes of a 2-core CPU; 0: no budget, every epoch; a GPU always trains every epoch)")
     p.add_argument("--graph-layers", type=int, default=m.graph_layers, help="K graph layers of the hierarchy injection")
     p.add_argument("--mlm-weight", type=float, default=None, help="weight of the MLM loss (default: the method's)")
     p.add_argument("--label-word-init", choices=["name", "description"], default=m.label_word_init,
@@ -162,6 +165,9 @@ def _configs(args: argparse.Namespace, method: str):
     model = resolve_method(method, recipe=args.recipe, **_model_overrides(args))
     given = {k: v for k, v in (("lr", args.lr), ("new_params_lr", args.new_params_lr), ("warmup_ratio", args.warmup_ratio))
              if v is not None}
+    budget = getattr(args, "cpu_token_budget", None)
+    if budget is not None:
+        given["cpu_token_budget"] = budget or None  # 0: no budget
     train = train_recipe(args.recipe, epochs=args.epochs, batch_size=args.batch_size, schedule=args.schedule,
                          grad_accum=args.grad_accum, patience=args.patience, seed=args.seed,
                          low_resource=args.low_resource, device=args.device, max_steps=args.max_steps,

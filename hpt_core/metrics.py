@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from hpt_core.decoding import consistent_decode, decide, decision_rule
+from hpt_core.decoding import consistent_decode, decide, decision_rule, paths_per_document
 
 __all__ = [
     "micro_f1",
@@ -444,7 +444,9 @@ def evaluation_report(y_true, scores, hierarchy, train_counts, decision: str = "
         label omitted), ``frequency_quintile_macro_f1`` (5 floats or ``None``),
         ``path_consistency``, ``hierarchical_precision``, ``hierarchical_recall``,
         ``hierarchical_f1``, ``n_documents``, ``n_labels_present`` and ``consistent`` (a dict
-        with all the previous keys, for the consistent decoding). Values are plain Python
+        with all the previous keys, for the consistent decoding); where some gold document has
+        several paths, ``multi_path``: micro-, macro- and hierarchical F1 on those documents alone
+        (and their ``n_documents``). Values are plain Python
         floats and ints; F1 figures are fractions in ``[0, 1]``, not percentages.
 
     Examples
@@ -469,4 +471,8 @@ def evaluation_report(y_true, scores, hierarchy, train_counts, decision: str = "
     report = _figures(t, pred, hierarchy, train_counts)
     report["decision"] = decision_rule(decision)
     report["consistent"] = _figures(t, consistent_decode(pred, hierarchy), hierarchy, train_counts)
+    multi_path = paths_per_document(t, hierarchy) > 1
+    if multi_path.any():  # where one best path can never be right: the documents of several paths alone
+        alone = _figures(t[multi_path], pred[multi_path], hierarchy, train_counts)
+        report["multi_path"] = {key: alone[key] for key in ("micro_f1", "macro_f1", "hierarchical_f1", "n_documents")}
     return report

@@ -47,6 +47,17 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def within_cpu_budget(config: RunConfig, epoch_tokens: int, device: str) -> RunConfig:
+    """``config`` with its epochs cut to ``TrainConfig.cpu_token_budget`` tokens' worth on a CPU (at
+    least one epoch), ``epoch_tokens`` being the tokens of one epoch's training inputs; unchanged on
+    a GPU or without a budget. Deterministic: a resumed run resolves as it did the first time."""
+    tc = config.train
+    if device != "cpu" or tc.cpu_token_budget is None or epoch_tokens < 1:
+        return config
+    epochs = max(1, min(tc.epochs, tc.cpu_token_budget // epoch_tokens))
+    return config if epochs == tc.epochs else config.replace(train=tc.replace(epochs=epochs))
+
+
 def resolve_precision(precision: str, device: str) -> str:
     """``TrainConfig.precision`` on a resolved ``device`` → accelerate's ``mixed_precision`` (``"bf16"``/``"no"``)."""
     return "bf16" if uses_bf16(precision, device) else "no"
@@ -277,6 +288,8 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
 
 def _check_same_run(config: RunConfig, run_dir: Path) -> None:
     """A folder with a checkpoint resumes only the run its ``run.json`` describes."""
+    if run_dir.is_dir():  # a checkpoint caught between a save's two renames is a checkpoint too
+        durable.recover(run_dir / runs.CHECKPOINT_DIR)
     if not (run_dir / runs.CHECKPOINT_DIR).exists():
         return
     previous = runs.read_json(run_dir / runs.RUN_CONFIG)
@@ -303,6 +316,8 @@ def _trained_part(config_dict):
     out.get("model", {}).pop("decision", None)
     out.get("model", {}).pop("blend", None)
     out.get("train", {}).pop("precision", None)
+    if out.get("train", {}).get("cpu_token_budget") is not None:  # epochs resolved from the budget when training starts
+        out["train"].pop("epochs", None)
     return out
 
 
@@ -348,10 +363,18 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     if tokenising is not None:
         tokenising(0, 1, f"{len(train_docs):,} training documents")
     windows, _, _ = model.tokenize_windows([d.text for d in train_docs])
-    if tokenising is not None:
-        tokenising(1, 1, f"{len(train_docs):,} training documents")
-    examples = _Examples(windows, hierarchy.multi_hot([d.labels for d in train_docs]), train_lexical)
     lengths = [sum(len(w) for w in doc) for doc in windows]
+    if tokenising is not None:
+        tokenising(1, 1, f"{len(train_docs):,} training documents, {sum(lengths):,} tokens")
+    budgeted = within_cpu_budget(config, sum(lengths), "cuda" if accelerator.device.type == "cuda" else "cpu")
+    if budgeted.train.epochs != tc.epochs:
+        if main:
+            logger.info("on the CPU: %d epoch(s) (at most %s tokens' worth, the recipe's budget: %s a pass; "
+                        "--cpu-token-budget 0 trains all %d)", budgeted.train.epochs, f"{tc.cpu_token_budget:,}",
+                        f"{sum(lengths):,}", tc.epochs)
+            budgeted.to_json(run_dir / runs.RUN_CONFIG)  # what was run, as the run folder's record
+        config, tc = budgeted, budgeted.train
+    examples = _Examples(windows, hierarchy.multi_hot([d.labels for d in train_docs]), train_lexical)
     sampler = LengthGroupedSampler(lengths, tc.batch_size, tc.seed) if tc.batching == "length_grouped" else None
     loader = DataLoader(examples, batch_size=tc.batch_size, shuffle=sampler is None, sampler=sampler,
                         collate_fn=_collator(model))

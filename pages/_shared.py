@@ -16,7 +16,7 @@ import streamlit as st
 
 from hpt_core import runs
 from hpt_core.errors import HPTInputError
-from hpt_core.phases import duration_text, phase_text
+from hpt_core.phases import PHASE, duration_text, phase_text
 from hpt_core.workspace import DEMO, MAX_UPLOAD_BYTES, Workspace, run_summary
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
@@ -183,6 +183,8 @@ def state_text(status: dict, progress: dict) -> str:
         return "queued (waiting for the device)"
     if state == "running":
         phase = running_phase(progress)
+        if phase == "phase":  # a long step around training: what it does, k of n, ETA
+            return f"running · {phase_text(progress)}"
         if phase == "starting":
             return "starting (loading the data and the backbone)"
         if phase == "evaluating":
@@ -192,8 +194,12 @@ def state_text(status: dict, progress: dict) -> str:
 
 
 def running_phase(progress: dict) -> str:
-    """``starting`` before the first logged step, ``evaluating`` once the steps of the run (or of
-    its epoch, at an epoch's end) are done and the dev/test evaluation runs, else ``training``."""
+    """``phase`` while one of the long steps around training reports its progress (the lexical
+    channel's fits, tokenising, the blend's grid, the final evaluation: ``hpt_core.phases``),
+    ``starting`` before the first logged step, ``evaluating`` once the steps of the run (or of its
+    epoch, at an epoch's end) are done and the dev evaluation runs, else ``training``."""
+    if progress.get("kind") == PHASE:
+        return "phase"
     if not progress or not progress.get("total_steps"):
         return "starting"
     step, total = progress.get("step") or 0, progress.get("total_steps") or 0

@@ -9,6 +9,7 @@ from hpt_core import runs, viz
 from hpt_core.config import DEFAULT_RECIPE, PRECISIONS, RECIPES, HPTConfig, RunConfig, TrainConfig, train_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, has_label_words, resolve_method
+from hpt_core.phases import phase_text
 from pages._experiment_ui import experiment_launcher
 from pages._shared import (PAGES, POLL_S, chart, current_dataset, current_run, device_in_use, device_text, eta_text,
                            md, page_setup, running_phase, select_run, show_error, state_text, workspace)
@@ -243,7 +244,7 @@ def show_queue() -> None:
         rows.append({"#": position, "run": run_dir.name, "state": state_text(status, progress),
                      "device": device_text(status),
                      "step": f"{progress.get('step', 0)}/{progress.get('total_steps', '?')}" if progress else "",
-                     "ETA": eta(progress.get("eta_s")) if phase == "training" else ""})
+                     "ETA": eta(progress.get("eta_s")) if phase in ("training", "phase") else ""})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption("One job per device: queued jobs start, in this order, when the device is free.")
 
@@ -267,7 +268,7 @@ def follow(run_dir: Path, was_active: bool) -> None:
     best = progress.get("best_dev_macro_f1")
     c[2].metric("Best dev macro-F1", f"{100 * best:.2f}" if best is not None and best >= 0 else "—")
     # An ETA only while steps remain: evaluation has none, and a finished or stopped run needs none.
-    c[3].metric("ETA", eta(progress.get("eta_s")) if phase == "training" else
+    c[3].metric("ETA", eta(progress.get("eta_s")) if phase in ("training", "phase") else
                 "evaluating" if phase == "evaluating" else "—")
     if state == "queued":
         ahead = [p.name for p, s in ws.active_jobs() if s.get("state") == "running"]
@@ -276,7 +277,9 @@ def follow(run_dir: Path, was_active: bool) -> None:
     total = progress.get("total_steps") or 0
     step = progress.get("step") or 0
     where = f"epoch {progress.get('epoch', '?')} · step {step}/{total}"
-    if state == "running" and phase == "starting":
+    if state == "running" and phase == "phase":  # the lexical fits, tokenising, the blend's grid, the final scoring
+        st.progress(min(1.0, (progress.get("done") or 0) / max(progress.get("total") or 1, 1)), text=phase_text(progress))
+    elif state == "running" and phase == "starting":
         st.progress(0.0, text="starting (loading the data and the backbone)…")
     elif total:
         fraction = min(1.0, step / total) if state != "completed" else 1.0

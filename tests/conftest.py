@@ -73,6 +73,30 @@ def make_docs(n_per_leaf: int, seed: int) -> list[dict]:
     return docs
 
 
+def make_multi_path_docs(n_per_pair: int, seed: int) -> list[dict]:
+    """Documents of two leaves at once (the keywords of both, the labels of both paths), beside
+    single-path ones: a multi-path corpus like RCV1's, NYT's or Amazon-531's."""
+    rng = random.Random(seed)
+    leaves = list(KEYWORDS)
+    docs = make_docs(max(1, n_per_pair // 2), seed)
+    for i, first in enumerate(leaves):
+        second = leaves[(i + 2) % len(leaves)]  # a leaf of another branch
+        for _ in range(n_per_pair):
+            tokens = rng.sample(KEYWORDS[first], 2) + rng.sample(KEYWORDS[second], 2) + rng.sample(FILLER, 1)
+            rng.shuffle(tokens)
+            docs.append({"text": " ".join(tokens), "labels": list(dict.fromkeys(PATHS[first] + PATHS[second]))})
+    rng.shuffle(docs)
+    return docs
+
+
+def write_multi_path_task(directory: Path, n_train: int = 12, n_dev: int = 4) -> dict[str, Path]:
+    """``write_task``'s tree with a multi-path corpus (``make_multi_path_docs``)."""
+    files = write_task(directory, n_train, n_dev)
+    for split, n, seed in (("train", n_train, 1), ("dev", n_dev, 2), ("test", n_dev, 3)):
+        files[split].write_text("".join(json.dumps(d) + "\n" for d in make_multi_path_docs(n, seed)), encoding="utf-8")
+    return files
+
+
 def write_task(directory: Path, n_train: int = 12, n_dev: int = 4) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     taxonomy = directory / "taxonomy.tsv"
@@ -110,6 +134,11 @@ def tiny_backbone(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def task_files(tmp_path_factory) -> dict[str, Path]:
     return write_task(tmp_path_factory.mktemp("task"))
+
+
+@pytest.fixture(scope="session")
+def multi_path_task_files(tmp_path_factory) -> dict[str, Path]:
+    return write_multi_path_task(tmp_path_factory.mktemp("multi-path-task"))
 
 
 @pytest.fixture(scope="session")

@@ -692,6 +692,11 @@ def test_state_wording_agrees_with_the_files():
     assert running_phase({**training, "step": 10, "eta_s": 0}) == "evaluating"
     assert state_text({"state": "running"}, {**training, "eta_s": 0.2}) == "running · evaluating on dev/test"
     assert state_text({"state": "cancelled"}, training) == "cancelled"  # no ETA once it is over
+    # the long phases around training say what they do, how far, and when they end (issue 25)
+    fitting = {**training, "kind": "phase", "phase": "lexical channel", "done": 3, "total": 8,
+               "detail": "fit 3 of 8: C = 1000", "eta_s": 50}
+    assert running_phase(fitting) == "phase"
+    assert state_text({"state": "running"}, fitting) == "running · lexical channel: fit 3 of 8: C = 1000 (3/8) · ETA 0m 50s"
 
 
 def test_home_draws_the_page_before_the_device(workspace):

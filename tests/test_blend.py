@@ -192,3 +192,28 @@ def test_a_model_best_alone_on_dev_keeps_no_blend(tmp_path, tiny_backbone, task_
     assert metrics["blend"]["model_weight"] == 1.0 and "model alone" in metrics["blend"]["skipped"]
     assert HPTModel.from_pretrained(tmp_path / "run" / "model").blend is None
     assert not (tmp_path / "run" / "model" / BLEND_ENCODER).exists()
+
+
+def test_multi_path_documents_teach_every_path(multi_path_task_files, encoder):
+    """On a multi-path corpus each document's path ends are rows of weight 1/k: a text of two
+    leaves gets both leaves (and their ancestors) as its most likely labels, not one of them."""
+    from hpt_core.blend import path_ends
+    from hpt_core.data import read_corpus
+    from hpt_core.decoding import paths_per_document
+
+    h = LabelHierarchy.read(multi_path_task_files["taxonomy"])
+    train = read_corpus(multi_path_task_files["train"], h)
+    dev = read_corpus(multi_path_task_files["dev"], h)
+    ends = path_ends(train, h)
+    assert sum(len(e) > 1 for e in ends) > len(train) // 2
+    assert all(len(e) == n for e, n in zip(ends, paths_per_document(h.multi_hot([d.labels for d in train]), h)))
+    dev_y = h.multi_hot([d.labels for d in dev])
+    noise = np.random.default_rng(0).normal(size=dev_y.shape).astype(np.float32)
+    blend, _ = fit_classical_blend([d.text for d in train], ends, [d.text for d in dev], dev_y, noise, h, encoder)
+    assert blend.choice["multi_path_train_documents"] == sum(len(e) > 1 for e in ends)
+    q = blend.probabilities(["goal striker qubit spin", "racket serve laser lens"])
+    leaves = [i for i, label in enumerate(h.labels) if not h.children(label)]
+    for row, pair in zip(q, (("football", "quantum"), ("tennis", "optics"))):
+        top_two = {h.labels[i] for i in sorted(leaves, key=lambda i: -row[i])[:2]}
+        assert top_two == set(pair)
+        assert all(row[h.label_to_index[leaf]] > 0.25 for leaf in pair)

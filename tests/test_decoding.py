@@ -155,3 +155,53 @@ def test_choose_decision_picks_the_better_rule_on_dev_and_ties_to_the_paper(tree
     exact = np.where(gold > 0, 1.0, -1.0)
     rule, by_rule = choose_decision(gold, exact, tree)
     assert rule == "threshold" and by_rule["threshold"] == by_rule["path"] == 1.0
+
+
+def test_top_down_keeps_every_child_above_zero_and_else_the_best_one(tree):
+    from hpt_core.decoding import decide, top_down_decode
+
+    rows = [
+        {"A": 1.0, "B": 2.0, "A1": -0.5, "A2": -0.2},  # two paths; under A nothing passes: its best child
+        {"A": 0.5, "A1": 0.3, "A2": 0.4, "A1x": 0.1, "A1y": 0.2},  # several children above 0 at each depth
+        {},  # nothing passes anywhere: still one complete path (the best child at each depth)
+    ]
+    got = top_down_decode(scores_of(tree, rows), tree)
+    assert names(tree, got[0]) == {"A", "A2", "B"}
+    assert names(tree, got[1]) == {"A", "A1", "A2", "A1x", "A1y"}
+    assert len(names(tree, got[2])) >= 1 and path_consistency(got, tree) == 1.0
+    leaves = {label for label in tree.labels if not tree.children(label)}
+    # every kept path is complete: a kept label without a kept child is a leaf
+    for row in got:
+        kept = names(tree, row)
+        assert all(label in leaves or set(tree.children(label)) & kept for label in kept)
+    assert (decide(scores_of(tree, rows), tree, "top_down") == got).all()
+
+
+def test_auto_tries_the_top_down_rule_only_on_multi_path_dev(tree):
+    from hpt_core.evaluation import choose_decision
+
+    single = tree.multi_hot([["A", "A2"], ["B"], ["A", "A1", "A1x"]])
+    multi = tree.multi_hot([["A", "A2", "B"], ["B"], ["A", "A1", "A1x", "A1y"]])
+    exact_but_low = lambda gold: np.where(gold > 0, -0.1, -1.0)  # noqa: E731  right ranking, nothing above 0
+    rule, by_rule = choose_decision(single, exact_but_low(single), tree)
+    assert set(by_rule) == {"threshold", "path"} and rule == "path"
+    sure = np.where(multi > 0, 1.0, -1.0)
+    rule, by_rule = choose_decision(multi, sure, tree)
+    assert set(by_rule) == {"threshold", "path", "top_down"}
+    assert by_rule["top_down"] == 1.0 > by_rule["path"]  # one path cannot be right on a two-path document
+    assert rule == "threshold"  # a tie with the paper's rule goes to the paper's
+
+
+def test_paths_per_document_counts_path_ends(tree):
+    from hpt_core.decoding import paths_per_document
+
+    gold = tree.multi_hot([["A", "A2", "B"], ["B"], ["A", "A1", "A1x", "A1y"], []])
+    assert paths_per_document(gold, tree).tolist() == [2, 1, 2, 0]
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    from hpt_core import decoding
+
+    assert doctest.testmod(decoding).failed == 0

@@ -200,3 +200,44 @@ def test_labels_no_training_document_has_cost_no_weights(hierarchy, task_files, 
     assert (scores[:, y.shape[1]:] < 0).all() and (out_of_fold[:, y.shape[1]:] < 0).all()
     assert channel.c == alone.c
     np.testing.assert_array_equal(scores[:, : y.shape[1]].numpy() > 0, alone.scores(test_texts).numpy() > 0)
+
+
+def _synthetic_corpus(n_docs: int, n_labels: int, seed: int = 0):
+    """Texts of a Zipf-distributed 4,000-word vocabulary, each with a few words of its label (one
+    of ``n_labels`` leaves under 8 parents); multi-hot targets (N, C) and depth groups (C,)."""
+    rng = np.random.default_rng(seed)
+    words = np.asarray([f"w{i}" for i in range(4000)])
+    zipf = 1.0 / np.arange(1, len(words) + 1)
+    zipf /= zipf.sum()
+    parents = 8
+    leaf = rng.integers(n_labels - parents, size=n_docs)
+    texts = []
+    for doc_leaf in leaf:
+        own = [f"k{doc_leaf}_{j}" for j in rng.integers(6, size=4)]
+        texts.append(" ".join(list(rng.choice(words, size=30, p=zipf)) + own))
+    y = np.zeros((n_docs, n_labels), dtype=np.int8)
+    y[np.arange(n_docs), leaf % parents] = 1  # the parent (depth 1)
+    y[np.arange(n_docs), parents + leaf] = 1  # the leaf (depth 2)
+    groups = np.asarray([0] * parents + [1] * (n_labels - parents))
+    return texts, y, groups
+
+
+@pytest.mark.slow
+def test_fit_cost_grows_at_most_linearly_in_documents():
+    """Doubling the training documents at a fixed label set may not cost more than about twice the
+    fit time (issue 25: the fit took tens of minutes at 3,000 × 300 with 200 L-BFGS iterations and a
+    20-pair history). A ratio measured within this test, the better of two tries each, never an
+    absolute time."""
+    import time
+
+    def fit_seconds(n_docs: int) -> float:
+        texts, y, groups = _synthetic_corpus(n_docs + 200, 120)
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            fit_lexical_channel(texts[:n_docs], y[:n_docs], groups, texts[n_docs:], y[n_docs:])
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, large = fit_seconds(600), fit_seconds(1200)
+    assert large / small < 2.5, f"600 documents: {small:.2f} s, 1,200: {large:.2f} s ({large / small:.2f}×)"

@@ -370,3 +370,46 @@ def test_auto_decision_is_chosen_on_dev_saved_with_the_model_and_used_by_predict
     model.config = HPTConfig.from_dict({**model.config.to_dict(), "decision": "path"})
     for p in Predictor(model).predict(["goal striker", "zzz qqq", "cell gene protein"]):
         assert len(p.paths) == 1 and not model.hierarchy.children(p.paths[0][-1])  # ends at a leaf
+
+
+def test_every_long_phase_reports_progress_with_an_eta(tmp_path, tiny_backbone, task_files):
+    """Issue 25: no silent minutes. The lexical channel's fits, tokenising, the blend's grid and the
+    final evaluation each report "k of n" to the CLI's callback, the run log and progress.json."""
+    config = _config(task_files, tiny_backbone, epochs=1)
+    config = config.replace(model=config.model.replace(lexical_channel="tfidf", blend="classical", decision="auto"))
+    records, seen_in_file = [], []
+
+    def on_progress(record):
+        records.append(record)
+        if record["kind"] == "phase":
+            seen_in_file.append(runs.run_progress(tmp_path / "run"))
+
+    train(config, tmp_path / "run", on_progress=on_progress)
+    phases = [r for r in records if r["kind"] == "phase"]
+    assert {"lexical channel", "tokenising", "classical blend", "final evaluation"} <= {r["phase"] for r in phases}
+    lexical = [r for r in phases if r["phase"] == "lexical channel"]
+    assert [r["done"] for r in lexical] == list(range(lexical[0]["total"] + 1))  # 0, 1, …, n: every fit
+    assert lexical[0]["eta_s"] is None and all(r["eta_s"] is not None for r in lexical[1:])
+    assert all(f["kind"] == "phase" and f["state"] == "running" and "detail" in f for f in seen_in_file)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "lexical channel: fit 1 of" in log and "classical blend: w = " in log
+
+
+def test_the_cpu_token_budget_resolves_epochs_into_run_json_and_resumes(tmp_path, tiny_backbone, task_files):
+    """A corpus whose epochs would take hours on a CPU trains the budget's worth (at least one
+    epoch), says so in the log and records the resolved epochs in run.json; the same command
+    resumes it; without a budget (the paper) every epoch runs."""
+    from hpt_core.training import within_cpu_budget
+
+    config = _config(task_files, tiny_backbone, epochs=5, cpu_token_budget=1)
+    assert within_cpu_budget(config, 10_000, "cpu").train.epochs == 1
+    assert within_cpu_budget(config, 10_000, "cuda").train.epochs == 5  # a GPU trains every epoch
+    assert within_cpu_budget(config.replace(train=config.train.replace(cpu_token_budget=25_000)), 10_000, "cpu").train.epochs == 2
+    assert within_cpu_budget(config.replace(train=config.train.replace(cpu_token_budget=None)), 10 ** 9, "cpu").train.epochs == 5
+    metrics = train(config, tmp_path / "run")
+    assert metrics["epochs_run"] == 1
+    assert RunConfig.from_json(tmp_path / "run" / "run.json").train.epochs == 1
+    assert "on the CPU: 1 epoch(s)" in (tmp_path / "run" / "train.log").read_text()
+    train(config, tmp_path / "run")  # the same command again: the same run, nothing to redo
+    with pytest.raises(HPTInputError):
+        TrainConfig(cpu_token_budget=0)
