@@ -231,7 +231,8 @@ def _multi_path_baseline(system, hierarchy, train_docs, dev_docs, test_docs, fea
     y_train = hierarchy.multi_hot([d.labels for d in train_docs])
     y_dev = hierarchy.multi_hot([d.labels for d in dev_docs])
     y_test = hierarchy.multi_hot([d.labels for d in test_docs])
-    models = Parallel(n_jobs=n_jobs)(delayed(_OneVsRest)(features("train", w), y_train, c) for c, w in grid)
+    # max_nbytes=None: no read-only memory maps, which liblinear cannot take
+    models = Parallel(n_jobs=n_jobs, max_nbytes=None)(delayed(_OneVsRest)(features("train", w), y_train, c) for c, w in grid)
     rules = candidate_decisions(y_dev, hierarchy)
     dev_macro, best = {}, None
     for (c, w), model in zip(grid, models):

@@ -18,10 +18,11 @@ tree), so the phases that read dev cost the same across N. Each cell runs in its
 * ``lexical C grid`` and ``lexical out-of-fold``: the lexical channel's fits (training's
   ``_fit_lexical``: the C grid on dev, then the folds);
 * ``training epoch``: ``--steps`` real optimiser steps (batch 16, length-grouped, bf16 autocast
-  where native, AdamW) timed and scaled to one epoch of ⌈N / 16⌉ steps — *extrapolated*, stated so;
-  ``training (default epochs)``: that times the epochs the recipe gives the cell on a CPU
-  (``TrainConfig.cpu_token_budget``);
+  where native, AdamW), batches spread evenly over the epoch, timed and scaled (mean) to one
+  epoch of ⌈N / 16⌉ steps — *extrapolated*, stated so;
 * ``dev evaluation``: the model's scores on the 1,000 dev documents (what each epoch's dev pass costs);
+* ``training (default epochs)``: (epoch + dev evaluation) times the epochs the recipe gives the
+  cell on a CPU (``TrainConfig.cpu_token_budget``): the model's own training time;
 * ``blend fit``: the classical blend's fit (frozen-encoder embeddings of train and dev, the grid,
   the model's weight on dev) on the untrained model's dev scores;
 * ``decision``: choosing the decision rule on dev;
@@ -55,8 +56,8 @@ SHARED = ROOT.parent / "shared" / "data" / "benchmarks"
 SIZES = (1000, 3000, 10000)
 LABELS = (38, 531, 5060)
 DEV = 1000
-PHASES = ("tokenising", "lexical C grid", "lexical out-of-fold", "training epoch", "training (default epochs)",
-          "dev evaluation", "blend fit", "decision", "scoring 1,000", "predict one")
+PHASES = ("tokenising", "lexical C grid", "lexical out-of-fold", "training epoch", "dev evaluation",
+          "training (default epochs)", "blend fit", "decision", "scoring 1,000", "predict one")
 
 
 def _peak_gb() -> float:
@@ -64,7 +65,7 @@ def _peak_gb() -> float:
 
 
 def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def _cell_data(n: int, c: int, work: Path):
@@ -95,7 +96,8 @@ def _cell_data(n: int, c: int, work: Path):
 
 
 def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
-    """Every phase of the default pipeline on one cell, in this process."""
+    """Every phase of the default pipeline on one cell, in this process; the cell's JSON is
+    rewritten after each phase, so a cell stopped by ``--cell-timeout`` keeps what it measured."""
     import numpy as np
     import torch
 
@@ -116,6 +118,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     def record(phase: str, seconds: float, **extra) -> None:
         out["phases"][phase] = {"seconds": round(seconds, 2), "peak_rss_gb_so_far": round(_peak_gb(), 2), **extra}
         print(f"{n}x{c} {phase}: {seconds:.1f} s, peak {_peak_gb():.2f} GB", file=sys.stderr, flush=True)
+        (work / f"{n}x{c}.json").write_text(json.dumps(out, indent=2))
 
     taxonomy, train_raw, dev_raw = _cell_data(n, c, work)
     h = LabelHierarchy.read(taxonomy)
@@ -151,8 +154,11 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     model.train()
     times = []
-    for k in range(steps + 1):  # the first step warms up and is not timed
-        rows = order[(k * 16) % len(order):][:16] or order[:16]
+    batches = [order[i:i + 16] for i in range(0, len(order), 16)]
+    # batches spread evenly over the epoch (its batches are sorted by length within mega-batches:
+    # consecutive ones would all be short or all long); the first warms up and is not timed
+    for k in range(steps + 1):
+        rows = batches[(k * len(batches)) // (steps + 1)]
         batch = model.collate_documents([windows[i] for i in rows])
         batch["lexical_scores"] = oof[rows]
         step_started = time.perf_counter()
@@ -163,15 +169,16 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
         optimizer.zero_grad(set_to_none=True)
         if k:
             times.append(time.perf_counter() - step_started)
-    per_step = float(np.median(times))
+    per_step = float(np.mean(times))  # the mean: an epoch is the sum of its steps, long and short
     epoch = per_step * math.ceil(n / 16)
     record("training epoch", epoch, extrapolated_from_steps=steps, seconds_per_step=round(per_step, 3))
-    record("training (default epochs)", epoch * epochs, epochs=epochs)
     model.eval()
 
     started = time.perf_counter()
     dev_scores = model.predict_scores([d.text for d in dev], batch_size=64).numpy()
-    record("dev evaluation", time.perf_counter() - started, documents=len(dev))
+    dev_seconds = time.perf_counter() - started
+    record("dev evaluation", dev_seconds, documents=len(dev))
+    record("training (default epochs)", (epoch + dev_seconds) * epochs, epochs=epochs)
 
     from hpt_core.blend import fit_classical_blend
 
@@ -202,6 +209,8 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     fits = out["phases"]["lexical C grid"]["seconds"] + out["phases"]["lexical out-of-fold"]["seconds"] \
         + out["phases"]["blend fit"]["seconds"]
     out["fits_share_of_training"] = round(fits / out["phases"]["training (default epochs)"]["seconds"], 3)
+    out["complete"] = True
+    (work / f"{n}x{c}.json").write_text(json.dumps(out, indent=2))
     return out
 
 
@@ -238,7 +247,12 @@ def table(out_dir: Path) -> str:
         e = fitted.get(phase, {})
         exp = " / ".join("—" if e.get(k) is None else f"{e[k]:.2f}" for k in ("N", "C"))
         lines.append(f"| {phase} | " + " | ".join(values) + f" | {exp} |")
-    lines.append("| lexical + blend ÷ training | " + " | ".join(f"{100 * c['fits_share_of_training']:.0f} %" for c in cells) + " | |")
+    lines.append("| lexical + blend ÷ training | " + " | ".join(
+        f"{100 * c['fits_share_of_training']:.0f} %" if "fits_share_of_training" in c else "—" for c in cells) + " | |")
+    stopped = [f"{c['N']:,} × {c['labels']:,}" for c in cells if not c.get("complete")]
+    if stopped:
+        lines.append("")
+        lines.append(f"Stopped by --cell-timeout before the end (— = not reached): {', '.join(stopped)}.")
     return "\n".join(lines)
 
 
@@ -248,6 +262,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cells", default=",".join(f"{n}x{c}" for c in LABELS for n in SIZES),
                         help="comma-separated NxC cells (default: all nine)")
     parser.add_argument("--steps", type=int, default=8, help="training steps timed per cell (the epoch is extrapolated)")
+    parser.add_argument("--cell-timeout", type=float, default=None,
+                        help="stop a cell after this many seconds (its phases so far are kept)")
     parser.add_argument("--table", type=Path, help="print the table of the cells in this folder and exit")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # the child process's own cell
     args = parser.parse_args(argv)
@@ -257,13 +273,15 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.one_cell:
         n, c = (int(v) for v in args.one_cell.split("x"))
-        result = run_cell(n, c, args.steps, args.out)
-        (args.out / f"{n}x{c}.json").write_text(json.dumps(result, indent=2))
+        run_cell(n, c, args.steps, args.out)
         return 0
     for cell in args.cells.split(","):  # one process per cell: its own peak memory
         started = time.perf_counter()
-        code = subprocess.call([sys.executable, __file__, "--one-cell", cell.strip(), "--out", str(args.out),
-                                "--steps", str(args.steps)])
+        try:
+            code = subprocess.call([sys.executable, __file__, "--one-cell", cell.strip(), "--out", str(args.out),
+                                    "--steps", str(args.steps)], timeout=args.cell_timeout)
+        except subprocess.TimeoutExpired:
+            code = "timed out"
         print(f"cell {cell}: exit {code}, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     print(table(args.out))
     return 0

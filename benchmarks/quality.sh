@@ -89,3 +89,13 @@ python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6-final --lengths 128,6
 python benchmarks/blend_encoder_length.py runs/20ng-cpu-s6-final --lengths 128,256 --encoder finetuned
 python benchmarks/lexical_seen_labels.py
 python benchmarks/inference_precision.py --run-dir runs/20ng-cpu-s6-final --agreement 1000   # predict --precision bf16 against fp32
+
+# Session 8: real sizes and multi-path data (issue 25), each alone
+AMZ=(--taxonomy "$B/amazon531/taxonomy.tsv" --train "$B/amazon531/train.jsonl" --dev "$B/amazon531/dev.jsonl" --test "$B/amazon531/test.jsonl")
+/usr/bin/time -v python -m hpt_core train "${AMZ[@]}" --run-dir runs/amazon-default      # the defaults: 26 min 29 s
+/usr/bin/time -v python benchmarks/classical_baseline.py "${AMZ[@]}" --json                # one-vs-rest on multi-path data
+python benchmarks/costs.py --cells 1000x38,3000x38,1000x531,3000x531,1000x5060 --cell-timeout 600 --out runs/costs
+python benchmarks/lexical_fit_budget.py                                                       # the channel alone, before / after
+# not run in session 8 (each about 25 min alone):
+python -m hpt_core train "${AMZ[@]}" --method vanilla --run-dir runs/amazon-vanilla
+python -m hpt_core train "${AMZ[@]}" --recipe paper --run-dir runs/amazon-hpt-paper

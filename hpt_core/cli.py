@@ -559,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the methods (HPT, ablations, baselines)")
     p.set_defaults(func=_cmd_methods)
 
-    p = sub.add_parser("decide", help="choose a finished run's decision rule (thresholds or one path) on its dev "
+    p = sub.add_parser("decide", help="choose a finished run's decision rule (thresholds, one path or top-down paths) on its dev "
                                       "file, or set it; updates the model folder and metrics.json")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--decision", choices=["auto", "threshold", "path", "top_down"], default="auto")

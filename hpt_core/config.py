@@ -119,8 +119,9 @@ class HPTConfig(_JSONConfig):
         blend (str, *optional*): ``None`` (the paper) decides on the model's scores. ``"classical"``
             (the small-data default) mixes them, after training, with the probabilities of the
             one-minute classical classifier (TF-IDF + the frozen pretrained backbone's sentence
-            embeddings of the first 128 tokens into one logistic regression over each document's
-            deepest label, fitted on the training set), with the model's weight chosen on dev
+            embeddings of the first 128 tokens into one logistic regression over the documents'
+            path ends — a document of k paths is k rows of weight 1/k — fitted on the training
+            set), with the model's weight chosen on dev
             (``hpt_core.blend``). It costs one more encoder forward (of 128 tokens) per document
             when scoring. Applies to every method.
         classification_loss (str, defaults to ``"zmlce"``): ``"zmlce"`` per depth (eq. 10) or ``"bce"``.

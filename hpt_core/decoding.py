@@ -22,6 +22,7 @@ __all__ = [
     "predicted_paths",
     "argmax_path_decode",
     "top_down_decode",
+    "paths_per_document",
 ]
 
 

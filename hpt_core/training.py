@@ -140,6 +140,8 @@ def _phase_reporter(run_dir: Path, device_name: str, on_progress):
         started = time.time()
 
         def on_step(done: int, total: int, detail: str) -> None:
+            if Path(run_dir, runs.CANCEL).exists():  # a cancel is honoured inside the long phases too
+                raise runs.JobCancelled()
             record = phase_record(phase, done, total, detail, started)
             runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), **record,
                                                              "state": "running", "device": device_name})
@@ -302,7 +304,13 @@ def _check_same_run(config: RunConfig, run_dir: Path) -> None:
         previous = RunConfig.from_dict(previous).to_dict() if isinstance(previous, dict) else previous
     except (HPTInputError, TypeError):
         pass  # not a run configuration of this version: a different run
-    if _trained_part(previous) != _trained_part(config.to_dict()):
+    previous, current = _trained_part(previous), _trained_part(config.to_dict())
+    budgeted = [c.get("train", {}).pop("cpu_token_budget", None) is not None for c in (previous, current) if isinstance(c, dict)]
+    if any(budgeted):  # epochs resolved from the budget when training starts (a run.json of before the budget has none)
+        for c in (previous, current):
+            if isinstance(c, dict):
+                c.get("train", {}).pop("epochs", None)
+    if previous != current:
         raise HPTInputError("this run folder holds a different run; choose a new folder", run_dir)
 
 
@@ -316,8 +324,6 @@ def _trained_part(config_dict):
     out.get("model", {}).pop("decision", None)
     out.get("model", {}).pop("blend", None)
     out.get("train", {}).pop("precision", None)
-    if out.get("train", {}).get("cpu_token_budget") is not None:  # epochs resolved from the budget when training starts
-        out["train"].pop("epochs", None)
     return out
 
 
@@ -332,6 +338,7 @@ def _attach_log(run_dir: Path) -> logging.Handler:
 
 def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_seed, on_progress) -> dict:
     tc = config.train
+    run_started = time.time()  # the whole run in this process: fits, training, blend, final scoring
     set_seed(tc.seed)
     random.seed(tc.seed)
     hierarchy, train_docs, dev_docs, test_docs = data
@@ -343,13 +350,14 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
 
     reporter = _phase_reporter(run_dir, device_name, on_progress) if main else (lambda phase: None)
     model = build_model(config.model, hierarchy)
-    train_lexical = None
+    train_lexical, lexical_seconds = None, None
     if config.model.lexical_channel is not None:
         fit_started = time.time()
         model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
                                                     accelerator.mixed_precision == "bf16",
                                                     on_step=reporter("lexical channel"))
         model.lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
+        lexical_seconds = round(time.time() - fit_started, 1)
         if main:
             logger.info("lexical channel (%s) fitted in %.0f s: %d TF-IDF features%s, C = %g (dev loss / macro-F1 by C: %s)",
                         model.lexical.kind, time.time() - fit_started, len(model.lexical.vocabulary),
@@ -370,7 +378,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     if budgeted.train.epochs != tc.epochs:
         if main:
             logger.info("on the CPU: %d epoch(s) (at most %s tokens' worth, the recipe's budget: %s a pass; "
-                        "--cpu-token-budget 0 trains all %d)", budgeted.train.epochs, f"{tc.cpu_token_budget:,}",
+                        "--cpu-token-budget 0 in a new run folder trains all %d)", budgeted.train.epochs, f"{tc.cpu_token_budget:,}",
                         f"{sum(lengths):,}", tc.epochs)
             budgeted.to_json(run_dir / runs.RUN_CONFIG)  # what was run, as the run folder's record
         config, tc = budgeted, budgeted.train
@@ -401,6 +409,10 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     unwrapped: HPTModel = accelerator.unwrap_model(model)
 
     started, step_at_start = time.time(), state["step"]
+    if main:  # the phases before are over: the run page shows training from here, not a finished phase
+        runs.atomic_write_json(run_dir / runs.PROGRESS, {
+            "kind": "step", "epoch": state["epoch"] + 1, "step": state["step"], "total_steps": total_steps, "eta_s": None,
+            "state": "running", "device": device_name, "best_dev_macro_f1": state["best_macro_f1"]})
     # Smoothed loss: an exponential average corrected for its zero start (as Adam's moments are),
     # so the first logged points are averages of the steps so far, not the first step's loss.
     docs_seen, smoothed_loss, loss_average, averaged = 0, None, 0.0, 0
@@ -498,7 +510,9 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, train_counts, tc.eval_batch_size,
                                   train_docs=train_docs, blend_encoder=blend_encoder, reporter=reporter))
     if best.lexical is not None:
-        metrics["lexical_channel"] = best.lexical.summary()
+        metrics["lexical_channel"] = {**best.lexical.summary(), "seconds": lexical_seconds}
+    # train_seconds is the steps and dev evaluations alone; this is what the user waited (issue 21)
+    metrics["run_seconds"] = time.time() - run_started
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), "state": "completed"})
     runs.update_status(run_dir, state="completed", finished=time.time())
@@ -542,6 +556,8 @@ def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_en
         fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
                                      best.hierarchy, blend_encoder.to(next(best.parameters()).device), rules=rules,
                                      n_jobs=_fit_processes(len(train_docs)), on_step=on_step)
+    except runs.JobCancelled:
+        raise
     except Exception as err:  # noqa: BLE001 — any failure of the add-on must not fail a finished training
         logger.warning("classical blend not fitted: %s: %s", type(err).__name__, err)
         return dev_scores, {"skipped": f"not fitted ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"}
@@ -578,6 +594,7 @@ def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_cou
     if best.config.blend is not None and best.blend is None and blend_encoder is not None:
         dev_scores, out["blend"] = _fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
                                               on_step=reporter("classical blend"))
+        final = reporter("final evaluation") or final  # its clock restarted: the blend's minutes are not scoring's
         save = save or best.blend is not None
     elif best.blend is not None:  # fitted before (a resumed final step, or a loaded model): say so
         out["blend"] = best.blend.summary()

@@ -69,7 +69,7 @@ with tab_one:
         with right:
             chart(viz.scores_figure(by_depth, top=5, predicted=raw,
                                     title="Top scores per depth (colour: predicted, "
-                                          + ("score > 0)" if model.decision == "threshold" else "best path)")),
+                                          + {"threshold": "score > 0)", "top_down": "top-down paths)"}.get(model.decision, "best path)")),
                   key="predict_scores")
         st.markdown("**Per depth: the raw decision beside the hierarchy-consistent one**")
 

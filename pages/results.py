@@ -71,7 +71,8 @@ def one_run(run_dir: Path) -> None:
     st.caption(f"{report.get('n_documents', '?')} {split} documents. The model's decision: "
                + ("top-down, the most similar child while its similarity passes the dev-chosen threshold"
                   if zero_shot else "each label with score > 0 (the paper's)" if rule == "threshold" else
-                  "one best root-to-leaf path per document (the best child at each depth)")
+                  "one best root-to-leaf path per document (the best child at each depth)" if rule == "path" else
+                  "complete paths top-down: every child scoring above 0 of a kept label, else its best child")
                + (f", chosen on dev (macro-F1 {', '.join(f'{decision_name(r)} {pct(f)}' for r, f in chosen['dev_macro_f1'].items())})"
                   if chosen else "")
                + ". Hierarchy-consistent: a label is kept only when its parent is.")
@@ -91,7 +92,7 @@ def one_run(run_dir: Path) -> None:
     st.dataframe(table, hide_index=True)
 
     left, right = st.columns(2)
-    short = "top-down" if zero_shot else "independent" if rule == "threshold" else "best path"
+    short = "top-down" if zero_shot or rule == "top_down" else "independent" if rule == "threshold" else "best path"
     chart(viz.per_depth_figure({short: report["per_depth_macro_f1"],
                                 "consistent": report["consistent"]["per_depth_macro_f1"]}), key="res_depth", where=left)
     chart(viz.quintile_figure({short: report["frequency_quintile_macro_f1"],
@@ -128,7 +129,13 @@ def one_run(run_dir: Path) -> None:
             {"": "best epoch", "value": str(metrics.get("best_epoch"))},
             {"": "epochs run", "value": str(metrics.get("epochs_run"))},
             {"": "training documents", "value": str(metrics.get("train_documents"))},
-            {"": "training time", "value": f"{metrics.get('train_seconds', 0):.0f} s"},
+            {"": "training steps and dev evaluations", "value": f"{metrics.get('train_seconds', 0):.0f} s"},
+            *([{"": "whole run (fits, training, blend, scoring)", "value": f"{metrics['run_seconds']:.0f} s"}]
+              if metrics.get("run_seconds") is not None else []),
+            *([{"": "lexical channel's fit", "value": f"{metrics['lexical_channel']['seconds']:.0f} s"}]
+              if (metrics.get("lexical_channel") or {}).get("seconds") is not None else []),
+            *([{"": "classical blend's fit", "value": f"{metrics['blend']['seconds']:.0f} s"}]
+              if (metrics.get("blend") or {}).get("seconds") is not None else []),
             {"": "device", "value": str(metrics.get("device"))},
         ]), hide_index=True)
         with st.expander("Run configuration (run.json)"):

@@ -203,10 +203,10 @@ def test_labels_no_training_document_has_cost_no_weights(hierarchy, task_files, 
 
 
 def _synthetic_corpus(n_docs: int, n_labels: int, seed: int = 0):
-    """Texts of a Zipf-distributed 4,000-word vocabulary, each with a few words of its label (one
+    """Texts of a Zipf-distributed 1,500-word vocabulary, each with a few words of its label (one
     of ``n_labels`` leaves under 8 parents); multi-hot targets (N, C) and depth groups (C,)."""
     rng = np.random.default_rng(seed)
-    words = np.asarray([f"w{i}" for i in range(4000)])
+    words = np.asarray([f"w{i}" for i in range(1500)])
     zipf = 1.0 / np.arange(1, len(words) + 1)
     zipf /= zipf.sum()
     parents = 8
@@ -214,7 +214,7 @@ def _synthetic_corpus(n_docs: int, n_labels: int, seed: int = 0):
     texts = []
     for doc_leaf in leaf:
         own = [f"k{doc_leaf}_{j}" for j in rng.integers(6, size=4)]
-        texts.append(" ".join(list(rng.choice(words, size=30, p=zipf)) + own))
+        texts.append(" ".join(list(rng.choice(words, size=20, p=zipf)) + own))
     y = np.zeros((n_docs, n_labels), dtype=np.int8)
     y[np.arange(n_docs), leaf % parents] = 1  # the parent (depth 1)
     y[np.arange(n_docs), parents + leaf] = 1  # the leaf (depth 2)
@@ -231,7 +231,7 @@ def test_fit_cost_grows_at_most_linearly_in_documents():
     import time
 
     def fit_seconds(n_docs: int) -> float:
-        texts, y, groups = _synthetic_corpus(n_docs + 200, 120)
+        texts, y, groups = _synthetic_corpus(n_docs + 100, 48)
         best = float("inf")
         for _ in range(2):
             started = time.perf_counter()
@@ -239,5 +239,19 @@ def test_fit_cost_grows_at_most_linearly_in_documents():
             best = min(best, time.perf_counter() - started)
         return best
 
-    small, large = fit_seconds(600), fit_seconds(1200)
-    assert large / small < 2.5, f"600 documents: {small:.2f} s, 1,200: {large:.2f} s ({large / small:.2f}×)"
+    small, large = fit_seconds(400), fit_seconds(800)
+    budgets = []
+    real_lbfgs = torch.optim.LBFGS
+
+    def recording_lbfgs(params, **kwargs):
+        budgets.append((kwargs["max_iter"], kwargs["history_size"]))
+        return real_lbfgs(params, **kwargs)
+
+    torch.optim.LBFGS = recording_lbfgs
+    try:
+        texts, y, groups = _synthetic_corpus(150, 48)
+        fit_lexical_channel(texts[:100], y[:100], groups, texts[100:], y[100:])
+    finally:
+        torch.optim.LBFGS = real_lbfgs
+    assert budgets and all(max_iter <= 50 and history <= 5 for max_iter, history in budgets)  # each fit is bounded
+    assert large / small < 2.5, f"400 documents: {small:.2f} s, 800: {large:.2f} s ({large / small:.2f}×)"

@@ -401,7 +401,7 @@ def test_the_cpu_token_budget_resolves_epochs_into_run_json_and_resumes(tmp_path
     resumes it; without a budget (the paper) every epoch runs."""
     from hpt_core.training import within_cpu_budget
 
-    config = _config(task_files, tiny_backbone, epochs=5, cpu_token_budget=1)
+    config = _config(task_files, tiny_backbone, epochs=5, cpu_token_budget=1, device="cpu")
     assert within_cpu_budget(config, 10_000, "cpu").train.epochs == 1
     assert within_cpu_budget(config, 10_000, "cuda").train.epochs == 5  # a GPU trains every epoch
     assert within_cpu_budget(config.replace(train=config.train.replace(cpu_token_budget=25_000)), 10_000, "cpu").train.epochs == 2
@@ -413,3 +413,50 @@ def test_the_cpu_token_budget_resolves_epochs_into_run_json_and_resumes(tmp_path
     train(config, tmp_path / "run")  # the same command again: the same run, nothing to redo
     with pytest.raises(HPTInputError):
         TrainConfig(cpu_token_budget=0)
+
+
+def test_a_multi_path_corpus_keeps_several_paths_through_training_the_blend_and_the_decision(
+        tmp_path, tiny_backbone, multi_path_task_files):
+    """Issue 25: on data whose documents have several paths, the defaults' parts that assumed one
+    (the blend's classifier, the dev-chosen rule) keep them: the rule chosen on dev can answer
+    several paths, and a two-leaf text gets both."""
+    from hpt_core.decoding import paths_per_document
+    from hpt_core.predict import Predictor
+
+    config = RunConfig(
+        data=DataSpec(**{k: str(v) for k, v in multi_path_task_files.items()}),
+        model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32),
+        train=TrainConfig(epochs=3, batch_size=8, lr=3e-3, new_params_lr=3e-3, seed=0),
+    )
+    metrics = train(config, tmp_path / "run")
+    assert metrics["blend"]["multi_path_documents"] > 0
+    assert set(metrics["decision"]["dev_macro_f1"]) == {"threshold", "path", "top_down"}
+    assert metrics["decision"]["chosen"] in ("threshold", "top_down")  # one best path loses on two-path documents
+    assert metrics["test"]["multi_path"]["n_documents"] > 0
+    predictor = Predictor.from_run(tmp_path / "run")
+    texts = ["goal striker qubit spin", "racket serve laser lens"]
+    decided = predictor.model.hierarchy.multi_hot([p.labels for p in predictor.predict(texts)])
+    assert (paths_per_document(decided, predictor.model.hierarchy) == 2).all()
+
+
+def test_a_run_folder_from_before_the_token_budget_resumes_under_the_same_command(tmp_path, tiny_backbone, task_files):
+    """run.json written before ``cpu_token_budget`` existed has no such key; the small-data recipe
+    now sets it: the same command must still resume that folder, not call it a different run."""
+    from hpt_core.config import train_recipe
+    from hpt_core.training import _check_same_run
+
+    config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
+                       model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32),
+                       train=train_recipe("small-data", epochs=10))
+    old = config.to_dict()
+    del old["train"]["cpu_token_budget"]
+    (tmp_path / "checkpoint").mkdir()
+    (tmp_path / "run.json").write_text(json.dumps(old))
+    _check_same_run(config, tmp_path)  # no error
+    resolved = config.to_dict()
+    resolved["train"]["epochs"] = 3  # what a budgeted run records
+    (tmp_path / "run.json").write_text(json.dumps(resolved))
+    _check_same_run(config, tmp_path)
+    other = config.replace(train=config.train.replace(lr=1e-2))
+    with pytest.raises(HPTInputError, match="different run"):
+        _check_same_run(other, tmp_path)
