@@ -60,10 +60,11 @@ N_FOLDS = 5
 #: L-BFGS's budget per fit: at most ``MAX_ITER`` iterations with a history of ``HISTORY`` pairs.
 #: Why: each iteration costs a few passes over the (V, C) weights and the (N, C) scores, and the
 #: history's 2 × ``HISTORY`` vectors of V × C numbers were most of the fit's memory and time. With
-#: 200 iterations and 20 pairs (before session 8) the channel alone took 462 s on amazon531 (3,538
+#: 200 iterations and 20 pairs (before session 8) the channel alone took 455 s on amazon531 (3,538
 #: documents, 531 labels) and tens of minutes at 3,000 × 298 with other work beside it. Chosen on
 #: the channel's own dev macro-F1 on three corpora (20ng-LR, wos1k, amazon531; docs/benchmarks.md
-#: *Costs*): 50 iterations with 5 pairs scored level with or above the converged fits.
+#: *Real sizes and multi-path data*, ``benchmarks/lexical_fit_budget.py``): 50 iterations with 5
+#: pairs scored level with (wos1k −0.01) or above the longer fits, in 2.4–4.9× less time.
 MAX_ITER = 50
 HISTORY = 5
 MAX_FEATURES = 262_144
