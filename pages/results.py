@@ -90,6 +90,11 @@ def one_run(run_dir: Path) -> None:
         "hierarchy-consistent": [pct(report["consistent"].get(key)) for key, _ in FIGURES],
     })
     st.dataframe(table, hide_index=True)
+    multi = report.get("multi_path")
+    if multi:  # where one best path can never be right: the documents of several paths alone
+        st.caption(f"On the {multi['n_documents']} {split} documents with several paths: micro-F1 "
+                   f"{pct(multi['micro_f1'])}, macro-F1 {pct(multi['macro_f1'])}, hierarchical F1 "
+                   f"{pct(multi['hierarchical_f1'])}.")
 
     left, right = st.columns(2)
     short = "top-down" if zero_shot or rule == "top_down" else "independent" if rule == "threshold" else "best path"

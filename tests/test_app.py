@@ -313,6 +313,23 @@ def test_results_one_run_and_comparison(workspace, trained_run):
     assert by_label(at.metric, "Micro-F1").value == f"{100 * metrics['dev']['micro_f1']:.2f}"
 
 
+def test_results_show_the_multi_path_documents_alone_where_there_are_some(workspace):
+    path = workspace / "runs" / "tiny-hpt" / "metrics.json"
+    original = path.read_text()
+    at = open_page("results")
+    assert not [c for c in at.caption if "documents with several paths" in c.value]  # single-path data: no line
+    metrics = json.loads(original)
+    metrics["test"]["multi_path"] = {"micro_f1": 0.8312, "macro_f1": 0.6827, "hierarchical_f1": 0.8329, "n_documents": 129}
+    try:
+        path.write_text(json.dumps(metrics))
+        at = open_page("results")
+        ok(at, "results")
+        line = next(c.value for c in at.caption if "documents with several paths" in c.value)
+        assert "129 test documents" in line and "83.12" in line and "68.27" in line
+    finally:
+        path.write_text(original)
+
+
 def test_predict_text_and_file(workspace):
     at = open_page("predict")
     at.text_area(key="predict_text").input("the striker scored a penalty goal on the pitch")
