@@ -20,6 +20,12 @@ from typing import Callable
 #: ``detail`` says what was just done ("fit 3 of 9: C = 100").
 StepCallback = Callable[[int, int, str], None]
 
+def no_progress(phase: str) -> StepCallback:
+    """A reporter (``phase`` → ``on_step``) that reports nothing: other processes than the main one,
+    and callers that want no progress."""
+    return lambda done, total, detail: None
+
+
 #: The kind of a phase record in ``progress.json`` (step records have ``"step"``, epochs ``"epoch"``).
 PHASE = "phase"
 

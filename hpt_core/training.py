@@ -33,7 +33,7 @@ from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.metrics import evaluation_report
 from hpt_core.inputs import check_output_path
 from hpt_core.model import HPTModel, build_model
-from hpt_core.phases import StepCallback, phase_record, phase_text
+from hpt_core.phases import StepCallback, no_progress, phase_record, phase_text
 
 logger = logging.getLogger("hpt_core.training")
 
@@ -348,7 +348,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         logger.info("training %s on %d documents (%d dev) with %s, %s", config.model.method, len(train_docs),
                     len(dev_docs), device_name, "bf16 autocast" if accelerator.mixed_precision == "bf16" else "float32")
 
-    reporter = _phase_reporter(run_dir, device_name, on_progress) if main else (lambda phase: None)
+    reporter = _phase_reporter(run_dir, device_name, on_progress) if main else no_progress
     model = build_model(config.model, hierarchy)
     train_lexical, lexical_seconds = None, None
     if config.model.lexical_channel is not None:
@@ -368,12 +368,10 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     blend_encoder = _pretrained_copy(model) if config.model.blend is not None and main else None
     train_counts = label_counts(train_docs, hierarchy)
     tokenising = reporter("tokenising")
-    if tokenising is not None:
-        tokenising(0, 1, f"{len(train_docs):,} training documents")
+    tokenising(0, 1, f"{len(train_docs):,} training documents")
     windows, _, _ = model.tokenize_windows([d.text for d in train_docs])
     lengths = [sum(len(w) for w in doc) for doc in windows]
-    if tokenising is not None:
-        tokenising(1, 1, f"{len(train_docs):,} training documents, {sum(lengths):,} tokens")
+    tokenising(1, 1, f"{len(train_docs):,} training documents, {sum(lengths):,} tokens")
     budgeted = within_cpu_budget(config, sum(lengths), "cuda" if accelerator.device.type == "cuda" else "cpu")
     if budgeted.train.epochs != tc.epochs:
         if main:
@@ -584,8 +582,8 @@ def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_cou
     (:func:`hpt_core.evaluation.choose_decision`). The model folder is saved once, when either
     changed it (or ``save``); from then on it scores and decides by them. ``reporter(phase)`` gives
     the progress callbacks of the final evaluation and the blend's fit (see ``_phase_reporter``)."""
-    reporter = reporter or (lambda phase: None)
-    final = reporter("final evaluation") or (lambda done, total, detail: None)
+    reporter = reporter or no_progress
+    final = reporter("final evaluation")
     scored = len(dev_docs) + len(test_docs or [])  # progress in documents: test is often larger than dev
     out = {}
     final(0, scored, f"scoring dev ({len(dev_docs):,} documents)")
@@ -594,7 +592,7 @@ def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_cou
     if best.config.blend is not None and best.blend is None and blend_encoder is not None:
         dev_scores, out["blend"] = _fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
                                               on_step=reporter("classical blend"))
-        final = reporter("final evaluation") or final  # its clock restarted: the blend's minutes are not scoring's
+        final = reporter("final evaluation")  # its clock restarted: the blend's minutes are not scoring's
         save = save or best.blend is not None
     elif best.blend is not None:  # fitted before (a resumed final step, or a loaded model): say so
         out["blend"] = best.blend.summary()
