@@ -28,7 +28,7 @@ from hpt_core.config import RunConfig  # noqa: E402
 from hpt_core.decoding import DECISIONS  # noqa: E402
 from hpt_core.model import HPTModel  # noqa: E402
 from hpt_core.sentence import FrozenSentenceEncoder  # noqa: E402
-from hpt_core.training import _fit_processes, load_run_data  # noqa: E402
+from hpt_core.training import load_run_data  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -53,8 +53,7 @@ def main(argv=None) -> int:
         started = time.time()
         blend, _ = fit_classical_blend([d.text for d in train], leaf_targets(train, hierarchy)[0], [d.text for d in dev],
                                        gold, dev_scores, hierarchy, encoder, rules=rules,
-                                       embedding_weights=(0.0,) if length == 0 else EMBEDDING_WEIGHTS,
-                                       n_jobs=_fit_processes(len(train)))
+                                       embedding_weights=(0.0,) if length == 0 else EMBEDDING_WEIGHTS)
         print(json.dumps({"encoder": args.encoder, "length": length, "fit_seconds": round(time.time() - started, 1), "C": blend.c,
                           "w": blend.embedding_weight, "alpha": blend.model_weight,
                           "dev_macro_f1_by_alpha": blend.choice["dev_macro_f1_by_model_weight"],

@@ -111,7 +111,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     from hpt_core.methods import resolve_method
     from hpt_core.model import build_model
     from hpt_core.predict import Predictor
-    from hpt_core.training import _fit_processes, _optimizer, _pretrained_copy, _fit_lexical, native_bf16, within_cpu_budget
+    from hpt_core.training import _optimizer, _pretrained_copy, _fit_lexical, native_bf16, within_cpu_budget
 
     out = {"N": n, "C": c, "steps_timed": steps, "phases": {}}
 
@@ -185,7 +185,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     dev_y = h.multi_hot([d.labels for d in dev])
     started = time.perf_counter()
     fitted = fit_classical_blend([d.text for d in train], path_ends(train, h), [d.text for d in dev], dev_y, dev_scores,
-                                 h, blend_encoder, rules=candidate_decisions(dev_y, h), n_jobs=_fit_processes(n))
+                                 h, blend_encoder, rules=candidate_decisions(dev_y, h))
     record("blend fit", time.perf_counter() - started)
     if fitted is not None:
         model.blend = fitted[0]

@@ -34,11 +34,11 @@ def main(argv=None) -> int:
     gold = {s: hierarchy.multi_hot([d.labels for d in v]) for s, v in docs.items()}
     print(f"{int((gold['train'].sum(0) == 0).sum())} of {len(hierarchy.labels)} labels have no training document")
     groups = np.asarray(hierarchy.depths) - 1
-    seen_only = lexical._fit_linear
+    seen_only = lexical._fit
     try:
         for name in ("every label", "seen labels"):
             # before: the same fit with every label's weights fitted (``active`` ignored)
-            lexical._fit_linear = seen_only if name == "seen labels" else (
+            lexical._fit = seen_only if name == "seen labels" else (
                 lambda *a, active=None, **k: seen_only(*a, **k))
             started = time.time()
             channel, _ = lexical.fit_lexical_channel(texts["train"], gold["train"], groups, texts["dev"], gold["dev"])
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
                 figures.append(f"{split} {100 * micro_f1(gold[split], decided):.2f} / {100 * macro_f1(gold[split], decided):.2f}")
             print(f"weights for {name}: C = {channel.c:g}, {', '.join(figures)}, fit {seconds:.0f} s (one fit each, in this order)")
     finally:
-        lexical._fit_linear = seen_only
+        lexical._fit = seen_only
     return 0
 
 

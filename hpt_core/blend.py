@@ -17,8 +17,10 @@ What it is (``HPTConfig.blend``: ``"classical"``; ``None``, the paper, leaves it
   children it has: its deepest label on single-path data); a document with k paths is k rows of
   weight 1/k, so its target is spread evenly over its paths instead of keeping one and teaching the
   others as wrong (multi-path corpora: RCV1, NYT, Amazon-531); ``C`` and ``w`` chosen by its own dev
-  macro-F1, on the grids of the baseline — one path over C per w, each fit warm-started from the
-  last (twelve cold fits took 7 of the blend's 8 minutes on Amazon-531);
+  macro-F1, on the grids of the baseline (less C = 1) — one path over C per w, each fit
+  warm-started from the last, by the bounded L-BFGS of ``hpt_core.linear_fit`` on the training
+  device (scikit-learn's lbfgs took 377 s on Amazon-531's grid, this 46 s, with dev macro-F1
+  level or higher on three corpora: ``benchmarks/blend_fit_budget.py``);
 * a label's classical probability ``q`` is the summed probability of the classes at or below it
   (a parent is as likely as its subtree);
 * the blended score of a label is ``logit(α · sigmoid(s) + (1 − α) · q)`` where ``s`` is the
@@ -43,6 +45,7 @@ import numpy as np
 import torch
 
 from hpt_core.errors import HPTInputError
+from hpt_core.linear_fit import SparseRows, fit_linear, linear_scores
 from hpt_core.phases import StepCallback
 from hpt_core.sentence import FrozenSentenceEncoder
 
@@ -51,13 +54,26 @@ BLEND_WEIGHTS = "blend.safetensors"
 BLEND_ENCODER = "blend_encoder.safetensors"
 #: Values of ``HPTConfig.blend`` (besides ``None``).
 BLEND_KINDS = ("classical",)
-#: The classical classifier's grids (those of benchmarks/classical_baseline.py's tfidf+embeddings row).
-C_GRID = (1.0, 10.0, 100.0, 1000.0)
+#: The classical classifier's grids (those of benchmarks/classical_baseline.py's tfidf+embeddings
+#: row, less C = 1, never chosen on dev: docs/benchmarks.md, ``benchmarks/blend_fit_budget.py``).
+C_GRID = (10.0, 100.0, 1000.0)
 EMBEDDING_WEIGHTS = (0.5, 1.0, 2.0)
 #: Weights of the model's probability tried on dev (the classical one gets the rest).
 MODEL_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 MAX_FEATURES = 262_144
-MAX_WEIGHTS = 20_000_000
+#: At most this many TF-IDF weights (columns × classes). Why: L-BFGS's own vector work (a dozen
+#: passes over every weight an iteration) was most of a fit's time, and it grows with columns ×
+#: classes; 4 M keeps 20ng's and wos1k's vocabularies whole and cuts Amazon-531's 354 classes to
+#: 11,299 columns, with dev macro-F1 level or higher (``benchmarks/blend_fit_budget.py``).
+MAX_WEIGHTS = 4_000_000
+#: L-BFGS's budget per fit of the classifier (``hpt_core.linear_fit``): at most ``MAX_ITER``
+#: iterations with ``HISTORY`` pairs. Why bounded: a fit's cost is then its iterations times one
+#: pass over the features, whatever the corpus. Chosen on the classifier's own dev macro-F1 on
+#: 20ng-LR, wos1k and Amazon-531 (docs/benchmarks.md): 50 iterations scored level with or above
+#: scikit-learn's lbfgs run to convergence (up to 2,000 iterations; 31–42 of 1.3 s each per C on
+#: Amazon-531), 30 lost 0.07 on 20ng-LR.
+MAX_ITER = 50
+HISTORY = 5
 #: Tokens of each text the frozen encoder reads (the TF-IDF part reads all of it). Chosen on dev
 #: against the baseline's 256: the blend's dev macro-F1 was higher or equal with 128 on 20ng
 #: (84.52 against 83.40), wos1k (dev keeps no blend either way) and low-resource seed 1 (84.37
@@ -195,14 +211,19 @@ class ClassicalBlend:
 
     def probabilities_of(self, tfidf, embeddings: np.ndarray) -> np.ndarray:
         """The same from features: TF-IDF rows (N, V) scipy CSR and embeddings (N, d)."""
+        class_p = self.class_probabilities_of(tfidf, embeddings)
+        return np.asarray(self._to_labels.T @ class_p.T).T.astype(np.float32)
+
+    def class_probabilities_of(self, tfidf, embeddings: np.ndarray) -> np.ndarray:
+        """The classifier's softmax (N, K) over its classes (``classes``) from TF-IDF rows (N, V)
+        scipy CSR and embeddings (N, d)."""
         weight = self.weight.numpy()
         v = len(self.vocabulary)
         logits = np.asarray(tfidf @ weight[:, :v].T) + self.embedding_weight * (embeddings @ weight[:, v:].T) \
             + self.bias.numpy()
         logits -= logits.max(axis=1, keepdims=True)
         class_p = np.exp(logits)
-        class_p /= class_p.sum(axis=1, keepdims=True)
-        return np.asarray(self._to_labels.T @ class_p.T).T.astype(np.float32)
+        return class_p / class_p.sum(axis=1, keepdims=True)
 
     def scores(self, model_scores, texts: list[str], progress: bool = False) -> torch.Tensor:
         """Blended scores (N, C) float32 on the CPU of the model's scores (N, C) for ``texts``."""
@@ -269,116 +290,135 @@ class ClassicalBlend:
         return blend
 
 
-def _c_path(features, targets, dev_features, dev_y, hierarchy, c_grid, sample_weight=None):
+def fit_vectorizer(texts: list[str], n_classes: int):
+    """The classifier's TF-IDF fitted on ``texts``: at most ``MAX_WEIGHTS // n_classes`` columns
+    (between 1,000 and ``MAX_FEATURES``). Returns the vectorizer and the rows (N, V) scipy CSR."""
+    from hpt_core.lexical import _vectorizer
+
+    max_features = max(1_000, min(MAX_FEATURES, MAX_WEIGHTS // n_classes))
+    vectorizer = _vectorizer(max_features=max_features)
+    try:
+        return vectorizer, vectorizer.fit_transform(texts)
+    except ValueError:  # every term occurs once: too little text for min_df=2
+        vectorizer = _vectorizer(max_features=max_features)
+        vectorizer.min_df = 1
+        return vectorizer, vectorizer.fit_transform(texts)
+
+
+def _fit_classifier(features: SparseRows, dense: torch.Tensor, class_index: torch.Tensor, sample_weight: torch.Tensor,
+                    n_classes: int, c: float, init: tuple | None) -> tuple:
+    """One multinomial logistic regression at inverse L2 strength ``c``: the weighted mean cross
+    entropy of softmax(X W + E W_e + b) + (||W||² + ||W_e||²) / (2 C n) (scikit-learn's objective
+    for n documents, whose weights sum to n), by L-BFGS bounded at ``MAX_ITER`` iterations.
+
+    features (R, V), dense (R, d), class_index (R,) long, sample_weight (R,) -> (weight (V, K),
+    dense weight (d, K), bias (K,), iterations)
+    """
+    import torch.nn.functional as F
+
+    n_documents = float(sample_weight.sum())
+
+    def loss(scores: torch.Tensor) -> torch.Tensor:
+        return (F.cross_entropy(scores, class_index, reduction="none") * sample_weight).sum() / n_documents
+
+    return fit_linear(features, dense, loss, n_classes, c, n_samples=n_documents, init=init,
+                      max_iter=MAX_ITER, history=HISTORY)
+
+
+def _c_path(features: SparseRows, dense: torch.Tensor, class_index, sample_weight, n_classes: int,
+            dev_features: SparseRows, dev_dense: torch.Tensor, dev_y, hierarchy, classes: list[str], c_grid,
+            init: tuple | None = None):
     """Fit the classifier at each inverse L2 strength of ``c_grid`` in increasing order, each fit
-    starting from the last (the optimum moves little from one C to the next, so the later fits
-    take a fraction of the iterations of a cold start: on Amazon-531 the twelve cold fits were 7
-    of the blend's 8 minutes). Returns the dev macro-F1 at each C and the best fit (ties: the
-    smaller C). scikit-learn's warnings (few documents per class, no convergence in 2,000
-    iterations) are silenced: the grid would repeat each into the run's log; whether the chosen
-    fit converged is kept in the blend's ``choice``."""
-    import copy
-    import warnings
-
-    from sklearn.linear_model import LogisticRegression
-
+    starting from the last (the optimum moves little from one C to the next). Returns the dev
+    macro-F1 at each C, the best fit (ties: the smaller C) and the first fit (the next path's start)."""
     from hpt_core.metrics import macro_f1
 
-    model, figures, best = LogisticRegression(max_iter=2000, warm_start=True), [], None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for c in sorted(c_grid):
-            model.set_params(C=c).fit(features, targets, sample_weight=sample_weight)
-            predicted = model.predict(dev_features)
-            figures.append(macro_f1(dev_y, hierarchy.multi_hot([[] if label == NO_LABEL else [label] for label in predicted])))
-            if best is None or figures[-1] > best[0]:
-                best = (figures[-1], copy.deepcopy(model))
-    return figures, best[1]
-
-
-def _features(tfidf, embedded: np.ndarray, w: float):
-    from scipy import sparse
-
-    return sparse.hstack([tfidf, sparse.csr_matrix(embedded * w)], format="csr")
+    figures, best, fitted, first = [], None, init, None
+    for c in sorted(c_grid):
+        fitted = _fit_classifier(features, dense, class_index, sample_weight, n_classes, c, fitted)
+        first = first or fitted
+        with torch.no_grad():
+            predicted = linear_scores(dev_features, dev_dense, *fitted[:3]).argmax(1).cpu().numpy()
+        figures.append(macro_f1(dev_y, hierarchy.multi_hot([[] if classes[k] == NO_LABEL else [classes[k]]
+                                                              for k in predicted])))
+        if best is None or figures[-1] > best[0]:
+            best = (figures[-1], fitted)
+    return figures, best[1], first
 
 
 def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: list[str],
                         dev_y: np.ndarray, dev_model_scores: np.ndarray, hierarchy, sentence: FrozenSentenceEncoder,
                         rules=("threshold", "path"), c_grid=C_GRID, embedding_weights=EMBEDDING_WEIGHTS,
-                        model_weights=MODEL_WEIGHTS, n_jobs: int = 1,
-                        on_step: StepCallback | None = None) -> tuple[ClassicalBlend, np.ndarray] | None:
+                        model_weights=MODEL_WEIGHTS, on_step: StepCallback | None = None,
+                        device="cpu") -> tuple[ClassicalBlend, np.ndarray] | None:
     """Fit the classical classifier on the training texts, choose its C and w by its dev macro-F1,
     then α by the dev macro-F1 of the blend with the model's dev scores (N, C), the best of ``rules``.
 
     ``train_targets``: each document's path ends (a list of labels, :func:`path_ends`; several on
     multi-path data, each a row of weight 1/k), or one label (:func:`leaf_targets`); unlabelled
     documents (``None`` or ``[]``) form a "no label" class. ``on_step(done, total, detail)`` after
-    each of the grid's fits and the final one.
+    the embeddings and after each w's path over C. ``device``: where the fits run (the training
+    device: a GPU when there is one); the blend returned is on the CPU.
 
     Returns the blend and its classical dev probabilities (M, C) (the caller blends its dev scores
     without embedding dev again), or ``None`` when the training set has fewer than two distinct
-    targets (no classifier to fit). Deterministic: every process would fit the same. Only the chosen
-    grid point's weights are kept (the grid's fits return their dev figure alone).
+    targets (no classifier to fit). Deterministic on a given device. Only the chosen grid point's
+    weights are kept.
     """
-    from joblib import Parallel, delayed
-
     from hpt_core.decoding import decide
-    from hpt_core.lexical import _vectorizer
     from hpt_core.metrics import macro_f1
 
     ends = [[] if t is None else [t] if isinstance(t, str) else list(t) for t in train_targets]
     rows = np.asarray([i for i, labels in enumerate(ends) for _ in (labels or [None])], dtype=np.int64)
     targets = [label for labels in ends for label in (labels or [NO_LABEL])]
     # a document of k paths is k rows of weight 1/k: its target spread evenly over its paths
-    weights = np.asarray([1.0 / max(len(labels), 1) for labels in ends for _ in (labels or [None])])
-    single_path = bool(np.all(weights == 1.0))
-    weights = None if single_path else weights  # single-path data: exactly the fit of before
-
-    def training_rows(matrix):
-        return matrix if single_path else matrix[rows]
+    weights = np.asarray([1.0 / max(len(labels), 1) for labels in ends for _ in (labels or [None])], dtype=np.float32)
 
     texts = list(train_texts)
-    if len(set(targets)) < 2:
+    classes = sorted(set(targets))  # "no label" ("\x00…") first, as scikit-learn ordered them
+    if len(classes) < 2:
         return None
-    n_classes = len(set(targets))
-    max_features = max(1_000, min(MAX_FEATURES, MAX_WEIGHTS // n_classes))
-    vectorizer = _vectorizer(max_features=max_features)
-    try:
-        tfidf = vectorizer.fit_transform(texts)
-    except ValueError:  # every term occurs once: too little text for min_df=2
-        vectorizer = _vectorizer(max_features=max_features)
-        vectorizer.min_df = 1
-        tfidf = vectorizer.fit_transform(texts)
+    device = torch.device(device)
+    vectorizer, tfidf = fit_vectorizer(texts, len(classes))
     dev_tfidf = vectorizer.transform(list(dev_texts))
     c_grid = sorted(float(c) for c in c_grid)
-    grid = [(c, float(w)) for w in embedding_weights for c in c_grid]
-    total = len(embedding_weights)
+    total = 1 + len(embedding_weights)
     report = on_step or (lambda done, total, detail: None)
     report(0, total, f"embedding {len(texts):,} training and {len(dev_texts):,} dev texts with the frozen encoder")
     embedded, dev_embedded = _embed(sentence, texts), _embed(sentence, list(dev_texts))
-    # one job per w: its feature matrices (training rows repeated for documents of several paths)
-    # and its path over C, each fit warm-started from the last
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_c_path)(training_rows(_features(tfidf, embedded, float(w))), targets,
-                         _features(dev_tfidf, dev_embedded, float(w)), dev_y, hierarchy, c_grid, weights)
-        for w in embedding_weights)
-    figures, models = [], []
-    for k, (path_figures, path_best) in enumerate(jobs, start=1):
+    report(1, total, f"{tfidf.shape[1]:,} TF-IDF features + {embedded.shape[1]} embedding dimensions, "
+                     f"{len(classes):,} classes")
+    features = SparseRows(tfidf[rows], device)  # the training rows, repeated for documents of several paths
+    dense = torch.from_numpy(np.ascontiguousarray(embedded[rows])).to(device)
+    dev_features = SparseRows(dev_tfidf, device)
+    dev_dense = torch.from_numpy(dev_embedded).to(device)
+    index_of = {label: k for k, label in enumerate(classes)}
+    class_index = torch.as_tensor([index_of[label] for label in targets], dtype=torch.long, device=device)
+    sample_weight = torch.from_numpy(weights).to(device)
+
+    grid, figures, models, start, last_w = [], [], [], None, None
+    for k, w in enumerate(float(w) for w in embedding_weights):
+        if start is not None and w > 0:  # the last path's first fit, its embedding weights rescaled to this w
+            start = (start[0], start[1] * (last_w / w), start[2])
+        path_figures, path_best, first = _c_path(features, dense * w, class_index, sample_weight, len(classes),
+                                                 dev_features, dev_dense * w, dev_y, hierarchy, classes, c_grid,
+                                                 start if w > 0 else None)
+        grid += [(c, w) for c in c_grid]
         figures += path_figures
         models.append(path_best)
-        report(k, total, f"w = {float(embedding_weights[k - 1]):g}: {len(c_grid)} values of C fitted")
+        report(2 + k, total, f"w = {w:g}: {len(c_grid)} values of C fitted")
+        if w > 0:
+            start, last_w = first, w
     by_grid = {f"C={c!r},w={w!r}": round(f, 4) for (c, w), f in zip(grid, figures)}
     # ties keep the earlier grid point: the smaller w, then the smaller C
     best = int(np.argmax(figures))
     c, w = grid[best]
-    model = models[best // len(c_grid)]
-    weight, bias = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
-    if weight.shape[0] == 1:  # two classes: scikit-learn keeps one row; softmax over [0, row] is the same model
-        weight, bias = np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias]).astype(np.float32)
+    sparse_weight, dense_weight, bias, iterations = models[best // len(c_grid)]
+    weight = torch.cat([sparse_weight.T, dense_weight.T], dim=1).float().cpu().contiguous()  # (K, V + d)
     vocabulary = [term for term, _ in sorted(vectorizer.vocabulary_.items(), key=lambda item: item[1])]
     blend = ClassicalBlend(vocabulary=vocabulary, idf=torch.as_tensor(vectorizer.idf_, dtype=torch.float32),
-                           weight=torch.from_numpy(np.ascontiguousarray(weight)), bias=torch.from_numpy(bias),
-                           classes=[-1 if label == NO_LABEL else hierarchy.label_to_index[label] for label in model.classes_],
+                           weight=weight, bias=bias.float().cpu().contiguous(),
+                           classes=[-1 if label == NO_LABEL else hierarchy.label_to_index[label] for label in classes],
                            c=c, embedding_weight=w, model_weight=1.0, sentence=sentence, hierarchy=hierarchy)
     dev_q = blend.probabilities_of(dev_tfidf, dev_embedded)
     by_weight = {}
@@ -389,5 +429,5 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     blend.choice = {"dev_macro_f1_classical_by_C_w": by_grid, "dev_macro_f1_by_model_weight": by_weight,
                     "train_documents": len(texts), "unlabelled_train_documents": targets.count(NO_LABEL),
                     "multi_path_train_documents": sum(1 for labels in ends if len(labels) > 1),
-                    "converged": bool(np.all(np.asarray(model.n_iter_) < 2000))}
+                    "iterations": iterations, "converged": iterations < MAX_ITER}
     return blend, dev_q

@@ -9,8 +9,8 @@ What it is (``HPTConfig.lexical_channel``: ``"tfidf"``, ``"tfidf+sentence"``; ``
 leaves it out):
 
 * TF-IDF over word unigrams and bigrams of the whole text (``sublinear_tf``, ``min_df=2``, at most
-  ``max_features`` columns: 262,144, fewer for very large label sets so the weights stay under
-  20 M numbers), fitted on the training texts;
+  ``max_features`` columns: 262,144, fewer for large label sets so the weights stay under
+  ``MAX_WEIGHTS``, 4 M numbers), fitted on the training texts;
 * with ``"tfidf+sentence"`` (an option; measured below the TF-IDF channel on 20ng dev, see
   docs/benchmarks.md), also the sentence embedding of the text's
   first ``max_length`` tokens by a *frozen copy of the pretrained backbone*
@@ -21,7 +21,8 @@ leaves it out):
   the backbone's size) in the model folder;
 * one linear scorer per label, trained with HPT's own loss — the zero-bounded multi-label cross
   entropy per depth (eq. 10), so its scores share HPT's decision rule (score > 0) — plus an L2
-  penalty ``||W||² / (2·C·N)`` (scikit-learn's ``C`` convention), to convergence with L-BFGS;
+  penalty ``||W||² / (2·C·N)`` (scikit-learn's ``C`` convention), by L-BFGS bounded at ``MAX_ITER``
+  iterations (``hpt_core.linear_fit``, shared with the classical blend);
   ``C`` is chosen from ``C_GRID`` by the channel's own dev macro-F1. The grid stops at 1000: the
   scores are added to the model's, and weaker penalties (10⁴, 10⁵) make them confidently wrong
   often enough to drown the model (measured on 20ng and wos1k dev, docs/benchmarks.md);
@@ -47,6 +48,7 @@ import numpy as np
 import torch
 
 from hpt_core.errors import HPTInputError
+from hpt_core.linear_fit import SparseRows, fit_linear, linear_scores
 from hpt_core.losses import zmlce_loss
 from hpt_core.phases import StepCallback
 from hpt_core.sentence import SENTENCE_WEIGHTS, FrozenSentenceEncoder
@@ -64,11 +66,16 @@ N_FOLDS = 5
 #: documents, 531 labels) and tens of minutes at 3,000 × 298 with other work beside it. Chosen on
 #: the channel's own dev macro-F1 on three corpora (20ng-LR, wos1k, amazon531; docs/benchmarks.md
 #: *Real sizes and multi-path data*, ``benchmarks/lexical_fit_budget.py``): 50 iterations with 5
-#: pairs scored level with (wos1k −0.01) or above the longer fits, in 2.4–4.9× less time.
-MAX_ITER = 50
+#: pairs scored level with (wos1k −0.01) or above the longer fits (session 8); 30 with the weight
+#: bound below, level or above again (session 9: 44.14 / 4.18 / 22.27 against 43.77 / 4.18 / 21.63).
+MAX_ITER = 30
 HISTORY = 5
 MAX_FEATURES = 262_144
-MAX_WEIGHTS = 20_000_000
+#: At most this many TF-IDF weights (columns × labels): the columns are ``MAX_WEIGHTS // labels``,
+#: between 1,000 and ``MAX_FEATURES``. Why: L-BFGS's vector work grows with the weights; 4 M keeps
+#: 20ng-LR's (43,930 columns) and wos1k's (18,594) vocabularies whole and gives Amazon-531's 531
+#: labels 7,532 columns — its dev macro-F1 rose (21.63 → 22.79 at 50 iterations) in 41 % less time.
+MAX_WEIGHTS = 4_000_000
 #: Values of ``HPTConfig.lexical_channel`` (besides ``None``).
 CHANNEL_KINDS = ("tfidf", "tfidf+sentence")
 
@@ -80,71 +87,26 @@ def _vectorizer(vocabulary: dict[str, int] | None = None, max_features: int | No
                            max_features=max_features, vocabulary=vocabulary, dtype=np.float32)
 
 
-def _to_torch(matrix) -> torch.Tensor:
-    """A scipy sparse matrix (N, V) as a torch sparse COO tensor."""
-    coo = matrix.tocoo()
-    index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data.astype(np.float32)), coo.shape,
-                                   check_invariants=False).coalesce()
+def _fit(features: SparseRows, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
+         n_groups: int, c: float, init: tuple | None = None, max_iter: int | None = None,
+         active: torch.Tensor | None = None) -> tuple:
+    """Fit the channel's linear scorer at inverse L2 strength ``c`` (``linear_fit.fit_linear``):
+    mean ZMLCE of the scores per depth group (HPT's loss, eq. 10) + (||W||² + ||W_e||²) / (2 C N),
+    with L-BFGS bounded by ``MAX_ITER`` / ``HISTORY``.
 
+    features (N, V), dense (N, d) or None, targets (N, C) {0,1}, groups (C,), active (C,) bool or
+    None -> (weight (V, C), dense weight (d, C) or None, bias (C,))
 
-def _linear_scores(features: torch.Tensor, dense: torch.Tensor | None, weight: torch.Tensor,
-                   dense_weight: torch.Tensor | None, bias: torch.Tensor) -> torch.Tensor:
-    """X W + E W_e + b: features (N, V) sparse, dense (N, d) or None -> (N, C)."""
-    scores = torch.sparse.mm(features, weight) + bias
-    return scores if dense is None else scores + dense @ dense_weight
-
-
-def _fit_linear(features: torch.Tensor, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
-                n_groups: int, c: float, init: tuple | None = None, max_iter: int = MAX_ITER,
-                active: torch.Tensor | None = None) -> tuple:
-    """Minimise mean ZMLCE(X W + E W_e + b) + (||W||² + ||W_e||²) / (2 C N) with L-BFGS.
-
-    features (N, V) sparse, dense (N, d) or None, targets (N, C) {0,1}, groups (C,), active (C,)
-    bool or None -> (weight (V, C), dense weight (d, C) or None, bias (C,))
-
-    ``active``: the labels whose weights are fitted; the others keep zero weights and a bias alone.
-    Why: a label no training document has gives its weights nothing to learn but "not this label",
-    which its bias says already; yet with thousands of labels, most of them unseen in a small
-    corpus, those columns were most of L-BFGS's parameters, its memory (a history of 20 pairs of
-    vectors of them all) and its time. ``None`` (or every label active) fits all, as before.
+    ``active``: the labels whose weights are fitted (those a training document has); the others
+    keep zero weights and a bias alone.
     """
-    n, v = features.shape
-    c_out = targets.shape[1]
-    columns = None if active is None or bool(active.all()) else torch.nonzero(active).flatten()
-    if init is None:
-        init = (torch.zeros(v, c_out), None if dense is None else torch.zeros(dense.shape[1], c_out), torch.zeros(c_out))
-    if columns is not None:  # the active columns of a full-size start
-        init = (init[0][:, columns], None if init[1] is None else init[1][:, columns], init[2])
-    params = [None if t is None else t.clone().requires_grad_(True) for t in init]
-    weight, dense_weight, bias = params
-    optimizer = torch.optim.LBFGS([p for p in params if p is not None], lr=1.0, max_iter=max_iter,
-                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9,
-                                  history_size=HISTORY)
-    penalty = 1.0 / (2.0 * c * max(n, 1))
-
-    def scores_of() -> torch.Tensor:
-        if columns is None:
-            return _linear_scores(features, dense, weight, dense_weight, bias)
-        partial = torch.sparse.mm(features, weight)  # (N, active)
-        if dense is not None:
-            partial = partial + dense @ dense_weight
-        return bias.expand(n, c_out).index_add(1, columns, partial)  # inactive labels: the bias alone
-
-    def closure():
-        optimizer.zero_grad()
-        norm = weight.pow(2).sum() + (0.0 if dense_weight is None else dense_weight.pow(2).sum())
-        loss = zmlce_loss(scores_of(), targets, groups, n_groups) + penalty * norm
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    weight, dense_weight, bias = (None if p is None else p.detach() for p in params)
-    if columns is not None:  # back to full size, zeros for the inactive labels
-        weight = torch.zeros(v, c_out).index_copy_(1, columns, weight)
-        if dense_weight is not None:
-            dense_weight = torch.zeros(dense_weight.shape[0], c_out).index_copy_(1, columns, dense_weight)
-    return weight, dense_weight, bias
+    targets = targets.to(features.device)
+    groups = groups.to(features.device)
+    weight, dense_weight, bias, _ = fit_linear(
+        features, dense, lambda scores: zmlce_loss(scores, targets, groups, n_groups), targets.shape[1], c,
+        n_samples=features.shape[0], init=init, max_iter=MAX_ITER if max_iter is None else max_iter,
+        history=HISTORY, active=active)
+    return weight.cpu(), None if dense_weight is None else dense_weight.cpu(), bias.cpu()
 
 
 @dataclass
@@ -194,8 +156,8 @@ class LexicalChannel:
         remembered = self._remembered
         if remembered is not None and remembered[0] == texts:
             return remembered[1].clone()
-        return _linear_scores(_to_torch(self.features(list(texts))), self.embeddings(list(texts), bf16, progress),
-                              self.weight, self.sentence_weight, self.bias)
+        return linear_scores(SparseRows(self.features(list(texts))), self.embeddings(list(texts), bf16, progress),
+                             self.weight, self.sentence_weight, self.bias)
 
     def remember(self, texts: list[str], scores: torch.Tensor) -> None:
         """Answer ``scores(texts)`` for exactly these texts with ``scores`` (N, C) from now on: the
@@ -274,16 +236,28 @@ class LexicalChannel:
         return channel
 
 
+def _scores_on_cpu(features: SparseRows, dense: torch.Tensor | None, weight: torch.Tensor,
+                   dense_weight: torch.Tensor | None, bias: torch.Tensor) -> torch.Tensor:
+    """The fitted scorer's scores (N, C) on the CPU, computed where ``features`` live."""
+    device = features.device
+    with torch.no_grad():
+        return linear_scores(features, dense, weight.to(device), None if dense_weight is None else dense_weight.to(device),
+                             bias.to(device)).cpu()
+
+
 def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarray, dev_texts: list[str],
                         dev_targets: np.ndarray, c_grid=C_GRID, max_features: int | None = None,
                         n_folds: int = N_FOLDS, seed: int = 0, sentence: FrozenSentenceEncoder | None = None,
-                        bf16: bool = False, on_step: StepCallback | None = None) -> tuple[LexicalChannel, torch.Tensor]:
+                        bf16: bool = False, on_step: StepCallback | None = None,
+                        device="cpu") -> tuple[LexicalChannel, torch.Tensor]:
     """Fit the channel on the training texts (C chosen on dev) and the out-of-fold training scores.
 
     targets (N, C) and dev_targets (M, C) multi-hot; groups (C,) the depth group (0-based) of each
     label — each group is one ZMLCE term, as in HPT's loss. ``sentence``: add the sentence features
     of this frozen encoder (``bf16``: embed under bfloat16 autocast). ``on_step(done, total, detail)``
     is called after each of the ``len(c_grid) + n_folds`` fits (and once with 0 before the first).
+    ``device``: where the fits run (the training device: a GPU when there is one); the channel
+    returned is on the CPU either way.
 
     Returns the channel and the out-of-fold scores (N, C): document i's scores from a channel with
     the chosen C fitted on the folds without i (one fold per document, drawn with ``seed``).
@@ -301,15 +275,15 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
         vectorizer.min_df = 1
         train_features = vectorizer.fit_transform(list(texts))
     vocabulary = [term for term, _ in sorted(vectorizer.vocabulary_.items(), key=lambda item: item[1])]
-    x = _to_torch(train_features)
+    x = SparseRows(train_features, device)
     y = torch.as_tensor(targets, dtype=torch.float32)
     group_index = torch.as_tensor(groups, dtype=torch.long)
     n_groups = int(group_index.max()) + 1 if len(group_index) else 1
-    x_dev = _to_torch(vectorizer.transform(list(dev_texts)))
+    x_dev = SparseRows(vectorizer.transform(list(dev_texts)), device)
     e = e_dev = None
     if sentence is not None:
-        e = torch.from_numpy(sentence.embed(list(texts), bf16=bf16))
-        e_dev = torch.from_numpy(sentence.embed(list(dev_texts), bf16=bf16))
+        e = torch.from_numpy(sentence.embed(list(texts), bf16=bf16)).to(device)
+        e_dev = torch.from_numpy(sentence.embed(list(dev_texts), bf16=bf16)).to(device)
 
     best, by_c, fitted = None, {}, None
     dev_y = torch.as_tensor(dev_targets, dtype=torch.float32)
@@ -319,9 +293,9 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     report = on_step or (lambda done, total, detail: None)
     report(0, total, f"{len(vocabulary):,} TF-IDF features × {int(seen.sum()):,} labels, {total} fits")
     for k, c in enumerate(sorted(float(c) for c in c_grid), start=1):  # increasing C: each fit starts from the last
-        fitted = _fit_linear(x, e, y, group_index, n_groups, c, init=fitted, active=seen)
+        fitted = _fit(x, e, y, group_index, n_groups, c, init=fitted, active=seen)
         report(k, total, f"fit {k} of {total}: C = {c:g}")
-        dev_scores = _linear_scores(x_dev, e_dev, *fitted[:2], fitted[2])
+        dev_scores = _scores_on_cpu(x_dev, e_dev, *fitted)
         score = macro_f1(dev_targets, (dev_scores.numpy() > 0).astype(np.int8))
         by_c[repr(c)] = {"dev_macro_f1": round(score, 4),
                          "dev_loss": round(float(zmlce_loss(dev_scores, dev_y, group_index, n_groups)), 4)}
@@ -332,23 +306,23 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
                              weight=weight, bias=bias, c=c, dev_by_c=by_c, sentence_weight=dense_weight,
                              sentence=sentence)
     # the dev scores are known: training's dev evaluations need not embed (or vectorise) dev again
-    channel.remember(dev_texts, _linear_scores(x_dev, e_dev, weight, dense_weight, bias))
+    channel.remember(dev_texts, _scores_on_cpu(x_dev, e_dev, weight, dense_weight, bias))
     done = len(c_grid)
 
     def fold_done(k: int) -> None:
         report(done + k, total, f"fit {done + k} of {total}: out-of-fold scores, fold {k} of {n_folds}")
 
-    return channel, _out_of_fold_scores(train_features, e, y, group_index, n_groups, c, n_folds, seed, best[2], seen,
+    return channel, _out_of_fold_scores(x, e, y, group_index, n_groups, c, n_folds, seed, best[2], seen,
                                         on_fold=fold_done)
 
 
-def _out_of_fold_scores(features, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
+def _out_of_fold_scores(features: SparseRows, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
                         n_groups: int, c: float, n_folds: int, seed: int, init,
                         active: torch.Tensor | None = None, on_fold=None) -> torch.Tensor:
     """Scores (N, C) of each training document from a channel fitted without its fold.
 
     The vocabulary and idf stay those of the whole training set (they use no labels), and so do the
-    labels whose weights are fitted (``active``, see ``_fit_linear``). ``on_fold(k)`` after fold k."""
+    labels whose weights are fitted (``active``, see ``_fit``). ``on_fold(k)`` after fold k."""
     n = features.shape[0]
     n_folds = max(2, min(n_folds, n))
     fold = np.random.default_rng(seed).permutation(n) % n_folds
@@ -356,10 +330,10 @@ def _out_of_fold_scores(features, dense: torch.Tensor | None, targets: torch.Ten
     for k in range(n_folds):
         held = torch.from_numpy(np.flatnonzero(fold == k))
         kept = torch.from_numpy(np.flatnonzero(fold != k))
-        part = (lambda rows: None if dense is None else dense[rows])
-        fitted = _fit_linear(_to_torch(features[kept.numpy()]), part(kept), targets[kept], groups, n_groups, c, init=init,
-                             active=active)
-        scores[held] = _linear_scores(_to_torch(features[held.numpy()]), part(held), *fitted[:2], fitted[2])
+        part = (lambda rows: None if dense is None else dense[rows.to(dense.device)])
+        fitted = _fit(features.rows(kept.numpy()), part(kept), targets[kept], groups, n_groups, c, init=init,
+                      active=active)
+        scores[held] = _scores_on_cpu(features.rows(held.numpy()), part(held), *fitted)
         if on_fold is not None:
             on_fold(k + 1)
     return scores

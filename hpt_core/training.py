@@ -128,7 +128,7 @@ def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Doc
     return fit_lexical_channel([d.text for d in train_docs], hierarchy.multi_hot([d.labels for d in train_docs]), groups,
                                [d.text for d in dev_docs], hierarchy.multi_hot([d.labels for d in dev_docs]), seed=seed,
                                sentence=sentence, bf16=bf16, n_folds=N_FOLDS if n_folds is None else n_folds,
-                               on_step=on_step)
+                               on_step=on_step, device=device)
 
 
 def _phase_reporter(run_dir: Path, device_name: str, on_progress):
@@ -529,15 +529,6 @@ def _pretrained_copy(model: HPTModel):
     return FrozenSentenceEncoder.copy_of(encoder, model.tokenizer, encoder_max_length(encoder)).to("cpu")
 
 
-def _fit_processes(n_documents: int) -> int:
-    """Processes for the blend's grid of fits: one for small sets (starting workers costs more than
-    the fits), else one per usable core, at most 4 (each holds its own copy of the features)."""
-    if n_documents < 300:
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(4, cores))
-
-
 def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
                on_step: StepCallback | None = None) -> tuple[np.ndarray, dict]:
     """Fit ``best``'s classical blend (``hpt_core.blend``) and return the blended dev scores (M, C)
@@ -547,13 +538,14 @@ def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_en
     from hpt_core.blend import blended_scores, fit_classical_blend, path_ends
 
     started = time.time()
+    device = next(best.parameters()).device  # the fits run where the model trained: a GPU when there is one
     try:
         targets = path_ends(train_docs, best.hierarchy)
         multi_path = sum(1 for ends in targets if len(ends) > 1)
         rules = candidate_decisions(dev_y, best.hierarchy) if best.config.decision == "auto" else (best.config.decision,)
         fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
-                                     best.hierarchy, blend_encoder.to(next(best.parameters()).device), rules=rules,
-                                     n_jobs=_fit_processes(len(train_docs)), on_step=on_step)
+                                     best.hierarchy, blend_encoder.to(device), rules=rules, on_step=on_step,
+                                     device=device)
     except runs.JobCancelled:
         raise
     except Exception as err:  # noqa: BLE001 — any failure of the add-on must not fail a finished training

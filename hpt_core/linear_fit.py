@@ -1,0 +1,138 @@
+"""Linear scorers over sparse TF-IDF rows and dense embeddings, fitted with a bounded L-BFGS.
+
+Both add-ons around the model fit one: the lexical channel (one score per label, HPT's per-depth
+loss) and the classical blend (one softmax over path ends). What they share lives here: the
+features, the scores ``X W + E W_e + b``, an L2 penalty in scikit-learn's ``C`` convention and an
+L-BFGS with a fixed budget, so that a fit's cost is bounded by its iterations, not by how slowly a
+weakly regularised problem converges.
+
+Why not scikit-learn: its multinomial regression multiplies the sparse matrix on one core (about
+1.3 s an iteration on Amazon-531's 3,538 documents × 354 classes with 384 embedding columns stored
+sparse), and the torch COO product and its backward took 107 ms an evaluation where a CSR product
+with a CSR transpose made once takes 18 ms (both measured on this 2-core CPU,
+``benchmarks/blend_fit_budget.py``). The fit also runs on any torch device.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+import torch
+
+
+def _csr(matrix, device) -> torch.Tensor:
+    """A scipy sparse matrix as a torch CSR tensor (float32) on ``device``."""
+    csr = matrix.tocsr().astype(np.float32)
+    csr.sort_indices()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the product and its shapes are all we use
+        warnings.simplefilter("ignore")
+        return torch.sparse_csr_tensor(torch.from_numpy(csr.indptr.astype(np.int64)),
+                                       torch.from_numpy(csr.indices.astype(np.int64)),
+                                       torch.from_numpy(csr.data), size=csr.shape).to(device)
+
+
+class SparseRows:
+    """TF-IDF rows (N, V) kept twice, as CSR and its transpose, so that both ``X W`` and the
+    gradient ``Xᵀ G`` are row-parallel CSR products (deterministic, and several times faster than
+    torch's COO product and its backward)."""
+
+    def __init__(self, matrix, device="cpu") -> None:
+        self.scipy = matrix.tocsr()
+        self.shape = tuple(matrix.shape)
+        self.device = torch.device(device)
+        self._x = _csr(self.scipy, self.device)
+        self._xt: torch.Tensor | None = None  # made at the first backward: scoring never needs it
+
+    def transposed(self) -> torch.Tensor:
+        """Xᵀ (V, N) as CSR, made once."""
+        if self._xt is None:
+            self._xt = _csr(self.scipy.T, self.device)
+        return self._xt
+
+    def rows(self, index) -> "SparseRows":
+        """The rows ``index`` (a 1-D integer array, repeats allowed), in that order."""
+        return SparseRows(self.scipy[np.asarray(index)], self.device)
+
+    def matmul(self, weight: torch.Tensor) -> torch.Tensor:
+        """X W: weight (V, K) -> (N, K), differentiable in ``weight``."""
+        if not weight.requires_grad:
+            return self._x @ weight
+        return _SparseMatmul.apply(weight, self)
+
+
+class _SparseMatmul(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight, features):  # noqa: D102 — X W, X kept for the backward
+        ctx.features = features
+        return features._x @ weight
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102 — d(X W)/dW applied to grad: Xᵀ grad
+        return ctx.features.transposed() @ grad, None
+
+
+def linear_scores(features: SparseRows, dense: torch.Tensor | None, weight: torch.Tensor,
+                  dense_weight: torch.Tensor | None, bias: torch.Tensor) -> torch.Tensor:
+    """X W + E W_e + b: features (N, V), dense (N, d) or None, weight (V, K), dense_weight (d, K),
+    bias (K,) -> (N, K)."""
+    scores = features.matmul(weight) + bias
+    return scores if dense is None else scores + dense @ dense_weight
+
+
+def fit_linear(features: SparseRows, dense: torch.Tensor | None, loss: Callable[[torch.Tensor], torch.Tensor],
+               n_outputs: int, c: float, n_samples: float, init: tuple | None = None, max_iter: int = 50,
+               history: int = 5, active: torch.Tensor | None = None) -> tuple:
+    """Minimise ``loss(X W + E W_e + b) + (||W||² + ||W_e||²) / (2 C n_samples)`` with L-BFGS
+    (strong Wolfe line search, at most ``max_iter`` iterations, ``history`` pairs).
+
+    features (N, V), dense (N, d) or None, loss: scores (N, K) -> scalar (a mean over the samples),
+    active (K,) bool or None -> (weight (V, K), dense weight (d, K) or None, bias (K,), iterations)
+
+    The penalty is scikit-learn's ``C`` convention for a loss averaged over ``n_samples``; the bias
+    is not penalised. ``init``: a previous fit's (weight, dense weight, bias) to start from (a path
+    over increasing C starts each fit from the last). ``active``: the outputs whose weights are
+    fitted; the others keep zero weights and a bias alone (a label no training document has gives
+    its weights nothing to learn but "not this label", which its bias says already — with thousands
+    of labels, most unseen in a small corpus, those columns were most of the parameters).
+    """
+    device = features.device
+    n, v = features.shape
+    columns = None if active is None or bool(active.all()) else torch.nonzero(active).flatten().to(device)
+    if init is None:
+        init = (torch.zeros(v, n_outputs), None if dense is None else torch.zeros(dense.shape[1], n_outputs),
+                torch.zeros(n_outputs))
+    init = tuple(None if t is None else t.to(device) for t in init[:3])
+    if columns is not None:  # the active columns of a full-size start
+        init = (init[0][:, columns], None if init[1] is None else init[1][:, columns], init[2])
+    params = [None if t is None else t.clone().requires_grad_(True) for t in init]
+    weight, dense_weight, bias = params
+    optimizer = torch.optim.LBFGS([p for p in params if p is not None], lr=1.0, max_iter=max_iter,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9,
+                                  history_size=history)
+    penalty = 1.0 / (2.0 * c * max(n_samples, 1e-12))
+
+    def scores_of() -> torch.Tensor:
+        if columns is None:
+            return linear_scores(features, dense, weight, dense_weight, bias)
+        partial = features.matmul(weight)  # (N, active)
+        if dense is not None:
+            partial = partial + dense @ dense_weight
+        return bias.expand(n, n_outputs).index_add(1, columns, partial)  # inactive outputs: the bias alone
+
+    def closure():
+        optimizer.zero_grad()
+        norm = weight.pow(2).sum() + (0.0 if dense_weight is None else dense_weight.pow(2).sum())
+        value = loss(scores_of()) + penalty * norm
+        value.backward()
+        return value
+
+    optimizer.step(closure)
+    iterations = int(optimizer.state[optimizer._params[0]].get("n_iter", 0))
+    weight, dense_weight, bias = (None if p is None else p.detach() for p in params)
+    if columns is not None:  # back to full size, zeros for the inactive outputs
+        weight = torch.zeros(v, n_outputs, device=device).index_copy_(1, columns, weight)
+        if dense_weight is not None:
+            dense_weight = torch.zeros(dense_weight.shape[0], n_outputs, device=device).index_copy_(1, columns, dense_weight)
+    return weight, dense_weight, bias, iterations
