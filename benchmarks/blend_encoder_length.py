@@ -28,7 +28,7 @@ from hpt_core.config import RunConfig  # noqa: E402
 from hpt_core.decoding import DECISIONS  # noqa: E402
 from hpt_core.model import HPTModel  # noqa: E402
 from hpt_core.sentence import FrozenSentenceEncoder  # noqa: E402
-from hpt_core.training import load_run_data  # noqa: E402
+from hpt_core.run_data import load_run_data  # noqa: E402
 
 
 def main(argv=None) -> int:

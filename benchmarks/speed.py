@@ -70,7 +70,7 @@ def _model(args, hierarchy, max_length: int, **options):
 
 def _training_autocast(device: str):
     """The autocast training runs under by default (``TrainConfig.precision="auto"``) on ``device``."""
-    from hpt_core.training import resolve_precision
+    from hpt_core.devices import resolve_precision
 
     return torch.autocast(device, dtype=torch.bfloat16, enabled=resolve_precision("auto", device) == "bf16")
 
@@ -161,7 +161,7 @@ def training(args) -> list[dict]:
     """Today's defaults, the defaults in float32 (where the defaults train in bf16) and the old
     defaults (random batches, attention dropout 0.1, float32) side by side: the trainings run at the
     same time, so that all see the same machine load (``--sequential``: one by one, each alone)."""
-    from hpt_core.training import resolve_precision
+    from hpt_core.devices import resolve_precision
 
     rows = []
     before = ["--batching", "random", "--attention-dropout", "0.1", "--precision", "fp32"]

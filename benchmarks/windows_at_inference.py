@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hpt_core.config import RunConfig  # noqa: E402
 from hpt_core.data import read_corpus  # noqa: E402
 from hpt_core.decoding import decide  # noqa: E402
-from hpt_core.evaluation import model_decision  # noqa: E402
+from hpt_core.decoding import model_decision  # noqa: E402
 from hpt_core.metrics import macro_f1, micro_f1  # noqa: E402
 from hpt_core.predict import load_run_model  # noqa: E402
 

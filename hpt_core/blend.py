@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hpt_core import tfidf
 from hpt_core.errors import HPTInputError
 from hpt_core.linear_fit import SparseRows, fit_linear, linear_scores
 from hpt_core.phases import StepCallback
@@ -60,7 +61,6 @@ C_GRID = (10.0, 100.0, 1000.0)
 EMBEDDING_WEIGHTS = (0.5, 1.0, 2.0)
 #: Weights of the model's probability tried on dev (the classical one gets the rest).
 MODEL_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
-MAX_FEATURES = 262_144
 #: At most this many TF-IDF weights (columns × classes). Why: L-BFGS's own vector work (a dozen
 #: passes over every weight an iteration) was most of a fit's time, and it grows with columns ×
 #: classes; 4 M keeps 20ng's and wos1k's vocabularies whole and cuts Amazon-531's 354 classes to
@@ -192,10 +192,7 @@ class ClassicalBlend:
     choice: dict | None = None
 
     def __post_init__(self) -> None:
-        from hpt_core.lexical import _vectorizer
-
-        self._vectorizer = _vectorizer({term: i for i, term in enumerate(self.vocabulary)})
-        self._vectorizer.idf_ = self.idf.numpy().astype(np.float64)
+        self._vectorizer = tfidf.restore(self.vocabulary, self.idf.numpy())
         self._to_labels = subtree_matrix(self.classes, self.hierarchy)
 
     def probabilities(self, texts: list[str], progress: bool = False) -> np.ndarray:
@@ -209,17 +206,17 @@ class ClassicalBlend:
                                                                  _embed(self.sentence, part, progress))
         return out
 
-    def probabilities_of(self, tfidf, embeddings: np.ndarray) -> np.ndarray:
+    def probabilities_of(self, tfidf_rows, embeddings: np.ndarray) -> np.ndarray:
         """The same from features: TF-IDF rows (N, V) scipy CSR and embeddings (N, d)."""
-        class_p = self.class_probabilities_of(tfidf, embeddings)
+        class_p = self.class_probabilities_of(tfidf_rows, embeddings)
         return np.asarray(self._to_labels.T @ class_p.T).T.astype(np.float32)
 
-    def class_probabilities_of(self, tfidf, embeddings: np.ndarray) -> np.ndarray:
+    def class_probabilities_of(self, tfidf_rows, embeddings: np.ndarray) -> np.ndarray:
         """The classifier's softmax (N, K) over its classes (``classes``) from TF-IDF rows (N, V)
         scipy CSR and embeddings (N, d)."""
         weight = self.weight.numpy()
         v = len(self.vocabulary)
-        logits = np.asarray(tfidf @ weight[:, :v].T) + self.embedding_weight * (embeddings @ weight[:, v:].T) \
+        logits = np.asarray(tfidf_rows @ weight[:, :v].T) + self.embedding_weight * (embeddings @ weight[:, v:].T) \
             + self.bias.numpy()
         logits -= logits.max(axis=1, keepdims=True)
         class_p = np.exp(logits)
@@ -291,18 +288,9 @@ class ClassicalBlend:
 
 
 def fit_vectorizer(texts: list[str], n_classes: int):
-    """The classifier's TF-IDF fitted on ``texts``: at most ``MAX_WEIGHTS // n_classes`` columns
-    (between 1,000 and ``MAX_FEATURES``). Returns the vectorizer and the rows (N, V) scipy CSR."""
-    from hpt_core.lexical import _vectorizer
-
-    max_features = max(1_000, min(MAX_FEATURES, MAX_WEIGHTS // n_classes))
-    vectorizer = _vectorizer(max_features=max_features)
-    try:
-        return vectorizer, vectorizer.fit_transform(texts)
-    except ValueError:  # every term occurs once: too little text for min_df=2
-        vectorizer = _vectorizer(max_features=max_features)
-        vectorizer.min_df = 1
-        return vectorizer, vectorizer.fit_transform(texts)
+    """The classifier's TF-IDF fitted on ``texts`` (``tfidf.columns_for(n_classes, MAX_WEIGHTS)``
+    columns). Returns the vectorizer and the rows (N, V) scipy CSR."""
+    return tfidf.fit(texts, tfidf.columns_for(n_classes, MAX_WEIGHTS))
 
 
 def _fit_classifier(features: SparseRows, dense: torch.Tensor, class_index: torch.Tensor, sample_weight: torch.Tensor,
@@ -379,16 +367,16 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     if len(classes) < 2:
         return None
     device = torch.device(device)
-    vectorizer, tfidf = fit_vectorizer(texts, len(classes))
+    vectorizer, train_tfidf = fit_vectorizer(texts, len(classes))
     dev_tfidf = vectorizer.transform(list(dev_texts))
     c_grid = sorted(float(c) for c in c_grid)
     total = 1 + len(embedding_weights)
     report = on_step or (lambda done, total, detail: None)
     report(0, total, f"embedding {len(texts):,} training and {len(dev_texts):,} dev texts with the frozen encoder")
     embedded, dev_embedded = _embed(sentence, texts), _embed(sentence, list(dev_texts))
-    report(1, total, f"{tfidf.shape[1]:,} TF-IDF features + {embedded.shape[1]} embedding dimensions, "
+    report(1, total, f"{train_tfidf.shape[1]:,} TF-IDF features + {embedded.shape[1]} embedding dimensions, "
                      f"{len(classes):,} classes")
-    features = SparseRows(tfidf[rows], device)  # the training rows, repeated for documents of several paths
+    features = SparseRows(train_tfidf[rows], device)  # the training rows, repeated for documents of several paths
     dense = torch.from_numpy(np.ascontiguousarray(embedded[rows])).to(device)
     dev_features = SparseRows(dev_tfidf, device)
     dev_dense = torch.from_numpy(dev_embedded).to(device)
@@ -415,7 +403,7 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     c, w = grid[best]
     sparse_weight, dense_weight, bias, iterations = models[best // len(c_grid)]
     weight = torch.cat([sparse_weight.T, dense_weight.T], dim=1).float().cpu().contiguous()  # (K, V + d)
-    vocabulary = [term for term, _ in sorted(vectorizer.vocabulary_.items(), key=lambda item: item[1])]
+    vocabulary = tfidf.vocabulary_of(vectorizer)
     blend = ClassicalBlend(vocabulary=vocabulary, idf=torch.as_tensor(vectorizer.idf_, dtype=torch.float32),
                            weight=weight, bias=bias.float().cpu().contiguous(),
                            classes=[-1 if label == NO_LABEL else hierarchy.label_to_index[label] for label in classes],

@@ -348,3 +348,8 @@ def decision_name(decision: str) -> str:
     """How tables and pages name a decision rule."""
     return {"path": "best single path", "top_down": "top-down paths (score > 0, else the best child)"}.get(
         decision_rule(decision), "independent (score > 0)")
+
+
+def model_decision(model) -> str:
+    """The decision rule ``model`` predicts with (``HPTConfig.decision``; "threshold" without one)."""
+    return getattr(getattr(model, "config", None), "decision", "threshold")

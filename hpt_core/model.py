@@ -28,6 +28,7 @@ from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.losses import bce_loss, mask_tokens, zmlce_loss
 from hpt_core.batching import sorted_batches
 from hpt_core.template import build_layout, check_input_length, collate, collate_windows, tokenize_texts, tokenize_windows
+from hpt_core.pooling import masked_mean
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -70,12 +71,6 @@ def tree_fingerprint(hierarchy: LabelHierarchy) -> str:
 
     payload = json.dumps([hierarchy.labels, hierarchy.parent_index], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``hidden`` (B, T, d) over the positions where ``mask`` (B, T) is set -> (B, d)."""
-    keep = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * keep).sum(1) / keep.sum(1).clamp(min=1)
 
 
 class HPTModel(nn.Module):

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hpt_core.decoding import consistent_decode, decide, decision_rule, predicted_paths
+from hpt_core.decoding import consistent_decode, decide, decision_rule, model_decision, predicted_paths
 from hpt_core.errors import HPTInputError
-from hpt_core.evaluation import model_decision
 from hpt_core.inputs import check_text
 from hpt_core.model import HPTModel
 

@@ -33,7 +33,7 @@ def embed_texts(encoder: nn.Module, tokenizer, texts: list[str], max_length: int
     """
     from tqdm.auto import tqdm
 
-    from hpt_core.model import masked_mean
+    from hpt_core.pooling import masked_mean
 
     texts = list(texts)
     width = encoder.config.hidden_size

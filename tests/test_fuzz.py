@@ -310,7 +310,7 @@ def task(tmp_path_factory):
 def _checks_only(captured: list):
     """Stands in for ``training.train``: every input check train() makes, then no training."""
     from hpt_core.backbone import check_backbone
-    from hpt_core.training import load_run_data
+    from hpt_core.run_data import load_run_data
 
     def fake_train(config, run_dir, **kwargs):
         hierarchy = load_run_data(config)[0]
