@@ -26,6 +26,7 @@ page = st.navigation([
     st.Page(PAGES["results"], title="Results", icon=":material/analytics:"),
     st.Page(PAGES["predict"], title="Predict", icon=":material/batch_prediction:"),
     st.Page(PAGES["label_words"], title="Label words", icon=":material/sell:"),
+    st.Page(PAGES["label"], title="Label", icon=":material/edit_note:"),
 ])
 sidebar()
 page.run()

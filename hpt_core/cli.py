@@ -222,7 +222,7 @@ def _device_queue(device: str):
     import os
 
     from hpt_core import runs
-    from hpt_core.training import resolve_device
+    from hpt_core.devices import resolve_device
 
     if os.environ.get("LOCAL_RANK", "0") != "0":
         return contextlib.nullcontext()
@@ -304,6 +304,39 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_suggest(args) -> int:
+    from hpt_core.inputs import require_file
+    from hpt_core.suggest import suggest_for_run
+    from hpt_core.workspace import texts_upload
+
+    path = require_file(args.pool)
+    pool = texts_upload(path.read_bytes(), path.suffix.lower(), label=str(path), max_bytes=2 ** 40, max_texts=10 ** 9)
+    suggestions = suggest_for_run(args.run_dir, pool.texts, n=args.n, strategy=args.strategy, seed=args.seed,
+                                  progress=not args.json)
+    if args.json:
+        print(json.dumps([{**s.to_dict(), "line": pool.lines[s.index]} for s in suggestions]))
+        return 0
+    print(f"{len(suggestions)} of {len(pool.texts):,} texts to label next ({args.strategy}); margin: the best label's "
+          "score minus its best sibling's at the closest call")
+    for rank, s in enumerate(suggestions, start=1):
+        call = f"depth {s.depth}: {s.chosen} vs {s.runner_up}" if s.runner_up else "no choice on the path"
+        print(f"{rank}\tline {pool.lines[s.index]}\tmargin {s.margin:.3f}\t{call}\t{' > '.join(s.path)}\t{s.text[:80]}")
+    return 0
+
+
+def _cmd_serve(args) -> int:
+    from hpt_core.serve import ServeLimits, serve
+
+    if not 1 <= args.port <= 65535:
+        raise HPTInputError(f"--port must be between 1 and 65535; got {args.port}")
+    if args.max_batch < 1 or args.max_texts < 1 or args.max_chars < 1 or args.max_wait_ms < 0:
+        raise HPTInputError("--max-batch, --max-texts and --max-chars must be positive, --max-wait-ms not negative")
+    serve(args.run_dir, host=args.host, port=args.port, device=args.device, precision=args.precision,
+          max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
+          limits=ServeLimits(max_texts=args.max_texts, max_chars=args.max_chars))
+    return 0
+
+
 def _cmd_explain(args) -> int:
     from hpt_core.explain import explain, summary_line
     from hpt_core.predict import load_run_model
@@ -317,6 +350,11 @@ def _cmd_explain(args) -> int:
     for e in explanations:
         print(summary_line(e))
         print("  " + ", ".join(f"{word} {value:+.3f}" for word, value in e.top_words(args.top)))
+        if e.lexical_terms or abs(e.blend_shift) > 5e-4:  # the whole score decided on, as parts that add up
+            parts = " + ".join(f"{name} {value:+.3f}" for name, value in e.parts().items() if value)
+            print(f"  whole score {e.document_score:+.3f} = {parts}")
+            if e.lexical_terms:
+                print("  lexical channel: " + ", ".join(f"{t} {v:+.3f}" for t, v in e.lexical_terms[:args.top]))
     return 0
 
 
@@ -513,6 +551,33 @@ def build_parser() -> argparse.ArgumentParser:
                         "faster on such a CPU, more on a GPU; scores differ in the second or third digit)")
     p.set_defaults(func=_cmd_predict)
 
+    p = sub.add_parser("suggest", help="which unlabelled texts to label next: those the run's model is least "
+                                       "sure of, read on the tree (the closest call between sibling labels)")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--pool", required=True, help="unlabelled texts: .txt (one a line), .csv/.tsv with a 'text' "
+                                                 "column, or .jsonl with a 'text' field")
+    p.add_argument("--n", type=int, default=50, help="how many to suggest")
+    p.add_argument("--strategy", choices=["margin", "margin+diverse", "random"], default="margin",
+                   help="margin: the closest call between siblings on the best path (default); margin+diverse: "
+                        "the same, spread out in TF-IDF space; random: a seeded sample (the baseline)")
+    p.add_argument("--seed", type=int, default=0, help="for --strategy random")
+    p.add_argument("--json", action="store_true", help="one JSON list (line numbers of the pool file included)")
+    p.set_defaults(func=_cmd_suggest)
+
+    p = sub.add_parser("serve", help="an HTTP prediction server for a run (POST /predict, /explain; "
+                                     "GET /health, /labels; docs at /docs)")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (this machine only) unless you mean otherwise")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: a GPU when there is one)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32")
+    p.add_argument("--max-batch", type=int, default=32, help="texts of concurrent requests scored together")
+    p.add_argument("--max-wait-ms", type=float, default=5.0,
+                   help="how long a request waits for others to share its batch")
+    p.add_argument("--max-texts", type=int, default=64, help="texts a request may hold")
+    p.add_argument("--max-chars", type=int, default=20_000, help="characters a text may hold")
+    p.set_defaults(func=_cmd_serve)
+
     p = sub.add_parser("explain", help="which words of a text raised or lowered a label's score (Captum)")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--text", required=True)
@@ -572,11 +637,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blend", choices=["classical", "none"], default="classical")
     p.set_defaults(func=_cmd_blend)
 
-    p = sub.add_parser("run-job", help=argparse.SUPPRESS)
+    # internal: the app's background jobs. No help= at all: argparse lists a subcommand whose help
+    # is SUPPRESS as "==SUPPRESS==", and leaves one without help out of the list
+    p = sub.add_parser("run-job")
     p.add_argument("run_dir")
     p.set_defaults(func=_cmd_run_job)
 
-    p = sub.add_parser("run-experiment", help=argparse.SUPPRESS)
+    p = sub.add_parser("run-experiment")
     p.add_argument("experiment_dir")
     p.set_defaults(func=_cmd_run_experiment)
     return parser

@@ -197,17 +197,14 @@ def analyse_run(run_dir: str | Path, data: str | Path, decision: str = "consiste
                 progress: bool = False):
     """``(analysis, evaluation report)`` of a run's best model on a corpus file (scored once)."""
     from hpt_core.data import read_corpus
-    from hpt_core.evaluation import model_decision, train_counts_of
+    from hpt_core.evaluation import run_scorer, train_counts_of
     from hpt_core.metrics import evaluation_report
-    from hpt_core.predict import load_run_model
 
-    model = load_run_model(run_dir)
-    h = model.hierarchy
+    h, scores_of, rule = run_scorer(run_dir)
     documents = read_corpus(data, h)
     texts = [d.text for d in documents]
-    scores = model.predict_scores(texts, batch_size=batch_size, progress=progress).numpy()
+    scores = scores_of(texts, batch_size=batch_size, progress=progress)
     y_true = h.multi_hot([d.labels for d in documents])
-    rule = model_decision(model)
     report = evaluation_report(y_true, scores, h, train_counts_of(run_dir, len(h.labels)), rule)
     return analyse(texts, y_true, scores, h, decision, rule), report
 

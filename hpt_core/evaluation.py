@@ -7,13 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from hpt_core.data import Document, read_corpus
-from hpt_core.decoding import DECISIONS, SINGLE_PATH_DECISIONS, decide, paths_per_document
+from hpt_core.decoding import DECISIONS, SINGLE_PATH_DECISIONS, decide, model_decision, paths_per_document  # noqa: F401  (model_decision: also this module's API)
 from hpt_core.metrics import evaluation_report, macro_f1, per_label_table
-
-
-def model_decision(model) -> str:
-    """The decision rule ``model`` predicts with (``HPTConfig.decision``; "threshold" without one)."""
-    return getattr(getattr(model, "config", None), "decision", "threshold")
 
 
 def candidate_decisions(y_true, hierarchy) -> tuple[str, ...]:
@@ -55,17 +50,38 @@ def evaluate_model(model, documents: list[Document], train_counts, batch_size: i
     return evaluation_report(y_true, scores, model.hierarchy, train_counts, model_decision(model))
 
 
-def evaluate_run(run_dir: str | Path, data: str | Path, batch_size: int = 64, with_table: bool = False,
-                 progress: bool = False):
-    """Evaluate a run's best model on a corpus file; optionally also the per-label table."""
+def run_scorer(run_dir: str | Path, device: str | None = None):
+    """``(hierarchy, scores, decision)`` of a run folder: ``scores(texts, batch_size=64,
+    progress=False)`` gives (N, C) numpy scores that ``decision`` turns into labels — the best
+    model's (with its channel and blend), or for a zero-shot run its classifier's decision scores
+    (> 0 where the top-down decision keeps a label, so the rule is ``"threshold"``)."""
+    from hpt_core.runs import is_zero_shot_run
+
+    if is_zero_shot_run(run_dir):
+        from hpt_core.zero_shot import load_run_classifier
+
+        classifier = load_run_classifier(run_dir, device)
+        return classifier.hierarchy, lambda texts, batch_size=64, progress=False: classifier.scores(texts), "threshold"
     from hpt_core.predict import load_run_model
 
-    model = load_run_model(run_dir)
-    documents = read_corpus(data, model.hierarchy)
-    counts = train_counts_of(run_dir, len(model.hierarchy.labels))
-    y_true, scores = gold_and_scores(model, documents, batch_size, progress)
-    decision = model_decision(model)
-    report = evaluation_report(y_true, scores, model.hierarchy, counts, decision)
+    model = load_run_model(run_dir, device)
+
+    def scores(texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        return model.predict_scores(list(texts), batch_size=batch_size, progress=progress).numpy()
+
+    return model.hierarchy, scores, model_decision(model)
+
+
+def evaluate_run(run_dir: str | Path, data: str | Path, batch_size: int = 64, with_table: bool = False,
+                 progress: bool = False):
+    """Evaluate a run (its best model, or a zero-shot run's classifier) on a corpus file; optionally
+    also the per-label table."""
+    hierarchy, scores_of, decision = run_scorer(run_dir)
+    documents = read_corpus(data, hierarchy)
+    counts = train_counts_of(run_dir, len(hierarchy.labels))
+    y_true = hierarchy.multi_hot([d.labels for d in documents])
+    scores = scores_of([d.text for d in documents], batch_size=batch_size, progress=progress)
+    report = evaluation_report(y_true, scores, hierarchy, counts, decision)
     if not with_table:
         return report
-    return report, per_label_table(y_true, decide(scores, model.hierarchy, decision), model.hierarchy, counts)
+    return report, per_label_table(y_true, decide(scores, hierarchy, decision), hierarchy, counts)

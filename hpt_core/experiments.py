@@ -50,13 +50,60 @@ def dataset_of(config: dict) -> str:
     return name if stem == "train" else f"{name} ({stem})"
 
 
-def comparison_table(run_dirs: list[str | Path], split: str = "test", reference: str = "hpt") -> pd.DataFrame:
-    """One row per run, like the paper's Table 3: grouped by dataset and split, the ``reference``
-    method's row first in each group, each figure (%) followed by its Δ against that row.
+#: What besides the method, the seed and the training fraction makes a run what it is. Runs that
+#: differ in any of these are different experiments: never averaged as if they were seeds, and shown
+#: beside their figures so that no Δ silently compares a 2-step test run with a real one.
+SETTINGS = ("recipe", "epochs", "max_steps", "max_length", "lexical_channel", "blend", "backbone")
 
-    ``split`` is ``"test"`` or ``"dev"`` (falls back to dev when a run has no test figures). Runs on
-    different datasets (or splits) are never compared with each other: each group has its own
-    reference, and a group without a ``reference`` run has no Δ (empty cells).
+
+def recipe_of(config: dict) -> str:
+    """The recipe (``config.RECIPES``) whose training and model settings a run's ``run.json`` has
+    (the options a recipe sets, at the recipe's value or, where another recipe sets them, at the
+    default), or ``"custom"`` when none matches."""
+    from hpt_core.config import RECIPES, HPTConfig, recipe_model_options
+
+    model, train = (config or {}).get("model") or {}, (config or {}).get("train") or {}
+    train_keys = set().union(*(r.train for r in RECIPES.values()))
+    model_keys = set().union(*(recipe_model_options(name, model) for name in RECIPES))
+    train_defaults, model_defaults = TrainConfig(), HPTConfig()
+    for name, recipe in RECIPES.items():
+        want_train = {k: recipe.train.get(k, getattr(train_defaults, k)) for k in train_keys}
+        options = recipe_model_options(name, model)
+        want_model = {k: options.get(k, getattr(model_defaults, k)) for k in model_keys}
+        if all(train.get(k, getattr(train_defaults, k)) == v for k, v in want_train.items()) \
+                and all(model.get(k, getattr(model_defaults, k)) == v for k, v in want_model.items()):
+            return name
+    return "custom"
+
+
+def run_settings(config: dict) -> dict:
+    """A run's ``SETTINGS`` from its ``run.json`` (as resolved: ``epochs`` after the CPU token
+    budget), each a plain value (never ``None``, so that tables group and show them)."""
+    model, train = (config or {}).get("model") or {}, (config or {}).get("train") or {}
+    backbone = str(model.get("backbone") or DEFAULT_BACKBONE)
+    if model.get("method") == ZERO_SHOT:  # nothing trained: no recipe, no epochs (run.json keeps TrainConfig's defaults)
+        return {"recipe": "none", "epochs": 0, "max_steps": "", "max_length": int(model.get("max_length", 256)),
+                "lexical_channel": "none", "blend": "none",
+                "backbone": Path(backbone).name if Path(backbone).is_absolute() else backbone}
+    return {"recipe": recipe_of(config), "epochs": int(train.get("epochs", TrainConfig.epochs)),
+            "max_steps": "" if train.get("max_steps") is None else int(train["max_steps"]),
+            "max_length": int(model.get("max_length", 256)), "lexical_channel": model.get("lexical_channel") or "none",
+            "blend": model.get("blend") or "none",
+            "backbone": Path(backbone).name if Path(backbone).is_absolute() else backbone}
+
+
+def comparison_table(run_dirs: list[str | Path], split: str = "test", reference: str = "hpt",
+                     reference_run: str | None = None) -> pd.DataFrame:
+    """One row per run, like the paper's Table 3: grouped by dataset and split, the reference row
+    first in each group, each figure (%) followed by its Δ against that row, then the settings that
+    make each run what it is (``SETTINGS``, seed, fraction, decision rule, blend weight).
+
+    The reference of a group is ``reference_run`` (a run's folder name) where the group has it, else
+    its best run of method ``reference`` (highest macro-F1: a short test run never becomes the
+    reference of a real one by coming first); column ``reference`` marks it. ``split`` is ``"test"``
+    or ``"dev"`` (falls back to dev when a run has no test figures). Runs on different datasets (or
+    splits) are never compared with each other: each group has its own reference, and a group
+    without one has no Δ (empty cells).
     """
     rows = []
     for run_dir in run_dirs:
@@ -66,14 +113,17 @@ def comparison_table(run_dirs: list[str | Path], split: str = "test", reference:
             continue
         config = runs.read_json(Path(run_dir) / runs.RUN_CONFIG, {}) or {}
         method = metrics.get("method") or config.get("model", {}).get("method", "?")
+        train = config.get("train") or {}
         row = {
             "dataset": dataset_of(config), "split": split if metrics.get(split) else "dev",
             "run": Path(run_dir).name, "method": method,
+            "micro_f1": 100 * report["micro_f1"], "macro_f1": 100 * report["macro_f1"],
+            **run_settings(config), "seed": None if method == ZERO_SHOT else train.get("seed"),
+            "fraction": train.get("low_resource") or 1.0,
             # each run may decide by its own rule (chosen on dev under the small-data recipe)
             "decision": "top-down" if method == "zero-shot" else report.get("decision", "threshold"),
             # the model's weight in a classical blend (None: the model's scores alone)
             "blend_weight": (metrics.get("blend") or {}).get("model_weight"),
-            "micro_f1": 100 * report["micro_f1"], "macro_f1": 100 * report["macro_f1"],
             "macro_f1_all_labels": 100 * report["macro_f1_all_labels"],
             "consistent_micro_f1": 100 * report["consistent"]["micro_f1"],
             "consistent_macro_f1": 100 * report["consistent"]["macro_f1"],
@@ -81,28 +131,36 @@ def comparison_table(run_dirs: list[str | Path], split: str = "test", reference:
         }
         for depth, value in report["per_depth_macro_f1"].items():
             row[f"depth_{depth}_macro_f1"] = None if value is None else 100 * value
-        row.update(train_seconds=metrics.get("train_seconds"), train_docs_per_s=metrics.get("train_docs_per_s"),
+        # run_seconds: the whole run as the user waited for it (fits, tokenising, evaluation); train_seconds:
+        # the steps and dev evaluations alone
+        row.update(run_seconds=metrics.get("run_seconds"), train_seconds=metrics.get("train_seconds"),
+                   train_docs_per_s=metrics.get("train_docs_per_s"),
                    best_epoch=metrics.get("best_epoch"), epochs_run=metrics.get("epochs_run"))
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    # Groups in order of first appearance; within a group the first reference run leads.
+    # Groups in order of first appearance; within a group the reference run leads.
     group = list(zip(table["dataset"], table["split"]))
     first_seen = {key: i for i, key in reversed(list(enumerate(group)))}
     table["_group"] = [first_seen[key] for key in group]
-    table["_lead"] = [0 if m == reference else 1 for m in table["method"]]
+    table["reference"] = False
+    for _, part in table.groupby("_group", sort=False):
+        chosen = part[part["run"] == reference_run]
+        if chosen.empty:
+            candidates = part[part["method"] == reference]
+            chosen = candidates.loc[[candidates["macro_f1"].idxmax()]] if len(candidates) else chosen
+        if len(chosen):
+            table.loc[chosen.index[0], "reference"] = True
+    table["_lead"] = [0 if r else 1 for r in table["reference"]]
     table = table.sort_values(["_group", "_lead"], kind="stable").drop(columns=["_lead"]).reset_index(drop=True)
-    if reference in set(table["method"]):
-        figures = ["micro_f1", "macro_f1"]
-        deltas = {f"delta_{f}": [] for f in figures}
-        for key, part in table.groupby("_group", sort=False):
-            refs = part[part["method"] == reference]
-            for f in figures:
-                values = part[f] - refs.iloc[0][f] if len(refs) else pd.Series([None] * len(part), index=part.index)
-                deltas[f"delta_{f}"].append(values)
-        for f in figures:
-            table.insert(table.columns.get_loc(f) + 1, f"delta_{f}", pd.concat(deltas[f"delta_{f}"]).astype(float))
+    if table["reference"].any():
+        for f in ("micro_f1", "macro_f1"):
+            deltas = []
+            for _, part in table.groupby("_group", sort=False):
+                refs = part[part["reference"]]
+                deltas.append(part[f] - refs.iloc[0][f] if len(refs) else pd.Series([None] * len(part), index=part.index))
+            table.insert(table.columns.get_loc(f) + 1, f"delta_{f}", pd.concat(deltas).astype(float))
     return table.drop(columns=["_group"])
 
 
@@ -128,28 +186,20 @@ def run_ablation(data: DataSpec, methods: list[str], out_dir: str | Path, train_
 
 
 def low_resource_summary(run_dirs: list[str | Path], split: str = "test") -> pd.DataFrame:
-    """Mean ± std over seeds, per (method, fraction): the paper's Figure 4.
+    """Mean ± std over seeds, per (method, fraction) and settings: the paper's Figure 4.
 
-    Columns ``<figure>_mean``, ``<figure>_std`` (sample standard deviation) and ``<figure>_count`` for
+    Runs are averaged only when they differ by their seed alone (same dataset, split, method,
+    fraction and ``SETTINGS``); ``<figure>_count`` says over how many. Columns ``<figure>_mean``, ``<figure>_std`` (sample standard deviation) and ``<figure>_count`` for
     micro/macro-F1, their hierarchy-consistent versions, each depth's macro-F1 and training seconds.
     """
     table = comparison_table(run_dirs, split)
     if table.empty:
         return table
-    fractions, seeds = [], []
-    for run_dir in run_dirs:
-        if not run_metrics(run_dir):
-            continue
-        config = runs.read_json(Path(run_dir) / runs.RUN_CONFIG, {}) or {}
-        fractions.append(config.get("train", {}).get("low_resource") or 1.0)
-        seeds.append(config.get("train", {}).get("seed"))
-    fraction_of = dict(zip([Path(p).name for p in run_dirs if run_metrics(p)], fractions))
-    seed_of = dict(zip([Path(p).name for p in run_dirs if run_metrics(p)], seeds))
-    table["fraction"], table["seed"] = table["run"].map(fraction_of), table["run"].map(seed_of)
     figures = ["micro_f1", "macro_f1", "consistent_micro_f1", "consistent_macro_f1", "train_seconds",
                *sorted(c for c in table.columns if c.startswith("depth_"))]
-    # Seeds are averaged only within one dataset and split: runs on other data are other groups.
-    grouped = table.groupby(["dataset", "split", "method", "fraction"], sort=False)[figures]
+    table["train_seconds"] = table["train_seconds"].astype(float)
+    # Only seeds are averaged: runs on other data, or with any other setting, are other groups.
+    grouped = table.groupby(["dataset", "split", "method", "fraction", *SETTINGS], sort=False)[figures]
     summary = grouped.agg(["mean", "std", "count"]).reset_index()
     summary.columns = ["_".join(c).strip("_") for c in summary.columns]
     return summary
@@ -224,6 +274,22 @@ class Experiment:
                     name += f"-seed{seed}" if several or fraction < 1.0 else ""
                     out.append((name, method, seed, fraction))
         return out
+
+    def estimate_seconds(self, train_tokens: int, n_documents: int, speed, on_cpu: bool) -> float:
+        """The estimated wall time of every planned run, one after the other (``hpt_core.estimates``):
+        ``train_tokens`` are the (approximate) tokens of all of train, ``n_documents`` its documents,
+        ``speed`` an ``estimates.Speed``. A zero-shot run reads each text once, without training."""
+        from hpt_core.estimates import run_seconds
+
+        total = 0.0
+        for _, method, _, fraction in self.plan():
+            if method == ZERO_SHOT:
+                total += train_tokens / speed.tokens_per_s / 3  # one forward pass: about a third of a step's cost
+                continue
+            share = 1.0 if fraction is None or fraction >= 1.0 else fraction
+            total += run_seconds(int(train_tokens * share), max(1, round(n_documents * share)), self.train, speed,
+                                 on_cpu)
+        return total
 
     def run_config(self, method: str, seed: int, fraction: float, name: str) -> RunConfig:
         model = resolve_method(method, self.recipe, **applicable_overrides(method, self.model_overrides))
@@ -430,6 +496,6 @@ def experiment_summary(exp_dir: str | Path, split: str = "test", reference: str 
     order = {m: i for i, m in enumerate(spec.methods)}
     summary = summary.sort_values(["fraction", "method"], key=lambda c: c.map(order) if c.name == "method" else c)
     for figure in ("micro_f1", "macro_f1"):
-        ref = summary[summary["method"] == reference].set_index("fraction")[f"{figure}_mean"]
+        ref = summary[summary["method"] == reference].groupby("fraction")[f"{figure}_mean"].first()
         summary[f"delta_{figure}"] = summary[f"{figure}_mean"] - summary["fraction"].map(ref)
     return summary.reset_index(drop=True)

@@ -19,9 +19,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from hpt_core.decoding import argmax_path_decode, consistent_decode, decide
+from hpt_core.decoding import argmax_path_decode, consistent_decode, decide, model_decision
 from hpt_core.errors import HPTInputError
-from hpt_core.evaluation import model_decision
 
 METHOD = "layer integrated gradients (Captum) on the word embeddings"
 BASELINE = "the same input with every text token replaced by [PAD]; [CLS], [SEP], template and [PRED] kept"
@@ -39,10 +38,12 @@ class Explanation:
     by ``|score - baseline_score|``.
 
     ``score`` is the model's own score, the part the attributions explain. With a lexical channel
-    (``HPTConfig.lexical_channel``) the document's score is ``score + lexical_score``: the channel's
-    TF-IDF part is added on top and is not attributed to tokens here; with a classical blend
-    (``HPTConfig.blend``) the sum is then mixed with the classical classifier's probability, also not
-    attributed. ``predicted`` is decided on the document's final score, as ``Predictor`` decides.
+    (``HPTConfig.lexical_channel``) the document's score is ``score + lexical_score``; the channel is
+    linear, so its score is taken apart exactly (``lexical_terms``: each TF-IDF term's contribution,
+    ``lexical_bias``, ``lexical_sentence``). With a classical blend (``HPTConfig.blend``) the sum is
+    then mixed with the classical classifier's probability: ``blend_shift`` is what that moved.
+    :meth:`parts` and :meth:`whole_score_table` add up to ``document_score``, the score decided on
+    (``predicted``, as ``Predictor`` decides).
     """
 
     text: str
@@ -62,6 +63,52 @@ class Explanation:
     lexical_score: float = 0.0
     #: The score the model decides on: ``score + lexical_score``, through the blend when there is one.
     document_score: float | None = None
+    #: The lexical channel's score taken apart (it is linear): each TF-IDF term of the text with its
+    #: exact contribution, the label's bias and the sentence embedding's part (``tfidf+sentence``).
+    lexical_terms: list[tuple[str, float]] = field(default_factory=list)
+    lexical_bias: float = 0.0
+    lexical_sentence: float = 0.0
+
+    @property
+    def blend_shift(self) -> float:
+        """What the classical blend moved the score by: ``document_score - (score + lexical_score)``
+        (0 without a blend). The blend mixes probabilities, so it is one part, not split into words."""
+        if self.document_score is None:
+            return 0.0
+        return self.document_score - (self.score + self.lexical_score)
+
+    def parts(self) -> dict[str, float]:
+        """The whole score the model decided on, as parts that add up to it (``document_score``):
+        the baseline's score, the model's word attributions, the integration's error (minus the
+        convergence delta), the lexical channel's terms, bias and sentence part, and the blend's shift."""
+        return {"model: baseline (text replaced by [PAD])": self.baseline_score,
+                "model: words (attributions)": float(sum(self.token_attributions)),
+                "model: integration error (− convergence delta)": -self.delta,
+                "lexical channel: words and phrases": float(sum(v for _, v in self.lexical_terms)),
+                "lexical channel: bias": self.lexical_bias,
+                "lexical channel: sentence embedding": self.lexical_sentence,
+                "classical blend": self.blend_shift}
+
+    def whole_score_table(self, k: int | None = None):
+        """One ranked list of what made the decided score: the text's words (the model's
+        attributions) and its TF-IDF terms (the lexical channel's exact contributions), largest in
+        absolute value first (the ``k`` first when given), then the fixed parts (the model's
+        baseline and integration error, the channel's bias and sentence part, the blend). Without
+        ``k`` the ``contribution`` column adds up to ``document_score``."""
+        import pandas as pd
+
+        items = [{"part": "model", "what": w, "contribution": a} for w, _, _, a in self.words]
+        items += [{"part": "lexical channel", "what": t, "contribution": v} for t, v in self.lexical_terms]
+        items.sort(key=lambda row: -abs(row["contribution"]))
+        if k is not None:
+            items = items[:k]
+        fixed = [("model", "baseline (text replaced by [PAD])", self.baseline_score),
+                 ("model", "integration error (− convergence delta)", -self.delta),
+                 ("lexical channel", "bias", self.lexical_bias),
+                 ("lexical channel", "sentence embedding", self.lexical_sentence),
+                 ("classical blend", "shift of the blend", self.blend_shift)]
+        items += [{"part": p, "what": w, "contribution": v} for p, w, v in fixed if v != 0.0 or w.startswith("baseline")]
+        return pd.DataFrame(items, columns=["part", "what", "contribution"])
 
     @property
     def relative_delta(self) -> float:
@@ -86,6 +133,9 @@ class Explanation:
         out = asdict(self)
         out["relative_delta"] = self.relative_delta
         out["words"] = [{"word": w, "start": s, "end": e, "attribution": a} for w, s, e, a in self.words]
+        out["lexical_terms"] = [{"term": t, "contribution": v} for t, v in self.lexical_terms]
+        out["blend_shift"] = self.blend_shift
+        out["parts"] = self.parts()  # they add up to document_score
         return out
 
 
@@ -208,15 +258,18 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
     document_scores = model.document_scores([text], real.detach().float().cpu()[None], lexical_scores=lexical)[0].numpy()
     lexical = lexical[0].numpy()
     predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(decide(document_scores[None], h, model_decision(model)), h)[0]))
+    channel = getattr(model, "lexical", None)
     out = []
     for row, (label, target) in enumerate(zip(labels, targets)):
         values = per_token[row, positions]
+        terms, bias, sentence = channel.contributions(text, target) if channel is not None else ([], 0.0, 0.0)
         out.append(Explanation(
             text=text, label=label, depth=h.depth(label), score=float(real[target]), baseline_score=float(base[target]),
             delta=float(deltas[row]), tokens=list(pieces), token_attributions=[float(v) for v in values],
             words=_merge_words(text, pieces, spans, word_ids, values), n_steps=n_steps,
             truncated=len(longer["input_ids"]) > len(token_ids), predicted=label in predicted,
-            lexical_score=float(lexical[target]), document_score=float(document_scores[target])))
+            lexical_score=float(lexical[target]), document_score=float(document_scores[target]),
+            lexical_terms=terms, lexical_bias=bias, lexical_sentence=sentence))
     return out
 
 
@@ -260,5 +313,6 @@ def summary_line(e: Explanation) -> str:
             f"baseline {e.baseline_score:+.3f}, attributions sum {sum(e.token_attributions):+.3f}, "
             f"convergence delta {e.delta:+.4f} ({100 * min(e.relative_delta, 9.99):.1f}% of the gap)"
             + (f"; lexical channel {e.lexical_score:+.3f}" if e.lexical_score else "")
+            + (f"; classical blend {e.blend_shift:+.3f}" if abs(e.blend_shift) > 5e-4 else "")
             + (f"; document score {e.document_score:+.3f}"
                if e.document_score is not None and abs(e.document_score - e.score) > 5e-4 else ""))

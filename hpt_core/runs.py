@@ -36,18 +36,23 @@ CANCEL = "cancel"
 MODEL_DIR = "model"
 CHECKPOINT_DIR = "checkpoint"
 METRICS = "metrics.json"
+#: A zero-shot run's settings (``hpt_core.zero_shot``): its folder holds this instead of a model.
+ZERO_SHOT_CONFIG = "zero_shot.json"
 
 ACTIVE_STATES = ("queued", "running")
 
 
 def atomic_write_json(path: str | Path, data: Any) -> None:
-    """Write JSON to a temp file beside ``path`` and rename it over ``path``."""
+    """Write JSON to a temp file beside ``path``, flush it to disk, and rename it over ``path``: a
+    reader (or a machine that lost power) sees the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, default=_json_default)
+            handle.flush()
+            os.fsync(handle.fileno())  # the data on disk before the rename makes it the file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -138,6 +143,11 @@ def log_tail(run_dir: str | Path, lines: int = 30) -> str:
         return ""
 
 
+def is_zero_shot_run(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` is a zero-shot run (label names and a frozen encoder, no trained model)."""
+    return (Path(run_dir) / ZERO_SHOT_CONFIG).is_file()
+
+
 def list_runs(root: str | Path) -> list[Path]:
     """Run folders under ``root`` (those with a run.json or a model), newest launch first."""
     root = Path(root)
@@ -172,33 +182,69 @@ def lock_dir() -> Path:
     return Path(cache) / "hpt_core" / "locks"
 
 
+def _waiting(queue: Path) -> list[Path]:
+    """The tickets of the jobs waiting for a device, oldest first; a ticket whose process is gone
+    (killed while waiting) is removed, so it never holds the queue."""
+    tickets = []
+    try:
+        entries = sorted(queue.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return []
+    for ticket in entries:
+        try:
+            pid = int(ticket.name.rsplit("-", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if _pid_alive(pid):
+            tickets.append(ticket)
+        else:
+            ticket.unlink(missing_ok=True)
+    return tickets
+
+
 @contextmanager
-def device_lock(device: str, run_dir: str | Path | None = None, on_wait=None) -> Iterator[None]:
-    """Hold the device for one job; while another job holds it, this one waits in the queue.
+def device_lock(device: str, run_dir: str | Path | None = None, on_wait=None, poll_s: float = 0.5) -> Iterator[None]:
+    """Hold the device for one job; while another job holds it, this one waits in the queue, first
+    come first served.
 
     The lock is an ``flock`` on ``<lock_dir()>/device-<device>.lock``, shared by every run on the
-    machine: the OS frees it when the holder dies, so a killed job never blocks the queue. While
-    waiting, a job with a ``run_dir`` is ``queued`` there (and stops on its cancel file);
-    ``on_wait()`` is called once when the device is busy (the CLI says so).
+    machine: the OS frees it when the holder dies, so a killed job never blocks the queue. The order
+    is kept by tickets in ``device-<device>.queue/`` (``<time in ns>-<pid>``): a job tries the lock
+    only when no older live ticket waits. While waiting, a job with a ``run_dir`` is ``queued``
+    there with its ``queue_position`` (1 = next), and stops on its cancel file; ``on_wait()`` is
+    called once when the device is busy (the CLI says so).
     """
     path = lock_dir() / f"device-{device}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    queue = lock_dir() / f"device-{device}.queue"
+    queue.mkdir(parents=True, exist_ok=True)
+    ticket = queue / f"{time.time_ns():020d}-{os.getpid()}"
     with open(path, "a+") as handle:
+        ticket.touch()
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if run_dir is not None:
-                update_status(run_dir, state="queued", queued_for=device)
-            if on_wait is not None:
-                on_wait()
+            waiting, position = False, None
             while True:
+                ahead = [t for t in _waiting(queue) if t.name < ticket.name]
+                if not ahead:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        pass
                 if run_dir is not None and Path(run_dir, CANCEL).exists():
                     raise JobCancelled()
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    time.sleep(1.0)
+                if position != len(ahead) + 1:
+                    position = len(ahead) + 1
+                    if run_dir is not None:
+                        update_status(run_dir, state="queued", queued_for=device, queue_position=position)
+                if not waiting:
+                    waiting = True
+                    if on_wait is not None:
+                        on_wait()
+                time.sleep(poll_s)
+        finally:
+            ticket.unlink(missing_ok=True)
+        if position is not None and run_dir is not None:
+            update_status(run_dir, queue_position=None)  # no longer waiting: the job sets its own state next
         try:
             yield
         finally:

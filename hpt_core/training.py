@@ -22,29 +22,22 @@ import torch
 from torch.utils.data import DataLoader
 
 from hpt_core import durable, runs
-from hpt_core.backbone import check_backbone, native_bf16, uses_bf16  # noqa: F401  (native_bf16: part of this module's API)
+from hpt_core.runs import is_zero_shot_run
+from hpt_core.backbone import check_backbone, native_bf16  # noqa: F401  (native_bf16: part of this module's API)
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
-from hpt_core.data import Document, label_counts, low_resource_sample, read_corpus
+from hpt_core.data import Document, label_counts
 from hpt_core.decoding import decision_name
+from hpt_core.devices import device_description, resolve_device, resolve_precision  # noqa: F401  (also this module's API)
 from hpt_core.errors import HPTInputError
 from hpt_core.evaluation import candidate_decisions, choose_decision, evaluate_model, gold_and_scores
-from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.metrics import evaluation_report
 from hpt_core.inputs import check_output_path
 from hpt_core.model import HPTModel, build_model
 from hpt_core.phases import StepCallback, no_progress, phase_record, phase_text
+from hpt_core.run_data import load_run_data  # noqa: F401  (also this module's API)
 
 logger = logging.getLogger("hpt_core.training")
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; ``"cuda"`` without one is an error."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise HPTInputError("device cuda was asked for, but no CUDA GPU is visible")
-    return device
 
 
 def within_cpu_budget(config: RunConfig, epoch_tokens: int, device: str) -> RunConfig:
@@ -56,18 +49,6 @@ def within_cpu_budget(config: RunConfig, epoch_tokens: int, device: str) -> RunC
         return config
     epochs = max(1, min(tc.epochs, tc.cpu_token_budget // epoch_tokens))
     return config if epochs == tc.epochs else config.replace(train=tc.replace(epochs=epochs))
-
-
-def resolve_precision(precision: str, device: str) -> str:
-    """``TrainConfig.precision`` on a resolved ``device`` → accelerate's ``mixed_precision`` (``"bf16"``/``"no"``)."""
-    return "bf16" if uses_bf16(precision, device) else "no"
-
-
-def device_description(device: str = "auto") -> str:
-    """Human-readable name of the device training would use, e.g. ``"GPU: NVIDIA H100"`` or ``"CPU (2 cores)"``."""
-    if device != "cpu" and torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU ({os.cpu_count()} cores)"
 
 
 class _Examples(torch.utils.data.Dataset):
@@ -94,21 +75,6 @@ def _collator(model: HPTModel):
         return batch
 
     return collate
-
-
-def load_run_data(config: RunConfig) -> tuple[LabelHierarchy, list[Document], list[Document], list[Document] | None]:
-    hierarchy = LabelHierarchy.read(config.data.taxonomy)
-    if config.data.descriptions:
-        descriptions = LabelHierarchy.read_descriptions(config.data.descriptions)
-        hierarchy = hierarchy.with_descriptions(descriptions, source=config.data.descriptions)
-    train_docs = read_corpus(config.data.train, hierarchy)
-    dev_docs = read_corpus(config.data.dev, hierarchy)
-    test_docs = read_corpus(config.data.test, hierarchy) if config.data.test else None
-    if config.train.low_resource is not None and config.train.low_resource < 1.0:
-        train_docs = low_resource_sample(train_docs, config.train.low_resource, config.train.seed)
-    if not train_docs or not dev_docs:
-        raise HPTInputError("train and dev must each hold at least one document")
-    return hierarchy, train_docs, dev_docs, test_docs
 
 
 def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Document], seed: int,
@@ -503,6 +469,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "precision": "bf16" if accelerator.mixed_precision == "bf16" else "fp32",
         "train_seconds": time.time() - started, "train_docs_per_s": docs_seen / max(time.time() - started, 1e-9),
         "train_counts": train_counts.tolist(),
+        # tokens of one epoch's inputs: with train_seconds, this device's measured speed (hpt_core.estimates)
+        "epoch_tokens": int(sum(lengths)),
         "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
     }
     metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, train_counts, tc.eval_batch_size,
@@ -607,7 +575,6 @@ def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_cou
 
 def _finished_run(run_dir: str | Path, what: str, device: str | None = None):
     """A finished run's metrics, configuration, data and best model, or a clear error."""
-    from hpt_core.zero_shot import is_zero_shot_run
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from hpt_core import runs
 from hpt_core.config import DataSpec, RunConfig
-from hpt_core.data import Dataset, import_corpus, load_dataset, read_corpus, save_dataset, split_corpus
+from hpt_core.data import Dataset, Document, import_corpus, load_dataset, read_corpus, save_dataset, split_corpus
 from hpt_core.errors import HPTInputError
-from hpt_core.inputs import csv_records
+from hpt_core.inputs import check_text, csv_records
 from hpt_core.hierarchy import LabelHierarchy, atomic_write_text
 
 DEMO = "demo"
@@ -179,6 +179,44 @@ class Workspace:
             dataset.hierarchy = dataset.hierarchy.with_descriptions(descriptions)
         dataset.name = name
         return dataset
+
+    def dataset_of_run(self, run_dir: str | Path) -> str | None:
+        """The workspace dataset a run was trained on (its taxonomy file lies in that dataset's
+        folder, or the demo's), or ``None`` for a run trained on files elsewhere."""
+        config = runs.read_json(Path(run_dir) / runs.RUN_CONFIG, {}) or {}
+        taxonomy = ((config.get("data") or {}).get("taxonomy")) or ""
+        if not taxonomy:
+            return None
+        folder = Path(taxonomy).resolve().parent
+        if folder == DEMO_DIR.resolve():
+            return DEMO
+        if folder.parent == self.datasets_dir.resolve() and folder.name in self.dataset_names():
+            return folder.name
+        return None
+
+    def add_labelled(self, name: str, documents: list[Document]) -> tuple[str, int]:
+        """Append newly labelled ``documents`` (each label's ancestors added) to dataset ``name``'s
+        training split, so the next run trains on them; the dataset is rewritten whole or not at
+        all (``save_dataset``). The bundled demo is read-only: its first labels go into a copy,
+        ``<name>-labelled`` (kept for the next ones). Returns the dataset written and its training
+        documents now. A label outside the tree, or a document without labels or text, is refused."""
+        target = name if name != DEMO else f"{DEMO}-labelled"
+        dataset = self.load_dataset(target if target in self.dataset_names() else name)
+        h = dataset.hierarchy
+        added = []
+        for i, doc in enumerate(documents, start=1):
+            check_text(doc.text, None)
+            if not doc.labels:
+                raise HPTInputError(f"document {i}: choose at least one label")
+            unknown = [label for label in doc.labels if label not in h]
+            if unknown:
+                raise HPTInputError(f"document {i}: {unknown[0]!r} is not a label of dataset {name!r}")
+            added.append(Document(doc.text, h.with_ancestors(doc.labels)))
+        dataset.splits["train"] = [*dataset.splits.get("train", []), *added]
+        dataset.meta["labelled_in_app"] = int(dataset.meta.get("labelled_in_app", 0)) + len(added)
+        dataset.name = target
+        save_dataset(self.datasets_dir / target, dataset, overwrite=True)
+        return target, len(dataset.splits["train"])
 
     def _check_name(self, name: str) -> None:
         if not isinstance(name, str) or not _DATASET_NAME.match(name):
@@ -365,7 +403,8 @@ def run_summary(run_dir: str | Path) -> dict:
         for key in ("micro_f1", "macro_f1"):
             value = report.get(key)
             row[f"{split} {key.replace('_f1', '-F1')}"] = None if value is None else round(100 * value, 2)
-    row.update(fraction=train.get("low_resource") or 1.0, seed=train.get("seed"), backbone=backbone,
+    zero_shot = runs.is_zero_shot_run(run_dir)  # trained nothing: its run.json's seed is TrainConfig's default
+    row.update(fraction=train.get("low_resource") or 1.0, seed=None if zero_shot else train.get("seed"), backbone=backbone,
                device=status.get("device"))
     started = status.get("started") or status.get("launched")
     row["started"] = time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else None

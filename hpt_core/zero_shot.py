@@ -25,11 +25,12 @@ import numpy as np
 from hpt_core.config import DEFAULT_BACKBONE, _JSONConfig
 from hpt_core.decoding import argmax_path_decode, consistent_decode, predicted_paths
 from hpt_core.errors import HPTInputError
+from hpt_core.runs import ZERO_SHOT_CONFIG as CONFIG_NAME, is_zero_shot_run  # noqa: F401  (is_zero_shot_run: also this module's API)
 
 #: The method name of the zero-shot predictor in tables, ``ablate --methods`` and run folders.
 ZERO_SHOT = "zero-shot"
-#: The file beside ``run.json`` that marks a zero-shot run folder and holds its configuration.
-CONFIG_NAME = "zero_shot.json"
+# CONFIG_NAME (``runs.ZERO_SHOT_CONFIG``): the file beside ``run.json`` that marks a zero-shot run
+# folder and holds its configuration.
 
 
 @dataclass
@@ -246,6 +247,55 @@ class ZeroShotClassifier:
         return out
 
 
+    def predict_table(self, texts: list[str]):
+        """Predictions as a table (one row per text), as ``Predictor.predict_table`` writes them:
+        the labels (the top-down decision, consistent by construction) and paths, then the cosine
+        similarities (``score:<label>``, or the best ``TOP_SCORES`` in ``top_scores`` for large trees)."""
+        import pandas as pd
+
+        from hpt_core.predict import MAX_SCORE_COLUMNS, TOP_SCORES
+
+        texts = list(texts)
+        if not texts:
+            return pd.DataFrame(columns=["text", "labels", "consistent_labels", "paths"])
+        similarities = self.similarities(texts)
+        kept = self.decide(similarities)
+        labels = self.hierarchy.labels
+        decided = [";".join(labels[j] for j in np.flatnonzero(row)) for row in kept]
+        table = pd.DataFrame({"text": texts, "labels": decided, "consistent_labels": decided,
+                              "paths": [" | ".join("/".join(p) for p in predicted_paths(row, self.hierarchy)) for row in kept]})
+        if len(labels) <= MAX_SCORE_COLUMNS:
+            wide = pd.DataFrame(np.round(similarities.astype(np.float64), 4), columns=[f"score:{label}" for label in labels])
+            return pd.concat([table, wide], axis=1)
+        k = min(TOP_SCORES, len(labels))
+        order = np.argsort(-similarities, axis=1, kind="stable")[:, :k]
+        table["top_scores"] = ["; ".join(f"{labels[j]} ({similarities[i, j]:+.3f})" for j in row)
+                               for i, row in enumerate(order)]
+        return table
+
+
+def load_run_classifier(run_dir: str | Path, device: str | None = None) -> ZeroShotClassifier:
+    """The classifier of a zero-shot run folder: its encoder and settings, with the threshold its
+    evaluation chose on dev (``metrics.json``); a folder not evaluated yet chooses it on its dev file now."""
+    from hpt_core import runs
+    from hpt_core.config import RunConfig
+    from hpt_core.data import read_corpus
+    from hpt_core.run_data import load_run_hierarchy
+
+    run_dir = Path(run_dir)
+    if not is_zero_shot_run(run_dir):
+        raise HPTInputError(f"not a zero-shot run folder (no {CONFIG_NAME})", run_dir)
+    run_config = RunConfig.from_json(run_dir / runs.RUN_CONFIG)
+    hierarchy = load_run_hierarchy(run_config)
+    metrics = runs.read_json(run_dir / runs.METRICS, {}) or {}
+    config = ZeroShotConfig.from_dict(metrics["config"]) if metrics.get("config") \
+        else ZeroShotConfig.from_json(run_dir / CONFIG_NAME)
+    classifier = ZeroShotClassifier.from_backbone(hierarchy, config, device=device)
+    if not metrics.get("config"):
+        classifier.fit_threshold(read_corpus(run_config.data.dev, hierarchy))
+    return classifier
+
+
 # ---- a zero-shot "run": the same figures as a trained run, from no training documents --------------------
 def evaluate_documents(classifier: ZeroShotClassifier, documents, train_counts=None) -> dict:
     """``metrics.evaluation_report`` of the zero-shot decision on ``documents``."""
@@ -256,10 +306,6 @@ def evaluate_documents(classifier: ZeroShotClassifier, documents, train_counts=N
     counts = np.zeros(len(h.labels), dtype=np.int64) if train_counts is None else train_counts
     scores = classifier.scores([d.text for d in documents])
     return evaluation_report(h.multi_hot([d.labels for d in documents]), scores, h, counts)
-
-
-def is_zero_shot_run(run_dir: str | Path) -> bool:
-    return (Path(run_dir) / CONFIG_NAME).is_file()
 
 
 def prepare_run(data, run_dir: str | Path, config: ZeroShotConfig | None = None, name: str = ZERO_SHOT) -> Path:
@@ -286,7 +332,7 @@ def run_job(run_dir: str | Path) -> dict:
     :func:`evaluate_run_dir`. It embeds every text with a sentence encoder on that device, so beside a
     training it would slow it down and compete for GPU memory."""
     from hpt_core import runs
-    from hpt_core.training import resolve_device
+    from hpt_core.devices import resolve_device
 
     run_dir = Path(run_dir)
     try:
@@ -304,7 +350,8 @@ def evaluate_run_dir(run_dir: str | Path) -> dict:
     """
     from hpt_core import runs
     from hpt_core.config import RunConfig
-    from hpt_core.training import device_description, load_run_data, resolve_device
+    from hpt_core.devices import device_description, resolve_device
+    from hpt_core.run_data import load_run_data
 
     run_dir = Path(run_dir)
     started = time.time()

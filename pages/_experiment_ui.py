@@ -17,7 +17,8 @@ from hpt_core import runs
 from hpt_core.config import DEFAULT_RECIPE, RECIPES, TrainConfig
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS
-from pages._shared import PLOT_CONFIG, csv_bytes, current_dataset, md, show_error, workspace
+from hpt_core.estimates import duration_words
+from pages._shared import PLOT_CONFIG, csv_bytes, current_dataset, device_in_use, md, show_error, workspace
 
 
 def experiments_root() -> Path:
@@ -34,6 +35,34 @@ def _numbers(text: str, kind, what: str) -> list:
     return values
 
 
+#: Experiments estimated above this many seconds ask for a confirmation before they launch.
+CONFIRM_ABOVE_S = 3600
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _train_tokens(dataset: str, max_length: int, _version: float) -> tuple[int, int]:
+    """Approximate tokens and the number of documents of a dataset's train split (cached per file version)."""
+    from hpt_core.data import read_corpus
+    from hpt_core.estimates import approximate_tokens
+    from hpt_core.hierarchy import LabelHierarchy
+
+    files = workspace().dataset_files(dataset)
+    docs = read_corpus(files.train, LabelHierarchy.read(files.taxonomy))
+    return approximate_tokens([d.text for d in docs], max_length), len(docs)
+
+
+def experiment_cost(spec, dataset: str) -> tuple[int, float, str]:
+    """The run count, the estimated seconds and where the speed comes from, of an experiment on ``dataset``."""
+    from hpt_core.estimates import measured_speed
+
+    files = workspace().dataset_files(dataset)
+    tokens, n_docs = _train_tokens(dataset, int(spec.model_overrides.get("max_length", 256)),
+                                   Path(files.train).stat().st_mtime)
+    device = device_in_use()
+    speed = measured_speed(workspace().list_runs(), device, spec.model_overrides.get("backbone", "minilm"))
+    return len(spec.plan()), spec.estimate_seconds(tokens, n_docs, speed, on_cpu=device.startswith("CPU")), speed.source
+
+
 def experiment_launcher() -> None:
     """The Train page's "New experiment" form and the list of experiments (state, cancel, resume)."""
     from hpt_core.experiments import DEFAULT_METHODS, Experiment, launch_experiment, method_description
@@ -42,46 +71,68 @@ def experiment_launcher() -> None:
     ws = workspace()
     with st.expander("New experiment: methods × seeds × training fractions, in one click",
                      icon=":material/science:"):
-        with st.form("experiment_form"):
-            c1, c2 = st.columns(2)
-            name = c1.text_input("Experiment name", key="exp_name", placeholder="e.g. table3-demo")
-            datasets = ws.dataset_names()
-            here = datasets.index(current_dataset()) if current_dataset() in datasets else 0
-            dataset = c2.selectbox("Experiment dataset", datasets, index=here, key="exp_dataset")
-            methods = st.multiselect("Methods", [*METHODS, ZERO_SHOT], default=DEFAULT_METHODS, key="exp_methods",
-                                     format_func=lambda m: f"{m} — {method_description(m)}",
-                                     help="Default: the rows of Table 3, the baselines and the zero-shot predictor.")
-            c = st.columns(4)
-            seeds = c[0].text_input("Experiment seeds", "1,2,3", key="exp_seeds")
-            fractions = c[1].text_input("Training fractions", "0.1,1.0", key="exp_fractions",
-                                        help="shares of train (1.0 = all of it; Figure 4 uses several)")
-            recipe = c[2].selectbox("Experiment recipe", list(RECIPES), index=list(RECIPES).index(DEFAULT_RECIPE),
-                                    key="exp_recipe")
-            backbone = c[3].text_input("Experiment backbone", "minilm", key="exp_backbone",
-                                       help="'minilm' (bundled) or a local folder")
-            c = st.columns(4)
-            epochs = c[0].number_input("Epochs per run (max)", 1, 1000, TrainConfig.epochs, key="exp_epochs")
-            batch = c[1].number_input("Batch size per run", 1, 512, TrainConfig.batch_size, key="exp_batch")
-            max_length = c[2].number_input("Max length per run (tokens)", 16, 512, 256, key="exp_max_length")
-            max_steps = c[3].number_input("Max steps per run (0 = no limit)", 0, 10_000_000, 0, key="exp_max_steps")
-            launch = st.form_submit_button("Launch experiment", type="primary", icon=":material/play_arrow:")
-        if launch:
-            try:
-                from hpt_core.config import train_recipe
+        # Not a form: the run count and the time estimate follow every change, before anything launches.
+        c1, c2 = st.columns(2)
+        name = c1.text_input("Experiment name", key="exp_name", placeholder="e.g. table3-demo")
+        datasets = ws.dataset_names()
+        here = datasets.index(current_dataset()) if current_dataset() in datasets else 0
+        dataset = c2.selectbox("Experiment dataset", datasets, index=here, key="exp_dataset")
+        methods = st.multiselect("Methods", [*METHODS, ZERO_SHOT], default=DEFAULT_METHODS, key="exp_methods",
+                                 format_func=lambda m: f"{m} — {method_description(m)}",
+                                 help="Default: the rows of Table 3, the baselines and the zero-shot predictor.")
+        c = st.columns(4)
+        seeds = c[0].text_input("Experiment seeds", "1,2,3", key="exp_seeds")
+        fractions = c[1].text_input("Training fractions", "0.1,1.0", key="exp_fractions",
+                                    help="shares of train (1.0 = all of it; Figure 4 uses several)")
+        recipe = c[2].selectbox("Experiment recipe", list(RECIPES), index=list(RECIPES).index(DEFAULT_RECIPE),
+                                key="exp_recipe")
+        backbone = c[3].text_input("Experiment backbone", "minilm", key="exp_backbone",
+                                   help="'minilm' (bundled) or a local folder")
+        c = st.columns(4)
+        epochs = c[0].number_input("Epochs per run (max)", 1, 1000, TrainConfig.epochs, key="exp_epochs")
+        batch = c[1].number_input("Batch size per run", 1, 512, TrainConfig.batch_size, key="exp_batch")
+        max_length = c[2].number_input("Max length per run (tokens)", 16, 512, 256, key="exp_max_length")
+        max_steps = c[3].number_input("Max steps per run (0 = no limit)", 0, 10_000_000, 0, key="exp_max_steps")
+        spec, problem = None, None
+        try:
+            from hpt_core.config import train_recipe
 
-                train = train_recipe(recipe, epochs=int(epochs), batch_size=int(batch),
-                                     max_steps=int(max_steps) or None)
-                spec = Experiment(name=name.strip(), data=ws.dataset_files(dataset), methods=list(methods),
-                                  seeds=_numbers(seeds, int, "seeds"), fractions=_numbers(fractions, float, "fractions"),
-                                  recipe=recipe, train=train,
-                                  model_overrides={"backbone": backbone.strip() or "minilm", "max_length": int(max_length)})
-                exp_dir = launch_experiment(spec, ws.runs_dir, experiments_root())
-            except (HPTInputError, OSError, RuntimeError) as err:
-                show_error(err, "Experiment not launched")
+            train = train_recipe(recipe, epochs=int(epochs), batch_size=int(batch), max_steps=int(max_steps) or None)
+            spec = Experiment(name=name.strip() or "unnamed", data=ws.dataset_files(dataset), methods=list(methods),
+                              seeds=_numbers(seeds, int, "seeds"), fractions=_numbers(fractions, float, "fractions"),
+                              recipe=recipe, train=train,
+                              model_overrides={"backbone": backbone.strip() or "minilm", "max_length": int(max_length)})
+        except (HPTInputError, OSError) as err:
+            problem = err
+        long_job = False
+        if spec is not None and spec.methods:
+            n_runs, seconds, source = experiment_cost(spec, dataset)
+            long_job = seconds > CONFIRM_ABOVE_S
+            st.markdown(f"**{n_runs} run{'s' if n_runs != 1 else ''}**, {duration_words(seconds)} one after the other "
+                        f"on {md(device_in_use())}")
+            st.caption(f"Estimated from the training tokens of each run (the recipe's CPU budget and the step "
+                       f"limit included) at this device's speed — {md(source)}.")
+        confirmed = True
+        if long_job:
+            confirmed = st.checkbox(f"Yes, queue {duration_words(seconds).removeprefix('about ')} of work",
+                                    key="exp_confirm", help="Asked for experiments estimated above an hour.")
+        launch = st.button("Launch experiment", type="primary", icon=":material/play_arrow:", key="exp_launch")
+        if launch:
+            if problem is not None or spec is None:
+                show_error(problem or HPTInputError("choose at least one method"), "Experiment not launched")
+            elif not name.strip():
+                show_error(HPTInputError("name the experiment"), "Experiment not launched")
+            elif not confirmed:
+                st.warning("Not launched: tick the box above to confirm the estimated time.", icon=":material/schedule:")
             else:
-                n_runs = len(spec.plan())
-                st.success(f"Launched **{md(exp_dir.name)}**: {n_runs} run{'s' if n_runs != 1 else ''} queued.",
-                           icon=":material/rocket_launch:")
+                try:
+                    exp_dir = launch_experiment(spec, ws.runs_dir, experiments_root())
+                except (HPTInputError, OSError, RuntimeError) as err:
+                    show_error(err, "Experiment not launched")
+                else:
+                    n_runs = len(spec.plan())
+                    st.success(f"Launched **{md(exp_dir.name)}**: {n_runs} run{'s' if n_runs != 1 else ''} queued.",
+                               icon=":material/rocket_launch:")
     experiments_list()
 
 

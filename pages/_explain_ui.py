@@ -62,15 +62,25 @@ def explain_section(hpt_model, text: str, scores: dict[str, float], predicted: l
     if not result or result[0] != text or result[1] != mode:
         return
     _, _, explanations, seconds = result
-    added = " and ".join(part for part, present in (("the lexical channel", hpt_model.lexical is not None),
-                                                     ("the classical blend", hpt_model.blend is not None)) if present)
-    for e in explanations:
+    whole = hpt_model.lexical is not None or hpt_model.blend is not None
+    for i, e in enumerate(explanations):
         kept = "predicted" if e.predicted else "not predicted"
-        st.markdown(f"**{md(e.label)}** · depth {e.depth} · {kept} · score {e.score:+.3f} "
+        st.markdown(f"**{md(e.label)}** · depth {e.depth} · {kept} · the model's own score {e.score:+.3f} "
                     f"(baseline {e.baseline_score:+.3f}) · convergence delta {e.delta:+.4f}"
-                    + (f" · the score decided on (with {added}, not attributed) {e.document_score:+.3f}"
-                       if added and e.document_score is not None and abs(e.document_score - e.score) > 5e-4 else ""))
+                    + (f" · **the score decided on {e.document_score:+.3f}**" if whole and e.document_score is not None
+                       else ""))
         st.html(highlighted_html(e))
+        if whole:
+            # the whole decided score: the model's words, the lexical channel's exact terms, the blend's shift
+            parts = e.parts()
+            st.caption("The score decided on, in parts that add up to it: " + " · ".join(
+                f"{md(name)} {value:+.3f}" for name, value in parts.items() if value) + f" = {e.document_score:+.3f}")
+            with st.expander(f"What made {e.label}'s score, ranked (words and phrases of both parts)"):
+                st.dataframe(e.whole_score_table(k=30).round({"contribution": 4}), hide_index=True,
+                             key=f"{key}_whole_{i}")
+                st.caption("The model's words are attributions (integrated gradients); the lexical channel's are "
+                           "exact (TF-IDF × weight). The 30 largest words and phrases are listed, then every fixed "
+                           "part; the complete list adds up to the score decided on (CLI: explain --json, 'parts').")
     if explanations and explanations[0].truncated:
         st.caption("The text was cut at the model's input length; the greyed rest was not seen.")
     table = attribution_table(explanations)

@@ -37,6 +37,7 @@ PAGES = {
     "results": "pages/results.py",
     "predict": "pages/predict.py",
     "label_words": "pages/label_words.py",
+    "label": "pages/label.py",
 }
 
 
@@ -180,7 +181,9 @@ def state_text(status: dict, progress: dict) -> str:
     final state (no ETA once it is over)."""
     state = status.get("state", "new")
     if state == "queued":
-        return "queued (waiting for the device)"
+        position = status.get("queue_position")
+        return f"queued · {'next' if position == 1 else f'number {position}'} in line for the device" if position \
+            else "queued (waiting for the device)"
     if state == "running":
         phase = running_phase(progress)
         if phase == "phase":  # a long step around training: what it does, k of n, ETA
@@ -289,13 +292,17 @@ def load_dataset(name: str):
 @st.cache_resource(show_spinner=False)
 def device_in_use() -> str:
     """What training would use, e.g. "GPU: NVIDIA H100" or "CPU (2 cores)" (imports torch once)."""
-    from hpt_core.training import device_description
+    from hpt_core.devices import device_description
 
     return device_description()
 
 
 def model_stamp(run_dir: Path) -> int:
+    """When the run's model last changed (a cache key): its weights' file, or for a zero-shot run
+    (no weights: label names against the text) its evaluated settings in metrics.json."""
     stamp = _stamp(run_dir / runs.MODEL_DIR / "model.safetensors")
+    if not stamp and runs.is_zero_shot_run(run_dir):
+        stamp = _stamp(run_dir / runs.METRICS) or _stamp(run_dir / runs.ZERO_SHOT_CONFIG)
     if not stamp:
         raise HPTInputError("this run has no trained model (model/ is missing)", run_dir.name)
     return stamp
@@ -355,9 +362,15 @@ def split_predictions(run_dir: Path, data: str) -> bytes:
     Called when its download button is clicked (outside a script run): it uses no Streamlit cache.
     """
     from hpt_core.data import read_corpus
-    from hpt_core.predict import Predictor
 
-    model = Predictor.from_run(str(run_dir), device="cpu")
+    if runs.is_zero_shot_run(run_dir):
+        from hpt_core.zero_shot import load_run_classifier
+
+        model = load_run_classifier(run_dir, device="cpu")
+    else:
+        from hpt_core.predict import Predictor
+
+        model = Predictor.from_run(str(run_dir), device="cpu")
     docs = read_corpus(data, model.hierarchy)
     table = model.predict_table([d.text for d in docs])
     table.insert(1, "gold_labels", [";".join(d.labels) for d in docs])

@@ -121,7 +121,10 @@ def one_run(run_dir: Path) -> None:
             st.download_button("Download per-label table (CSV)", csv_bytes(per_label),
                                file_name=f"{run_dir.name}-{split}-per-label.csv", mime="text/csv",
                                icon=":material/download:", on_click="ignore")
-            if st.toggle("Browse the errors: documents, error kinds, explanations, sibling confusion", key="err_on"):
+            if zero_shot:  # the browser opens each document with its explanation: a trained model's
+                st.caption("The error browser needs a trained model (it explains each document's scores); a "
+                           "zero-shot run has none. Its predictions on test are downloadable below.")
+            elif st.toggle("Browse the errors: documents, error kinds, explanations, sibling confusion", key="err_on"):
                 error_browser(run_dir, split, data)
 
     history = runs.run_history(run_dir)
@@ -152,12 +155,13 @@ def own(run_dir: Path, config: dict) -> None:
     """The run as a thing one owns: its model folder and predictions to download."""
     st.markdown("**Download**")
     c1, c2 = st.columns(2)
-    if (run_dir / runs.MODEL_DIR / "model.safetensors").is_file():
+    if (run_dir / runs.MODEL_DIR / "model.safetensors").is_file() or runs.is_zero_shot_run(run_dir):
         # Built when clicked (a model folder is tens of MB): nothing is zipped on a plain page view.
         c1.download_button("Model folder and figures (zip)", functools.partial(run_archive, run_dir),
                            file_name=f"{run_dir.name}.zip", mime="application/zip", icon=":material/folder_zip:",
                            key="own_zip", on_click="ignore",
-                           help="model/ (HPTModel.from_pretrained loads it), run.json, metrics, history and log")
+                           help="run.json, zero_shot.json (the encoder and settings) and metrics" if runs.is_zero_shot_run(run_dir)
+                           else "model/ (HPTModel.from_pretrained loads it), run.json, metrics, history and log")
     for split, where in (("test", c2), ("dev", c2)):
         data = (config.get("data") or {}).get(split)
         if data and Path(data).is_file():
@@ -173,7 +177,7 @@ def own(run_dir: Path, config: dict) -> None:
 SHOWN = {"micro_f1": "micro-F1", "delta_micro_f1": "Δ micro", "macro_f1": "macro-F1", "delta_macro_f1": "Δ macro",
          "macro_f1_all_labels": "macro-F1 (all labels)", "consistent_micro_f1": "consistent micro-F1",
          "consistent_macro_f1": "consistent macro-F1", "hierarchical_f1": "hierarchical F1",
-         "path_consistency": "path consistency", "train_seconds": "train s", "train_docs_per_s": "docs/s",
+         "path_consistency": "path consistency", "run_seconds": "run s", "train_seconds": "train s", "train_docs_per_s": "docs/s",
          "best_epoch": "best epoch", "epochs_run": "epochs"}
 
 
@@ -186,15 +190,22 @@ def table3(table: pd.DataFrame) -> pd.DataFrame:
         name = SHOWN.get(column) or (column.replace("depth_", "depth ").replace("_macro_f1", " macro-F1"))
         if column.startswith("delta_"):
             shown[name] = [f"{v:+.2f}" if pd.notna(v) else "" for v in values]
+        elif column == "reference":
+            shown[name] = ["reference" if v else "" for v in values]
         elif column in ("best_epoch", "epochs_run"):
             shown[name] = ["" if pd.isna(v) else str(int(v)) for v in values]
-        elif column == "train_seconds":
+        elif column in ("train_seconds", "run_seconds"):
             shown[name] = ["" if pd.isna(v) else f"{v:.0f}" for v in values]
         elif values.dtype.kind == "f" or column.endswith("_f1") or column == "path_consistency":
             shown[name] = ["" if v is None or pd.isna(v) else f"{v:.2f}" for v in values]
         else:
             shown[name] = ["" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in values]
     return shown
+
+
+def run_label(row: dict) -> str:
+    """"name · method · seed n" (no seed for a run that trained nothing)."""
+    return f"{row['run']} · {row['method']}" + ("" if row.get("seed") is None else f" · seed {row['seed']}")
 
 
 def compare(current: Path | None) -> None:
@@ -220,7 +231,7 @@ def compare(current: Path | None) -> None:
     candidates = [p.name for p in finished if dataset[p.name] == chosen_dataset]
     key = f"cmp_runs_{chosen_dataset}"
     chosen = st.multiselect("Runs", candidates, default=candidates[:10], key=key,
-                            format_func=lambda n: f"{n} · {rows[n]['method']} · seed {rows[n]['seed']}")
+                            format_func=lambda n: run_label(rows[n]))
     if not chosen:
         st.caption("Pick runs to compare.")
         return
@@ -231,12 +242,23 @@ def compare(current: Path | None) -> None:
     if table.empty:
         st.caption("No figures in these runs.")
         return
+    # The reference is the user's choice; by default the best HPT run (never merely the first one).
+    default = next(iter(table.loc[table["reference"], "run"]), None)
+    listed = table["run"].tolist()
+    reference_run = st.selectbox("Δ against", listed, index=listed.index(default) if default in listed else None,
+                                 key=f"cmp_reference_{chosen_dataset}", placeholder="no reference: no Δ",
+                                 format_func=lambda n: run_label(rows[n]),
+                                 help="The run each Δ is taken against (default: the best HPT run here). "
+                                      "Compare it with runs of the same settings: recipe, epochs, length, "
+                                      "channel and blend are columns of the table.")
+    table = comparison_table(run_dirs, split, reference_run=reference_run) if reference_run else \
+        comparison_table(run_dirs, split, reference="")
     table.insert(table.columns.get_loc("method") + 1, "description",
                  [describe(m) if m in METHODS else "" for m in table["method"]])
     splits = sorted(set(table["split"]))
     st.markdown(f"**Ablations (Table 3) on {md(chosen_dataset)}**, {md(' and '.join(splits))} split: F1 in %"
-                + ("; Δ against the HPT row (first)" if "delta_macro_f1" in table else
-                   " (no HPT run among these: no Δ)"))
+                + (f"; Δ against {md(reference_run)} (first row)" if "delta_macro_f1" in table else
+                   " (no reference run: no Δ)"))
     if len(splits) > 1:
         st.caption("Some runs have no test figures: they are grouped apart, on dev, each group with its own reference.")
     st.dataframe(table3(table), hide_index=True, key="cmp_table")
@@ -252,7 +274,7 @@ def compare(current: Path | None) -> None:
           key="cmp_quintile", where=right)
 
     st.markdown(f"**Low resource (Figure 4) on {md(chosen_dataset)}**: mean ± std over seeds, per method and "
-                "training fraction")
+                "training fraction; only runs that differ by their seed alone are averaged (the count says how many)")
     summary = low_resource_summary(run_dirs, split)
     if summary.empty:
         st.caption("No figures.")

@@ -26,6 +26,7 @@ PAGES = {
     "results": ("pages/results.py", "Results"),
     "predict": ("pages/predict.py", "Predict"),
     "label_words": ("pages/label_words.py", "Label words"),
+    "label": ("pages/label.py", "Label"),
 }
 
 
@@ -81,12 +82,12 @@ def test_page_renders_with_a_trained_run(workspace, page):
     assert by_label(at.sidebar.selectbox, "Current run").value == "tiny-hpt"
 
 
-@pytest.mark.parametrize("page", ["home", "train", "results", "predict", "label_words"])
+@pytest.mark.parametrize("page", ["home", "train", "results", "predict", "label_words", "label"])
 def test_page_without_runs_says_what_to_do(empty_workspace, page):
     at = open_page(page)
     ok(at, page)
     assert not at.error
-    if page in ("results", "predict", "label_words"):
+    if page in ("results", "predict", "label_words", "label"):
         assert "Train" in texts(at.info)
 
 
@@ -230,7 +231,7 @@ def test_train_launches_two_seeds_that_queue_then_cancel(workspace, tiny_backbon
         assert sorted(s.split(" ")[0] for s in queue["state"]) == ["queued", "running"]
         assert set(queue["run"]) == {p.name for p in launched}
         # One wording: the queued job says what it waits for, never "starting"; both name the device alike.
-        assert "queued (waiting for the device)" in list(queue["state"])
+        assert "queued · next in line for the device" in list(queue["state"])  # FIFO: its place in the line
         assert len(set(queue["device"])) == 1 and queue["device"].iloc[0].startswith(("CPU", "GPU"))
         assert at.get("progress"), "no progress bar for the running job"
         assert by_label(at.metric, "State").value == "running"
@@ -703,6 +704,7 @@ def test_state_wording_agrees_with_the_files():
     from pages._shared import running_phase, state_text
 
     assert state_text({"state": "queued"}, {}) == "queued (waiting for the device)"
+    assert state_text({"state": "queued", "queue_position": 3}, {}) == "queued · number 3 in line for the device"
     assert state_text({"state": "running"}, {}) == "starting (loading the data and the backbone)"
     training = {"kind": "step", "step": 5, "total_steps": 10, "eta_s": 65}
     assert state_text({"state": "running"}, training) == "running · ETA 1m 05s"

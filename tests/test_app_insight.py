@@ -3,6 +3,8 @@ and one-click experiments (pages/_zero_shot_ui.py, _explain_ui.py, _errors_ui.py
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from test_app import by_label, empty_workspace, ok, open_page, texts, workspace  # noqa: F401  (fixtures)
 
 
@@ -114,6 +116,84 @@ def test_train_launches_cancels_and_resumes_an_experiment(workspace, tiny_backbo
     by_label(at.button, "Launch experiment").click()
     at.run()
     assert "exists" in texts(at.error)
+
+
+def test_the_experiment_form_shows_its_run_count_and_time_and_asks_before_hours_of_work(workspace):  # noqa: F811
+    """Issue 21: the default experiment (every method × 3 seeds × 2 fractions) names its cost before
+    launch, and above an hour it launches only once confirmed."""
+    at = open_page("train")
+    assert not at.exception
+    shown = texts(at.markdown)
+    assert "66 runs**" in shown and " one after the other on " in shown
+    assert "Estimated from the training tokens" in texts(at.caption)
+    at.text_input(key="exp_name").input("too-big")
+    by_label(at.button, "Launch experiment").click()
+    at.run()
+    assert "Not launched: tick the box" in texts(at.warning)
+    assert not (workspace / "experiments" / "too-big").exists()
+    at.checkbox(key="exp_confirm")  # offered
+    # a small experiment needs no confirmation and says so in its figures
+    at.multiselect(key="exp_methods").set_value(["zero-shot"]).run()
+    assert "1 run**" in texts(at.markdown) and not [c for c in at.checkbox if c.key == "exp_confirm"]
+
+
+def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(workspace):  # noqa: F811
+    """Issue 23: paste a pool, get the texts the run is least sure of with its path and the two
+    labels it hesitated between, correct the label, save: the text joins the training split of the
+    run's dataset with its ancestors; skip moves on."""
+    import json
+
+    from hpt_core.data import load_dataset, save_dataset
+    from test_app import clone_run
+
+    # a workspace dataset of the synthetic task, and the tiny run as if trained on it
+    task = load_dataset(Path(json.loads((workspace / "runs" / "tiny-hpt" / "run.json").read_text())["data"]["taxonomy"]).parent)
+    save_dataset(workspace / "datasets" / "task", task)
+    clone_run(workspace, workspace / "runs" / "tiny-hpt", "on-task", taxonomy=workspace / "datasets" / "task" / "taxonomy.tsv")
+    before = len((workspace / "datasets" / "task" / "train.jsonl").read_text(encoding="utf-8").splitlines())
+    at = open_page("label")
+    assert "trained on files outside this workspace" in texts(at.warning)  # tiny-hpt's files are elsewhere
+    at.sidebar.selectbox(key="current_run").set_value("on-task").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.text_area(key="label_pasted").input("we saw a penalty goal today\na bronze sculpture on show\nlens and laser")
+    at.number_input(key="label_n").set_value(2)
+    by_label(at.button, "Suggest").click()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "Text 1 of 2" in texts(at.markdown) and "The model's path:" in texts(at.caption)
+    shown = at.get("text")[0].value
+    assert shown in {"we saw a penalty goal today", "a bronze sculpture on show", "lens and laser"}
+    at.multiselect(key="label_pick_0").set_value(["optics"])
+    by_label(at.button, "Save and next").click()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "Text 2 of 2" in texts(at.markdown)
+    saved = [json.loads(line) for line in
+             (workspace / "datasets" / "task" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(saved) == before + 1
+    assert saved[-1]["text"] == shown and set(saved[-1]["labels"]) == {"science", "physics", "optics"}
+    by_label(at.button, "Skip").click()
+    at.run()
+    assert "All suggestions done" in texts(at.success)
+
+
+def test_results_of_a_zero_shot_run_evaluate_and_download(workspace, task_files, tiny_backbone):  # noqa: F811
+    """Issue 21: a zero-shot run is first-class on Results: figures, the per-label table and the
+    predictions CSV (built on click), no red error; the error browser says why it does not apply."""
+    from hpt_core.config import DataSpec
+    from hpt_core.zero_shot import ZeroShotConfig, evaluate_into
+
+    data = DataSpec(**{k: str(v) for k, v in task_files.items()})
+    evaluate_into(data, workspace / "runs" / "zs", ZeroShotConfig(backbone=tiny_backbone, max_length=32))
+    at = open_page("results")
+    at.sidebar.selectbox(key="current_run").set_value("zs").run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert any("precision" in d.value.columns for d in at.dataframe)  # the per-label table
+    assert "needs a trained model" in texts(at.caption)
+    from pages._shared import split_predictions
+
+    csv = split_predictions(workspace / "runs" / "zs", str(task_files["test"])).decode()
+    assert csv.splitlines()[0].startswith("text,gold_labels,labels,consistent_labels,paths")
 
 
 def test_results_shows_an_experiment_as_table_3_and_figure_4(workspace):  # noqa: F811

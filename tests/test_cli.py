@@ -25,6 +25,14 @@ def test_every_command_has_help(command, capsys):
     assert "usage: python -m hpt_core " + command in capsys.readouterr().out
 
 
+def test_the_main_help_lists_the_public_commands_and_nothing_internal(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(command in out for command in COMMANDS)
+    assert "SUPPRESS" not in out and "run-job" not in out and "run-experiment" not in out
+
+
 def test_evaluate_json_has_the_documented_keys(trained_run, task_files, capsys):
     assert main(["evaluate", "--run-dir", str(trained_run), "--data", str(task_files["test"]), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

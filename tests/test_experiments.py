@@ -1,5 +1,7 @@
 import math
 
+import pytest
+
 from hpt_core.config import DataSpec, TrainConfig
 from hpt_core.experiments import comparison_table, run_ablation, run_low_resource
 
@@ -45,3 +47,58 @@ def test_ablate_mlm_weight_leaves_the_rows_defined_without_mlm_alone(tmp_path, m
                              mlm_weight=0.5)
     assert trained["hpt"].mlm_weight == 0.5
     assert trained["rm-mlm"].mlm_weight == 0.0 and trained["vanilla"].mlm_weight == 0.0
+
+
+def _fake_run(root, name, method="hpt", macro=0.5, seed=1, recipe="small-data", epochs=10, max_steps=None,
+              fraction=None):
+    """A finished run folder as training leaves it (run.json, metrics.json), without training."""
+    import json
+
+    from hpt_core.config import RunConfig, train_recipe
+    from hpt_core.methods import resolve_method
+
+    model = resolve_method(method, recipe=recipe)
+    train = train_recipe(recipe, seed=seed, epochs=epochs, max_steps=max_steps, low_resource=fraction)
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    RunConfig(data=DataSpec("/data/d/taxonomy.tsv", "/data/d/train.jsonl", "/data/d/dev.jsonl"), model=model,
+              train=train).to_json(run_dir / "run.json")
+    report = {"micro_f1": macro + 0.1, "macro_f1": macro, "macro_f1_all_labels": macro,
+              "consistent": {"micro_f1": macro, "macro_f1": macro}, "hierarchical_f1": macro,
+              "path_consistency": 1.0, "per_depth_macro_f1": {"1": macro}}
+    (run_dir / "metrics.json").write_text(json.dumps({"method": method, "test": report, "train_seconds": 10.0,
+                                                      "run_seconds": 12.0}))
+    return run_dir
+
+
+def test_the_reference_is_the_best_hpt_run_or_the_one_chosen_never_merely_the_first(tmp_path):
+    """A 2-step test run that comes first must not become every Δ's reference (issue 21)."""
+    runs = [_fake_run(tmp_path, "quick-test", macro=0.01, max_steps=2, recipe="paper"),
+            _fake_run(tmp_path, "real", macro=0.80), _fake_run(tmp_path, "ablation", method="rm-mlm", macro=0.70)]
+    table = comparison_table(runs)
+    assert table.loc[0, "run"] == "real" and table.loc[0, "reference"]
+    deltas = dict(zip(table["run"], table["delta_macro_f1"]))
+    assert deltas["ablation"] == pytest.approx(-10.0) and deltas["quick-test"] == pytest.approx(-79.0)
+    # the settings that make each run what it is are columns beside its figures
+    quick = table.set_index("run").loc["quick-test"]
+    assert quick["recipe"] == "paper" and quick["max_steps"] == 2
+    assert table.set_index("run").loc["real", "recipe"] == "small-data"
+    assert {"epochs", "max_length", "lexical_channel", "blend", "seed", "run_seconds"} <= set(table.columns)
+    # the user's choice of reference wins
+    chosen = comparison_table(runs, reference_run="ablation")
+    assert chosen.loc[0, "run"] == "ablation"
+    assert dict(zip(chosen["run"], chosen["delta_macro_f1"]))["real"] == pytest.approx(10.0)
+
+
+def test_means_over_seeds_only_over_runs_that_differ_by_their_seed_alone(tmp_path):
+    from hpt_core.experiments import low_resource_summary
+
+    runs = [_fake_run(tmp_path, "s1", macro=0.80, seed=1), _fake_run(tmp_path, "s2", macro=0.70, seed=2),
+            _fake_run(tmp_path, "short", macro=0.01, seed=3, max_steps=2),
+            _fake_run(tmp_path, "paper", macro=0.30, seed=4, recipe="paper")]
+    summary = low_resource_summary(runs)
+    assert len(summary) == 3
+    both = summary[summary["macro_f1_count"] == 2].iloc[0]
+    assert both["macro_f1_mean"] == pytest.approx(75.0) and both["max_steps"] == ""
+    assert sorted(summary["macro_f1_count"]) == [1, 1, 2]
+    assert set(summary["recipe"]) == {"small-data", "paper"}

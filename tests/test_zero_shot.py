@@ -12,6 +12,7 @@ import pytest
 from hpt_core import runs
 from hpt_core.config import DataSpec
 from hpt_core.data import Document
+from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.zero_shot import (ZERO_SHOT, ZeroShotClassifier, ZeroShotConfig, choose_threshold, evaluate_into,
                                 prepare_run, subtree_max, top_down_decision)
@@ -101,7 +102,6 @@ def test_subtree_max_and_top_down_decision_on_an_uneven_tree():
 
 
 def test_config_rejects_unknown_options():
-    from hpt_core.errors import HPTInputError
 
     with pytest.raises(HPTInputError, match="routing"):
         ZeroShotConfig(routing="best")
@@ -117,6 +117,29 @@ def test_zero_shot_run_folder_reads_like_a_trained_run(task_files, tiny_backbone
     assert runs.run_status(tmp_path / "zs")["state"] == "completed"
     table = comparison_table([tmp_path / "zs"])
     assert table.loc[0, "method"] == ZERO_SHOT and table.loc[0, "micro_f1"] == pytest.approx(100 * metrics["test"]["micro_f1"])
+
+
+def test_a_zero_shot_run_evaluates_and_predicts_like_a_trained_one(task_files, tiny_backbone, tmp_path):
+    """Issue 21: evaluate (with its per-label table), the error analysis and predictions work on a
+    zero-shot run folder, with the threshold its evaluation chose on dev."""
+    from hpt_core.error_analysis import analyse_run
+    from hpt_core.evaluation import evaluate_run
+    from hpt_core.zero_shot import load_run_classifier
+
+    data = DataSpec(**{k: str(v) for k, v in task_files.items()})
+    metrics = evaluate_into(data, tmp_path / "zs", ZeroShotConfig(backbone=tiny_backbone, max_length=32))
+    report, per_label = evaluate_run(tmp_path / "zs", task_files["test"], with_table=True)
+    assert report["micro_f1"] == pytest.approx(metrics["test"]["micro_f1"])
+    assert report["macro_f1"] == pytest.approx(metrics["test"]["macro_f1"]) and len(per_label) > 0
+    analysis, again = analyse_run(tmp_path / "zs", task_files["test"])
+    assert again["micro_f1"] == pytest.approx(metrics["test"]["micro_f1"]) and len(analysis.documents) > 0
+    classifier = load_run_classifier(tmp_path / "zs")
+    assert classifier.config.threshold == pytest.approx(metrics["threshold"])
+    table = classifier.predict_table(["a text about sculpture", "goal"])
+    assert list(table.columns[:4]) == ["text", "labels", "consistent_labels", "paths"] and len(table) == 2
+    # a trained run's folder is not a zero-shot one
+    with pytest.raises(HPTInputError, match="not a zero-shot run"):
+        load_run_classifier(tmp_path)
 
 
 def test_zero_shot_background_job(task_files, tiny_backbone, tmp_path):
@@ -137,7 +160,7 @@ def _zero_shot_job_behind_a_training(tmp_path, monkeypatch, then):
     import threading
 
     from hpt_core import zero_shot
-    from hpt_core.training import resolve_device
+    from hpt_core.devices import resolve_device
 
     run_dir = tmp_path / "runs" / "zs"
     run_dir.mkdir(parents=True)

@@ -1,0 +1,112 @@
+"""Label: the texts the current run is least sure of, labelled here into the current dataset's training
+split (issue 23). Suggestions come from ``hpt_core.suggest``; saving goes through the workspace; the
+next run on the Train page trains on them."""
+
+import streamlit as st
+
+from hpt_core.data import Document
+from hpt_core.errors import HPTInputError
+from hpt_core.hierarchy import LabelHierarchy
+from hpt_core.workspace import TEXTS_SUFFIXES, texts_upload, upload_suffix
+from pages._shared import PAGES, md, page_setup, require_run, show_error, workspace
+
+page_setup()
+ws = workspace()
+st.title("Label")
+st.caption("Which unlabelled texts to label next: those the current run's model is least sure of, read on the "
+           "tree — the closest call between two sibling labels on each text's best path. Label them here; they "
+           "join the training split of the current dataset, and the next run trains on them.")
+run_dir = require_run(need_model=False)
+from hpt_core import runs  # noqa: E402
+
+if not (run_dir / runs.MODEL_DIR / "model.safetensors").is_file() and not runs.is_zero_shot_run(run_dir):
+    st.info(f"Run **{md(run_dir.name)}** has no model yet (state: {md(runs.run_status(run_dir).get('state', 'new'))}). "
+            "Pick a finished run — or a zero-shot run — in the sidebar.", icon=":material/info:")
+    st.stop()
+# Labels go to the dataset the run was trained on: its tree is the model's, so every suggested path
+# and every label picked exists there.
+dataset = ws.dataset_of_run(run_dir)
+if dataset is None:
+    st.warning(f"Run **{md(run_dir.name)}** was trained on files outside this workspace, so there is no dataset "
+               "to add labels to. Import those files on the Data page, train a run on them, and label here.",
+               icon=":material/warning:")
+    st.stop()
+st.caption(f"Run **{md(run_dir.name)}** suggests; labels go to its dataset **{md(dataset)}**"
+           + (" (read-only: into a copy, **demo-labelled**, kept for the next labels)" if dataset == "demo" else "")
+           + ". Pick another run in the sidebar.")
+
+STRATEGIES = {"margin": "closest call between siblings", "margin+diverse": "closest calls, spread out",
+              "random": "random (the baseline)"}
+with st.form("label_pool"):
+    pasted = st.text_area("Unlabelled texts, one a line", height=120, key="label_pasted",
+                          placeholder="Paste texts here, or upload a file below")
+    upload = st.file_uploader("…or a file of texts", type=[s.lstrip(".") for s in TEXTS_SUFFIXES],
+                              key="label_upload", help=".txt one text a line; .csv/.tsv with a 'text' column; "
+                                                       ".jsonl with a 'text' field")
+    c1, c2 = st.columns(2)
+    strategy = c1.selectbox("Strategy", list(STRATEGIES), format_func=STRATEGIES.get, key="label_strategy")
+    n = c2.number_input("How many", 1, 500, 20, key="label_n")
+    go = st.form_submit_button("Suggest", type="primary", icon=":material/lightbulb:")
+
+if go:
+    try:
+        if upload is not None:
+            pool = texts_upload(upload.getvalue(), upload_suffix(upload.name, TEXTS_SUFFIXES), upload.name,
+                                ws.max_upload_bytes).texts
+        else:
+            pool = [line.strip() for line in pasted.split("\n") if line.strip()]
+        if not pool:
+            raise HPTInputError("paste some texts or upload a file first")
+        from hpt_core.suggest import suggest_for_run
+
+        with st.spinner(f"Scoring {len(pool):,} texts…"):
+            found = suggest_for_run(run_dir, pool, n=int(n), strategy=strategy)
+    except Exception as err:  # shown, never raised into the page
+        show_error(err, "No suggestions")
+    else:
+        st.session_state["label_queue"] = {"run": run_dir.name, "items": [s.to_dict() for s in found], "at": 0}
+
+queue = st.session_state.get("label_queue")
+if not queue or queue["run"] != run_dir.name:
+    st.stop()
+items, at = queue["items"], queue["at"]
+saved = st.session_state.get("label_saved", 0)
+st.progress(min(at, len(items)) / max(len(items), 1),
+            text=f"{min(at, len(items))} of {len(items)} suggestions done · {saved} labelled this session")
+if at >= len(items):
+    st.success("All suggestions done. Train a new run on the dataset with its new labels, then suggest again.",
+               icon=":material/task_alt:")
+    st.page_link(PAGES["train"], label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+item = items[at]
+hierarchy = LabelHierarchy.read(ws.dataset_dir(dataset) / "taxonomy.tsv")  # the tree alone, not every document
+st.markdown(f"**Text {at + 1} of {len(items)}**")
+st.text(item["text"])  # shown as plain text: never interpreted as Markdown or HTML
+call = (f"hesitated at depth {item['depth']} between **{md(item['chosen'])}** and **{md(item['runner_up'])}** "
+        f"(margin {item['margin']:.3f})" if item["runner_up"] else "had no choice to make on its path")
+st.caption(f"The model's path: {md(' › '.join(item['path']) or '—')}; it {call}.")
+
+
+def path_name(label: str) -> str:
+    return " › ".join(hierarchy.path(label))
+
+
+known = [label for label in item["path"] if label in hierarchy]
+default = [known[-1]] if known else []
+chosen = st.multiselect("Labels (type to search; several paths allowed; ancestors are added)", hierarchy.labels,
+                        default=default, format_func=path_name, key=f"label_pick_{at}")
+c1, c2 = st.columns(2)
+if c1.button("Save and next", type="primary", icon=":material/save:", key=f"label_save_{at}"):
+    try:
+        target, n_train = ws.add_labelled(dataset, [Document(item["text"], list(chosen))])
+    except HPTInputError as err:
+        show_error(err, "Not saved")
+    else:
+        st.session_state["label_saved"] = saved + 1
+        queue["at"] = at + 1
+        st.toast(f"Saved into {target}: {n_train:,} training documents now.", icon=":material/save:")
+        st.rerun()
+if c2.button("Skip", icon=":material/skip_next:", key=f"label_skip_{at}"):
+    queue["at"] = at + 1
+    st.rerun()

@@ -1,0 +1,122 @@
+"""Run folders and the device queue (hpt_core/runs.py): first come, first served; a dead waiter
+never holds the line; JSON files written whole."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from hpt_core import runs
+
+
+@pytest.fixture(autouse=True)
+def _own_lock_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(runs.LOCK_DIR_ENV, str(tmp_path / "locks"))
+
+
+def _wait_for(condition, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_device_goes_to_the_jobs_in_the_order_they_came(tmp_path):
+    """Issue 22: a job that came later never starts first, and each waiting job knows its place."""
+    order, release = [], threading.Event()
+    dirs = {name: tmp_path / name for name in ("a", "b", "c")}
+    for d in dirs.values():
+        d.mkdir()
+
+    def holder():
+        with runs.device_lock("cpu", poll_s=0.05):
+            order.append("holder")
+            release.wait(20)
+
+    def job(name):
+        with runs.device_lock("cpu", dirs[name], poll_s=0.05):
+            order.append(name)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    assert _wait_for(lambda: order == ["holder"])
+    for name in ("a", "b", "c"):  # each starts waiting before the next arrives
+        threads.append(threading.Thread(target=job, args=(name,)))
+        threads[-1].start()
+        assert _wait_for(lambda: runs.read_json(dirs[name] / runs.STATUS, {}).get("state") == "queued")
+    assert [runs.read_json(dirs[n] / runs.STATUS)["queue_position"] for n in "abc"] == [1, 2, 3]
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert order == ["holder", "a", "b", "c"]
+    # done waiting: no stale place in line is left in the status
+    assert all(runs.read_json(d / runs.STATUS).get("queue_position") is None for d in dirs.values())
+    assert not list((runs.lock_dir() / "device-cpu.queue").iterdir())
+
+
+def test_a_waiter_that_died_never_holds_the_line(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    queue = runs.lock_dir() / "device-cpu.queue"
+    queue.mkdir(parents=True)
+    stale = queue / f"{1:020d}-{int(dead.stdout)}"  # older than any ticket to come
+    stale.touch()
+    started = time.time()
+    with runs.device_lock("cpu", tmp_path, poll_s=0.05):
+        assert time.time() - started < 5
+    assert not stale.exists()
+
+
+def test_a_cancelled_waiter_leaves_the_line(tmp_path):
+    release, errors = threading.Event(), []
+
+    def holder():
+        with runs.device_lock("cpu", poll_s=0.05):
+            release.wait(20)
+
+    def waiter():
+        try:
+            with runs.device_lock("cpu", tmp_path, poll_s=0.05):
+                pass
+        except runs.JobCancelled:
+            errors.append("cancelled")
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    threads[0].start()
+    time.sleep(0.2)
+    threads[1].start()
+    assert _wait_for(lambda: runs.read_json(tmp_path / runs.STATUS, {}).get("state") == "queued")
+    (tmp_path / runs.CANCEL).touch()
+    threads[1].join(20)
+    release.set()
+    threads[0].join(20)
+    assert errors == ["cancelled"]
+    assert not list((runs.lock_dir() / "device-cpu.queue").iterdir())
+
+
+def test_json_is_replaced_whole_and_flushed(tmp_path, monkeypatch):
+    """A reader sees the old file or the new one, and the new one reached the disk before it replaced the old."""
+    import os
+
+    target = tmp_path / "status.json"
+    runs.atomic_write_json(target, {"state": "old"})
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    runs.atomic_write_json(target, {"state": "new"})
+    assert synced and json.loads(target.read_text()) == {"state": "new"}
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(json, "dump", broken)
+    with pytest.raises(OSError):
+        runs.atomic_write_json(target, {"state": "half"})
+    assert json.loads(target.read_text()) == {"state": "new"}
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary file left behind
