@@ -99,3 +99,15 @@ python benchmarks/lexical_fit_budget.py                                         
 # not run in session 8 (each about 25 min alone):
 python -m hpt_core train "${AMZ[@]}" --method vanilla --run-dir runs/amazon-vanilla
 python -m hpt_core train "${AMZ[@]}" --recipe paper --run-dir runs/amazon-hpt-paper
+
+# Session 9: the blend's bounded fitter (issue 25), each alone
+python benchmarks/blend_fit_budget.py                                                         # the blend's classifier alone, before / after
+python benchmarks/blend_fit_budget.py --data amazon531:train --settings now --max-iter 30     # a budget tried and not kept
+python benchmarks/lexical_fit_budget.py --settings now                                        # the channel with the CSR product
+python benchmarks/lexical_fit_budget.py --settings now --max-weights 4000000 --max-iter 30    # rejected: see docs/benchmarks.md
+/usr/bin/time -v python -m hpt_core train "${AMZ[@]}" --run-dir runs/s9-amazon-default   # 78.41 / 53.15
+python benchmarks/costs.py --cells 1000x38,3000x38,1000x531,3000x531,1000x5060,10000x531 --cell-timeout 900 --out runs/s9-costs
+/usr/bin/time -v python -m hpt_core train "${NG[@]}" --run-dir runs/s9-20ng-lr-default
+/usr/bin/time -v python -m hpt_core train "${WOS[@]}" --run-dir runs/s9-wos1k-default
+python benchmarks/lexical_oof_leak.py --data 20ng:train_lr                                   # the stacking leak (not run in session 9)
+python benchmarks/serve_load.py --run-dir runs/s9-20ng-lr-default --texts $B/20ng/test.jsonl  # (not run in session 9)

@@ -124,7 +124,10 @@ def test_the_experiment_form_shows_its_run_count_and_time_and_asks_before_hours_
     at = open_page("train")
     assert not at.exception
     shown = texts(at.markdown)
-    assert "66 runs**" in shown and " one after the other on " in shown
+    from hpt_core.experiments import DEFAULT_METHODS
+
+    expected = (len(DEFAULT_METHODS) - 1) * 3 * 2 + 1  # every trained method × 3 seeds × 2 fractions, zero-shot once
+    assert f"**{expected} runs**" in shown and " one after the other on " in shown
     assert "Estimated from the training tokens" in texts(at.caption)
     at.text_input(key="exp_name").input("too-big")
     by_label(at.button, "Launch experiment").click()
@@ -152,6 +155,7 @@ def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(work
     clone_run(workspace, workspace / "runs" / "tiny-hpt", "on-task", taxonomy=workspace / "datasets" / "task" / "taxonomy.tsv")
     before = len((workspace / "datasets" / "task" / "train.jsonl").read_text(encoding="utf-8").splitlines())
     at = open_page("label")
+    at.sidebar.selectbox(key="current_run").set_value("tiny-hpt").run()
     assert "trained on files outside this workspace" in texts(at.warning)  # tiny-hpt's files are elsewhere
     at.sidebar.selectbox(key="current_run").set_value("on-task").run()
     assert not at.exception, [e.value for e in at.exception]
