@@ -16,7 +16,8 @@ tree), so the phases that read dev cost the same across N. Each cell runs in its
 
 * ``tokenising`` the training texts;
 * ``lexical C grid`` and ``lexical out-of-fold``: the lexical channel's fits (training's
-  ``_fit_lexical``: the C grid on dev, then the folds);
+  ``_fit_lexical``: the C grid on dev, then the folds, and, above the recipe's ``fit_documents``,
+  the scores of the documents outside the fitting sample);
 * ``training epoch``: ``--steps`` real optimiser steps (batch 16, length-grouped, bf16 autocast
   where native, AdamW), batches spread evenly over the epoch, timed and scaled (mean) to one
   epoch of ⌈N / 16⌉ steps — *extrapolated*, stated so;
@@ -141,7 +142,8 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     marks = {}
     started = time.perf_counter()
     model.lexical, oof = _fit_lexical(model, train, dev, 0, torch.device("cpu"), bf16,
-                                      on_step=lambda done, total, detail: marks.__setitem__(done, time.perf_counter()))
+                                      on_step=lambda done, total, detail: marks.__setitem__(done, time.perf_counter()),
+                                      max_documents=config.train.fit_documents)
     grid_done = marks[len(C_GRID)]
     record("lexical C grid", grid_done - started, features=len(model.lexical.vocabulary))
     record("lexical out-of-fold", time.perf_counter() - grid_done)
@@ -185,7 +187,8 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     dev_y = h.multi_hot([d.labels for d in dev])
     started = time.perf_counter()
     fitted = fit_classical_blend([d.text for d in train], path_ends(train, h), [d.text for d in dev], dev_y, dev_scores,
-                                 h, blend_encoder, rules=candidate_decisions(dev_y, h))
+                                 h, blend_encoder, rules=candidate_decisions(dev_y, h),
+                                 max_documents=config.train.fit_documents)
     record("blend fit", time.perf_counter() - started)
     if fitted is not None:
         model.blend = fitted[0]

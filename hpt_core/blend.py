@@ -46,7 +46,7 @@ import torch
 
 from hpt_core import tfidf
 from hpt_core.errors import HPTInputError
-from hpt_core.linear_fit import SparseRows, fit_linear, linear_scores
+from hpt_core.linear_fit import SparseRows, document_sample, fit_linear, linear_scores
 from hpt_core.phases import StepCallback
 from hpt_core.sentence import FrozenSentenceEncoder
 
@@ -96,22 +96,11 @@ CHUNK = 2048
 
 def leaf_targets(docs, hierarchy) -> tuple[list[str | None], int]:
     """Each document's deepest label (the first in its label list on ties; ``None`` without labels)
-    and how many documents have more than one path (more than one most-specific label)."""
+    and how many documents have more than one path (more than one path end, :func:`path_ends`)."""
     depth = dict(zip(hierarchy.labels, hierarchy.depths))
-    parent = {label: (hierarchy.labels[p] if p >= 0 else None)
-              for label, p in zip(hierarchy.labels, hierarchy.parent_index)}
-    targets, multi_path = [], 0
-    for doc in docs:
-        labels = list(doc.labels)
-        if not labels:
-            targets.append(None)
-            continue
-        deepest = max(depth[label] for label in labels)
-        targets.append(next(label for label in labels if depth[label] == deepest))
-        parents_in_set = {parent[label] for label in labels}
-        if sum(1 for label in set(labels) if label not in parents_in_set) > 1:
-            multi_path += 1
-    return targets, multi_path
+    ends = path_ends(docs, hierarchy)
+    # a deepest label is always a path end (a child of it would be deeper), and max keeps the first
+    return [max(e, key=depth.__getitem__) if e else None for e in ends], sum(1 for e in ends if len(e) > 1)
 
 
 def path_ends(docs, hierarchy) -> list[list[str]]:
@@ -338,7 +327,8 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
                         dev_y: np.ndarray, dev_model_scores: np.ndarray, hierarchy, sentence: FrozenSentenceEncoder,
                         rules=("threshold", "path"), c_grid=C_GRID, embedding_weights=EMBEDDING_WEIGHTS,
                         model_weights=MODEL_WEIGHTS, on_step: StepCallback | None = None,
-                        device="cpu") -> tuple[ClassicalBlend, np.ndarray] | None:
+                        device="cpu", max_documents: int | None = None,
+                        seed: int = 0) -> tuple[ClassicalBlend, np.ndarray] | None:
     """Fit the classical classifier on the training texts, choose its C and w by its dev macro-F1,
     then α by the dev macro-F1 of the blend with the model's dev scores (N, C), the best of ``rules``.
 
@@ -346,7 +336,10 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     multi-path data, each a row of weight 1/k), or one label (:func:`leaf_targets`); unlabelled
     documents (``None`` or ``[]``) form a "no label" class. ``on_step(done, total, detail)`` after
     the embeddings and after each w's path over C. ``device``: where the fits run (the training
-    device: a GPU when there is one); the blend returned is on the CPU.
+    device: a GPU when there is one); the blend returned is on the CPU. ``max_documents``: above this
+    many training documents the classifier is fitted on a seeded sample of that many
+    (``linear_fit.document_sample``, drawn with ``seed``), so that its cost — the frozen encoder's
+    pass and the grid's fits — stops growing with the corpus.
 
     Returns the blend and its classical dev probabilities (M, C) (the caller blends its dev scores
     without embedding dev again), or ``None`` when the training set has fewer than two distinct
@@ -356,6 +349,10 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     from hpt_core.decoding import decide
     from hpt_core.metrics import macro_f1
 
+    all_documents = len(train_texts)
+    sample = document_sample(all_documents, max_documents, seed)
+    if sample is not None:
+        train_texts, train_targets = [train_texts[i] for i in sample], [train_targets[i] for i in sample]
     ends = [[] if t is None else [t] if isinstance(t, str) else list(t) for t in train_targets]
     rows = np.asarray([i for i, labels in enumerate(ends) for _ in (labels or [None])], dtype=np.int64)
     targets = [label for labels in ends for label in (labels or [NO_LABEL])]
@@ -372,7 +369,8 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     c_grid = sorted(float(c) for c in c_grid)
     total = 1 + len(embedding_weights)
     report = on_step or (lambda done, total, detail: None)
-    report(0, total, f"embedding {len(texts):,} training and {len(dev_texts):,} dev texts with the frozen encoder")
+    sampled = "" if sample is None else f" (a sample of {len(texts):,} of {all_documents:,} training documents)"
+    report(0, total, f"embedding {len(texts):,} training and {len(dev_texts):,} dev texts with the frozen encoder{sampled}")
     embedded, dev_embedded = _embed(sentence, texts), _embed(sentence, list(dev_texts))
     report(1, total, f"{train_tfidf.shape[1]:,} TF-IDF features + {embedded.shape[1]} embedding dimensions, "
                      f"{len(classes):,} classes")
@@ -415,7 +413,8 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
         by_weight[repr(float(alpha))] = round(max(macro_f1(dev_y, decide(mixed, hierarchy, rule)) for rule in rules), 4)
     blend.model_weight = float(max(model_weights, key=lambda a: (by_weight[repr(float(a))], a)))
     blend.choice = {"dev_macro_f1_classical_by_C_w": by_grid, "dev_macro_f1_by_model_weight": by_weight,
-                    "train_documents": len(texts), "unlabelled_train_documents": targets.count(NO_LABEL),
+                    "train_documents": all_documents, "fit_documents": len(texts),
+                    "unlabelled_train_documents": targets.count(NO_LABEL),
                     "multi_path_train_documents": sum(1 for labels in ends if len(labels) > 1),
                     "iterations": iterations, "converged": iterations < MAX_ITER}
     return blend, dev_q

@@ -107,6 +107,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpu-token-budget", type=int, default=None,
                    help="on a CPU, at most this many training tokens' worth of epochs (the small-data recipe: 2500000, "
                         "about 26 minutes of a 2-core CPU; 0: no budget, every epoch; a GPU always trains every epoch)")
+    p.add_argument("--fit-documents", type=int, default=None,
+                   help="fit the lexical channel and the classical blend on at most this many training documents, "
+                        "a seeded sample, so their cost stops growing with the corpus (the small-data recipe: 4000; "
+                        "0: every document)")
     p.add_argument("--graph-layers", type=int, default=m.graph_layers, help="K graph layers of the hierarchy injection")
     p.add_argument("--mlm-weight", type=float, default=None, help="weight of the MLM loss (default: the method's)")
     p.add_argument("--label-word-init", choices=["name", "description"], default=m.label_word_init,
@@ -168,6 +172,9 @@ def _configs(args: argparse.Namespace, method: str):
     budget = getattr(args, "cpu_token_budget", None)
     if budget is not None:
         given["cpu_token_budget"] = budget or None  # 0: no budget
+    fit_documents = getattr(args, "fit_documents", None)
+    if fit_documents is not None:
+        given["fit_documents"] = fit_documents or None  # 0: every document
     train = train_recipe(args.recipe, epochs=args.epochs, batch_size=args.batch_size, schedule=args.schedule,
                          grad_accum=args.grad_accum, patience=args.patience, seed=args.seed,
                          low_resource=args.low_resource, device=args.device, max_steps=args.max_steps,
@@ -282,6 +289,8 @@ def _cmd_evaluate(args) -> int:
 def _cmd_predict(args) -> int:
     from hpt_core.predict import Predictor
 
+    if args.input is not None or args.output is not None:
+        return _predict_corpus(args)
     if args.file is not None:
         path = Path(args.file)
         numbered = [(n, line) for n, line in enumerate(read_text(path).split("\n"), start=1) if line.strip()]
@@ -301,6 +310,30 @@ def _cmd_predict(args) -> int:
         else:
             paths = " | ".join(" > ".join(path) for path in p.paths) or "(no label above 0)"
             print(f"{paths}\t{p.text[:80]}")
+    return 0
+
+
+def _predict_corpus(args) -> int:
+    """``predict --input --output``: the corpus streamed a chunk at a time (``hpt_core.stream_predict``),
+    with a progress bar and its ETA, resuming after what the output already holds."""
+    from tqdm.auto import tqdm
+
+    from hpt_core.predict import Predictor
+    from hpt_core.stream_predict import predict_file
+
+    if args.input is None or args.output is None:
+        raise HPTInputError("--input and --output go together (a corpus in, its predictions out)")
+    predictor = Predictor.from_run(args.run_dir, precision=args.precision)
+    with tqdm(unit="text", dynamic_ncols=True, disable=None) as bar:
+        def progress(done: int, total: int, seconds: float) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        summary = predict_file(predictor, args.input, args.output, on_progress=progress)
+    resumed = f" (resumed after {summary['resumed_from']:,})" if summary["resumed_from"] else ""
+    print(f"{summary['predicted']:,} texts predicted{resumed} into {args.output}: {summary['total']:,} in all "
+          f"({summary['seconds']:.0f} s)")
     return 0
 
 
@@ -544,6 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--text")
     group.add_argument("--file", help="a text file, one text per line")
+    group.add_argument("--input", help="a corpus of any size (.jsonl with a 'text' field, .txt one text a line, "
+                                       ".csv/.tsv with a 'text' column), predicted a chunk at a time into --output")
+    p.add_argument("--output", help="with --input: the JSON Lines predictions, one a text in input order; an "
+                                    "existing file is continued where it stops (resume after an interruption)")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
     p.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
                    help="arithmetic of the model's own scores: fp32 (the default: the scores evaluate reports), "

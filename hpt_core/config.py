@@ -288,6 +288,13 @@ class TrainConfig(_JSONConfig):
             The small-data recipe's 2,500,000 is about 26 minutes of this 2-core CPU: 10 epochs of
             20ng-LR (247,233 tokens an epoch), wos1k (152,834) and Amazon-531 (179,610), one of
             20ng's 10,183 documents (2,228,014).
+        fit_documents (int, *optional*): at most this many training documents fit the lexical
+            channel and the classical blend (a sample drawn with ``seed``; the channel scores the
+            others as unseen documents); ``None`` fits them on every document. Why: both fits cost a
+            fixed number of passes over their documents while training on a CPU is bounded by
+            ``cpu_token_budget``: at 10,000 documents × 531 labels the fits took 95 % of training's
+            time (docs/benchmarks.md). The small-data recipe's 4,000 leaves every corpus measured
+            so far (up to Amazon-531's 3,538 documents) fitted whole, and caps the fits' cost above.
         batching (str, defaults to ``"length_grouped"``): which documents share a training batch:
             ``"length_grouped"`` — shuffled every epoch, then sorted by length within mega-batches of
             50 batches (Hugging Face's ``group_by_length``), so batches pad far less while their
@@ -311,6 +318,7 @@ class TrainConfig(_JSONConfig):
     log_every: int = 10
     max_steps: int | None = None
     cpu_token_budget: int | None = None
+    fit_documents: int | None = None
     batching: str = "length_grouped"
     precision: str = "auto"
 
@@ -329,6 +337,9 @@ class TrainConfig(_JSONConfig):
         if self.cpu_token_budget is not None and (not isinstance(self.cpu_token_budget, int)
                                                   or isinstance(self.cpu_token_budget, bool) or self.cpu_token_budget < 1):
             raise HPTInputError(f"cpu_token_budget must be a positive whole number (or unset); got {self.cpu_token_budget}")
+        if self.fit_documents is not None and (not isinstance(self.fit_documents, int)
+                                               or isinstance(self.fit_documents, bool) or self.fit_documents < 2):
+            raise HPTInputError(f"fit_documents must be a whole number of at least 2 (or unset); got {self.fit_documents}")
         if self.max_steps is not None and self.max_steps < 1:
             raise HPTInputError(f"max_steps must be at least 1 (or unset); got {self.max_steps}")
         if self.eval_batch_size < 1 or self.log_every < 1:
@@ -379,8 +390,10 @@ RECIPES: dict[str, Recipe] = {
         "gated mean text state added to each [PRED]; TF-IDF lexical channel added to the scores; "
         "decision rule (thresholds or one path) chosen on dev; "
         "blended after training with the classical TF-IDF + embeddings classifier (weight chosen on dev); "
-        "no attention dropout (fused attention); on a CPU at most 2.5 M tokens' worth of epochs (about 26 min)",
-        train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05, "cpu_token_budget": 2_500_000},
+        "no attention dropout (fused attention); on a CPU at most 2.5 M tokens' worth of epochs (about 26 min); "
+        "the channel and the blend fitted on at most 4,000 training documents",
+        train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05, "cpu_token_budget": 2_500_000,
+               "fit_documents": 4000},
         model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "lexical_channel": "tfidf",
                "attention_dropout": 0.0, "decision": "auto", "blend": "classical"},
     ),

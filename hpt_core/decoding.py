@@ -353,3 +353,15 @@ def decision_name(decision: str) -> str:
 def model_decision(model) -> str:
     """The decision rule ``model`` predicts with (``HPTConfig.decision``; "threshold" without one)."""
     return getattr(getattr(model, "config", None), "decision", "threshold")
+
+
+def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """The indices (N, min(k, C)) of each row's ``k`` largest ``scores`` (N, C), largest first
+    (equal scores: the lower index first) — by a partition, not a sort of every label."""
+    k = min(k, scores.shape[1])
+    if k == 0:
+        return np.zeros((scores.shape[0], 0), dtype=np.int64)
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(np.arange(k), (len(scores), 1))
+    # stable on (score, index): sort the candidates by index first, then by score
+    top = np.sort(top, axis=1)
+    return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)

@@ -70,7 +70,8 @@ def recipe_of(config: dict) -> str:
         want_train = {k: recipe.train.get(k, getattr(train_defaults, k)) for k in train_keys}
         options = recipe_model_options(name, model)
         want_model = {k: options.get(k, getattr(model_defaults, k)) for k in model_keys}
-        if all(train.get(k, getattr(train_defaults, k)) == v for k, v in want_train.items()) \
+        # a setting missing from run.json came after the run (run.json records every field): it matches
+        if all(train.get(k, getattr(train_defaults, k)) == v for k, v in want_train.items() if not train or k in train) \
                 and all(model.get(k, getattr(model_defaults, k)) == v for k, v in want_model.items()):
             return name
     return "custom"

@@ -60,6 +60,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())  # the data on disk before the rename makes it the file
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

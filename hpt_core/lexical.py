@@ -49,7 +49,7 @@ import torch
 
 from hpt_core import tfidf
 from hpt_core.errors import HPTInputError
-from hpt_core.linear_fit import SparseRows, fit_linear, linear_scores
+from hpt_core.linear_fit import SparseRows, document_sample, fit_linear, linear_scores
 from hpt_core.losses import zmlce_loss
 from hpt_core.phases import StepCallback
 from hpt_core.sentence import SENTENCE_WEIGHTS, FrozenSentenceEncoder
@@ -77,6 +77,8 @@ MAX_ITER = 50
 HISTORY = 5
 #: At most this many TF-IDF weights (columns × labels): ``tfidf.columns_for``.
 MAX_WEIGHTS = 20_000_000
+#: Documents outside a fitting sample are scored this many at a time.
+SCORING_CHUNK = 4096
 #: Values of ``HPTConfig.lexical_channel`` (besides ``None``).
 CHANNEL_KINDS = ("tfidf", "tfidf+sentence")
 
@@ -109,7 +111,8 @@ class LexicalChannel:
 
     ``vocabulary[j]`` is the term of feature column j; ``idf`` (V,), ``weight`` (V, C), ``bias`` (C,);
     ``c`` the chosen inverse L2 strength. With sentence features, ``sentence`` is the frozen encoder
-    and ``sentence_weight`` (d, C) their weights.
+    and ``sentence_weight`` (d, C) their weights. ``documents``: how many training documents it was
+    fitted on (fewer than the training set when a fitting sample bounded the fit's cost).
     """
 
     vocabulary: list[str]
@@ -120,6 +123,7 @@ class LexicalChannel:
     dev_by_c: dict | None = None
     sentence_weight: torch.Tensor | None = None
     sentence: FrozenSentenceEncoder | None = None
+    documents: int | None = None
 
     def __post_init__(self) -> None:
         self._vectorizer = tfidf.restore(self.vocabulary, self.idf.numpy())
@@ -181,7 +185,8 @@ class LexicalChannel:
 
     def summary(self) -> dict:
         """The channel's settings as saved in ``metrics.json``."""
-        out = {"kind": self.kind, "C": self.c, "n_features": len(self.vocabulary), "dev_by_C": self.dev_by_c}
+        out = {"kind": self.kind, "C": self.c, "n_features": len(self.vocabulary), "dev_by_C": self.dev_by_c,
+               "fit_documents": self.documents}
         if self.sentence is not None:
             out["sentence_dim"] = self.sentence.width
             out["sentence_max_length"] = self.sentence.max_length
@@ -192,7 +197,8 @@ class LexicalChannel:
         from safetensors.torch import save_file
 
         directory = Path(directory)
-        meta = {"kind": self.kind, "C": self.c, "vocabulary": self.vocabulary, "dev_by_C": self.dev_by_c}
+        meta = {"kind": self.kind, "C": self.c, "vocabulary": self.vocabulary, "dev_by_C": self.dev_by_c,
+                "documents": self.documents}
         tensors = {"idf": self.idf.contiguous(), "weight": self.weight.contiguous(), "bias": self.bias.contiguous()}
         if self.sentence is not None:
             meta["sentence_max_length"] = self.sentence.max_length
@@ -227,7 +233,8 @@ class LexicalChannel:
                 raise ValueError(f"unknown channel kind {meta.get('kind')!r}")
             channel = cls(vocabulary=list(meta["vocabulary"]), idf=tensors["idf"], weight=tensors["weight"],
                           bias=tensors["bias"], c=float(meta["C"]), dev_by_c=meta.get("dev_by_C"),
-                          sentence_weight=tensors.get("sentence_weight"), sentence=sentence)
+                          sentence_weight=tensors.get("sentence_weight"), sentence=sentence,
+                          documents=meta.get("documents"))
         except HPTInputError:
             raise
         except (ValueError, KeyError, TypeError, UnicodeDecodeError, SafetensorError, RuntimeError, OSError) as err:
@@ -256,7 +263,7 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
                         dev_targets: np.ndarray, c_grid=C_GRID, max_features: int | None = None,
                         n_folds: int = N_FOLDS, seed: int = 0, sentence: FrozenSentenceEncoder | None = None,
                         bf16: bool = False, on_step: StepCallback | None = None,
-                        device="cpu") -> tuple[LexicalChannel, torch.Tensor]:
+                        device="cpu", max_documents: int | None = None) -> tuple[LexicalChannel, torch.Tensor]:
     """Fit the channel on the training texts (C chosen on dev) and the out-of-fold training scores.
 
     targets (N, C) and dev_targets (M, C) multi-hot; groups (C,) the depth group (0-based) of each
@@ -266,11 +273,21 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     ``device``: where the fits run (the training device: a GPU when there is one); the channel
     returned is on the CPU either way.
 
+    ``max_documents``: above this many training documents the channel (its vocabulary, C and
+    weights) is fitted on a seeded sample of that many (``linear_fit.document_sample``, drawn with
+    ``seed``), so that its cost stops growing with the corpus; the other documents' training scores
+    are then the sampled channel's — scores of documents it never saw, as honest as out-of-fold ones.
+
     Returns the channel and the out-of-fold scores (N, C): document i's scores from a channel with
-    the chosen C fitted on the folds without i (one fold per document, drawn with ``seed``).
+    the chosen C fitted on the folds without i (one fold per document, drawn with ``seed``), or for
+    a document outside the sample, from the channel itself.
     """
     from hpt_core.metrics import macro_f1
 
+    all_texts, all_targets = texts, targets
+    sample = document_sample(len(texts), max_documents, seed)
+    if sample is not None:
+        texts, targets = [texts[i] for i in sample], targets[sample]
     n_labels = targets.shape[1]
     vectorizer, train_features = tfidf.fit(texts, tfidf.columns_for(n_labels, MAX_WEIGHTS)
                                            if max_features is None else max_features)
@@ -291,7 +308,8 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     n_folds = max(2, min(n_folds, len(texts)))
     total = len(c_grid) + n_folds
     report = on_step or (lambda done, total, detail: None)
-    report(0, total, f"{len(vocabulary):,} TF-IDF features × {int(seen.sum()):,} labels, {total} fits")
+    sampled = "" if sample is None else f" on a sample of {len(texts):,} of {len(all_texts):,} training documents"
+    report(0, total, f"{len(vocabulary):,} TF-IDF features × {int(seen.sum()):,} labels, {total} fits{sampled}")
     for k, c in enumerate(sorted(float(c) for c in c_grid), start=1):  # increasing C: each fit starts from the last
         fitted = _fit(x, e, y, group_index, n_groups, c, init=fitted, active=seen)
         report(k, total, f"fit {k} of {total}: C = {c:g}")
@@ -304,7 +322,7 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     _, c, (weight, dense_weight, bias) = best
     channel = LexicalChannel(vocabulary=vocabulary, idf=torch.as_tensor(vectorizer.idf_, dtype=torch.float32),
                              weight=weight, bias=bias, c=c, dev_by_c=by_c, sentence_weight=dense_weight,
-                             sentence=sentence)
+                             sentence=sentence, documents=len(texts))
     # the dev scores are known: training's dev evaluations need not embed (or vectorise) dev again
     channel.remember(dev_texts, _scores_on_cpu(x_dev, e_dev, weight, dense_weight, bias))
     done = len(c_grid)
@@ -312,8 +330,19 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     def fold_done(k: int) -> None:
         report(done + k, total, f"fit {done + k} of {total}: out-of-fold scores, fold {k} of {n_folds}")
 
-    return channel, _out_of_fold_scores(x, e, y, group_index, n_groups, c, n_folds, seed, best[2], seen,
-                                        on_fold=fold_done)
+    folds = _out_of_fold_scores(x, e, y, group_index, n_groups, c, n_folds, seed, best[2], seen, on_fold=fold_done)
+    if sample is None:
+        return channel, folds
+    scores = torch.zeros(len(all_texts), all_targets.shape[1])
+    scores[torch.from_numpy(sample)] = folds
+    rest = np.setdiff1d(np.arange(len(all_texts)), sample)
+    for start in range(0, len(rest), SCORING_CHUNK):  # chunks: the sentence encoder's memory, the CSR's
+        part = rest[start:start + SCORING_CHUNK]
+        part_texts = [all_texts[i] for i in part]
+        e_part = None if sentence is None else torch.from_numpy(sentence.embed(part_texts, bf16=bf16)).to(device)
+        scores[torch.from_numpy(part)] = _scores_on_cpu(SparseRows(vectorizer.transform(part_texts), device), e_part,
+                                                        weight, dense_weight, bias)
+    return channel, scores
 
 
 def _out_of_fold_scores(features: SparseRows, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpt_core.decoding import consistent_decode, decide, decision_rule, model_decision, predicted_paths
+from hpt_core.decoding import consistent_decode, decide, decision_rule, model_decision, predicted_paths, top_indices
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import check_text
 from hpt_core.model import HPTModel
@@ -20,7 +20,12 @@ TOP_SCORES = 10
 
 
 def model_dir_of(run_dir: str | Path) -> Path:
-    """A run folder's best model folder (or the folder itself when it is a model folder)."""
+    """A run folder's best model folder (or the folder itself when it is a model folder), or a
+    model folder on the Hugging Face Hub by name (``owner/name``, no such local path: ``hpt_core.hub``)."""
+    from hpt_core.hub import hub_model_folder, looks_like_hub_id
+
+    if not Path(run_dir).exists() and looks_like_hub_id(str(run_dir)):
+        return model_dir_of(hub_model_folder(str(run_dir)))
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise HPTInputError("is a file, expected a run folder", run_dir)
@@ -93,6 +98,12 @@ class Predictor:
     def from_run(cls, run_dir: str | Path, device: str | None = None, precision: str = "fp32") -> "Predictor":
         return cls(load_run_model(run_dir, device), precision)
 
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: str | None = None, precision: str = "fp32") -> "Predictor":
+        """A predictor for a model folder, a run folder, or a model folder on the Hugging Face Hub by
+        name (``owner/name``: from the local cache, else downloaded)."""
+        return cls.from_run(name_or_path, device, precision)
+
     def scores(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Label scores (N, C) in label-index order."""
         started = time.perf_counter()
@@ -146,18 +157,40 @@ class Predictor:
         if not texts:
             return pd.DataFrame(columns=["text", "labels", "consistent_labels", "paths"])
         scores, _, independent, consistent = self._decided(texts, batch_size, False)
-        labels = self.hierarchy.labels
-        table = pd.DataFrame({
-            "text": texts,
-            "labels": [";".join(labels[j] for j in np.flatnonzero(row)) for row in independent],
-            "consistent_labels": [";".join(labels[j] for j in np.flatnonzero(row)) for row in consistent],
-            "paths": [" | ".join("/".join(path) for path in predicted_paths(row, self.hierarchy)) for row in consistent],
-        })
-        if len(labels) <= MAX_SCORE_COLUMNS:
-            wide = pd.DataFrame(np.round(scores.astype(np.float64), 4), columns=[f"score:{label}" for label in labels])
-            return pd.concat([table, wide], axis=1)
-        k = min(TOP_SCORES, len(labels))
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
-        table["top_scores"] = ["; ".join(f"{labels[j]} ({scores[i, j]:+.3f})" for j in row) for i, row in enumerate(order)]
-        return table
+        return prediction_table(texts, scores, independent, consistent, self.hierarchy)
+
+
+def prediction_table(texts: list[str], scores: np.ndarray, independent: np.ndarray, consistent: np.ndarray, hierarchy):
+    """The prediction table of ``texts`` (one row each): the labels decided independently (N, C)
+    and consistently (N, C) as ``;``-joined names, the consistent ones' paths, then a
+    ``score:<label>`` column per label of ``scores`` (N, C) — or, for trees of more than
+    ``MAX_SCORE_COLUMNS`` labels, one ``top_scores`` column with the ``TOP_SCORES`` best
+    (``label (+1.234); …``), picked from the score matrix (no per-label dict per text). The one
+    layout of every CSV of predictions (a trained model's and a zero-shot classifier's)."""
+    import pandas as pd
+
+    labels = hierarchy.labels
+    table = pd.DataFrame({
+        "text": list(texts),
+        "labels": [";".join(labels[j] for j in np.flatnonzero(row)) for row in independent],
+        "consistent_labels": [";".join(labels[j] for j in np.flatnonzero(row)) for row in consistent],
+        "paths": [" | ".join("/".join(path) for path in predicted_paths(row, hierarchy)) for row in consistent],
+    })
+    if len(labels) <= MAX_SCORE_COLUMNS:
+        wide = pd.DataFrame(np.round(scores.astype(np.float64), 4), columns=[f"score:{label}" for label in labels])
+        return pd.concat([table, wide], axis=1)
+    table["top_scores"] = ["; ".join(f"{labels[j]} ({scores[i, j]:+.3f})" for j in row)
+                           for i, row in enumerate(top_indices(scores, TOP_SCORES))]
+    return table
+
+
+def prediction_record(prediction, top: int) -> dict:
+    """What ``/predict`` and ``predict --output`` write for one text: the decided labels, the
+    consistent ones as paths and the ``top`` best label scores (a tree of thousands of labels does
+    not fill the answer)."""
+    names = list(prediction.scores)
+    values = np.fromiter(prediction.scores.values(), dtype=np.float64, count=len(names))
+    best = [(names[j], float(values[j])) for j in top_indices(values[None, :], top)[0]]
+    return {"labels": prediction.labels, "consistent_labels": prediction.consistent_labels,
+            "paths": prediction.paths, "top_scores": [{"label": label, "score": round(score, 6)} for label, score in best],
+            "tokens_read": prediction.tokens_read, "tokens_total": prediction.tokens_total}

@@ -113,15 +113,6 @@ class MicroBatcher:
                 start += len(item)
 
 
-def prediction_record(prediction, top: int) -> dict:
-    """What ``/predict`` answers for one text: the decided labels, the consistent ones as paths and
-    the ``top`` best label scores (a tree of thousands of labels does not fill the answer)."""
-    best = sorted(prediction.scores.items(), key=lambda item: -item[1])[:top]
-    return {"labels": prediction.labels, "consistent_labels": prediction.consistent_labels,
-            "paths": prediction.paths, "top_scores": [{"label": label, "score": round(score, 6)} for label, score in best],
-            "tokens_read": prediction.tokens_read, "tokens_total": prediction.tokens_total}
-
-
 def create_app(predictor, limits: ServeLimits | None = None, max_batch: int = 32, max_wait_ms: float = 5.0,
                name: str = "model"):
     """The FastAPI application serving ``predictor`` (a ``hpt_core.predict.Predictor``)."""
@@ -134,6 +125,8 @@ def create_app(predictor, limits: ServeLimits | None = None, max_batch: int = 32
 
     limits = limits or ServeLimits()
     hierarchy = predictor.hierarchy
+
+    from hpt_core.predict import prediction_record
 
     def score(texts: list[str]) -> list[dict]:
         return [prediction_record(p, limits.top_scores) for p in predictor.predict(texts)]

@@ -34,6 +34,7 @@ from hpt_core.evaluation import candidate_decisions, choose_decision, evaluate_m
 from hpt_core.metrics import evaluation_report
 from hpt_core.inputs import check_output_path
 from hpt_core.model import HPTModel, build_model
+from hpt_core.model_card import write_model_card
 from hpt_core.phases import StepCallback, no_progress, phase_record, phase_text
 from hpt_core.run_data import load_run_data  # noqa: F401  (also this module's API)
 
@@ -78,7 +79,8 @@ def _collator(model: HPTModel):
 
 
 def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Document], seed: int,
-                 device: torch.device, bf16: bool, n_folds: int | None = None, on_step: StepCallback | None = None):
+                 device: torch.device, bf16: bool, n_folds: int | None = None, on_step: StepCallback | None = None,
+                 max_documents: int | None = None):
     """The lexical channel fitted on the training documents (C chosen on dev) and its out-of-fold
     training scores (N, C) (from ``n_folds`` folds; the channel's default when ``None``). Every
     process fits the same: the fit is deterministic. Called before training, so a sentence encoder
@@ -94,7 +96,7 @@ def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Doc
     return fit_lexical_channel([d.text for d in train_docs], hierarchy.multi_hot([d.labels for d in train_docs]), groups,
                                [d.text for d in dev_docs], hierarchy.multi_hot([d.labels for d in dev_docs]), seed=seed,
                                sentence=sentence, bf16=bf16, n_folds=N_FOLDS if n_folds is None else n_folds,
-                               on_step=on_step, device=device)
+                               on_step=on_step, device=device, max_documents=max_documents)
 
 
 def _phase_reporter(run_dir: Path, device_name: str, on_progress):
@@ -321,7 +323,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         fit_started = time.time()
         model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
                                                     accelerator.mixed_precision == "bf16",
-                                                    on_step=reporter("lexical channel"))
+                                                    on_step=reporter("lexical channel"), max_documents=tc.fit_documents)
         model.lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
         lexical_seconds = round(time.time() - fit_started, 1)
         if main:
@@ -474,17 +476,28 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
     }
     metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, train_counts, tc.eval_batch_size,
-                                  train_docs=train_docs, blend_encoder=blend_encoder, reporter=reporter))
+                                  train_docs=train_docs, blend_encoder=blend_encoder, reporter=reporter,
+                                  fit_documents=tc.fit_documents, seed=tc.seed))
     if best.lexical is not None:
         metrics["lexical_channel"] = {**best.lexical.summary(), "seconds": lexical_seconds}
     # train_seconds is the steps and dev evaluations alone; this is what the user waited (issue 21)
     metrics["run_seconds"] = time.time() - run_started
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
+    _write_card(run_dir)
     runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), "state": "completed"})
     runs.update_status(run_dir, state="completed", finished=time.time())
     logger.info("done: dev macro-F1 %.4f%s", metrics["dev"]["macro_f1"],
                 f", test macro-F1 {metrics['test']['macro_f1']:.4f}" if test_docs else "")
     return metrics
+
+
+def _write_card(run_dir: Path) -> None:
+    """The model folder's model card (``hpt_core.model_card``). A card that cannot be written (a
+    full disk) is logged, not fatal: the model and its figures are saved already."""
+    try:
+        write_model_card(run_dir)
+    except OSError as err:
+        logger.warning("model card not written: %s", err)
 
 
 def _pretrained_copy(model: HPTModel):
@@ -498,7 +511,8 @@ def _pretrained_copy(model: HPTModel):
 
 
 def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
-               on_step: StepCallback | None = None) -> tuple[np.ndarray, dict]:
+               on_step: StepCallback | None = None, fit_documents: int | None = None,
+               seed: int = 0) -> tuple[np.ndarray, dict]:
     """Fit ``best``'s classical blend (``hpt_core.blend``) and return the blended dev scores (M, C)
     and what to report. The model's weight is chosen under its decision rule (both rules with "auto").
     A weight of 1 (the model alone is best on dev) keeps no blend: nothing to pay for when predicting.
@@ -513,7 +527,7 @@ def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_en
         rules = candidate_decisions(dev_y, best.hierarchy) if best.config.decision == "auto" else (best.config.decision,)
         fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
                                      best.hierarchy, blend_encoder.to(device), rules=rules, on_step=on_step,
-                                     device=device)
+                                     device=device, max_documents=fit_documents, seed=seed)
     except runs.JobCancelled:
         raise
     except Exception as err:  # noqa: BLE001 — any failure of the add-on must not fail a finished training
@@ -535,7 +549,8 @@ def _fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_en
 
 
 def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int,
-                   train_docs=None, blend_encoder=None, save: bool = False, reporter=None) -> dict:
+                   train_docs=None, blend_encoder=None, save: bool = False, reporter=None,
+                   fit_documents: int | None = None, seed: int = 0) -> dict:
     """The best model's dev (and test) figures, in float32. With ``blend="classical"`` (and the
     pretrained ``blend_encoder``) the blend is fitted first on ``train_docs``, its weight chosen on
     dev; with ``decision="auto"`` the decision rule is chosen next, once, on dev
@@ -551,7 +566,8 @@ def _final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_cou
     final(len(dev_docs), scored, "dev scored")
     if best.config.blend is not None and best.blend is None and blend_encoder is not None:
         dev_scores, out["blend"] = _fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
-                                              on_step=reporter("classical blend"))
+                                              on_step=reporter("classical blend"), fit_documents=fit_documents,
+                                              seed=seed)
         final = reporter("final evaluation")  # its clock restarted: the blend's minutes are not scoring's
         save = save or best.blend is not None
     elif best.blend is not None:  # fitted before (a resumed final step, or a loaded model): say so
@@ -602,6 +618,7 @@ def choose_run_decision(run_dir: str | Path, decision: str = "auto") -> dict:
         metrics.pop("decision", None)
     metrics.update(_final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size, save=True))
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
+    _write_card(run_dir)
     return metrics
 
 
@@ -631,9 +648,11 @@ def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
         del mlm
     # saved also when no blend was fitted: that removes the old one
     figures = _final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
-                             train_docs=train_docs, blend_encoder=blend_encoder, save=True)
+                             train_docs=train_docs, blend_encoder=blend_encoder, save=True,
+                             fit_documents=config.train.fit_documents, seed=config.train.seed)
     metrics.update(figures)
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
+    _write_card(run_dir)
     return metrics
 
 

@@ -297,6 +297,17 @@ def dev_curves_figure(histories: Mapping[str, Sequence[Mapping]], title: str | N
     return _layout(fig, title, xaxis_title="epoch", yaxis_title="dev F1 (%)", xaxis_dtick=1)
 
 
+def learning_curve_figure(points: Sequence[Mapping], title: str | None = "Learning curve: dev macro-F1 by labelled documents") -> go.Figure:
+    """Dev macro-F1 (%) against training documents, one marker per run (``Workspace.learning_curve``),
+    joined in order of documents; hover names the run and its method."""
+    fig = go.Figure(go.Scatter(
+        x=[p["train_documents"] for p in points], y=[_percent(p["dev_macro_f1"]) for p in points],
+        mode="lines+markers", line=dict(color=DEPTH_COLOURS[2]),
+        customdata=[[esc(p["run"]), esc(p.get("method", ""))] for p in points],
+        hovertemplate="%{customdata[0]} (%{customdata[1]}): %{x} documents, dev macro-F1 %{y:.2f}<extra></extra>"))
+    return _layout(fig, title, xaxis_title="training documents", yaxis_title="dev macro-F1 (%)")
+
+
 def low_resource_figure(summary, title: str | None = "Low-resource: mean ± std over seeds (Figure 4)") -> go.Figure:
     """Bars with error bars from ``experiments.low_resource_summary`` (one group per method and fraction)."""
     fig = go.Figure()
@@ -430,7 +441,10 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
         frontier = [level]
         for _ in range(maxdepth - 1):
             frontier = [c for node in frontier for c in hierarchy.children(node)] or frontier
-    # Height: about 18 px for each box of the deepest column shown, within sensible bounds.
+    # Height: about 18 px a box of the deepest column shown — and of the deepest column any one click
+    # opens: Plotly drills down in the browser without asking the app, and 53 children of one WOS
+    # domain squeezed into the start view's height lost every name.
+    rows_needed = max([len(frontier)] + [_view_rows(hierarchy, node, rows) for node in _visible(hierarchy, level, maxdepth)])
     fig = go.Figure(go.Icicle(
         ids=ids, parents=parents, labels=names, values=values, branchvalues="total",
         level=level if level != root else None, maxdepth=maxdepth,
@@ -440,7 +454,25 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
         pathbar=dict(visible=True, side="top", thickness=22), sort=False,
     ))
     fig.update_layout(uniformtext=dict(minsize=10, mode="hide"))
-    return _layout(fig, title, height=int(min(1200, max(420, 18 * len(frontier) + 90))))
+    return _layout(fig, title, height=int(min(1200, max(420, 18 * rows_needed + 90))))
+
+
+def _visible(hierarchy, level: str, maxdepth: int) -> list[str]:
+    """The labels with children in an icicle view from ``level`` showing ``maxdepth`` levels
+    (``-1``: all): those a click can open."""
+    shown, frontier, depth = [], [level], 1
+    while frontier and (maxdepth < 0 or depth <= maxdepth):
+        shown += [node for node in frontier if hierarchy.children(node)]
+        frontier, depth = [c for node in frontier for c in hierarchy.children(node)], depth + 1
+    return shown
+
+
+def _view_rows(hierarchy, node: str, rows: int) -> int:
+    """How many boxes the deepest column of the view opened at ``node`` holds."""
+    frontier = [node]
+    for _ in range(icicle_maxdepth(hierarchy, node, rows) - 1):
+        frontier = [c for n in frontier for c in hierarchy.children(n)] or frontier
+    return len(frontier)
 
 
 def _pale(colour: str, alpha: float = 0.35) -> str:

@@ -200,7 +200,7 @@ class Workspace:
         all (``save_dataset``). The bundled demo is read-only: its first labels go into a copy,
         ``<name>-labelled`` (kept for the next ones). Returns the dataset written and its training
         documents now. A label outside the tree, or a document without labels or text, is refused."""
-        target = name if name != DEMO else f"{DEMO}-labelled"
+        target = self.labelled_dataset(name)
         dataset = self.load_dataset(target if target in self.dataset_names() else name)
         h = dataset.hierarchy
         added = []
@@ -217,6 +217,41 @@ class Workspace:
         dataset.name = target
         save_dataset(self.datasets_dir / target, dataset, overwrite=True)
         return target, len(dataset.splits["train"])
+
+    def labelled_dataset(self, name: str) -> str:
+        """Where the labels of dataset ``name`` go (``add_labelled``): itself, or for the read-only
+        demo its copy ``demo-labelled``."""
+        return name if name != DEMO else f"{DEMO}-labelled"
+
+    def retrain_config(self, run_dir: str | Path, dataset: str) -> RunConfig:
+        """A fresh run like ``run_dir``'s — its method, recipe, settings and seed — on dataset
+        ``dataset``'s files as they are now (the retrain of the labelling loop: issue 23). A
+        zero-shot run, which trained nothing, is followed by the default recipe's HPT."""
+        config = RunConfig.from_json(Path(run_dir) / runs.RUN_CONFIG)
+        if runs.is_zero_shot_run(run_dir):
+            from hpt_core.config import DEFAULT_RECIPE, train_recipe
+            from hpt_core.methods import resolve_method
+
+            config = RunConfig(data=config.data, model=resolve_method("hpt", recipe=DEFAULT_RECIPE),
+                               train=train_recipe(DEFAULT_RECIPE))
+        return config.replace(data=self.dataset_files(dataset), name="")
+
+    def learning_curve(self, dataset: str) -> list[dict]:
+        """The labelling loop's learning curve: each finished run on dataset ``dataset`` (and, for
+        ``demo-labelled``, on the demo it grew from) — its training documents, dev macro-F1 and
+        method — fewest documents first. Dev is the same split throughout, so the points compare."""
+        datasets = {dataset} | ({DEMO} if dataset == self.labelled_dataset(DEMO) else set())
+        points = []
+        for run_dir in self.list_runs():
+            metrics = runs.read_json(run_dir / runs.METRICS)
+            if not isinstance(metrics, dict) or not isinstance(metrics.get("dev"), dict):
+                continue
+            if self.dataset_of_run(run_dir) not in datasets:
+                continue
+            points.append({"run": run_dir.name, "train_documents": int(metrics.get("train_documents") or 0),
+                           "dev_macro_f1": float(metrics["dev"]["macro_f1"]),
+                           "method": str(metrics.get("method") or "")})
+        return sorted(points, key=lambda point: (point["train_documents"], point["run"]))
 
     def _check_name(self, name: str) -> None:
         if not isinstance(name, str) or not _DATASET_NAME.match(name):

@@ -253,25 +253,14 @@ class ZeroShotClassifier:
         similarities (``score:<label>``, or the best ``TOP_SCORES`` in ``top_scores`` for large trees)."""
         import pandas as pd
 
-        from hpt_core.predict import MAX_SCORE_COLUMNS, TOP_SCORES
+        from hpt_core.predict import prediction_table
 
         texts = list(texts)
         if not texts:
             return pd.DataFrame(columns=["text", "labels", "consistent_labels", "paths"])
         similarities = self.similarities(texts)
-        kept = self.decide(similarities)
-        labels = self.hierarchy.labels
-        decided = [";".join(labels[j] for j in np.flatnonzero(row)) for row in kept]
-        table = pd.DataFrame({"text": texts, "labels": decided, "consistent_labels": decided,
-                              "paths": [" | ".join("/".join(p) for p in predicted_paths(row, self.hierarchy)) for row in kept]})
-        if len(labels) <= MAX_SCORE_COLUMNS:
-            wide = pd.DataFrame(np.round(similarities.astype(np.float64), 4), columns=[f"score:{label}" for label in labels])
-            return pd.concat([table, wide], axis=1)
-        k = min(TOP_SCORES, len(labels))
-        order = np.argsort(-similarities, axis=1, kind="stable")[:, :k]
-        table["top_scores"] = ["; ".join(f"{labels[j]} ({similarities[i, j]:+.3f})" for j in row)
-                               for i, row in enumerate(order)]
-        return table
+        kept = self.decide(similarities)  # the top-down decision: consistent by construction
+        return prediction_table(texts, similarities, kept, kept, self.hierarchy)
 
 
 def load_run_classifier(run_dir: str | Path, device: str | None = None) -> ZeroShotClassifier:

@@ -76,7 +76,9 @@ def zero_shot_section() -> bool:
                                       if p.paths else "no label passed the threshold at depth 1"))
         by_depth = p.by_depth(h)
         left, right = st.columns([3, 2])
-        tree_chart(viz.tree_figure(h, highlight=p.paths or None, title="Zero-shot path"), key="zs_tree", where=left)
+        # the same drawing as a trained model's prediction: an icicle with the path drawn wide on large trees
+        tree_chart(viz.label_tree_figure(h, highlight=p.paths or None, emphasis=True, title="Zero-shot path"),
+                   key="zs_tree", where=left)
         chart(viz.scores_figure(by_depth, top=5, title="Top similarities per depth"), key="zs_scores", where=right)
         st.dataframe(pd.DataFrame([{"label": label, "depth": d, "similarity": round(s, 4), "predicted": label in p.labels}
                                    for d, items in by_depth.items() for label, s in items]), hide_index=True)

@@ -8,7 +8,8 @@ from hpt_core.data import Document
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.workspace import TEXTS_SUFFIXES, texts_upload, upload_suffix
-from pages._shared import PAGES, md, page_setup, require_run, show_error, workspace
+from hpt_core import viz
+from pages._shared import PAGES, chart, md, page_setup, require_run, select_run, show_error, workspace
 
 page_setup()
 ws = workspace()
@@ -34,6 +35,37 @@ if dataset is None:
 st.caption(f"Run **{md(run_dir.name)}** suggests; labels go to its dataset **{md(dataset)}**"
            + (" (read-only: into a copy, **demo-labelled**, kept for the next labels)" if dataset == "demo" else "")
            + ". Pick another run in the sidebar.")
+
+
+
+def retrain_and_curve() -> None:
+    """A fresh run like this one on the dataset with its new labels (queued like any launch), and
+    the learning curve of the runs on that dataset so far."""
+    target = ws.labelled_dataset(dataset)
+    source = target if target in ws.dataset_names() else dataset
+    with st.expander("Retrain and learning curve", expanded=bool(st.session_state.get("label_saved"))):
+        n_train = ws.dataset_info(source).counts.get("train", 0)
+        st.caption(f"A new run like **{md(run_dir.name)}** (same method, recipe and seed; the default HPT after a "
+                   f"zero-shot run) on **{md(source)}** as it is now: {n_train:,} training documents.")
+        if st.button("Retrain", icon=":material/model_training:", key="label_retrain"):
+            try:
+                config = ws.retrain_config(run_dir, source)
+                new_dir = ws.new_run(config, f"{source}-{config.model.method}")
+                runs.launch(new_dir)
+            except Exception as err:  # shown, never raised into the page
+                show_error(err, "Not launched")
+            else:
+                select_run(new_dir.name)
+                st.session_state["train_note"] = f"Launched {md(new_dir.name)} from the Label page."
+                st.switch_page(PAGES["train"])
+        points = ws.learning_curve(source)
+        if len(points) >= 2:
+            chart(viz.learning_curve_figure(points), key="label_curve")
+        else:
+            st.caption("The learning curve appears once two runs on this dataset have finished.")
+
+
+retrain_and_curve()
 
 STRATEGIES = {"margin": "closest call between siblings", "margin+diverse": "closest calls, spread out",
               "random": "random (the baseline)"}

@@ -33,6 +33,14 @@ def pct(value) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
 
+def _sample_words(fit: dict, train_documents) -> str:
+    """" (on a sample of M of N documents)" when an add-on was fitted on a fitting sample, else ""."""
+    fitted = fit.get("fit_documents")
+    if not fitted or not train_documents or fitted >= train_documents:
+        return ""
+    return f" (on a sample of {fitted:,} of {train_documents:,} training documents)"
+
+
 def metrics_of(run_dir: Path) -> dict:
     return runs.read_json(run_dir / runs.METRICS, {}) or {}
 
@@ -140,9 +148,11 @@ def one_run(run_dir: Path) -> None:
             {"": "training steps and dev evaluations", "value": f"{metrics.get('train_seconds', 0):.0f} s"},
             *([{"": "whole run (fits, training, blend, scoring)", "value": f"{metrics['run_seconds']:.0f} s"}]
               if metrics.get("run_seconds") is not None else []),
-            *([{"": "lexical channel's fit", "value": f"{metrics['lexical_channel']['seconds']:.0f} s"}]
+            *([{"": "lexical channel's fit", "value": f"{metrics['lexical_channel']['seconds']:.0f} s"
+                + _sample_words(metrics["lexical_channel"], metrics.get("train_documents"))}]
               if (metrics.get("lexical_channel") or {}).get("seconds") is not None else []),
-            *([{"": "classical blend's fit", "value": f"{metrics['blend']['seconds']:.0f} s"}]
+            *([{"": "classical blend's fit", "value": f"{metrics['blend']['seconds']:.0f} s"
+                + _sample_words(metrics["blend"], metrics.get("train_documents"))}]
               if (metrics.get("blend") or {}).get("seconds") is not None else []),
             {"": "device", "value": str(metrics.get("device"))},
         ]), hide_index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,13 @@ def big_taxonomy(path: Path, labels: int = 5000, depth: int = 4, top: int = 10) 
         level = nxt
     path.write_text("".join("\t".join([p, *cs]) + "\n" for p, cs in children.items()), encoding="utf-8")
     return path
+
+
+def wait_for(condition, timeout: float = 20.0, poll: float = 0.05) -> bool:
+    """Whether ``condition()`` became true within ``timeout`` seconds (checked every ``poll``)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(poll)
+    return False

@@ -140,10 +140,11 @@ def test_the_experiment_form_shows_its_run_count_and_time_and_asks_before_hours_
     assert "1 run**" in texts(at.markdown) and not [c for c in at.checkbox if c.key == "exp_confirm"]
 
 
-def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(workspace):  # noqa: F811
+def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(workspace, monkeypatch):  # noqa: F811
     """Issue 23: paste a pool, get the texts the run is least sure of with its path and the two
     labels it hesitated between, correct the label, save: the text joins the training split of the
-    run's dataset with its ancestors; skip moves on."""
+    run's dataset with its ancestors; skip moves on; Retrain queues a run like this one on the
+    dataset as it is now."""
     import json
 
     from hpt_core.data import load_dataset, save_dataset
@@ -179,6 +180,19 @@ def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(work
     by_label(at.button, "Skip").click()
     at.run()
     assert "All suggestions done" in texts(at.success)
+
+    from hpt_core import runs
+
+    launched = []
+    monkeypatch.setattr(runs, "launch", lambda run_dir, python=None: launched.append(Path(run_dir)) or 0)
+    by_label(at.button, "Retrain").click()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert len(launched) == 1
+    config = json.loads((launched[0] / "run.json").read_text())
+    assert config["data"]["train"] == str(workspace / "datasets" / "task" / "train.jsonl")
+    original = json.loads((workspace / "runs" / "on-task" / "run.json").read_text())
+    assert config["model"] == original["model"] and config["train"]["seed"] == original["train"]["seed"]
 
 
 def test_results_of_a_zero_shot_run_evaluate_and_download(workspace, task_files, tiny_backbone):  # noqa: F811

@@ -223,3 +223,26 @@ def test_multi_path_documents_teach_every_path(multi_path_task_files, encoder):
         # each path keeps a real share (a one-path fit gives the second leaf almost nothing); the
         # bounded fit at C = 1000 splits this one 0.76 / 0.24, scikit-learn's converged fit more evenly
         assert all(row[h.label_to_index[leaf]] > 0.2 for leaf in pair)
+
+
+def test_a_fitting_sample_bounds_the_classifier_and_its_encoder_pass(hierarchy, task_files, encoder, monkeypatch):
+    """Above ``max_documents`` the classical classifier is fitted, and its frozen encoder run, on a
+    seeded sample of that many training documents; the blend says so."""
+    from hpt_core import blend as blend_module
+
+    train, dev = _docs(hierarchy, task_files, "train"), _docs(hierarchy, task_files, "dev")
+    targets, _ = leaf_targets(train, hierarchy)
+    limit = len(train) // 2
+    rows_fitted, embedded = [], []
+    real_fit, real_embed = blend_module.fit_linear, blend_module._embed
+    monkeypatch.setattr(blend_module, "fit_linear",
+                        lambda features, *a, **k: rows_fitted.append(features.shape[0]) or real_fit(features, *a, **k))
+    monkeypatch.setattr(blend_module, "_embed",
+                        lambda sentence, texts, progress=False: embedded.append(len(texts)) or real_embed(sentence, texts, progress))
+    dev_scores = np.zeros((len(dev), len(hierarchy.labels)), dtype=np.float32)
+    blend, _ = fit_classical_blend([d.text for d in train], targets, [d.text for d in dev],
+                                   hierarchy.multi_hot([d.labels for d in dev]), dev_scores, hierarchy, encoder,
+                                   max_documents=limit, seed=1)
+    assert rows_fitted and max(rows_fitted) == limit  # single-path: one row a document
+    assert embedded == [limit, len(dev)]
+    assert blend.choice["fit_documents"] == limit and blend.choice["train_documents"] == len(train)

@@ -205,3 +205,14 @@ def test_docstring_examples_hold():
     from hpt_core import decoding
 
     assert doctest.testmod(decoding).failed == 0
+
+
+def test_top_indices_are_the_k_best_best_first_without_sorting_every_label():
+    """What /predict and the CSV of large trees list: each row's k best labels, best first; equal
+    scores in index order; k larger than the tree gives every label."""
+    from hpt_core.decoding import top_indices
+
+    scores = np.array([[0.1, 0.5, 0.5, -1.0, 2.0], [-3.0, 1.0, 0.0, 4.0, 2.0]])
+    np.testing.assert_array_equal(top_indices(scores, 3), [[4, 1, 2], [3, 4, 1]])
+    np.testing.assert_array_equal(top_indices(scores, 9), np.argsort(-scores, axis=1, kind="stable"))
+    assert top_indices(scores, 0).shape == (2, 0)

@@ -255,3 +255,61 @@ def test_fit_cost_grows_at_most_linearly_in_documents():
         torch.optim.LBFGS = real_lbfgs
     assert budgets and all(max_iter <= 50 and history <= 5 for max_iter, history in budgets)  # each fit is bounded
     assert large / small < 2.5, f"400 documents: {small:.2f} s, 800: {large:.2f} s ({large / small:.2f}×)"
+
+
+def test_a_fitting_sample_bounds_the_fit_and_scores_the_rest_as_unseen(hierarchy, task_files, monkeypatch):
+    """Above ``max_documents`` training documents the channel is fitted on a seeded sample of that
+    many: no fit sees more (its cost stops growing with the corpus), the channel says how many it
+    was fitted on, and the documents left out get the sampled channel's own scores — those of
+    documents it never saw. At or below the limit nothing changes."""
+    from hpt_core import lexical
+    from hpt_core.linear_fit import document_sample
+
+    texts, y = _docs(hierarchy, task_files, "train")
+    dev_texts, y_dev = _docs(hierarchy, task_files, "dev")
+    groups = np.asarray(hierarchy.depths) - 1
+    limit = len(texts) // 2
+    rows_fitted = []
+    real_fit = lexical.fit_linear
+
+    def recording_fit(features, *args, **kwargs):
+        rows_fitted.append(features.shape[0])
+        return real_fit(features, *args, **kwargs)
+
+    monkeypatch.setattr(lexical, "fit_linear", recording_fit)
+    channel, scores = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, max_documents=limit, seed=3)
+    assert rows_fitted and max(rows_fitted) == limit
+    assert channel.documents == channel.summary()["fit_documents"] == limit
+    sample = document_sample(len(texts), limit, 3)
+    rest = np.setdiff1d(np.arange(len(texts)), sample)
+    assert scores.shape == y.shape and len(rest) == len(texts) - limit
+    np.testing.assert_allclose(scores[rest].numpy(), channel.scores([texts[i] for i in rest]).numpy(), atol=1e-5)
+    in_sample = channel.scores([texts[i] for i in sample])
+    assert not torch.allclose(scores[sample], in_sample, atol=1e-3)  # the sampled documents: out of fold
+
+    whole, whole_scores = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, max_documents=len(texts), seed=3)
+    unbounded, unbounded_scores = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, seed=3)
+    assert whole.documents == unbounded.documents == len(texts)
+    assert torch.equal(whole_scores, unbounded_scores) and torch.equal(whole.weight, unbounded.weight)
+
+
+def test_with_a_fitting_sample_the_fit_cost_stops_growing_with_documents(monkeypatch):
+    """Four times the documents above the limit: every fit sees the same number of rows, and
+    exactly the documents outside the sample are scored once more (one product each)."""
+    from hpt_core import lexical
+
+    texts, y, groups = _synthetic_corpus(460, 24)
+    rows_by_size = {}
+    real_fit = lexical.fit_linear
+    for n_docs in (100, 400):
+        rows = rows_by_size.setdefault(n_docs, [])
+
+        def recording_fit(features, *args, rows=rows, **kwargs):
+            rows.append(features.shape[0])
+            return real_fit(features, *args, **kwargs)
+
+        monkeypatch.setattr(lexical, "fit_linear", recording_fit)
+        channel, scores = fit_lexical_channel(texts[:n_docs], y[:n_docs], groups, texts[400:], y[400:],
+                                              max_documents=60)
+        assert scores.shape == (n_docs, 24) and channel.documents == 60
+    assert rows_by_size[100] == rows_by_size[400] and max(rows_by_size[400]) == 60

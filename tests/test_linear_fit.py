@@ -80,3 +80,14 @@ def test_scores_have_the_documented_shapes(k):
     x, dense, _ = _problem(k=k)
     out = linear_scores(SparseRows(x), dense, torch.zeros(x.shape[1], k), torch.zeros(3, k), torch.ones(k))
     assert out.shape == (x.shape[0], k) and torch.all(out == 1)
+
+
+def test_a_document_sample_is_seeded_sorted_and_only_taken_above_the_limit():
+    from hpt_core.linear_fit import document_sample
+
+    assert document_sample(100, None, 0) is None and document_sample(100, 100, 0) is None
+    sample = document_sample(100, 30, 7)
+    assert len(sample) == len(set(sample.tolist())) == 30 and (np.diff(sample) > 0).all()
+    assert sample.min() >= 0 and sample.max() < 100
+    np.testing.assert_array_equal(sample, document_sample(100, 30, 7))
+    assert not np.array_equal(sample, document_sample(100, 30, 8))

@@ -11,21 +11,13 @@ import time
 
 import pytest
 
+from helpers import wait_for
 from hpt_core import runs
 
 
 @pytest.fixture(autouse=True)
 def _own_lock_dir(tmp_path, monkeypatch):
     monkeypatch.setenv(runs.LOCK_DIR_ENV, str(tmp_path / "locks"))
-
-
-def _wait_for(condition, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_the_device_goes_to_the_jobs_in_the_order_they_came(tmp_path):
@@ -46,11 +38,11 @@ def test_the_device_goes_to_the_jobs_in_the_order_they_came(tmp_path):
 
     threads = [threading.Thread(target=holder)]
     threads[0].start()
-    assert _wait_for(lambda: order == ["holder"])
+    assert wait_for(lambda: order == ["holder"])
     for name in ("a", "b", "c"):  # each starts waiting before the next arrives
         threads.append(threading.Thread(target=job, args=(name,)))
         threads[-1].start()
-        assert _wait_for(lambda: runs.read_json(dirs[name] / runs.STATUS, {}).get("state") == "queued")
+        assert wait_for(lambda: runs.read_json(dirs[name] / runs.STATUS, {}).get("state") == "queued")
     assert [runs.read_json(dirs[n] / runs.STATUS)["queue_position"] for n in "abc"] == [1, 2, 3]
     release.set()
     for thread in threads:
@@ -91,7 +83,7 @@ def test_a_cancelled_waiter_leaves_the_line(tmp_path):
     threads[0].start()
     time.sleep(0.2)
     threads[1].start()
-    assert _wait_for(lambda: runs.read_json(tmp_path / runs.STATUS, {}).get("state") == "queued")
+    assert wait_for(lambda: runs.read_json(tmp_path / runs.STATUS, {}).get("state") == "queued")
     (tmp_path / runs.CANCEL).touch()
     threads[1].join(20)
     release.set()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import wait_for
 from hpt_core import runs
 from hpt_core.config import DataSpec, RunConfig, TrainConfig
 from hpt_core.errors import HPTInputError
@@ -92,12 +93,7 @@ def test_cancel_file_stops_the_run(tmp_path, tiny_backbone, task_files):
 
 
 def _wait_for(predicate, timeout=120.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+    return wait_for(predicate, timeout, poll=0.2)
 
 
 @pytest.mark.slow

@@ -214,3 +214,17 @@ def test_legends_never_cover_titles(hierarchy):
     assert one.data[0].line.color != one.data[1].line.color
     tree = viz.tree_figure(hierarchy, title="t")
     assert tree.layout.legend.yanchor == "top" and tree.layout.legend.y < 0  # under the plot
+
+
+def test_an_icicle_is_tall_enough_for_the_biggest_branch_one_click_opens():
+    """Issue 21: Plotly drills into a clicked box in the browser, at the figure's height. A start
+    view of 7 domains, one of them with 53 children, must leave each of those 53 boxes room for
+    its name (about 18 px), as a view started at that domain does."""
+    from hpt_core.hierarchy import LabelHierarchy
+
+    edges = [("Root", f"D{d}") for d in range(7)]
+    edges += [("D0", f"D0-{k}") for k in range(53)] + [(f"D{d}", f"D{d}-{k}") for d in range(1, 7) for k in range(12)]
+    h = LabelHierarchy(edges)
+    start, opened = viz.icicle_figure(h), viz.icicle_figure(h, focus="D0")
+    assert opened.layout.height >= 18 * 53 + 90
+    assert start.layout.height >= opened.layout.height

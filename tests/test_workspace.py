@@ -231,3 +231,30 @@ def test_a_text_over_several_lines_is_named_with_its_lines():
 def test_texts_from_upload_errors(suffix, data, message):
     with pytest.raises(HPTInputError, match=message.replace("(", r"\(")):
         texts_from_upload(data, suffix, label="f", max_texts=2)
+
+
+def test_the_learning_curve_follows_the_runs_on_a_labelled_dataset(ws):
+    """Issue 23: the runs on the demo and on its labelled copy, finished, fewest training
+    documents first; unfinished runs and runs on other data are left out; a retrain is a run like
+    the last one on the dataset's current files."""
+    from hpt_core import runs
+    from hpt_core.data import Document
+
+    target, n_train = ws.add_labelled(DEMO, [Document("a new text about refunds", [ws.load_dataset(DEMO).hierarchy.labels[-1]])])
+    assert target == ws.labelled_dataset(DEMO) == "demo-labelled"
+    figures = {"on-demo": (DEMO, n_train - 1, 0.5), "on-copy": (target, n_train, 0.6), "unfinished": (target, n_train, None)}
+    for name, (dataset, documents, dev) in figures.items():
+        config = RunConfig(data=ws.dataset_files(dataset), model=resolve_method("hpt"))
+        run_dir = ws.new_run(config, name)
+        if dev is not None:
+            runs.atomic_write_json(run_dir / runs.METRICS, {"method": "hpt", "train_documents": documents,
+                                                            "dev": {"macro_f1": dev}})
+    elsewhere = ws.runs_dir / "elsewhere"
+    elsewhere.mkdir()
+    RunConfig(data=DataSpec("/tmp/t.tsv", "/tmp/a.jsonl", "/tmp/b.jsonl")).to_json(elsewhere / runs.RUN_CONFIG)
+    runs.atomic_write_json(elsewhere / runs.METRICS, {"train_documents": 5, "dev": {"macro_f1": 0.9}})
+    curve = ws.learning_curve(target)
+    assert [(p["run"], p["train_documents"], p["dev_macro_f1"]) for p in curve] == \
+        [("on-demo", n_train - 1, 0.5), ("on-copy", n_train, 0.6)]
+    again = ws.retrain_config(ws.runs_dir / "on-copy", target)
+    assert again.data.train == ws.dataset_files(target).train and again.model == resolve_method("hpt")
