@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from hpt_core import durable, runs
+from hpt_core import durable, fit_cache, runs
 from hpt_core.runs import is_zero_shot_run
 from hpt_core.backbone import check_backbone, native_bf16  # noqa: F401  (native_bf16: part of this module's API)
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
@@ -321,12 +321,25 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     train_lexical, lexical_seconds = None, None
     if config.model.lexical_channel is not None:
         fit_started = time.time()
-        model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
-                                                    accelerator.mixed_precision == "bf16",
-                                                    on_step=reporter("lexical channel"), max_documents=tc.fit_documents)
+        # A fit kept by an earlier start of this run (killed after it) is loaded, not fitted again.
+        key = fit_cache.fingerprint(train_docs, dev_docs, hierarchy, {
+            "kind": config.model.lexical_channel, "seed": tc.seed, "fit_documents": tc.fit_documents,
+            "backbone": config.model.backbone, "max_length": config.model.max_length})
+        kept = fit_cache.load(run_dir, key, len(hierarchy.labels), [d.text for d in dev_docs],
+                              model.mlm.config.to_dict(), model.tokenizer)
+        if kept is not None:
+            model.lexical, train_lexical, lexical_seconds = kept
+            if main:
+                logger.info("lexical channel: its fit restored from the run folder (%s/), not fitted again", fit_cache.FIT_DIR)
+        else:
+            model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
+                                                        accelerator.mixed_precision == "bf16",
+                                                        on_step=reporter("lexical channel"), max_documents=tc.fit_documents)
+            lexical_seconds = round(time.time() - fit_started, 1)
+            if main:
+                _keep_fit(run_dir, model.lexical, train_lexical, [d.text for d in dev_docs], key, lexical_seconds)
         model.lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
-        lexical_seconds = round(time.time() - fit_started, 1)
-        if main:
+        if main and kept is None:
             logger.info("lexical channel (%s) fitted in %.0f s: %d TF-IDF features%s, C = %g (dev loss / macro-F1 by C: %s)",
                         model.lexical.kind, time.time() - fit_started, len(model.lexical.vocabulary),
                         f" + {model.lexical.sentence.width}-d sentence embedding" if model.lexical.sentence else "",
@@ -484,11 +497,21 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     metrics["run_seconds"] = time.time() - run_started
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     _write_card(run_dir)
+    fit_cache.discard(run_dir)  # the model folder holds the channel now
     runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), "state": "completed"})
     runs.update_status(run_dir, state="completed", finished=time.time())
     logger.info("done: dev macro-F1 %.4f%s", metrics["dev"]["macro_f1"],
                 f", test macro-F1 {metrics['test']['macro_f1']:.4f}" if test_docs else "")
     return metrics
+
+
+def _keep_fit(run_dir: Path, channel, out_of_fold, dev_texts: list[str], key: str, seconds: float) -> None:
+    """Keep the lexical channel's finished fit in the run folder (``hpt_core.fit_cache``) for a
+    restart. A fit that cannot be kept (a full disk) is logged: the run goes on, a restart refits."""
+    try:
+        fit_cache.save(run_dir, channel, out_of_fold, channel.scores(dev_texts), key, seconds)
+    except (HPTInputError, OSError) as err:
+        logger.warning("the lexical channel's fit was not kept for a restart: %s", err)
 
 
 def _write_card(run_dir: Path) -> None:

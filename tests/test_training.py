@@ -456,3 +456,46 @@ def test_a_run_folder_from_before_the_token_budget_resumes_under_the_same_comman
     other = config.replace(train=config.train.replace(lr=1e-2))
     with pytest.raises(HPTInputError, match="different run"):
         _check_same_run(other, tmp_path)
+
+
+def test_a_restart_after_the_lexical_fit_reuses_it_and_ends_with_the_same_figures(tmp_path, tiny_backbone, task_files,
+                                                                                    monkeypatch):
+    """Issue 22: a run killed after the lexical channel's fit (here: while tokenising) and started
+    again loads the fit kept in its folder instead of fitting again — minutes on a real corpus —
+    and ends with exactly the figures of an uninterrupted run; the kept fit is removed once the
+    run is complete (the model folder holds the channel)."""
+    from hpt_core import training
+    from hpt_core.model import HPTModel
+
+    config = _config(task_files, tiny_backbone, epochs=2)
+    config = config.replace(model=resolve_method("hpt", backbone=tiny_backbone, max_length=32, lexical_channel="tfidf"))
+    reference = train(config, tmp_path / "reference")
+    fits = []
+    real_fit = training._fit_lexical
+    monkeypatch.setattr(training, "_fit_lexical", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    real_tokenize = HPTModel.tokenize_windows
+
+    def killed(self, texts):
+        raise RuntimeError("killed while tokenising")
+
+    monkeypatch.setattr(HPTModel, "tokenize_windows", killed)
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="killed while tokenising"):
+        train(config, run)
+    assert len(fits) == 1 and (run / "lexical_fit" / "fit.json").is_file()
+    monkeypatch.setattr(HPTModel, "tokenize_windows", real_tokenize)
+    metrics = train(config, run)
+    assert len(fits) == 1, "the kept fit was fitted again"
+    assert "restored from the run folder" in (run / "train.log").read_text(encoding="utf-8")
+    for split in ("dev", "test"):
+        assert metrics[split]["micro_f1"] == reference[split]["micro_f1"]
+        assert metrics[split]["macro_f1"] == reference[split]["macro_f1"]
+    assert not (run / "lexical_fit").exists()
+    # another fit's folder (other data or settings) is never loaded: a changed seed fits again
+    other = config.replace(train=config.train.replace(seed=1))
+    monkeypatch.setattr(HPTModel, "tokenize_windows", killed)
+    with pytest.raises(RuntimeError):
+        train(other, tmp_path / "other")
+    monkeypatch.setattr(HPTModel, "tokenize_windows", real_tokenize)
+    train(config.replace(train=config.train.replace(seed=2)), tmp_path / "other")
+    assert len(fits) == 3
