@@ -305,8 +305,8 @@ def _cmd_predict(args) -> int:
     for p in predictor.predict(texts, progress=len(texts) > 1):
         if args.json:
             print(json.dumps({"text": p.text, "labels": p.labels, "consistent_labels": p.consistent_labels,
-                              "paths": p.paths, "scores": p.scores, "tokens_total": p.tokens_total,
-                              "tokens_read": p.tokens_read, "windows": p.windows}))
+                              "paths": p.paths, "scores": p.scores, "confidence": p.confidence(predictor.hierarchy),
+                              "tokens_total": p.tokens_total, "tokens_read": p.tokens_read, "windows": p.windows}))
         else:
             paths = " | ".join(" > ".join(path) for path in p.paths) or "(no label above 0)"
             print(f"{paths}\t{p.text[:80]}")

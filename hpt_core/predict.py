@@ -62,12 +62,44 @@ class Prediction:
     tokens_read: int = 0
     windows: int = 1
 
+    def confidence(self, hierarchy) -> list[dict]:
+        """How sure the prediction is, label by label along its paths (:func:`path_confidence`)."""
+        return path_confidence(self.scores, self.paths, hierarchy)
+
     def by_depth(self, hierarchy) -> dict[int, list[tuple[str, float]]]:
         """Every label of each depth with its score, best first."""
         out: dict[int, list[tuple[str, float]]] = {}
         for label, score in self.scores.items():
             out.setdefault(hierarchy.depth(label), []).append((label, score))
         return {d: sorted(v, key=lambda item: -item[1]) for d, v in sorted(out.items())}
+
+
+def path_confidence(scores: dict[str, float], paths: list[list[str]], hierarchy) -> list[dict]:
+    """For each label on the predicted ``paths`` (root first, each label once): its ``depth``, its
+    ``score``, ``probability`` = sigmoid(score) — with the classical blend, the blend's mixed
+    probability itself; not calibrated on held-out data — and ``margin``: its score minus its best
+    sibling's (``None`` without siblings), the call between the labels that competed at that depth
+    (small: a close call; the Label page's suggestions rank texts by it).
+
+    >>> from hpt_core.hierarchy import LabelHierarchy
+    >>> h = LabelHierarchy([("Root", "A"), ("Root", "B"), ("A", "A1")])
+    >>> [(c["label"], round(c["margin"], 2) if c["margin"] is not None else None)
+    ...  for c in path_confidence({"A": 2.0, "B": 0.5, "A1": 1.0}, [["A", "A1"]], h)]
+    [('A', 1.5), ('A1', None)]
+    """
+    out, seen = [], set()
+    for path in paths:
+        for label in path:
+            if label in seen or label not in scores:
+                continue
+            seen.add(label)
+            siblings = [scores[s] for s in hierarchy.children(hierarchy.parent(label) or hierarchy.root)
+                        if s != label and s in scores]
+            score = float(scores[label])
+            out.append({"label": label, "depth": hierarchy.depth(label), "score": score,
+                        "probability": float(1.0 / (1.0 + np.exp(-np.clip(score, -60.0, 60.0)))),
+                        "margin": score - max(siblings) if siblings else None})
+    return out
 
 
 class Predictor:
@@ -184,13 +216,17 @@ def prediction_table(texts: list[str], scores: np.ndarray, independent: np.ndarr
     return table
 
 
-def prediction_record(prediction, top: int) -> dict:
+def prediction_record(prediction, top: int, hierarchy=None) -> dict:
     """What ``/predict`` and ``predict --output`` write for one text: the decided labels, the
-    consistent ones as paths and the ``top`` best label scores (a tree of thousands of labels does
-    not fill the answer)."""
+    consistent ones as paths, the ``top`` best label scores (a tree of thousands of labels does
+    not fill the answer) and, given the ``hierarchy``, how sure it is along its paths
+    (:func:`path_confidence`)."""
     names = list(prediction.scores)
     values = np.fromiter(prediction.scores.values(), dtype=np.float64, count=len(names))
     best = [(names[j], float(values[j])) for j in top_indices(values[None, :], top)[0]]
     return {"labels": prediction.labels, "consistent_labels": prediction.consistent_labels,
             "paths": prediction.paths, "top_scores": [{"label": label, "score": round(score, 6)} for label, score in best],
+            "confidence": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in c.items()}
+                           for c in path_confidence(prediction.scores, prediction.paths, hierarchy)]
+            if hierarchy is not None else None,
             "tokens_read": prediction.tokens_read, "tokens_total": prediction.tokens_total}

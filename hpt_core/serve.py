@@ -129,7 +129,7 @@ def create_app(predictor, limits: ServeLimits | None = None, max_batch: int = 32
     from hpt_core.predict import prediction_record
 
     def score(texts: list[str]) -> list[dict]:
-        return [prediction_record(p, limits.top_scores) for p in predictor.predict(texts)]
+        return [prediction_record(p, limits.top_scores, hierarchy) for p in predictor.predict(texts)]
 
     batcher = MicroBatcher(score, max_batch=max_batch, max_wait_s=max_wait_ms / 1000)
 

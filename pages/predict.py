@@ -95,6 +95,16 @@ with tab_one:
         st.markdown("**Paths**: " + (" · ".join(" › ".join(md(x) for x in path) for path in shown_paths)
                                       + (f" … and {len(p.paths) - 20} more (see All scores)" if len(p.paths) > 20 else "")
                                       if p.paths else "no label scored above 0 at depth 1"))
+        sure = p.confidence(h)
+        if sure:
+            st.markdown("**How sure, along the path**")
+            st.dataframe(pd.DataFrame([{"label": c["label"], "depth": c["depth"],
+                                        "probability": f"{100 * c['probability']:.1f} %",
+                                        "margin over the best sibling": "—" if c["margin"] is None else f"{c['margin']:+.2f}"}
+                                       for c in sure]), hide_index=True)
+            st.caption("Probability: the sigmoid of the decided score (with the classical blend, the blend's mixed "
+                       "probability), not calibrated on held-out data. Margin: this label's score minus its best "
+                       "sibling's — near 0 means the model nearly chose the sibling.")
         with st.expander("All scores"):
             st.dataframe(pd.DataFrame([{"label": label, "depth": d, "score": round(score, 4),
                                         "decided": label in raw, "consistent": label in consistent}

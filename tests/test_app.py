@@ -341,6 +341,8 @@ def test_predict_text_and_file(workspace):
     table = next(d.value for d in at.dataframe if "hierarchy-consistent" in d.value.columns)
     assert table["depth"].tolist() == [1, 2, 3]
     assert len(at.get("plotly_chart")) == 2  # the tree with the path, the scores
+    sure = next(d.value for d in at.dataframe if "margin over the best sibling" in d.value.columns)
+    assert sure["depth"].tolist() == list(range(1, len(sure) + 1)) and sure["probability"].str.endswith(" %").all()
 
     at.file_uploader(key="predict_file").set_value(("texts.txt", b"goal striker pitch\nlaser lens photon\n", "text/plain"))
     at.run()

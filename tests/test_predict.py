@@ -146,3 +146,24 @@ def test_default_scoring_leaves_a_callers_autocast_in_force(trained_run):
         inside = model.model_scores(texts)
     assert torch.equal(inside, model.model_scores(texts, precision="bf16"))
     assert not torch.equal(inside, model.model_scores(texts))
+
+
+def test_confidence_along_the_path_is_probability_and_margin_over_siblings(trained_run):
+    """Issue 21/24: each label on the predicted path with its probability (sigmoid of the decided
+    score) and its margin over its best sibling — what /predict, predict --json and the Predict page show."""
+    import math
+
+    from hpt_core.predict import Predictor, prediction_record
+
+    predictor = Predictor.from_run(trained_run)
+    p = predictor.predict(["goal striker penalty"])[0]
+    sure = p.confidence(predictor.hierarchy)
+    on_paths = list(dict.fromkeys(label for path in p.paths for label in path))
+    assert [c["label"] for c in sure] == on_paths and on_paths
+    h = predictor.hierarchy
+    for c in sure:
+        assert c["probability"] == pytest.approx(1 / (1 + math.exp(-p.scores[c["label"]])))
+        siblings = [s for s in h.children(h.parent(c["label"]) or h.root) if s != c["label"]]
+        expected = p.scores[c["label"]] - max(p.scores[s] for s in siblings) if siblings else None
+        assert c["margin"] == (pytest.approx(expected) if siblings else None)
+    assert prediction_record(p, 3, h)["confidence"][0]["label"] == on_paths[0]
