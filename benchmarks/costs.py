@@ -112,7 +112,8 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     from hpt_core.methods import resolve_method
     from hpt_core.model import build_model
     from hpt_core.predict import Predictor
-    from hpt_core.training import _optimizer, _pretrained_copy, _fit_lexical, native_bf16, within_cpu_budget
+    from hpt_core.finishing import pretrained_copy
+    from hpt_core.training import _optimizer, _fit_lexical, native_bf16, within_cpu_budget
 
     out = {"N": n, "C": c, "steps_timed": steps, "phases": {}}
 
@@ -147,7 +148,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     grid_done = marks[len(C_GRID)]
     record("lexical C grid", grid_done - started, features=len(model.lexical.vocabulary))
     record("lexical out-of-fold", time.perf_counter() - grid_done)
-    blend_encoder = _pretrained_copy(model)
+    blend_encoder = pretrained_copy(model)
 
     targets = torch.tensor(h.multi_hot([d.labels for d in train]), dtype=torch.float32)
     lengths = [sum(len(w) for w in doc) for doc in windows]

@@ -83,7 +83,8 @@ def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
     import numpy as np
 
     from hpt_core.blend import fit_classical_blend, leaf_targets
-    from hpt_core.training import _fit_lexical, _pretrained_copy
+    from hpt_core.finishing import pretrained_copy
+    from hpt_core.training import _fit_lexical
 
     if model.config.lexical_channel is None and model.config.blend is None:  # --recipe paper: neither
         return model
@@ -99,7 +100,7 @@ def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
             dev_scores = np.zeros((len(dev), len(h.labels)), dtype=np.float32)
             model.blend, _ = fit_classical_blend([d.text for d in train], leaf_targets(train, h)[0], [d.text for d in dev],
                                                  h.multi_hot([d.labels for d in dev]), dev_scores, h,
-                                                 _pretrained_copy(model).to(args.device), c_grid=(100.0,),
+                                                 pretrained_copy(model).to(args.device), c_grid=(100.0,),
                                                  embedding_weights=(1.0,))
     return model
 

@@ -482,7 +482,7 @@ def _cmd_import(args) -> int:
 
 def _cmd_decide(args) -> int:
     from hpt_core.decoding import decision_name
-    from hpt_core.training import choose_run_decision
+    from hpt_core.finishing import choose_run_decision
 
     metrics = choose_run_decision(args.run_dir, args.decision)
     rule = metrics["dev"]["decision"]
@@ -497,7 +497,7 @@ def _cmd_decide(args) -> int:
 
 
 def _cmd_blend(args) -> int:
-    from hpt_core.training import blend_run
+    from hpt_core.finishing import blend_run
 
     metrics = blend_run(args.run_dir, None if args.blend == "none" else args.blend)
     fitted = metrics.get("blend")
