@@ -111,3 +111,14 @@ python benchmarks/costs.py --cells 1000x38,3000x38,1000x531,3000x531,1000x5060,1
 /usr/bin/time -v python -m hpt_core train "${WOS[@]}" --run-dir runs/s9-wos1k-default
 python benchmarks/lexical_oof_leak.py --data 20ng:train_lr                                   # the stacking leak (not run in session 9)
 python benchmarks/serve_load.py --run-dir runs/s9-20ng-lr-default --texts $B/20ng/test.jsonl  # (not run in session 9)
+
+# Session 10: a fitting sample for the add-ons (issue 25), each alone unless said
+python benchmarks/blend_on_run.py runs/s9-20ng-lr-default --max-iter 50,100,200              # the blend's budget is not 20ng-LR's loss
+python benchmarks/costs.py --cells 10000x531 --cell-timeout 1200 --out runs/s10-costs          # fits 95 % → 59 % of training
+python benchmarks/lexical_fit_profile.py --cell 10000x531                                      # where one lexical fit's time goes
+# the channel's weights at 4 M (lexical.MAX_WEIGHTS = 4_000_000 in a copy of the code): rejected on dev
+/usr/bin/time -v python -m hpt_core train "${AMZ[@]}" --run-dir runs/s10-amazon-lex4m
+NGF=(--taxonomy $B/20ng/taxonomy.tsv --train $B/20ng/train.jsonl --dev $B/20ng/dev.jsonl --test $B/20ng/test2k.jsonl)
+/usr/bin/time -v python -m hpt_core train "${NGF[@]}" --run-dir runs/s10-20ng-full-default   # 10,183 documents: a sample of 4,000 fits the add-ons
+/usr/bin/time -v python -m hpt_core train "${WOS[@]}" --run-dir runs/s10-wos-default
+python benchmarks/lexical_oof_leak.py --data 20ng:train_lr                                   # the stacking leak

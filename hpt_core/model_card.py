@@ -18,6 +18,10 @@ def _pct(value) -> str:
     return "–" if value is None else f"{100 * float(value):.2f}"
 
 
+def _count(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else "–"
+
+
 def _tree_words(hierarchy) -> dict:
     """The label tree's size and shape."""
     leaves = hierarchy.leaves() if callable(getattr(hierarchy, "leaves", None)) else []
@@ -84,7 +88,7 @@ def model_card(config: dict, metrics: dict, hierarchy, name: str = "model") -> s
         "",
         "## Training data",
         "",
-        f"{metrics.get('train_documents', '–')} training documents (`{files.get('train', '–')}`), "
+        f"{_count(metrics.get('train_documents'))} training documents (`{files.get('train', '–')}`), "
         f"dev `{files.get('dev', '–')}`" + (f", test `{files['test']}`" if files.get("test") else "")
         + f"; taxonomy `{files.get('taxonomy', '–')}`.",
         "",
@@ -102,7 +106,7 @@ def model_card(config: dict, metrics: dict, hierarchy, name: str = "model") -> s
         "## Training procedure",
         "",
         f"Recipe settings: learning rate {train.get('lr')} (new parameters {train.get('new_params_lr') or train.get('lr')}), "
-        f"batch {train.get('batch_size')}, {metrics.get('epochs_run', '–')} epochs run (best: {metrics.get('best_epoch', '–')}), "
+        f"batch {train.get('batch_size')}, epochs run: {metrics.get('epochs_run', '–')} (best: {metrics.get('best_epoch', '–')}), "
         f"{metrics.get('steps', '–')} steps, seed {train.get('seed')}, on {metrics.get('device', '–')} "
         f"({metrics.get('precision', '–')}); {float(metrics.get('run_seconds') or metrics.get('train_seconds') or 0):.0f} s in all.",
         "",
