@@ -741,6 +741,23 @@ def test_pages_never_import_torch_nor_allow_unsafe_html():
                 assert node.arg != "unsafe_allow_html", path
 
 
+def test_drawing_a_page_loads_no_torch_until_a_model_is_needed():
+    """Issue 20: a page's own imports — direct or through ``hpt_core`` and ``pages._shared`` — load
+    neither torch nor transformers (the app draws before any model loads; a page importing
+    ``hpt_core.model`` at the top would fail here). Checked in a fresh interpreter per page."""
+    import subprocess
+    import sys
+
+    for path in [APP, *sorted((ROOT / "pages").glob("*.py"))]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imports = [ast.unparse(n) for n in tree.body
+                   if isinstance(n, (ast.Import, ast.ImportFrom)) and getattr(n, "module", None) != "__future__"]
+        code = "import sys\n" + "\n".join(imports) + "\nprint(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert done.returncode == 0, (path, done.stderr[-500:])
+        assert done.stdout.strip() == "[]", f"{path.name} loads {done.stdout.strip()} before it needs a model"
+
+
 def test_markdown_escaping():
     from pages._shared import md
 
