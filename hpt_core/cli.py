@@ -109,7 +109,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                         "about 26 minutes of a 2-core CPU; 0: no budget, every epoch; a GPU always trains every epoch)")
     p.add_argument("--fit-documents", type=int, default=None,
                    help="fit the lexical channel and the classical blend on at most this many training documents, "
-                        "a seeded sample, so their cost stops growing with the corpus (the small-data recipe: 4000; "
+                        "a seeded sample, so their cost stops growing with the corpus (the small-data recipe: 10000; "
                         "0: every document)")
     p.add_argument("--graph-layers", type=int, default=m.graph_layers, help="K graph layers of the hierarchy injection")
     p.add_argument("--mlm-weight", type=float, default=None, help="weight of the MLM loss (default: the method's)")
