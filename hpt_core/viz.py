@@ -347,6 +347,8 @@ def scores_figure(by_depth: Mapping[int, Sequence[tuple[str, float]]], top: int 
 
 #: How many rows (nodes of the deepest level shown) an icicle view aims at: about 16 px a name.
 ICICLE_ROWS = 48
+#: Rows the prediction view's height is made for (every depth shown, the path drawn wide).
+EMPHASIS_ROWS = 32
 #: The emphasised path takes this share of its parent's extent in the prediction view.
 PATH_SHARE = 0.6
 DIM_COLOUR = "#e6e6e6"
@@ -435,16 +437,14 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
             hover.append(_hover_text(hierarchy, label, depth, count))
     level = icicle_level(hierarchy, focus)
     if emphasis and marked:  # the whole depth: the emphasised paths are readable at every level
-        level, maxdepth, frontier = root, -1, [None] * 32
+        level, maxdepth, shown_rows = root, -1, EMPHASIS_ROWS
     else:
         maxdepth = icicle_maxdepth(hierarchy, level, rows)
-        frontier = [level]
-        for _ in range(maxdepth - 1):
-            frontier = [c for node in frontier for c in hierarchy.children(node)] or frontier
+        shown_rows = _view_rows(hierarchy, level, rows)
     # Height: about 18 px a box of the deepest column shown — and of the deepest column any one click
     # opens: Plotly drills down in the browser without asking the app, and 53 children of one WOS
     # domain squeezed into the start view's height lost every name.
-    rows_needed = max([len(frontier)] + [_view_rows(hierarchy, node, rows) for node in _visible(hierarchy, level, maxdepth)])
+    rows_needed = max([shown_rows] + [_view_rows(hierarchy, node, rows) for node in _visible(hierarchy, level, maxdepth)])
     fig = go.Figure(go.Icicle(
         ids=ids, parents=parents, labels=names, values=values, branchvalues="total",
         level=level if level != root else None, maxdepth=maxdepth,
