@@ -287,7 +287,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from hpt_core.predict import Predictor
+    from hpt_core.predict import Predictor, abstained
 
     if args.input is not None or args.output is not None:
         return _predict_corpus(args)
@@ -302,15 +302,42 @@ def _cmd_predict(args) -> int:
     else:
         texts = [check_text(args.text, "--text")]
     predictor = Predictor.from_run(args.run_dir, precision=args.precision)
+    _say_if_uncalibrated(predictor, args.abstain_below)
     for p in predictor.predict(texts, progress=len(texts) > 1):
         if args.json:
-            print(json.dumps({"text": p.text, "labels": p.labels, "consistent_labels": p.consistent_labels,
-                              "paths": p.paths, "scores": p.scores, "confidence": p.confidence(predictor.hierarchy),
-                              "tokens_total": p.tokens_total, "tokens_read": p.tokens_read, "windows": p.windows}))
+            record = {"text": p.text, "labels": p.labels, "consistent_labels": p.consistent_labels,
+                      "paths": p.paths, "scores": p.scores, "confidence": p.confidence(predictor.hierarchy),
+                      "document_confidence": p.document_confidence, "warnings": p.warnings,
+                      "tokens_total": p.tokens_total, "tokens_read": p.tokens_read, "windows": p.windows}
+            if args.abstain_below is not None:
+                record["abstained"] = abstained(p, args.abstain_below)
+            print(json.dumps(record))
         else:
             paths = " | ".join(" > ".join(path) for path in p.paths) or "(no label above 0)"
-            print(f"{paths}\t{p.text[:80]}")
+            sure = "" if p.document_confidence is None else f"\tconfidence {p.document_confidence:.2f}"
+            flag = "(abstain) " if args.abstain_below is not None and abstained(p, args.abstain_below) else ""
+            print(f"{flag}{paths}{sure}\t{p.text[:80]}")
+            for warning in p.warnings:
+                print(f"  warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _probability(value: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+    return number
+
+
+def _say_if_uncalibrated(predictor, abstain_below: float | None) -> None:
+    """A model folder from before calibration has no confidence to abstain by: say so once."""
+    if predictor.calibration is None and abstain_below is not None:
+        print("note: this model folder has no calibration.json (trained before calibration existed; "
+              "`python -m hpt_core decide --run-dir R` adds it): --abstain-below flags nothing", file=sys.stderr)
 
 
 def _predict_corpus(args) -> int:
@@ -324,13 +351,15 @@ def _predict_corpus(args) -> int:
     if args.input is None or args.output is None:
         raise HPTInputError("--input and --output go together (a corpus in, its predictions out)")
     predictor = Predictor.from_run(args.run_dir, precision=args.precision)
+    _say_if_uncalibrated(predictor, args.abstain_below)
     with tqdm(unit="text", dynamic_ncols=True, disable=None) as bar:
         def progress(done: int, total: int, seconds: float) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()
 
-        summary = predict_file(predictor, args.input, args.output, on_progress=progress)
+        summary = predict_file(predictor, args.input, args.output, on_progress=progress,
+                               abstain_below=args.abstain_below)
     resumed = f" (resumed after {summary['resumed_from']:,})" if summary["resumed_from"] else ""
     print(f"{summary['predicted']:,} texts predicted{resumed} into {args.output}: {summary['total']:,} in all "
           f"({summary['seconds']:.0f} s)")
@@ -582,6 +611,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="with --input: the JSON Lines predictions, one a text in input order; an "
                                     "existing file is continued where it stops (resume after an interruption)")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
+    p.add_argument("--abstain-below", type=_probability, default=None, metavar="CONFIDENCE",
+                   help="flag texts whose calibrated confidence (how often such a prediction was right on dev) "
+                        "is below this, between 0 and 1: 'abstained': true in JSON, '(abstain)' before the "
+                        "path in text output — texts to route to a person")
     p.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
                    help="arithmetic of the model's own scores: fp32 (the default: the scores evaluate reports), "
                         "bf16 autocast, or auto = bf16 where the device computes it natively (about a third "

@@ -16,7 +16,8 @@ from hpt_core import runs
 from hpt_core.decoding import decision_name
 from hpt_core.config import RunConfig
 from hpt_core.errors import HPTInputError
-from hpt_core.evaluation import candidate_decisions, choose_decision, evaluate_model, gold_and_scores
+from hpt_core.calibration import evaluate_calibration, fit_calibration
+from hpt_core.evaluation import candidate_decisions, choose_decision, gold_and_scores
 from hpt_core.metrics import evaluation_report
 from hpt_core.model import HPTModel
 from hpt_core.model_card import write_model_card
@@ -117,10 +118,19 @@ def final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_coun
                     ", ".join(f"{decision_name(r)} {f:.4f}" for r, f in by_rule.items()))
     if save:
         best.save_pretrained(run_dir / runs.MODEL_DIR)
+    # after the save: the model folder is replaced whole when saved, and the calibration is of its scores
+    calibration = fit_calibration(dev_y, dev_scores, best.hierarchy, best.config.decision)
+    if calibration is not None:
+        calibration.save(run_dir / runs.MODEL_DIR)
+        out["calibration"] = {"dev": calibration.dev}
     out["dev"] = evaluation_report(dev_y, dev_scores, best.hierarchy, train_counts, best.config.decision)
     if test_docs:
         final(len(dev_docs), scored, f"scoring test ({len(test_docs):,} documents)")
-        out["test"] = evaluate_model(best, test_docs, train_counts, batch_size)
+        test_y, test_scores = gold_and_scores(best, test_docs, batch_size, False)
+        out["test"] = evaluation_report(test_y, test_scores, best.hierarchy, train_counts, best.config.decision)
+        if calibration is not None:  # fitted on dev, so test says how well it holds on new documents
+            out["calibration"]["test"] = evaluate_calibration(calibration, test_y, test_scores, best.hierarchy,
+                                                              best.config.decision)
         final(scored, scored, "test scored")
     return out
 

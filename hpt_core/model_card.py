@@ -119,8 +119,14 @@ def model_card(config: dict, metrics: dict, hierarchy, name: str = "model") -> s
     if quintiles and quintiles[0] is not None:
         lines.append(f"- Rare labels are weaker: macro-F1 on the fifth of labels with the fewest training documents "
                      f"{_pct(quintiles[0])}, on the most frequent fifth {_pct(quintiles[-1])}.")
+    calibration = (metrics.get("calibration") or {}).get("test") or {}
+    if calibration.get("ece") is not None:
+        lines.append(f"- Scores are not probabilities; a score above 0 means the label is predicted. The confidence "
+                     f"shown with each prediction is calibrated on dev (`calibration.json`, per depth): its expected "
+                     f"calibration error on test is {calibration['ece']:.3f} over {calibration.get('labels')} decided labels.")
+    else:
+        lines.append("- Scores are not calibrated probabilities; a score above 0 means the label is predicted.")
     lines += [
-        "- Scores are not calibrated probabilities; a score above 0 means the label is predicted.",
         "- The model repeats the biases of its training labels and of its pretrained encoder.",
         "",
         "## How to use",

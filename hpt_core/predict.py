@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hpt_core.calibration import Calibration
 from hpt_core.decoding import consistent_decode, decide, decision_rule, model_decision, predicted_paths, top_indices
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import check_text
@@ -61,10 +62,17 @@ class Prediction:
     tokens_total: int = 0
     tokens_read: int = 0
     windows: int = 1
+    #: Calibrated confidence of each label on ``paths`` (``hpt_core.calibration``: how often such a
+    #: label was right on dev), and the text's — its least confident label; empty / ``None`` when
+    #: the model folder has no calibration (trained before it existed).
+    calibrated: dict[str, float] = field(default_factory=dict)
+    document_confidence: float | None = None
+    #: Why the prediction may not mean much (``hpt_core.unfamiliar``): e.g. no word seen in training.
+    warnings: list[str] = field(default_factory=list)
 
     def confidence(self, hierarchy) -> list[dict]:
         """How sure the prediction is, label by label along its paths (:func:`path_confidence`)."""
-        return path_confidence(self.scores, self.paths, hierarchy)
+        return path_confidence(self.scores, self.paths, hierarchy, self.calibrated)
 
     def by_depth(self, hierarchy) -> dict[int, list[tuple[str, float]]]:
         """Every label of each depth with its score, best first."""
@@ -74,12 +82,15 @@ class Prediction:
         return {d: sorted(v, key=lambda item: -item[1]) for d, v in sorted(out.items())}
 
 
-def path_confidence(scores: dict[str, float], paths: list[list[str]], hierarchy) -> list[dict]:
+def path_confidence(scores: dict[str, float], paths: list[list[str]], hierarchy,
+                    calibrated: dict[str, float] | None = None) -> list[dict]:
     """For each label on the predicted ``paths`` (root first, each label once): its ``depth``, its
     ``score``, ``probability`` = sigmoid(score) — with the classical blend, the blend's mixed
-    probability itself; not calibrated on held-out data — and ``margin``: its score minus its best
+    probability itself; not calibrated on held-out data —, ``margin``: its score minus its best
     sibling's (``None`` without siblings), the call between the labels that competed at that depth
-    (small: a close call; the Label page's suggestions rank texts by it).
+    (small: a close call; the Label page's suggestions rank texts by it), and ``confidence``: the
+    calibrated probability that the label is right (``calibrated``, from ``hpt_core.calibration``;
+    ``None`` without one).
 
     >>> from hpt_core.hierarchy import LabelHierarchy
     >>> h = LabelHierarchy([("Root", "A"), ("Root", "B"), ("A", "A1")])
@@ -98,7 +109,8 @@ def path_confidence(scores: dict[str, float], paths: list[list[str]], hierarchy)
             score = float(scores[label])
             out.append({"label": label, "depth": hierarchy.depth(label), "score": score,
                         "probability": float(1.0 / (1.0 + np.exp(-np.clip(score, -60.0, 60.0)))),
-                        "margin": score - max(siblings) if siblings else None})
+                        "margin": score - max(siblings) if siblings else None,
+                        "confidence": (calibrated or {}).get(label)})
     return out
 
 
@@ -109,15 +121,20 @@ class Predictor:
     >>> predictor.predict(["The invoice was charged twice"])[0].paths  # doctest: +SKIP
     """
 
-    def __init__(self, model: HPTModel, precision: str = "fp32"):
+    def __init__(self, model: HPTModel, precision: str = "fp32", calibration: Calibration | None = None):
         """``precision`` of the model's own scores (``HPTModel.model_scores``): ``"fp32"`` (the
         scores ``evaluate`` reports), ``"bf16"`` or ``"auto"`` (bf16 where the device computes it
-        natively: about a third faster on such a CPU, more on a GPU)."""
+        natively: about a third faster on such a CPU, more on a GPU). ``calibration``: the model
+        folder's (``hpt_core.calibration``), which turns scores into confidences that mean what
+        they say; ``from_run`` loads it."""
         from hpt_core.config import check_precision
+        from hpt_core.unfamiliar import KnownWords
 
         self.precision = check_precision(precision)  # a bad value is an error now, not at the first prediction
         self.model = model.eval()
         self.hierarchy = model.hierarchy
+        self.calibration = calibration
+        self.known_words = KnownWords.of_model(model)
         self.last_latency_s: float | None = None
 
     @property
@@ -128,7 +145,8 @@ class Predictor:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str | None = None, precision: str = "fp32") -> "Predictor":
-        return cls(load_run_model(run_dir, device), precision)
+        model_dir = model_dir_of(run_dir)
+        return cls(HPTModel.from_pretrained(model_dir, device=device), precision, Calibration.load(model_dir))
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, device: str | None = None, precision: str = "fp32") -> "Predictor":
@@ -152,13 +170,26 @@ class Predictor:
             return []
         scores, reading, independent, consistent = self._decided(texts, batch_size, progress)
         labels = self.hierarchy.labels
+        calibrated, documents = self.confidences(scores, consistent)
         return [Prediction(text=text,
                            scores={label: float(s) for label, s in zip(labels, scores[i])},
                            labels=[labels[j] for j in np.flatnonzero(independent[i])],
                            consistent_labels=[labels[j] for j in np.flatnonzero(consistent[i])],
                            paths=predicted_paths(consistent[i], self.hierarchy),
+                           calibrated={} if calibrated is None else
+                           {labels[j]: round(float(calibrated[i, j]), 6) for j in np.flatnonzero(consistent[i])},
+                           document_confidence=None if documents is None else round(float(documents[i]), 6),
+                           warnings=self.known_words.warnings(text),
                            **reading[i])
                 for i, text in enumerate(texts)]
+
+    def confidences(self, scores: np.ndarray, consistent: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Calibrated confidence (N, C) of each decided label of ``consistent`` (N, C) and each
+        text's (N,), or ``(None, None)`` without a calibration."""
+        if self.calibration is None:
+            return None, None
+        return (self.calibration.label_confidence(scores, consistent, self.hierarchy),
+                self.calibration.document_confidence(scores, consistent, self.hierarchy))
 
     def _decided(self, texts: list[str], batch_size: int, progress: bool):
         """Checked texts → scores (N, C), what each text's windows read, and the decided (N, C)
@@ -189,16 +220,20 @@ class Predictor:
         if not texts:
             return pd.DataFrame(columns=["text", "labels", "consistent_labels", "paths"])
         scores, _, independent, consistent = self._decided(texts, batch_size, False)
-        return prediction_table(texts, scores, independent, consistent, self.hierarchy)
+        _, confidence = self.confidences(scores, consistent)
+        return prediction_table(texts, scores, independent, consistent, self.hierarchy, confidence,
+                                ["; ".join(self.known_words.warnings(text)) for text in texts])
 
 
-def prediction_table(texts: list[str], scores: np.ndarray, independent: np.ndarray, consistent: np.ndarray, hierarchy):
+def prediction_table(texts: list[str], scores: np.ndarray, independent: np.ndarray, consistent: np.ndarray, hierarchy,
+                     confidence: np.ndarray | None = None, warnings: list[str] | None = None):
     """The prediction table of ``texts`` (one row each): the labels decided independently (N, C)
-    and consistently (N, C) as ``;``-joined names, the consistent ones' paths, then a
-    ``score:<label>`` column per label of ``scores`` (N, C) — or, for trees of more than
-    ``MAX_SCORE_COLUMNS`` labels, one ``top_scores`` column with the ``TOP_SCORES`` best
-    (``label (+1.234); …``), picked from the score matrix (no per-label dict per text). The one
-    layout of every CSV of predictions (a trained model's and a zero-shot classifier's)."""
+    and consistently (N, C) as ``;``-joined names, the consistent ones' paths, each text's
+    calibrated ``confidence`` (N,) and ``warnings`` when given, then a ``score:<label>`` column per
+    label of ``scores`` (N, C) — or, for trees of more than ``MAX_SCORE_COLUMNS`` labels, one
+    ``top_scores`` column with the ``TOP_SCORES`` best (``label (+1.234); …``), picked from the
+    score matrix (no per-label dict per text). The one layout of every CSV of predictions (a
+    trained model's and a zero-shot classifier's)."""
     import pandas as pd
 
     labels = hierarchy.labels
@@ -208,6 +243,10 @@ def prediction_table(texts: list[str], scores: np.ndarray, independent: np.ndarr
         "consistent_labels": [";".join(labels[j] for j in np.flatnonzero(row)) for row in consistent],
         "paths": [" | ".join("/".join(path) for path in predicted_paths(row, hierarchy)) for row in consistent],
     })
+    if confidence is not None:
+        table["confidence"] = np.round(np.asarray(confidence, dtype=np.float64), 4)
+    if warnings is not None:
+        table["warnings"] = list(warnings)
     if len(labels) <= MAX_SCORE_COLUMNS:
         wide = pd.DataFrame(np.round(scores.astype(np.float64), 4), columns=[f"score:{label}" for label in labels])
         return pd.concat([table, wide], axis=1)
@@ -216,11 +255,12 @@ def prediction_table(texts: list[str], scores: np.ndarray, independent: np.ndarr
     return table
 
 
-def prediction_record(prediction, top: int, hierarchy=None) -> dict:
+def prediction_record(prediction, top: int, hierarchy=None, abstain_below: float | None = None) -> dict:
     """What ``/predict`` and ``predict --output`` write for one text: the decided labels, the
     consistent ones as paths, the ``top`` best label scores (a tree of thousands of labels does
-    not fill the answer) and, given the ``hierarchy``, how sure it is along its paths
-    (:func:`path_confidence`)."""
+    not fill the answer), given the ``hierarchy`` how sure it is along its paths
+    (:func:`path_confidence`), the text's calibrated ``document_confidence`` and its ``warnings``;
+    with ``abstain_below``, ``abstained``: whether its confidence is below it (no calibration: never)."""
     names = list(prediction.scores)
     values = np.fromiter(prediction.scores.values(), dtype=np.float64, count=len(names))
     best = [(names[j], float(values[j])) for j in top_indices(values[None, :], top)[0]]
@@ -229,4 +269,12 @@ def prediction_record(prediction, top: int, hierarchy=None) -> dict:
             "confidence": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in c.items()}
                            for c in path_confidence(prediction.scores, prediction.paths, hierarchy)]
             if hierarchy is not None else None,
+            "document_confidence": prediction.document_confidence, "warnings": prediction.warnings,
+            **({} if abstain_below is None else {"abstained": abstained(prediction, abstain_below)}),
             "tokens_read": prediction.tokens_read, "tokens_total": prediction.tokens_total}
+
+
+def abstained(prediction, threshold: float) -> bool:
+    """Whether a prediction falls below a confidence ``threshold``: its calibrated confidence is
+    lower (a model folder without calibration never abstains: there is no confidence to compare)."""
+    return prediction.document_confidence is not None and prediction.document_confidence < threshold

@@ -6,7 +6,9 @@ predictions to a JSON Lines output, flushed to disk, and start again where the o
 Input: ``.jsonl`` (a ``text`` field a line; other fields are ignored), ``.txt`` (one text a line;
 empty lines are skipped), ``.csv``/``.tsv`` (a ``text`` column). Output: one JSON object a text, in
 input order: ``line`` (the input line), ``labels``, ``consistent_labels``, ``paths``,
-``top_scores``, ``confidence`` (per label on the paths: probability and margin over its best sibling). Memory holds one chunk, whatever the corpus's size.
+``top_scores``, ``confidence`` (per label on the paths: probability, margin over its best sibling
+and calibrated confidence), ``document_confidence``, ``warnings`` (and ``abstained`` with
+``--abstain-below``). Memory holds one chunk, whatever the corpus's size.
 
 Resume: an output that exists holds the predictions of the first texts (a line cut off by a kill
 is dropped); the run skips that many texts and appends the rest, so the file ends as an
@@ -96,10 +98,12 @@ def _done_so_far(output: Path) -> int:
 
 
 def predict_file(predictor, input_path: str | Path, output_path: str | Path, chunk: int = CHUNK, top: int = 10,
-                 on_progress: Callable[[int, int, float], None] | None = None) -> dict:
+                 on_progress: Callable[[int, int, float], None] | None = None,
+                 abstain_below: float | None = None) -> dict:
     """Predict every text of ``input_path`` into ``output_path`` (JSON Lines), ``chunk`` texts at a
     time, resuming after the predictions already there. ``on_progress(done, total, seconds)`` after
-    each chunk. Returns ``{"total", "resumed_from", "predicted", "seconds"}``."""
+    each chunk; ``abstain_below``: flag texts below this calibrated confidence (``abstained``).
+    Returns ``{"total", "resumed_from", "predicted", "seconds"}``."""
     from hpt_core.predict import prediction_record
 
     input_path, output_path = Path(input_path), Path(output_path)
@@ -124,7 +128,7 @@ def predict_file(predictor, input_path: str | Path, output_path: str | Path, chu
             if not batch:
                 break
             predictions = predictor.predict([text for _, text in batch])
-            out.write("".join(json.dumps({"line": number, **prediction_record(p, top, predictor.hierarchy)}, ensure_ascii=False) + "\n"
+            out.write("".join(json.dumps({"line": number, **prediction_record(p, top, predictor.hierarchy, abstain_below)}, ensure_ascii=False) + "\n"
                               for (number, _), p in zip(batch, predictions)))
             out.flush()
             os.fsync(out.fileno())  # a chunk on disk before the next: a kill loses at most one chunk's work

@@ -308,6 +308,23 @@ def learning_curve_figure(points: Sequence[Mapping], title: str | None = "Learni
     return _layout(fig, title, xaxis_title="training documents", yaxis_title="dev macro-F1 (%)")
 
 
+def abstention_figure(curve: Sequence[Mapping], threshold: float | None = None,
+                      title: str | None = "Abstaining below a confidence, on dev") -> go.Figure:
+    """Precision and coverage (%) against the confidence threshold below which texts are set aside
+    (``Calibration.dev["curve"]``: points ``{"threshold", "coverage", "precision"}``); a dashed line
+    at the chosen ``threshold``."""
+    fig = go.Figure()
+    x = [p["threshold"] for p in curve]
+    for key, name, colour in (("precision", "precision of the kept texts' labels", DEPTH_COLOURS[0]),
+                              ("coverage", "texts kept (coverage)", DEPTH_COLOURS[2])):
+        fig.add_trace(go.Scatter(x=x, y=[None if p[key] is None else _percent(p[key]) for p in curve],
+                                 mode="lines+markers", name=name, line=dict(color=colour),
+                                 hovertemplate="below %{x:.2f} set aside: " + name + " %{y:.1f} %<extra></extra>"))
+    if threshold is not None:
+        fig.add_vline(x=threshold, line_dash="dash", line_color="#555555", line_width=1)
+    return _layout(fig, title, xaxis_title="abstain below this confidence", yaxis_title="%", yaxis_range=[0, 102])
+
+
 def low_resource_figure(summary, title: str | None = "Low-resource: mean ± std over seeds (Figure 4)") -> go.Figure:
     """Bars with error bars from ``experiments.low_resource_summary`` (one group per method and fraction)."""
     fig = go.Figure()

@@ -338,7 +338,7 @@ def _predict_file(run_dir: str, stamp: int, data: bytes, suffix: str, label: str
 
     model = _predictor(run_dir, stamp)
     if precision != model.precision:  # the cached model, scored at another precision (nothing reloaded)
-        model = Predictor(model.model, precision=precision)
+        model = Predictor(model.model, precision=precision, calibration=model.calibration)
     upload = texts_upload(data, suffix, label=label, max_bytes=max_bytes)
     table = predictions_beside_inputs(upload, model.predict_table(upload.texts))
     return table, model.last_latency_s, upload.skipped, upload.spanning

@@ -22,6 +22,31 @@ h = model.hierarchy
 st.caption(f"Run **{md(run_dir.name)}** ({md(model.model.config.method)}, {len(h)} labels). Change it in the sidebar.")
 
 MAX_CHARS = 20_000
+calibration = model.calibration
+abstain_below = None
+if calibration is not None:
+    with st.expander("Confidence and abstaining"):
+        abstain_below = st.slider("Flag texts below this confidence", 0.0, 0.95, 0.0, 0.05, key="predict_abstain",
+                                  help="Calibrated on the run's dev set: of the labels shown with confidence 0.8, "
+                                       "about 80 % were right there. A text's confidence is its least sure label's. "
+                                       "Texts below the threshold are flagged for a person to check.")
+        curve = calibration.dev.get("curve") or []
+        if curve:
+            chart(viz.abstention_figure(curve, abstain_below or None), key="predict_abstention")
+            at = min(curve, key=lambda point: abs(point["threshold"] - abstain_below))
+            kept = f"On dev, flagging below {at['threshold']:.2f} keeps {100 * at['coverage']:.0f} % of the texts"
+            if at["precision"] is not None:
+                kept += f", whose labels are {100 * at['precision']:.1f} % right"
+            if curve[0]["precision"] is not None:
+                kept += f" (all texts: {100 * curve[0]['precision']:.1f} %)"
+            st.caption(kept + ".")
+        if calibration.dev.get("ece") is not None:
+            st.caption(f"Expected calibration error on dev: {calibration.dev['ece']:.3f} (0 is perfect; "
+                       "the test figure is on the Results page).")
+        abstain_below = abstain_below or None
+else:
+    st.caption("This model folder has no calibration (trained before it existed): confidences are not shown. "
+               "`python -m hpt_core decide --run-dir …` adds one.")
 tab_one, tab_batch = st.tabs(["Text", "File of texts"])
 
 with tab_one:
@@ -53,10 +78,19 @@ with tab_one:
     if last and last[0] == str(run_dir):
         _, p, latency = last
         raw, consistent = set(p.labels), set(p.consistent_labels)
-        c = st.columns(3)
+        for warning in p.warnings:
+            st.warning(f"Unusual text: {md(warning)}.", icon=":material/translate:")
+        c = st.columns(4)
         c[0].metric("Latency", f"{1000 * (latency or 0):.0f} ms", help="Model forward pass on this machine's CPU.")
         c[1].metric(f"Labels ({decision_name(model.decision)})", len(raw))
         c[2].metric("Labels (consistent)", len(consistent))
+        if p.document_confidence is not None:
+            c[3].metric("Confidence", f"{100 * p.document_confidence:.0f} %",
+                        help="Calibrated on dev: how often a label this sure was right. The text's confidence is "
+                             "its least sure label's.")
+            if abstain_below is not None and p.document_confidence < abstain_below:
+                st.info(f"Below the threshold of {100 * abstain_below:.0f} %: flagged for a person to check.",
+                        icon=":material/front_hand:")
         st.caption(f"Read {p.tokens_read:,} of {p.tokens_total:,} tokens in {p.windows} window{'s' * (p.windows != 1)}.")
         by_depth = p.by_depth(h)
         left, right = st.columns([3, 2])
@@ -99,12 +133,16 @@ with tab_one:
         if sure:
             st.markdown("**How sure, along the path**")
             st.dataframe(pd.DataFrame([{"label": c["label"], "depth": c["depth"],
-                                        "probability": f"{100 * c['probability']:.1f} %",
+                                        **({} if c["confidence"] is None else
+                                           {"confidence (calibrated)": f"{100 * c['confidence']:.1f} %"}),
+                                        "sigmoid of the score": f"{100 * c['probability']:.1f} %",
                                         "margin over the best sibling": "—" if c["margin"] is None else f"{c['margin']:+.2f}"}
                                        for c in sure]), hide_index=True)
-            st.caption("Probability: the sigmoid of the decided score (with the classical blend, the blend's mixed "
-                       "probability), not calibrated on held-out data. Margin: this label's score minus its best "
-                       "sibling's — near 0 means the model nearly chose the sibling.")
+            st.caption(("Confidence: how often a label with this score and margin at this depth was right on dev. "
+                        if p.document_confidence is not None else "")
+                       + "Sigmoid of the score: the decided score as a probability (with the classical blend, the "
+                       "blend's mixed probability), not calibrated on held-out data. Margin: this label's score minus "
+                       "its best sibling's — near 0 means the model nearly chose the sibling.")
         with st.expander("All scores"):
             st.dataframe(pd.DataFrame([{"label": label, "depth": d, "score": round(score, 4),
                                         "decided": label in raw, "consistent": label in consistent}
@@ -141,6 +179,16 @@ with tab_batch:
                 st.info(f"{len(spanning)} text(s) run over several lines inside quotes — lines {shown}"
                         + (" …" if len(spanning) > 20 else "") + ". If that is not meant, a stray quote (\") merged "
                         "rows there: remove it, or double it (\"\").", icon=":material/format_quote:")
+            # predictions_beside_inputs names the prediction columns "predicted …"
+            if abstain_below is not None and "predicted confidence" in table:
+                flagged = table["predicted confidence"] < abstain_below
+                table.insert(table.columns.get_loc("predicted confidence") + 1, "abstained", flagged)
+                st.info(f"{int(flagged.sum())} of {len(table)} texts are below {100 * abstain_below:.0f} % confidence "
+                        "and flagged (column `abstained`).", icon=":material/front_hand:")
+            if "predicted warnings" in table and (table["predicted warnings"] != "").any():
+                st.warning(f"{int((table['predicted warnings'] != '').sum())} text(s) look unusual for this model (no "
+                           "words, or mostly words it does not know): see the `predicted warnings` column.",
+                           icon=":material/translate:")
             columns = [c for c in table.columns if not c.startswith("score:")]
             st.dataframe(table[columns].head(200), hide_index=True)
             if len(table) > 200:

@@ -104,6 +104,13 @@ def one_run(run_dir: Path) -> None:
                    f"{pct(multi['micro_f1'])}, macro-F1 {pct(multi['macro_f1'])}, hierarchical F1 "
                    f"{pct(multi['hierarchical_f1'])}.")
 
+    calibration = (metrics.get("calibration") or {}).get(split)
+    if calibration and calibration.get("ece") is not None:
+        depths = ", ".join(f"depth {d}: {part['ece']:.3f} ({100 * part['mean_confidence']:.0f} % said, "
+                           f"{100 * part['share_right']:.0f} % right)" for d, part in calibration["by_depth"].items())
+        st.caption(f"Confidence, calibrated on dev: expected calibration error on {split} {calibration['ece']:.3f} "
+                   f"over {calibration['labels']:,} decided labels (0 is perfect; {depths}). The Predict page "
+                   "shows it and can flag texts below a chosen confidence.")
     left, right = st.columns(2)
     short = "top-down" if zero_shot or rule == "top_down" else "independent" if rule == "threshold" else "best path"
     chart(viz.per_depth_figure({short: report["per_depth_macro_f1"],

@@ -340,13 +340,31 @@ def test_predict_text_and_file(workspace):
     assert by_label(at.metric, "Latency").value.endswith("ms")
     table = next(d.value for d in at.dataframe if "hierarchy-consistent" in d.value.columns)
     assert table["depth"].tolist() == [1, 2, 3]
-    assert len(at.get("plotly_chart")) == 2  # the tree with the path, the scores
+    charts = [c.key for c in at.get("plotly_chart")]
+    assert {"predict_tree", "predict_scores", "predict_abstention"} == set(charts)  # path, scores, dev's coverage
     sure = next(d.value for d in at.dataframe if "margin over the best sibling" in d.value.columns)
-    assert sure["depth"].tolist() == list(range(1, len(sure) + 1)) and sure["probability"].str.endswith(" %").all()
+    assert sure["depth"].tolist() == list(range(1, len(sure) + 1)) and sure["sigmoid of the score"].str.endswith(" %").all()
+    assert sure["confidence (calibrated)"].str.endswith(" %").all()
+    shown = float(by_label(at.metric, "Confidence").value.rstrip(" %"))
+    least = min(float(x.rstrip(" %")) for x in sure["confidence (calibrated)"])
+    assert shown == pytest.approx(least, abs=0.51)  # the least sure label's (shown to 0 and 1 decimals)
+    at.slider(key="predict_abstain").set_value(0.95).run()
+    if shown < 95:
+        assert "flagged for a person to check" in texts(at.info)
+
+    at.text_area(key="predict_text").input("😀😀 🎉")  # no words: the page says the answer means little
+    by_label(at.button, "Predict").click()
+    at.run()
+    assert "no words" in texts(at.warning)
 
     at.file_uploader(key="predict_file").set_value(("texts.txt", b"goal striker pitch\nlaser lens photon\n", "text/plain"))
     at.run()
     assert "2 texts classified" in texts(at.success)
+    table = next(d.value for d in at.dataframe if "abstained" in d.value.columns)
+    assert table["abstained"].tolist() == (table["predicted confidence"] < 0.95).tolist()
+    at.file_uploader(key="predict_file").set_value(("more.txt", "goal striker\n😀 🎉\n".encode(), "text/plain"))
+    at.run()
+    assert "1 text(s) look unusual" in texts(at.warning)
     assert any(b.label == "Download predictions (CSV)" for b in at.get("download_button"))
 
     at.file_uploader(key="predict_file").set_value(("texts.csv", b"body\nhello\n", "text/csv"))

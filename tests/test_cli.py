@@ -63,6 +63,29 @@ def test_predict_text_and_file(trained_run, tmp_path, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
 
 
+def test_predict_says_how_sure_and_flags_texts_below_a_confidence(trained_run, tmp_path, capsys):
+    from hpt_core.calibration import CALIBRATION_FILE
+
+    assert (trained_run / "model" / CALIBRATION_FILE).is_file()  # written when training ended
+    assert main(["predict", "--run-dir", str(trained_run), "--text", "goal striker", "--json", "--abstain-below", "1"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert 0.0 <= line["document_confidence"] <= 1.0 and line["abstained"] is True
+    assert all(c["confidence"] is not None for c in line["confidence"])
+    assert line["document_confidence"] == pytest.approx(min(c["confidence"] for c in line["confidence"]), abs=1e-5)
+    assert main(["predict", "--run-dir", str(trained_run), "--text", "😀🎉", "--abstain-below", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert not out.startswith("(abstain)") and "confidence" in out and "no words" in err
+    corpus, predictions = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    corpus.write_text("goal striker\ncell gene\n", encoding="utf-8")
+    assert main(["predict", "--run-dir", str(trained_run), "--input", str(corpus), "--output", str(predictions),
+                 "--abstain-below", "1"]) == 0
+    records = [json.loads(x) for x in predictions.read_text(encoding="utf-8").splitlines()]
+    assert [r["abstained"] for r in records] == [True, True] and all(r["warnings"] == [] for r in records)
+    with pytest.raises(SystemExit):
+        main(["predict", "--run-dir", str(trained_run), "--text", "x", "--abstain-below", "1.5"])
+    assert "between 0 and 1" in capsys.readouterr().err
+
+
 def test_neighbours_json(trained_run, capsys):
     assert main(["neighbours", "--run-dir", str(trained_run), "--label", "tennis", "-k", "4", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

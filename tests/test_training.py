@@ -33,6 +33,9 @@ def test_a_short_run_clearly_learns_the_synthetic_task(trained_run):
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["dev"]["micro_f1"] > 0.75 and metrics["dev"]["macro_f1"] > 0.6
     assert metrics["test"]["micro_f1"] > 0.7
+    # the confidence shown with predictions, calibrated on dev and checked on test
+    assert metrics["calibration"]["dev"]["curve"][0]["coverage"] == 1.0
+    assert 0.0 <= metrics["calibration"]["test"]["ece"] <= 1.0
     history = runs.run_history(trained_run)
     epochs = [r for r in history if r["kind"] == "epoch"]
     steps = [r for r in history if r["kind"] == "step"]
