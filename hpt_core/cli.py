@@ -111,6 +111,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="fit the lexical channel and the classical blend on at most this many training documents, "
                         "a seeded sample, so their cost stops growing with the corpus (the small-data recipe: 10000; "
                         "0: every document)")
+    p.add_argument("--report-to", choices=["tensorboard", "mlflow"], default=None,
+                   help="also log the configuration, loss, learning rate, dev figures per epoch and final figures to "
+                        "TensorBoard (event files in RUN/tracking) or MLflow (MLFLOW_TRACKING_URI, else RUN/mlruns); "
+                        "needs pip install tensorboard / mlflow-skinny")
     p.add_argument("--graph-layers", type=int, default=m.graph_layers, help="K graph layers of the hierarchy injection")
     p.add_argument("--mlm-weight", type=float, default=None, help="weight of the MLM loss (default: the method's)")
     p.add_argument("--label-word-init", choices=["name", "description"], default=m.label_word_init,
@@ -178,7 +182,8 @@ def _configs(args: argparse.Namespace, method: str):
     train = train_recipe(args.recipe, epochs=args.epochs, batch_size=args.batch_size, schedule=args.schedule,
                          grad_accum=args.grad_accum, patience=args.patience, seed=args.seed,
                          low_resource=args.low_resource, device=args.device, max_steps=args.max_steps,
-                         batching=args.batching, precision=args.precision, **given)
+                         batching=args.batching, precision=args.precision,
+                         report_to=getattr(args, "report_to", None), **given)
     data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test, descriptions=args.descriptions)
     for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):
         if path is not None:

@@ -297,6 +297,9 @@ class TrainConfig(_JSONConfig):
             was measured to be at 10,000 documents and leaves every corpus measured so far fitted
             whole: a sample of 4,000 on 20ng's 10,183 documents cost the blend 2.86 points of dev
             macro-F1 (93.42 → 90.56; test 89.09 / 86.38 → 87.50 / 84.30, session 10).
+        report_to (str, *optional*): also send the configuration, per-step loss and learning rate,
+            per-epoch dev figures and the final figures to ``"tensorboard"`` or ``"mlflow"``
+            (accelerate's trackers; ``hpt_core.tracking`` says where they go).
         batching (str, defaults to ``"length_grouped"``): which documents share a training batch:
             ``"length_grouped"`` — shuffled every epoch, then sorted by length within mega-batches of
             50 batches (Hugging Face's ``group_by_length``), so batches pad far less while their
@@ -323,8 +326,11 @@ class TrainConfig(_JSONConfig):
     fit_documents: int | None = None
     batching: str = "length_grouped"
     precision: str = "auto"
+    report_to: str | None = None
 
     def __post_init__(self) -> None:
+        if self.report_to is not None and self.report_to not in ("tensorboard", "mlflow"):
+            raise HPTInputError(f"report_to must be tensorboard or mlflow (or unset); got {self.report_to!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.patience < 1:
             raise HPTInputError("epochs, batch_size, grad_accum and patience must be positive")
         for name in ("lr", "new_params_lr"):

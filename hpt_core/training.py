@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from hpt_core import durable, fit_cache, runs
+from hpt_core import durable, fit_cache, runs, tracking
 from hpt_core.backbone import check_backbone, native_bf16  # noqa: F401  (native_bf16: part of this module's API)
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
@@ -36,6 +36,9 @@ from hpt_core.phases import StepCallback, no_progress, phase_record, phase_text
 from hpt_core.run_data import load_run_data  # noqa: F401  (also this module's API)
 
 logger = logging.getLogger("hpt_core.training")
+#: What a tracker (``TrainConfig.report_to``) receives of each step and epoch record of history.jsonl.
+TRACKED_STEP = ("loss", "smoothed_loss", "classification_loss", "mlm_loss", "lr")
+TRACKED_EPOCH = ("epoch", "dev_micro_f1", "dev_macro_f1", "dev_consistent_macro_f1")
 
 
 def within_cpu_budget(config: RunConfig, epoch_tokens: int, device: str) -> RunConfig:
@@ -202,9 +205,11 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
 
     run_dir = check_output_path(run_dir, "run folder")
     tc = config.train
+    tracking.check_tracker(tc.report_to)  # a tracker that cannot work stops the run before anything is written
     device = resolve_device(tc.device)
     if accelerator is None:
         accelerator = Accelerator(
+            **tracking.accelerator_options(run_dir, tc.report_to),
             cpu=device == "cpu",
             mixed_precision=resolve_precision(tc.precision, device),
             gradient_accumulation_steps=tc.grad_accum,
@@ -227,6 +232,9 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
     handler = _attach_log(run_dir) if main else None
     remove = False
     try:
+        tracking.start(accelerator, run_dir, tc.report_to, config.to_dict())
+        if main and tc.report_to is not None:
+            logger.info("tracking: %s", tracking.where(run_dir, tc.report_to))
         return _train(config, data, run_dir, accelerator, main, set_seed, on_progress if main else None)
     except HPTInputError as err:
         # Input found bad after the checks above (a tokenizer failing on a text …): a folder this
@@ -246,6 +254,7 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
             logger.exception("training failed")
         raise
     finally:
+        tracking.finish(accelerator, tc.report_to)
         if handler is not None:
             logging.getLogger("hpt_core").removeHandler(handler)
             handler.close()
@@ -289,6 +298,7 @@ def _trained_part(config_dict):
     out.get("model", {}).pop("decision", None)
     out.get("model", {}).pop("blend", None)
     out.get("train", {}).pop("precision", None)
+    out.get("train", {}).pop("report_to", None)  # where records are copied to, not what is trained
     return out
 
 
@@ -429,6 +439,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
                     **_throughput(started, docs_seen, state["step"] - step_at_start, total_steps - state["step"]),
                 }
                 runs.append_jsonl(run_dir / runs.HISTORY, record)
+                tracking.log(accelerator, tc.report_to, {k: record[k] for k in TRACKED_STEP}, state["step"])
                 runs.atomic_write_json(run_dir / runs.PROGRESS, {**record, "state": "running", "device": device_name,
                                                                  "best_dev_macro_f1": state["best_macro_f1"]})
                 logger.debug("epoch %d step %d/%d loss %.4f", epoch + 1, state["step"], total_steps, smoothed_loss)
@@ -456,6 +467,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
                       "dev_consistent_macro_f1": dev["consistent"]["macro_f1"], "improved": improved,
                       "smoothed_loss": smoothed_loss, "time": time.time()}
             runs.append_jsonl(run_dir / runs.HISTORY, record)
+            tracking.log(accelerator, tc.report_to, {k: record[k] for k in TRACKED_EPOCH}, state["step"])
             _save_checkpoint(run_dir, unwrapped, optimizer, state)
             runs.atomic_write_json(run_dir / runs.PROGRESS, {
                 **record, "state": "running", "device": device_name, "best_dev_macro_f1": state["best_macro_f1"],
@@ -492,6 +504,9 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         metrics["lexical_channel"] = {**best.lexical.summary(), "seconds": lexical_seconds}
     # train_seconds is the steps and dev evaluations alone; this is what the user waited (issue 21)
     metrics["run_seconds"] = time.time() - run_started
+    tracking.log(accelerator, tc.report_to, {f"final/{split}_{key}": metrics[split][key] for split in ("dev", "test")
+                                             if split in metrics for key in ("micro_f1", "macro_f1", "hierarchical_f1")},
+                 state["step"])
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     write_card(run_dir)
     fit_cache.discard(run_dir)  # the model folder holds the channel now
