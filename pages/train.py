@@ -10,6 +10,8 @@ from hpt_core.config import DEFAULT_RECIPE, PRECISIONS, RECIPES, HPTConfig, RunC
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, has_label_words, resolve_method
 from hpt_core.phases import phase_text
+from hpt_core.tracking import check_tracker
+from hpt_core.tracking import where as tracking_where
 from pages._experiment_ui import experiment_launcher
 from pages._shared import (PAGES, POLL_S, chart, current_dataset, current_run, device_in_use, device_text, eta_text,
                            md, page_setup, running_phase, select_run, show_error, state_text, workspace)
@@ -183,6 +185,12 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                      "logistic regression), the model's weight chosen on dev. Costs one more (128-token) encoder pass "
                      "per document when predicting. "
                      "None in the paper")
+            trackers = {"none": None, "TensorBoard": "tensorboard", "MLflow": "mlflow"}
+            report_to = st.selectbox(
+                "Also track in", list(trackers), key="train_report_to",
+                help="copy the configuration, losses, learning rate and dev figures to TensorBoard (event files in the "
+                     "run folder's tracking/) or MLflow (MLFLOW_TRACKING_URI, else the run folder's mlruns/); needs "
+                     "pip install tensorboard or mlflow-skinny. The run page says where")
         launch = st.form_submit_button("Launch", type="primary", icon=":material/play_arrow:")
 
     if launch:
@@ -190,6 +198,7 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             if device == "cuda" and not device_in_use().startswith("GPU"):
                 raise HPTInputError("no CUDA GPU is visible on this machine; choose auto or cpu")
             backbone = check_backbone(backbone_choice, backbone_custom)
+            check_tracker(trackers[report_to])  # a missing package, said before anything is queued
             seeds = parse_seeds(seeds_text)
             data = ws.dataset_files(dataset)
             label_word_options = {"label_word_encoding": word_encoding, "text_residual_gate": float(gate) or None}
@@ -207,7 +216,7 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                     seed=seed, low_resource=None if fraction >= 1.0 else float(fraction), device=device,
                     max_steps=int(max_steps) or None, new_params_lr=float(new_params_lr) or None,
                     warmup_ratio=float(warmup), schedule=schedule, grad_accum=int(grad_accum), log_every=int(log_every),
-                    precision=precision)
+                    precision=precision, report_to=trackers[report_to])
                 base = run_name.strip() or f"{method}-{dataset}" + (f"-{fraction:g}" if fraction < 1.0 else "")
                 name = f"{base}-seed{seed}" if len(seeds) > 1 else base
                 run_dir = ws.new_run(RunConfig(data=data, model=model, train=train, name=name), name)
@@ -292,6 +301,9 @@ def follow(run_dir: Path, was_active: bool) -> None:
         st.progress(fraction, text=text)
     if status.get("error"):
         st.error(f"Failed: {md(status['error'])}", icon=":material/error:")
+    tracked = tracking_where(run_dir, ((runs.read_json(run_dir / runs.RUN_CONFIG, {}) or {}).get("train") or {}).get("report_to"))
+    if tracked:
+        st.caption(f"Tracked too — {md(tracked)}")
     if history:
         left, right = st.columns(2)
         chart(viz.loss_figure(history), key=f"loss_{run_dir.name}", where=left)

@@ -266,6 +266,7 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
     by_label(at.selectbox, "Blend").set_value("none")
     by_label(at.number_input, "Windows per document (max)").set_value(3)
     by_label(at.number_input, "Max steps (0 = no limit)").set_value(1)
+    by_label(at.selectbox, "Also track in").set_value("TensorBoard")
     by_label(at.text_input, "Run name (optional)").input("options test")
     by_label(at.button, "Launch").click()
     at.run()
@@ -275,6 +276,8 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
         saved = RunConfig.from_json(run_dir / "run.json")
         assert (saved.model.lexical_channel, saved.model.max_windows, saved.train.precision) == (None, 3, "fp32")
         assert saved.model.decision == "path" and saved.model.blend is None
+        assert saved.train.report_to == "tensorboard"
+        assert "tensorboard --logdir" in texts(at.caption).replace("\\", "")  # the run page says where the records go
     finally:
         runs.cancel(run_dir, grace_s=10)
 
