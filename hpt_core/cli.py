@@ -743,3 +743,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as err:
+        # A full disk or a folder we may not write, met by any write of any command: one line
+        # naming the file, never a traceback. Every save is durable (the previous copy stays
+        # loadable), so the same command goes on once there is room.
+        from hpt_core.durable import STORAGE_ERRORS, error_number, reason
+
+        code = error_number(err)
+        if code not in STORAGE_ERRORS:
+            raise
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"error: {where}{reason(code)}; nothing written is half-done — free space (or fix the permission) "
+              "and run the same command again", file=sys.stderr)
+        return 1

@@ -59,7 +59,7 @@ def replace_folder(target: str | Path, what: str) -> Iterator[Path]:
         what (str): the folder as the user knows it (``"the model folder"``), for the error line.
 
     Raises:
-        HPTInputError: ``<target>: no space left on device while saving <what>`` (or ``permission
+        HPTInputError: ``<target>: no space left on device while saving <what>; …`` (or ``permission
             denied``, ``read-only file system`` …: any of :data:`STORAGE_ERRORS`, wherever it arose).
     """
     target = Path(target)
@@ -79,7 +79,8 @@ def replace_folder(target: str | Path, what: str) -> Iterator[Path]:
     except BaseException as err:
         code = error_number(err)
         if code in STORAGE_ERRORS:
-            raise HPTInputError(f"{reason(code)} while saving {what}", target) from None
+            raise HPTInputError(f"{reason(code)} while saving {what}; the previous copy is kept — free space (or fix "
+                                "the permission) and run the same command again", target) from None
         raise
 
 
@@ -99,6 +100,32 @@ def recover(target: str | Path) -> None:
     with _parent_lock(target.parent, blocking=not os.path.lexists(target)) as held:
         if held:
             _recover_locked(target)
+
+
+def write_file(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to the file ``path`` all at once — a temporary file beside it, flushed
+    to disk, then renamed over ``path`` — so a reader (or a machine that lost power) sees the old
+    file or the new one, never half of one. The one implementation of an atomic file write
+    (``runs.atomic_write_json``, ``hierarchy.atomic_write_text`` and the run history call it); an
+    ``OSError`` (a full disk) names ``path`` and leaves the old file as it was."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(target)) from err
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())  # the data on disk before the rename makes it the file
+        os.replace(tmp, target)
+    except BaseException as err:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not err.filename:
+            raise OSError(err.errno, err.strerror, str(target)) from err
+        raise
+    return target
 
 
 def error_number(err: BaseException) -> int | None:

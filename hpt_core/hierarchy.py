@@ -17,9 +17,7 @@ Readers: HiAGM ``.taxonomy`` TSV (:meth:`LabelHierarchy.from_tsv`), ``parent,chi
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -50,23 +48,11 @@ _PATH_SEPARATORS = (" > ", "/", ".")
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` all at once: a temp file beside it, then ``os.replace``.
+    """Write ``text`` (UTF-8) to ``path`` all at once (``durable.write_file``): readers never see a
+    half-written file and a failed write leaves the old file untouched."""
+    from hpt_core.durable import write_file
 
-    Readers never see a half-written file and a failed write leaves the old file untouched.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())  # the data on disk before the rename makes it the file
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_file(path, text)
 
 
 # --------------------------------------------------------------------------------------------

@@ -44,19 +44,11 @@ ACTIVE_STATES = ("queued", "running")
 
 def atomic_write_json(path: str | Path, data: Any) -> None:
     """Write JSON to a temp file beside ``path``, flush it to disk, and rename it over ``path``: a
-    reader (or a machine that lost power) sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, default=_json_default)
-            handle.flush()
-            os.fsync(handle.fileno())  # the data on disk before the rename makes it the file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    reader (or a machine that lost power) sees the old file or the new one, never half of one
+    (``durable.write_file``)."""
+    from hpt_core.durable import write_file
+
+    write_file(path, json.dumps(data, indent=2, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:
@@ -76,8 +68,13 @@ def read_json(path: str | Path, default: Any = None) -> Any:
 
 def append_jsonl(path: str | Path, record: dict) -> None:
     # One short line per write: appends of this size are not interleaved by concurrent readers.
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, default=_json_default) + "\n")
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, default=_json_default) + "\n")
+    except OSError as err:  # a full disk names the file
+        if err.filename:
+            raise
+        raise OSError(err.errno, err.strerror, str(path)) from err
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -91,6 +88,23 @@ def read_jsonl(path: str | Path) -> list[dict]:
     except OSError:
         pass
     return records
+
+
+def trim_history(run_dir: str | Path, epoch: int, step: int) -> None:
+    """Keep only the history a (re)started training continues from: the records of steps up to
+    ``step`` and of epochs up to ``epoch`` (the checkpoint's; 0 and 0 when it starts afresh).
+    Why: a run killed after logging an epoch but before its checkpoint was on disk trains that
+    epoch again, and without this the curves would show it twice. Replaced atomically."""
+    path = Path(run_dir) / HISTORY
+    if not path.exists():
+        return
+    kept = [r for r in read_jsonl(path)
+            if (r.get("kind") == "step" and (r.get("step") or 0) <= step)
+            or (r.get("kind") == "epoch" and (r.get("epoch") or 0) <= epoch)
+            or r.get("kind") not in ("step", "epoch")]
+    from hpt_core.durable import write_file
+
+    write_file(path, "".join(json.dumps(r, default=_json_default) + "\n" for r in kept))
 
 
 def update_status(run_dir: str | Path, **fields: Any) -> dict:

@@ -250,8 +250,17 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
         return {}
     except BaseException as err:
         if main:
-            runs.update_status(run_dir, state="failed", error=str(err) or type(err).__name__, finished=time.time())
-            logger.exception("training failed")
+            storage = durable.error_number(err) in durable.STORAGE_ERRORS
+            why = (f"{getattr(err, 'filename', None) or run_dir}: {durable.reason(durable.error_number(err))}"
+                   if storage else str(err) or type(err).__name__)
+            try:
+                runs.update_status(run_dir, state="failed", error=why, finished=time.time())
+            except OSError:
+                pass  # the disk that failed the run may fail its status too: the error still reaches the caller
+            if storage:  # a full disk or a read-only folder: one line, not a traceback (saves keep the last good copy)
+                logger.error("training stopped: %s", why)
+            else:
+                logger.exception("training failed")
         raise
     finally:
         tracking.finish(accelerator, tc.report_to)
@@ -389,6 +398,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
             scheduler.step()
         if main:
             logger.info("resumed after epoch %d (step %d)", state["epoch"], state["step"])
+    if main:  # what a killed start logged past its last checkpoint is trained (and logged) again
+        runs.trim_history(run_dir, state["epoch"], state["step"])
     # The scheduler is not prepared: accelerate would step it once per process per optimiser step,
     # while total_steps counts optimiser steps. It steps below once per optimiser step.
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)

@@ -107,8 +107,9 @@ def test_json_is_replaced_whole_and_flushed(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(json, "dump", broken)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(os, "fsync", broken)  # the disk fills while the new copy is written
+    with pytest.raises(OSError) as raised:
         runs.atomic_write_json(target, {"state": "half"})
+    assert raised.value.filename == str(target)  # the error says which file
     assert json.loads(target.read_text()) == {"state": "new"}
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary file left behind
