@@ -9,6 +9,7 @@ it runs); the chain's last start runs to the end. A moment the run no longer rea
 (its phase was kept: the lexical fit restored from the run folder) passes by, and is counted."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,8 +52,8 @@ def _command(task_files, backbone, run_dir) -> list[str]:
 def _run(args, fault=None) -> subprocess.CompletedProcess:
     prefix = [sys.executable, str(CHILD), fault] if fault else [sys.executable, "-m", "hpt_core"]
     return subprocess.run(prefix + args, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT),
-                               "TOKENIZERS_PARALLELISM": "false", "HOME": str(ROOT)})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT),
+                               "TOKENIZERS_PARALLELISM": "false"})
 
 
 def _outcome(run_dir: Path, test_file: Path) -> tuple:
