@@ -111,6 +111,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="fit the lexical channel and the classical blend on at most this many training documents, "
                         "a seeded sample, so their cost stops growing with the corpus (the small-data recipe: 10000; "
                         "0: every document)")
+    p.add_argument("--init-from", default=None, metavar="RUN",
+                   help="warm start: begin from this run's (or model folder's) trained model instead of the pretrained "
+                        "backbone — same label tree and method; e.g. a few epochs after labelling more documents")
     p.add_argument("--report-to", choices=["tensorboard", "mlflow"], default=None,
                    help="also log the configuration, loss, learning rate, dev figures per epoch and final figures to "
                         "TensorBoard (event files in RUN/tracking) or MLflow (MLFLOW_TRACKING_URI, else RUN/mlruns); "
@@ -183,7 +186,8 @@ def _configs(args: argparse.Namespace, method: str):
                          grad_accum=args.grad_accum, patience=args.patience, seed=args.seed,
                          low_resource=args.low_resource, device=args.device, max_steps=args.max_steps,
                          batching=args.batching, precision=args.precision,
-                         report_to=getattr(args, "report_to", None), **given)
+                         report_to=getattr(args, "report_to", None), init_from=getattr(args, "init_from", None),
+                         **given)
     data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test, descriptions=args.descriptions)
     for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):
         if path is not None:

@@ -297,6 +297,9 @@ class TrainConfig(_JSONConfig):
             was measured to be at 10,000 documents and leaves every corpus measured so far fitted
             whole: a sample of 4,000 on 20ng's 10,183 documents cost the blend 2.86 points of dev
             macro-F1 (93.42 → 90.56; test 89.09 / 86.38 → 87.50 / 84.30, session 10).
+        init_from (str, *optional*): start from this run's (or model folder's) trained weights instead
+            of the pretrained backbone — a warm start on the same label tree and architecture
+            (``hpt_core.warm_start``: the labelling loop's retrain).
         report_to (str, *optional*): also send the configuration, per-step loss and learning rate,
             per-epoch dev figures and the final figures to ``"tensorboard"`` or ``"mlflow"``
             (accelerate's trackers; ``hpt_core.tracking`` says where they go).
@@ -327,6 +330,7 @@ class TrainConfig(_JSONConfig):
     batching: str = "length_grouped"
     precision: str = "auto"
     report_to: str | None = None
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.report_to is not None and self.report_to not in ("tensorboard", "mlflow"):

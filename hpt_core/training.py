@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hpt_core import durable, fit_cache, runs, tracking
+from hpt_core.warm_start import load_initial_weights
 from hpt_core.backbone import check_backbone, native_bf16  # noqa: F401  (native_bf16: part of this module's API)
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
 from hpt_core.config import RunConfig
@@ -206,6 +207,10 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
     run_dir = check_output_path(run_dir, "run folder")
     tc = config.train
     tracking.check_tracker(tc.report_to)  # a tracker that cannot work stops the run before anything is written
+    if tc.init_from is not None:
+        from hpt_core.predict import model_dir_of
+
+        model_dir_of(tc.init_from)  # a warm start from nothing stops here too
     device = resolve_device(tc.device)
     if accelerator is None:
         accelerator = Accelerator(

@@ -223,18 +223,33 @@ class Workspace:
         demo its copy ``demo-labelled``."""
         return name if name != DEMO else f"{DEMO}-labelled"
 
-    def retrain_config(self, run_dir: str | Path, dataset: str) -> RunConfig:
+    def retrain_config(self, run_dir: str | Path, dataset: str, warm_start: bool = False) -> RunConfig:
         """A fresh run like ``run_dir``'s — its method, recipe, settings and seed — on dataset
         ``dataset``'s files as they are now (the retrain of the labelling loop: issue 23). A
-        zero-shot run, which trained nothing, is followed by the default recipe's HPT."""
+        zero-shot run, which trained nothing, is followed by the default recipe's HPT.
+        ``warm_start``: begin from ``run_dir``'s trained model for at most
+        ``warm_start.WARM_START_EPOCHS`` epochs instead of from the pretrained backbone (a trained
+        run only: a zero-shot run has no model to start from)."""
+        from hpt_core.warm_start import WARM_START_EPOCHS
+
         config = RunConfig.from_json(Path(run_dir) / runs.RUN_CONFIG)
         if runs.is_zero_shot_run(run_dir):
+            if warm_start:
+                raise HPTInputError("a zero-shot run trained no model to start from: retrain fresh", run_dir)
             from hpt_core.config import DEFAULT_RECIPE, train_recipe
             from hpt_core.methods import resolve_method
 
             config = RunConfig(data=config.data, model=resolve_method("hpt", recipe=DEFAULT_RECIPE),
                                train=train_recipe(DEFAULT_RECIPE))
-        return config.replace(data=self.dataset_files(dataset), name="")
+        config = config.replace(data=self.dataset_files(dataset), name="")
+        if warm_start:
+            if not (Path(run_dir) / runs.MODEL_DIR / "model.safetensors").is_file():
+                raise HPTInputError("this run has no trained model yet to start from", run_dir)
+            config = config.replace(train=config.train.replace(init_from=str(Path(run_dir).resolve() / runs.MODEL_DIR),
+                                                               epochs=min(config.train.epochs, WARM_START_EPOCHS)))
+        else:
+            config = config.replace(train=config.train.replace(init_from=None))
+        return config
 
     def learning_curve(self, dataset: str) -> list[dict]:
         """The labelling loop's learning curve: each finished run on dataset ``dataset`` (and, for

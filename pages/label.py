@@ -8,6 +8,7 @@ from hpt_core.data import Document
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.workspace import TEXTS_SUFFIXES, texts_upload, upload_suffix
+from hpt_core.warm_start import WARM_START_EPOCHS
 from hpt_core import viz
 from pages._shared import PAGES, chart, md, page_setup, require_run, select_run, show_error, workspace
 
@@ -47,9 +48,15 @@ def retrain_and_curve() -> None:
         n_train = ws.dataset_info(source).counts.get("train", 0)
         st.caption(f"A new run like **{md(run_dir.name)}** (same method, recipe and seed; the default HPT after a "
                    f"zero-shot run) on **{md(source)}** as it is now: {n_train:,} training documents.")
+        trained = not runs.is_zero_shot_run(run_dir) and (run_dir / runs.MODEL_DIR / "model.safetensors").is_file()
+        starts = {f"continue from this run's model ({WARM_START_EPOCHS} epochs)": True,
+                  "train fresh from the pretrained backbone": False}
+        start = st.radio("Start", list(starts) if trained else list(starts)[1:], key="label_warm",
+                         help="Continuing adapts the model you have to the new labels in a few epochs (minutes); "
+                              "fresh trains the whole recipe again, as the first run did.")
         if st.button("Retrain", icon=":material/model_training:", key="label_retrain"):
             try:
-                config = ws.retrain_config(run_dir, source)
+                config = ws.retrain_config(run_dir, source, warm_start=starts[start])
                 new_dir = ws.new_run(config, f"{source}-{config.model.method}")
                 runs.launch(new_dir)
             except Exception as err:  # shown, never raised into the page

@@ -193,6 +193,17 @@ def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(work
     assert config["data"]["train"] == str(workspace / "datasets" / "task" / "train.jsonl")
     original = json.loads((workspace / "runs" / "on-task" / "run.json").read_text())
     assert config["model"] == original["model"] and config["train"]["seed"] == original["train"]["seed"]
+    # the default: continue from this run's model for a few epochs (a warm start)
+    assert config["train"]["init_from"] == str((workspace / "runs" / "on-task" / "model").resolve())
+    assert config["train"]["epochs"] == min(original["train"]["epochs"], 3)
+    at = open_page("label")  # Retrain moved to the Train page: back to label, choosing a fresh start
+    at.sidebar.selectbox(key="current_run").set_value("on-task").run()
+    at.radio(key="label_warm").set_value("train fresh from the pretrained backbone").run()
+    by_label(at.button, "Retrain").click()
+    at.run()
+    fresh = json.loads((launched[-1] / "run.json").read_text())
+    assert len(launched) == 2 and fresh["train"]["init_from"] is None
+    assert fresh["train"]["epochs"] == original["train"]["epochs"]
 
 
 def test_results_of_a_zero_shot_run_evaluate_and_download(workspace, task_files, tiny_backbone):  # noqa: F811

@@ -258,3 +258,6 @@ def test_the_learning_curve_follows_the_runs_on_a_labelled_dataset(ws):
         [("on-demo", n_train - 1, 0.5), ("on-copy", n_train, 0.6)]
     again = ws.retrain_config(ws.runs_dir / "on-copy", target)
     assert again.data.train == ws.dataset_files(target).train and again.model == resolve_method("hpt")
+    assert again.train.init_from is None
+    with pytest.raises(HPTInputError, match="no trained model yet"):  # nothing to continue from
+        ws.retrain_config(ws.runs_dir / "on-copy", target, warm_start=True)
