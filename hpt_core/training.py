@@ -339,6 +339,10 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
 
     reporter = _phase_reporter(run_dir, device_name, on_progress) if main else no_progress
     model = build_model(config.model, hierarchy)
+    if tc.init_from is not None:  # a warm start; a checkpoint of this run, loaded below, comes first
+        source = load_initial_weights(model, tc.init_from)
+        if main:
+            logger.info("warm start: weights of %s", source)
     train_lexical, lexical_seconds = None, None
     if config.model.lexical_channel is not None:
         fit_started = time.time()
