@@ -50,7 +50,7 @@ def test_ablate_mlm_weight_leaves_the_rows_defined_without_mlm_alone(tmp_path, m
 
 
 def _fake_run(root, name, method="hpt", macro=0.5, seed=1, recipe="small-data", epochs=10, max_steps=None,
-              fraction=None):
+              fraction=None, init_from=None):
     """A finished run folder as training leaves it (run.json, metrics.json), without training."""
     import json
 
@@ -58,7 +58,8 @@ def _fake_run(root, name, method="hpt", macro=0.5, seed=1, recipe="small-data", 
     from hpt_core.methods import resolve_method
 
     model = resolve_method(method, recipe=recipe)
-    train = train_recipe(recipe, seed=seed, epochs=epochs, max_steps=max_steps, low_resource=fraction)
+    train = train_recipe(recipe, seed=seed, epochs=epochs, max_steps=max_steps, low_resource=fraction,
+                         init_from=init_from)
     run_dir = root / name
     run_dir.mkdir(parents=True)
     RunConfig(data=DataSpec("/data/d/taxonomy.tsv", "/data/d/train.jsonl", "/data/d/dev.jsonl"), model=model,
@@ -95,10 +96,13 @@ def test_means_over_seeds_only_over_runs_that_differ_by_their_seed_alone(tmp_pat
 
     runs = [_fake_run(tmp_path, "s1", macro=0.80, seed=1), _fake_run(tmp_path, "s2", macro=0.70, seed=2),
             _fake_run(tmp_path, "short", macro=0.01, seed=3, max_steps=2),
-            _fake_run(tmp_path, "paper", macro=0.30, seed=4, recipe="paper")]
+            _fake_run(tmp_path, "paper", macro=0.30, seed=4, recipe="paper"),
+            # a warm start learnt from another run first: not one more seed of the fresh runs
+            _fake_run(tmp_path, "warm", macro=0.99, seed=5, init_from=str(tmp_path / "s1" / "model"))]
     summary = low_resource_summary(runs)
-    assert len(summary) == 3
+    assert len(summary) == 4
     both = summary[summary["macro_f1_count"] == 2].iloc[0]
     assert both["macro_f1_mean"] == pytest.approx(75.0) and both["max_steps"] == ""
-    assert sorted(summary["macro_f1_count"]) == [1, 1, 2]
+    assert sorted(summary["macro_f1_count"]) == [1, 1, 1, 2]
     assert set(summary["recipe"]) == {"small-data", "paper"}
+    assert set(summary["start"]) == {"pretrained", "from s1"}
