@@ -59,15 +59,20 @@ def test_virtual_nodes_receive_messages_from_their_depth_labels(model, hierarchy
         assert (grad[~at_depth] == 0).all()
 
 
-def test_one_way_edges_as_in_the_authors_code_would_fail_that_test(hierarchy):
+def test_edges_run_both_ways_so_every_label_word_learns_through_the_virtual_nodes(hierarchy):
+    """The authors' code joined labels and virtual nodes one way (virtual → label), so the template's
+    loss never reached a label word through the graph. ``build_edge_index`` must give every edge both
+    directions, and through those edges every label word gets gradient from the template (eq. 4–5).
+    Fails if ``build_edge_index`` drops the label → virtual direction (checked)."""
     edges = build_edge_index(hierarchy)
     n_labels = len(hierarchy.labels)
-    one_way = edges[:, edges[0] >= n_labels]  # virtual -> label only
+    pairs = set(map(tuple, edges.t().tolist()))
+    assert all((target, source) in pairs for source, target in pairs)
+    assert {d for s, t in pairs if s < n_labels <= t for d in [t - n_labels + 1]} == set(range(1, hierarchy.max_depth + 1))
     torch.manual_seed(0)
-    layer = HierarchyInjection(8, one_way, n_labels)
     words = torch.randn(n_labels, 8, requires_grad=True)
-    layer(words, torch.randn(hierarchy.max_depth, 8)).sum().backward()
-    assert words.grad is None or words.grad.abs().sum() == 0
+    HierarchyInjection(8, edges, n_labels)(words, torch.randn(hierarchy.max_depth, 8)).sum().backward()
+    assert words.grad is not None and bool((words.grad.abs().sum(dim=1) > 0).all())
 
 
 def _label_word_gradient_through_the_template(model, hierarchy) -> torch.Tensor:
