@@ -122,3 +122,10 @@ NGF=(--taxonomy $B/20ng/taxonomy.tsv --train $B/20ng/train.jsonl --dev $B/20ng/d
 /usr/bin/time -v python -m hpt_core train "${NGF[@]}" --run-dir runs/s10-20ng-full-default   # 10,183 documents: a sample of 4,000 fits the add-ons
 /usr/bin/time -v python -m hpt_core train "${WOS[@]}" --run-dir runs/s10-wos-default
 python benchmarks/lexical_oof_leak.py --data 20ng:train_lr                                   # the stacking leak
+
+# Session 11: the lexical channel's folds fitted from zeros along the C path (the leak fixed), not alone
+/usr/bin/time -v python -m hpt_core train "${WOS[@]}" --run-dir runs/s11-wos-cold
+/usr/bin/time -v python -m hpt_core train "${AMZ[@]}" --run-dir runs/s11-amazon-cold
+# not run in session 11 (about 50 min alone): /usr/bin/time -v python -m hpt_core train "${NG[@]}" --run-dir runs/s11-20ng-lr-cold
+# calibrated confidence on finished runs (issue 21)
+python benchmarks/calibration.py runs/s10-wos-default runs/s9-20ng-lr-default runs/s9-amazon-default --json

@@ -30,8 +30,9 @@ leaves it out):
   what the words alone miss. A linear model fitted on the training set scores its own training
   documents far better than new ones; trained against those scores, the model would learn little.
   So in training each document gets the *out-of-fold* lexical scores of a channel fitted on the
-  other folds (``N_FOLDS``), as in stacking; dev, test and prediction use the channel fitted on
-  the whole training set.
+  other folds (``N_FOLDS``), as in stacking — fitted from zeros along the same C path as the
+  whole-set fit, so that none of the held-out documents' labels leak into their scores; dev, test
+  and prediction use the channel fitted on the whole training set.
 
 The channel is saved beside the model weights (``lexical.json``: vocabulary and settings;
 ``lexical.safetensors``: idf, weights, bias; ``sentence_encoder.safetensors``: the frozen encoder)
@@ -71,8 +72,9 @@ N_FOLDS = 5
 #: trained beside it kept its figures. Fewer is not safe: at 30 iterations and 7,532 columns the
 #: channel alone scored higher on Amazon-531 dev (22.27 against 21.63), yet the model trained on
 #: its out-of-fold scores fell from 0.49 to 0.32 dev macro-F1 by epoch 3 (session 9, stopped) —
-#: the out-of-fold fits start from the whole-set fit, and fewer iterations leave more of what that
-#: fit learnt of the held-out documents in their scores (``benchmarks/lexical_oof_leak.py``).
+#: the out-of-fold fits then started from the whole-set fit, and fewer iterations left more of what
+#: that fit learnt of the held-out documents in their scores (``benchmarks/lexical_oof_leak.py``;
+#: since session 11 each fold starts from zeros, ``_out_of_fold_scores``).
 MAX_ITER = 50
 HISTORY = 5
 #: At most this many TF-IDF weights (columns × labels): ``tfidf.columns_for``.
@@ -269,7 +271,7 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     targets (N, C) and dev_targets (M, C) multi-hot; groups (C,) the depth group (0-based) of each
     label — each group is one ZMLCE term, as in HPT's loss. ``sentence``: add the sentence features
     of this frozen encoder (``bf16``: embed under bfloat16 autocast). ``on_step(done, total, detail)``
-    is called after each of the ``len(c_grid) + n_folds`` fits (and once with 0 before the first).
+    is called after the grid's fits and after each fold (and once with 0 before the first).
     ``device``: where the fits run (the training device: a GPU when there is one); the channel
     returned is on the CPU either way.
 
@@ -279,7 +281,7 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     are then the sampled channel's — scores of documents it never saw, as honest as out-of-fold ones.
 
     Returns the channel and the out-of-fold scores (N, C): document i's scores from a channel with
-    the chosen C fitted on the folds without i (one fold per document, drawn with ``seed``), or for
+    the chosen C fitted from zeros on the folds without i (one fold per document, drawn with ``seed``), or for
     a document outside the sample, from the channel itself.
     """
     from hpt_core.metrics import macro_f1
@@ -306,7 +308,7 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     dev_y = torch.as_tensor(dev_targets, dtype=torch.float32)
     seen = y.bool().any(0)  # labels with a training document: the only ones whose weights are fitted
     n_folds = max(2, min(n_folds, len(texts)))
-    total = len(c_grid) + n_folds
+    total = len(c_grid) * (1 + n_folds)  # at most (each fold follows the grid up to the chosen C): known once C is
     report = on_step or (lambda done, total, detail: None)
     sampled = "" if sample is None else f" on a sample of {len(texts):,} of {len(all_texts):,} training documents"
     report(0, total, f"{len(vocabulary):,} TF-IDF features × {int(seen.sum()):,} labels, {total} fits{sampled}")
@@ -326,11 +328,15 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     # the dev scores are known: training's dev evaluations need not embed (or vectorise) dev again
     channel.remember(dev_texts, _scores_on_cpu(x_dev, e_dev, weight, dense_weight, bias))
     done = len(c_grid)
+    c_path = [value for value in sorted(float(v) for v in c_grid) if value <= c]
+    total = done + n_folds * len(c_path)
 
-    def fold_done(k: int) -> None:
-        report(done + k, total, f"fit {done + k} of {total}: out-of-fold scores, fold {k} of {n_folds}")
+    def fold_done(k: int, j: int) -> None:  # fold k's j-th fit of its C path
+        fits = done + (k - 1) * len(c_path) + j
+        report(fits, total, f"fit {fits} of {total}: out-of-fold scores, fold {k} of {n_folds}"
+               + (f", C = {c_path[j - 1]:g}" if len(c_path) > 1 else ""))
 
-    folds = _out_of_fold_scores(x, e, y, group_index, n_groups, c, n_folds, seed, best[2], seen, on_fold=fold_done)
+    folds = _out_of_fold_scores(x, e, y, group_index, n_groups, c_path, n_folds, seed, seen, on_fit=fold_done)
     if sample is None:
         return channel, folds
     scores = torch.zeros(len(all_texts), all_targets.shape[1])
@@ -346,12 +352,21 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
 
 
 def _out_of_fold_scores(features: SparseRows, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,
-                        n_groups: int, c: float, n_folds: int, seed: int, init,
-                        active: torch.Tensor | None = None, on_fold=None) -> torch.Tensor:
+                        n_groups: int, c_path: list[float], n_folds: int, seed: int,
+                        active: torch.Tensor | None = None, on_fit=None) -> torch.Tensor:
     """Scores (N, C) of each training document from a channel fitted without its fold.
 
+    Each fold's channel follows the whole-set fit's path — from zeros, each C of ``c_path`` (the
+    grid up to the chosen C) starting from the last — on the other folds alone, so it is fitted as
+    the channel that scores dev and test was, and nothing of the held-out fold reaches its scores.
+    Why not start from the whole-set fit (sessions 8–10): that fit has seen the held-out fold, and
+    with a bounded budget what it learnt of those documents stays in their "out-of-fold" scores —
+    flipping 50 documents' labels moved their scores 8× more with that start than without
+    (``benchmarks/lexical_oof_leak.py``), so the model learnt to trust a channel more than it
+    deserves on new documents.
+
     The vocabulary and idf stay those of the whole training set (they use no labels), and so do the
-    labels whose weights are fitted (``active``, see ``_fit``). ``on_fold(k)`` after fold k."""
+    labels whose weights are fitted (``active``, see ``_fit``). ``on_fit(k, j)`` after fold k's j-th fit."""
     n = features.shape[0]
     n_folds = max(2, min(n_folds, n))
     fold = np.random.default_rng(seed).permutation(n) % n_folds
@@ -360,9 +375,11 @@ def _out_of_fold_scores(features: SparseRows, dense: torch.Tensor | None, target
         held = torch.from_numpy(np.flatnonzero(fold == k))
         kept = torch.from_numpy(np.flatnonzero(fold != k))
         part = (lambda rows: None if dense is None else dense[rows.to(dense.device)])
-        fitted = _fit(features.rows(kept.numpy()), part(kept), targets[kept], groups, n_groups, c, init=init,
-                      active=active)
+        kept_features, kept_dense, kept_targets = features.rows(kept.numpy()), part(kept), targets[kept]
+        fitted = None
+        for j, c in enumerate(c_path, start=1):
+            fitted = _fit(kept_features, kept_dense, kept_targets, groups, n_groups, c, init=fitted, active=active)
+            if on_fit is not None:
+                on_fit(k + 1, j)
         scores[held] = _scores_on_cpu(features.rows(held.numpy()), part(held), *fitted)
-        if on_fold is not None:
-            on_fold(k + 1)
     return scores

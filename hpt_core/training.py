@@ -349,7 +349,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         # A fit kept by an earlier start of this run (killed after it) is loaded, not fitted again.
         key = fit_cache.fingerprint(train_docs, dev_docs, hierarchy, {
             "kind": config.model.lexical_channel, "seed": tc.seed, "fit_documents": tc.fit_documents,
-            "backbone": config.model.backbone, "max_length": config.model.max_length})
+            "backbone": config.model.backbone, "max_length": config.model.max_length,
+            "out_of_fold": "cold C path"})  # folds started from the whole-set fit (before session 11) are not reused
         kept = fit_cache.load(run_dir, key, len(hierarchy.labels), [d.text for d in dev_docs],
                               model.mlm.config.to_dict(), model.tokenizer)
         if kept is not None:

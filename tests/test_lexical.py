@@ -44,6 +44,30 @@ def test_training_scores_are_out_of_fold(fitted, hierarchy, task_files):
     assert margin(out_of_fold) > 0  # still informative: the task is lexical
 
 
+def test_a_documents_own_label_never_reaches_its_out_of_fold_scores(hierarchy, task_files):
+    """Stacking is honest only if a training document's "out-of-fold" scores know nothing of its
+    own label (issue 20's leak: folds started from the whole-set fit, which had seen it). Moving
+    one document to a sibling leaf leaves its scores exactly as they were — and moves the
+    whole-set channel's, so the check can see a leak. C is pinned (one value): a different label
+    could otherwise tip dev's choice of C, which is a legitimate change."""
+    texts, y = _docs(hierarchy, task_files, "train")
+    dev_texts, y_dev = _docs(hierarchy, task_files, "dev")
+    groups = np.asarray(hierarchy.depths) - 1
+    own = np.flatnonzero(y[0])
+    deepest = int(own[np.argmax(np.asarray(hierarchy.depths)[own])])
+    siblings = [j for j in np.flatnonzero(np.asarray(hierarchy.parent_index) == hierarchy.parent_index[deepest])
+                if j != deepest]
+    moved = y.copy()
+    moved[0, deepest], moved[0, siblings[0]] = 0, 1
+    before_channel, before = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, c_grid=(100.0, 1000.0))
+    after_channel, after = fit_lexical_channel(texts, moved, groups, dev_texts, y_dev, c_grid=(100.0, 1000.0))
+    assert before_channel.c == after_channel.c
+    assert torch.equal(before[0], after[0])  # its own label changed; its out-of-fold scores did not
+    assert not torch.equal(before[1:], after[1:])  # the folds that saw it learnt the new label
+    in_sample = before_channel.scores(texts[:1]), after_channel.scores(texts[:1])
+    assert float((in_sample[1] - in_sample[0])[0, siblings[0]]) > 0  # the whole-set fit did
+
+
 def test_channel_alone_classifies_the_keyword_task(channel, hierarchy, task_files):
     """The synthetic task is lexical (keywords name the leaf): TF-IDF scores alone, decided at 0
     like HPT's, get every test path right."""
