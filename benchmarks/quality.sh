@@ -130,3 +130,4 @@ python benchmarks/lexical_oof_leak.py --data 20ng:train_lr                      
 # calibrated confidence on finished runs (issue 21)
 python benchmarks/calibration.py runs/s10-wos-default runs/s9-20ng-lr-default runs/s9-amazon-default --json
 python benchmarks/costs.py --cells 3000x531,1000x38 --cell-timeout 1200 --out runs/s11-costs   # the leak fix's cost, alone
+/usr/bin/time -v python -m hpt_core train "${WOS[@]}" --run-dir runs/s11-wos-cold-alone          # the same, alone: 10 min 58 s
