@@ -26,7 +26,7 @@ from hpt_core.backbone import load_backbone  # noqa: E402
 from hpt_core.blend import EMBEDDING_WEIGHTS, fit_classical_blend, leaf_targets  # noqa: E402
 from hpt_core.config import RunConfig  # noqa: E402
 from hpt_core.decoding import DECISIONS  # noqa: E402
-from hpt_core.model import HPTModel  # noqa: E402
+from hpt_core.classifier import HTCClassifier  # noqa: E402
 from hpt_core.sentence import FrozenSentenceEncoder  # noqa: E402
 from hpt_core.run_data import load_run_data  # noqa: E402
 
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
     hierarchy, train, dev, _ = load_run_data(RunConfig.from_json(run / "run.json"))
-    model = HPTModel.from_pretrained(run / "model")
+    model = HTCClassifier.from_pretrained(run / "model")
     started = time.time()
     dev_scores = model.predict_scores([d.text for d in dev], blend=False).numpy()
     print(f"dev scores: {time.time() - started:.1f} s")
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     rules = DECISIONS if model.config.decision in ("auto", *DECISIONS) else (model.config.decision,)
     for length in (int(x) for x in args.lengths.split(",")):
         # length 0: the embeddings weighted 0 (computed over [CLS] [SEP], then ignored): TF-IDF alone
-        encoder = (FrozenSentenceEncoder(model.mlm.base_model, model.tokenizer, max(length, 2)) if args.encoder == "finetuned"
+        encoder = (FrozenSentenceEncoder(model.model.mlm.base_model, model.tokenizer, max(length, 2)) if args.encoder == "finetuned"
                    else FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, max(length, 2)))
         started = time.time()
         blend, _ = fit_classical_blend([d.text for d in train], leaf_targets(train, hierarchy)[0], [d.text for d in dev],

@@ -30,7 +30,7 @@ from hpt_core.config import RunConfig  # noqa: E402
 from hpt_core.decoding import decide  # noqa: E402
 from hpt_core.evaluation import candidate_decisions, choose_decision  # noqa: E402
 from hpt_core.metrics import macro_f1, micro_f1  # noqa: E402
-from hpt_core.model import HPTModel  # noqa: E402
+from hpt_core.classifier import HTCClassifier  # noqa: E402
 from hpt_core.run_data import load_run_data  # noqa: E402
 from hpt_core.sentence import FrozenSentenceEncoder  # noqa: E402
 
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
     hierarchy, train, dev, test = load_run_data(RunConfig.from_json(run / "run.json"))
-    model = HPTModel.from_pretrained(run / "model")
+    model = HTCClassifier.from_pretrained(run / "model")
     started = time.time()
     dev_scores = model.predict_scores([d.text for d in dev], blend=False).numpy()
     test_scores = model.predict_scores([d.text for d in test], blend=False).numpy()

@@ -27,7 +27,7 @@ from hpt_core.calibration import decided_label_features, evaluate_calibration, e
 from hpt_core.config import RunConfig  # noqa: E402
 from hpt_core.decoding import consistent_decode, decide, model_decision  # noqa: E402
 from hpt_core.evaluation import gold_and_scores  # noqa: E402
-from hpt_core.model import HPTModel  # noqa: E402
+from hpt_core.classifier import HTCClassifier  # noqa: E402
 from hpt_core.run_data import load_run_data  # noqa: E402
 
 
@@ -42,7 +42,7 @@ def raw_sigmoid_ece(y_true, scores, hierarchy, decision: str) -> float:
 def measure(run_dir: Path) -> dict:
     config = RunConfig.from_json(run_dir / "run.json")
     _, _, dev_docs, test_docs = load_run_data(config)
-    model = HPTModel.from_pretrained(run_dir / "model")
+    model = HTCClassifier.from_pretrained(run_dir / "model")
     decision = model_decision(model)
     dev_y, dev_scores = gold_and_scores(model, dev_docs, config.train.eval_batch_size, True)
     test_y, test_scores = gold_and_scores(model, test_docs, config.train.eval_batch_size, True)

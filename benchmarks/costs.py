@@ -104,6 +104,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
 
     from hpt_core.batching import LengthGroupedSampler
     from hpt_core.blend import path_ends
+    from hpt_core.classifier import HTCClassifier
     from hpt_core.config import RunConfig, DataSpec, train_recipe
     from hpt_core.data import Document
     from hpt_core.evaluation import candidate_decisions, choose_decision
@@ -131,6 +132,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     config = RunConfig(data=DataSpec("t", "a", "b"), model=resolve_method("hpt", recipe="small-data"),
                        train=train_recipe("small-data"))
     model = build_model(config.model, h)
+    classifier = HTCClassifier(model)
     bf16 = native_bf16("cpu")
 
     started = time.perf_counter()
@@ -142,11 +144,11 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
 
     marks = {}
     started = time.perf_counter()
-    model.lexical, oof = _fit_lexical(model, train, dev, 0, torch.device("cpu"), bf16,
+    classifier.lexical, oof = _fit_lexical(model, train, dev, 0, torch.device("cpu"), bf16,
                                       on_step=lambda done, total, detail: marks.__setitem__(done, time.perf_counter()),
                                       max_documents=config.train.fit_documents)
     grid_done = marks[len(C_GRID)]
-    record("lexical C grid", grid_done - started, features=len(model.lexical.vocabulary))
+    record("lexical C grid", grid_done - started, features=len(classifier.lexical.vocabulary))
     record("lexical out-of-fold", time.perf_counter() - grid_done)
     blend_encoder = pretrained_copy(model)
 
@@ -163,7 +165,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     for k in range(steps + 1):
         rows = batches[(k * len(batches)) // (steps + 1)]
         batch = model.collate_documents([windows[i] for i in rows])
-        batch["lexical_scores"] = oof[rows]
+        batch["score_offset"] = oof[rows]
         step_started = time.perf_counter()
         with autocast:
             loss = model(batch, targets[rows])["loss"]
@@ -178,7 +180,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     model.eval()
 
     started = time.perf_counter()
-    dev_scores = model.predict_scores([d.text for d in dev], batch_size=64).numpy()
+    dev_scores = classifier.predict_scores([d.text for d in dev], batch_size=64).numpy()
     dev_seconds = time.perf_counter() - started
     record("dev evaluation", dev_seconds, documents=len(dev))
     record("training (default epochs)", (epoch + dev_seconds) * epochs, epochs=epochs)
@@ -192,14 +194,14 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
                                  max_documents=config.train.fit_documents)
     record("blend fit", time.perf_counter() - started)
     if fitted is not None:
-        model.blend = fitted[0]
-        model.blend.model_weight = min(model.blend.model_weight, 0.5)  # kept, so that scoring pays for it
+        classifier.blend = fitted[0]
+        classifier.blend.model_weight = min(classifier.blend.model_weight, 0.5)  # kept, so that scoring pays for it
 
     started = time.perf_counter()
     choose_decision(dev_y, dev_scores, h)
     record("decision", time.perf_counter() - started)
 
-    predictor = Predictor(model)
+    predictor = Predictor(classifier)
     texts = [d.text for d in dev]
     started = time.perf_counter()
     predictor.scores(texts)

@@ -24,6 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hpt_core.classifier import model_scores  # noqa: E402
 from hpt_core.data import read_corpus  # noqa: E402
 from hpt_core.decoding import argmax_path_decode  # noqa: E402
 from hpt_core.explain import explain  # noqa: E402
@@ -58,7 +59,7 @@ def main() -> None:
             one.append(time.perf_counter() - started)
             # The path: the best label of each depth along the best path (one label per depth). An untrained
             # model's consistent decision keeps dozens of labels, which a trained one does not.
-            scores = model.predict_scores([text]).numpy()
+            scores = model_scores(model, [text]).numpy()
             path = [hierarchy.labels[i] for i in np.flatnonzero(argmax_path_decode(scores, hierarchy)[0])]
             started = time.perf_counter()
             explanations = explain(model, text, path, n_steps=args.steps)

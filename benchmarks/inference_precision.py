@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from hpt_core.backbone import load_backbone  # noqa: E402
 from hpt_core.data import read_corpus  # noqa: E402
 from hpt_core.hierarchy import LabelHierarchy  # noqa: E402
-from hpt_core.model import HPTModel  # noqa: E402
+from hpt_core.classifier import HTCClassifier  # noqa: E402
 from hpt_core.sentence import FrozenSentenceEncoder  # noqa: E402
 
 
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
           "bf16 weights", _median_ms(lambda t: in_bf16.embed([t], bf16=True), texts), "ms")
     full, half = encoder.embed(texts[:20]), encoder.embed(texts[:20], bf16=True)
     print("smallest cosine, bf16 autocast vs float32:", round(float((full * half).sum(1).min()), 6))
-    model = HPTModel.from_pretrained(Path(args.run_dir) / "model").eval()
+    model = HTCClassifier.from_pretrained(Path(args.run_dir) / "model").eval()
 
     def own_scores(text: str, precision: str):
         return model.model_scores([text[:700]], precision=precision)

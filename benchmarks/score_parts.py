@@ -6,7 +6,7 @@ run's dev and test files.
     python benchmarks/score_parts.py runs/20ng-default            # a Markdown table
     python benchmarks/score_parts.py runs/20ng-default --json
 
-The model's part is what ``HPTModel.model_scores`` gives (for a model trained with a channel, the
+The model's part is what ``HTCClassifier.model_scores`` gives (for a model trained with a channel, the
 residual it learned on top of the channel's out-of-fold scores: weak on its own by design).
 Computed in float32, as ``evaluate`` computes.
 """

@@ -86,23 +86,26 @@ def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
     from hpt_core.finishing import pretrained_copy
     from hpt_core.training import _fit_lexical
 
+    from hpt_core.classifier import HTCClassifier
+
+    classifier = HTCClassifier(model)
     if model.config.lexical_channel is None and model.config.blend is None:  # --recipe paper: neither
-        return model
+        return classifier
     h = model.hierarchy
     train = read_corpus(args.ng / "train_lr.jsonl", h)[:n_train]
     dev = read_corpus(args.ng / "dev.jsonl", h)[:n_dev]
     with torch.inference_mode(False), torch.enable_grad():  # L-BFGS needs gradients (batch() runs in inference mode)
         if model.config.lexical_channel is not None:
-            model.lexical, _ = _fit_lexical(model, train, dev, 0, torch.device(args.device), False, n_folds=2)
+            classifier.lexical, _ = _fit_lexical(model, train, dev, 0, torch.device(args.device), False, n_folds=2)
         if model.config.blend is not None:
             # Training fits the blend on the whole grid and keeps it only when dev prefers it; here
             # one grid point, always kept: its cost per text is the same.
             dev_scores = np.zeros((len(dev), len(h.labels)), dtype=np.float32)
-            model.blend, _ = fit_classical_blend([d.text for d in train], leaf_targets(train, h)[0], [d.text for d in dev],
+            classifier.blend, _ = fit_classical_blend([d.text for d in train], leaf_targets(train, h)[0], [d.text for d in dev],
                                                  h.multi_hot([d.labels for d in dev]), dev_scores, h,
                                                  pretrained_copy(model).to(args.device), c_grid=(100.0,),
                                                  embedding_weights=(1.0,))
-    return model
+    return classifier
 
 
 def _on(batch: dict, device: str) -> dict:
@@ -283,9 +286,11 @@ def batch(args) -> dict:
         _sync(args.device)
         return time.perf_counter() - started
 
+    from hpt_core.classifier import as_classifier
+
     def hpt(m):
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.device == "cuda"):
-            m.predict_scores(texts, batch_size=args.eval_batch_size)
+            as_classifier(m).predict_scores(texts, batch_size=args.eval_batch_size)
 
     sorted_order = sorted_batches(lengths, args.eval_batch_size)
     input_order = epoch_batches(range(len(texts)), args.eval_batch_size)

@@ -19,6 +19,7 @@ _EXPORTS = {
     "RunConfig": "hpt_core.config",
     "resolve_method": "hpt_core.methods",
     "HPTModel": "hpt_core.model",
+    "HTCClassifier": "hpt_core.classifier",
     "build_model": "hpt_core.model",
     "train": "hpt_core.training",
     "evaluate_run": "hpt_core.evaluation",

@@ -12,7 +12,7 @@ that padding.
   every process of a multi-process run draws the same one (``accelerate`` then deals out whole
   batches).
 - Inference: ``sorted_batches`` sorts all documents by length; results are put back in input order
-  by the caller (``HPTModel.predict_scores``).
+  by the caller (``hpt_core.classifier.model_scores``).
 """
 
 from __future__ import annotations

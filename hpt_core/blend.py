@@ -32,7 +32,7 @@ What it is (``HPTConfig.blend``: ``"classical"``; ``None``, the paper, leaves it
 Cost: one more encoder forward per document when scoring (the frozen copy, under bfloat16 autocast
 where the device computes it natively, when fitting and scoring alike), the copy on disk
 (``blend_encoder.safetensors``, bfloat16) and the regression (``blend.safetensors``: idf, weights;
-``blend.json``: vocabulary and settings), restored by ``HPTModel.from_pretrained``.
+``blend.json``: vocabulary and settings), restored by ``HTCClassifier.from_pretrained`` (``hpt_core.classifier``).
 """
 
 from __future__ import annotations

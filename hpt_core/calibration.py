@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpt_core.decoding import consistent_decode, decide
+from hpt_core.decoding import consistent_decode, decide, sibling_margins
 
 CALIBRATION_FILE = "calibration.json"
 #: Scores and margins are clipped to ±CLIP before calibration (a lone child's margin is CLIP).
@@ -50,20 +50,9 @@ def decided_label_features(scores: np.ndarray, decided: np.ndarray, hierarchy) -
     """
     scores = np.asarray(scores, dtype=np.float64)
     rows, cols = np.nonzero(np.asarray(decided))
-    parent = np.asarray(hierarchy.parent_index, dtype=np.int64)
     depths = np.asarray(hierarchy.depths, dtype=np.int64)
-    best_sibling = np.full(cols.shape, -np.inf)
-    for p in np.unique(parent[cols]):  # each parent's children compete at one depth
-        children = np.flatnonzero(parent == p)
-        if children.size < 2:
-            continue
-        where = np.flatnonzero(parent[cols] == p)
-        block = scores[np.ix_(rows[where], children)]  # (k, siblings)
-        own = np.searchsorted(children, cols[where])
-        block[np.arange(where.size), own] = -np.inf
-        best_sibling[where] = block.max(axis=1)
     own_scores = scores[rows, cols]
-    margin = np.where(np.isfinite(best_sibling), own_scores - best_sibling, CLIP)
+    margin = sibling_margins(scores, hierarchy)[rows, cols]  # inf without siblings: CLIP below
     return rows, cols, depths[cols], np.clip(own_scores, -CLIP, CLIP), np.clip(margin, -CLIP, CLIP)
 
 
@@ -110,19 +99,30 @@ class Calibration:
                 out[where] = 1.0 / (1.0 + np.exp(-z))
         return out
 
+    def confidences(self, scores: np.ndarray, decided: np.ndarray, hierarchy) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated confidence (N, C) of every decided label (0 where nothing was decided) and each
+        document's (N,): its least confident decided label, 0 with none — the features computed once."""
+        return self._from_labels(self._labels(scores, decided, hierarchy), decided)
+
     def label_confidence(self, scores: np.ndarray, decided: np.ndarray, hierarchy) -> np.ndarray:
         """Calibrated confidence (N, C) of every decided label; 0 where nothing was decided."""
+        return self._labels(scores, decided, hierarchy)
+
+    def document_confidence(self, scores: np.ndarray, decided: np.ndarray, hierarchy) -> np.ndarray:
+        """Each document's confidence (N,): its least confident decided label, 0 with none."""
+        return self._from_labels(self._labels(scores, decided, hierarchy), decided)[1]
+
+    def _labels(self, scores: np.ndarray, decided: np.ndarray, hierarchy) -> np.ndarray:
         rows, cols, depth, score, margin = decided_label_features(scores, decided, hierarchy)
         out = np.zeros(np.asarray(decided).shape, dtype=np.float64)
         out[rows, cols] = self.probability(depth, score, margin)
         return out
 
-    def document_confidence(self, scores: np.ndarray, decided: np.ndarray, hierarchy) -> np.ndarray:
-        """Each document's confidence (N,): its least confident decided label, 0 with none."""
-        labelled = self.label_confidence(scores, decided, hierarchy)
+    @staticmethod
+    def _from_labels(labelled: np.ndarray, decided: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         decided = np.asarray(decided).astype(bool)
         masked = np.where(decided, labelled, np.inf)
-        return np.where(decided.any(axis=1), masked.min(axis=1), 0.0)
+        return labelled, np.where(decided.any(axis=1), masked.min(axis=1), 0.0)
 
     # ---- persistence ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -168,8 +168,17 @@ def evaluate_calibration(calibration: Calibration, y_true: np.ndarray, scores: n
     the share right, and the precision/coverage curve of keeping only documents at or above each
     confidence threshold (precision: the share of the kept documents' decided labels that are gold)."""
     y_true = np.asarray(y_true).astype(bool)
-    decided = consistent_decode(decide(scores, hierarchy, decision), hierarchy).astype(bool)
-    rows, cols, depth, score, margin = decided_label_features(scores, decided, hierarchy)
+    decided = _decided(scores, hierarchy, decision)
+    return _evaluate(calibration, y_true, decided, decided_label_features(scores, decided, hierarchy))
+
+
+def _decided(scores: np.ndarray, hierarchy, decision: str) -> np.ndarray:
+    return consistent_decode(decide(scores, hierarchy, decision), hierarchy).astype(bool)
+
+
+def _evaluate(calibration: Calibration, y_true: np.ndarray, decided: np.ndarray, features: tuple) -> dict:
+    """``evaluate_calibration`` on the decided labels (N, C) and their ``decided_label_features``."""
+    rows, cols, depth, score, margin = features
     confidence = calibration.probability(depth, score, margin)
     correct = y_true[rows, cols].astype(np.float64)
     by_depth = {}
@@ -178,7 +187,9 @@ def evaluate_calibration(calibration: Calibration, y_true: np.ndarray, scores: n
         by_depth[str(int(d))] = {"ece": round(expected_calibration_error(confidence[where], correct[where]), 4),
                                  "mean_confidence": round(float(confidence[where].mean()), 4),
                                  "share_right": round(float(correct[where].mean()), 4), "labels": int(where.sum())}
-    documents = calibration.document_confidence(scores, decided, hierarchy)
+    labelled = np.zeros(decided.shape, dtype=np.float64)
+    labelled[rows, cols] = confidence
+    _, documents = Calibration._from_labels(labelled, decided)  # the features above, not computed again
     curve = []
     for threshold in CURVE_THRESHOLDS:
         kept = documents >= threshold
@@ -196,13 +207,14 @@ def fit_calibration(y_true: np.ndarray, scores: np.ndarray, hierarchy, decision:
     (the model's rule), with its dev figures (``evaluate_calibration``); ``None`` when the decision
     keeps no label on dev (nothing to learn from)."""
     y_true = np.asarray(y_true).astype(bool)
-    decided = consistent_decode(decide(scores, hierarchy, decision), hierarchy).astype(bool)
-    rows, cols, depth, score, margin = decided_label_features(scores, decided, hierarchy)
+    decided = _decided(scores, hierarchy, decision)
+    decided_features = decided_label_features(scores, decided, hierarchy)
+    rows, cols, depth, score, margin = decided_features
     if rows.size == 0:
         return None
     correct = y_true[rows, cols].astype(np.int64)
     features = np.stack([score, margin], axis=1)
     by_depth = {int(d): _fit_depth(features[depth == d], correct[depth == d]) for d in np.unique(depth)}
     calibration = Calibration(by_depth=by_depth)
-    calibration.dev = evaluate_calibration(calibration, y_true, scores, hierarchy, decision)
+    calibration.dev = _evaluate(calibration, y_true, decided, decided_features)
     return calibration

@@ -16,6 +16,7 @@ from pathlib import Path
 from hpt_core.config import DEFAULT_RECIPE, PRECISIONS, RECIPES
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import check_output_path, check_text, read_text, require_file
+from hpt_core.tracking import TRACKERS
 from hpt_core.methods import METHODS, applicable_overrides, resolve_method
 
 _FORMATS = ["auto", "jsonl", "csv", "tsv", "wos", "20ng"]
@@ -114,7 +115,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-from", default=None, metavar="RUN",
                    help="warm start: begin from this run's (or model folder's) trained model instead of the pretrained "
                         "backbone — same label tree and method; e.g. a few epochs after labelling more documents")
-    p.add_argument("--report-to", choices=["tensorboard", "mlflow"], default=None,
+    p.add_argument("--report-to", choices=list(TRACKERS), default=None,
                    help="also log the configuration, loss, learning rate, dev figures per epoch and final figures to "
                         "TensorBoard (event files in RUN/tracking) or MLflow (MLFLOW_TRACKING_URI, else RUN/mlruns); "
                         "needs pip install tensorboard / mlflow-skinny")
@@ -433,7 +434,7 @@ def _cmd_neighbours(args) -> int:
     from hpt_core.neighbours import label_word_neighbours
     from hpt_core.predict import load_run_model
 
-    model = load_run_model(args.run_dir)
+    model = load_run_model(args.run_dir).model
     result = label_word_neighbours(model, args.k, [args.label] if args.label is not None else None)
     if args.json:
         print(json.dumps({label: [{"token": t, "similarity": s} for t, s in items] for label, items in result.items()}))

@@ -333,8 +333,10 @@ class TrainConfig(_JSONConfig):
     init_from: str | None = None
 
     def __post_init__(self) -> None:
-        if self.report_to is not None and self.report_to not in ("tensorboard", "mlflow"):
-            raise HPTInputError(f"report_to must be tensorboard or mlflow (or unset); got {self.report_to!r}")
+        from hpt_core.tracking import TRACKERS  # light: names only, no tracker is imported
+
+        if self.report_to is not None and self.report_to not in TRACKERS:
+            raise HPTInputError(f"report_to must be {' or '.join(TRACKERS)} (or unset); got {self.report_to!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.patience < 1:
             raise HPTInputError("epochs, batch_size, grad_accum and patience must be positive")
         for name in ("lr", "new_params_lr"):

@@ -365,3 +365,30 @@ def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
     # stable on (score, index): sort the candidates by index first, then by score
     top = np.sort(top, axis=1)
     return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
+
+
+def sibling_margins(scores, hierarchy) -> np.ndarray:
+    """Each label's score minus its best sibling's (N, C): the call between the labels that compete
+    at one depth under one parent (a label without siblings: ``inf``). Calibration's feature, the
+    predicted path's margins and the Label page's closest calls all read it.
+
+    scores (N, C) -> (N, C) float64
+
+    >>> from hpt_core.hierarchy import LabelHierarchy
+    >>> h = LabelHierarchy([("Root", "A"), ("Root", "B"), ("A", "A1")])
+    >>> sibling_margins(np.array([[2.0, 0.5, 1.0]]), h).tolist()
+    [[1.5, -1.5, inf]]
+    """
+    scores = _as_2d(scores, "scores").astype(np.float64, copy=False)
+    out = np.full(scores.shape, np.inf)
+    parent = np.asarray(hierarchy.parent_index, dtype=np.int64)
+    order = np.argsort(parent, kind="stable")
+    starts = np.flatnonzero(np.r_[True, parent[order][1:] != parent[order][:-1]])
+    for children in np.split(order, starts[1:]):  # each parent's children, one group a parent
+        if children.size < 2:
+            continue
+        block = scores[:, children]  # (N, k)
+        top_two = -np.partition(-block, 1, axis=1)[:, :2]  # (N, 2): the best and the second best
+        best_other = np.where(block >= top_two[:, :1], top_two[:, 1:2], top_two[:, :1])
+        out[:, children] = block - best_other
+    return out

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 from typing import Iterator
 
 from hpt_core.errors import HPTInputError
@@ -113,7 +114,7 @@ def write_file(path: str | Path, text: str) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as err:
-        raise OSError(err.errno, err.strerror, str(target)) from err
+        raise_naming(err, target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -122,10 +123,18 @@ def write_file(path: str | Path, text: str) -> Path:
         os.replace(tmp, target)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError) and not err.filename:
-            raise OSError(err.errno, err.strerror, str(target)) from err
+        if isinstance(err, OSError):
+            raise_naming(err, target)
         raise
     return target
+
+
+def raise_naming(err: OSError, path: str | Path) -> NoReturn:
+    """Raise ``err`` again, naming ``path`` when it names no file: a full disk's ``OSError`` from a
+    write often names none, and the user's one line must say which file."""
+    if err.filename:
+        raise err
+    raise OSError(err.errno, err.strerror, str(path)) from err
 
 
 def error_number(err: BaseException) -> int | None:

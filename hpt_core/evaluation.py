@@ -39,7 +39,11 @@ def train_counts_of(run_dir: str | Path, n_labels: int) -> np.ndarray:
 
 
 def gold_and_scores(model, documents: list[Document], batch_size: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Gold multi-hot labels (N, C) and model scores (N, C) of ``documents``."""
+    """Gold multi-hot labels (N, C) and the scores (N, C) of ``documents`` by ``model`` (an
+    ``HTCClassifier``; a bare ``HPTModel`` is one without parts)."""
+    from hpt_core.classifier import as_classifier
+
+    model = as_classifier(model)
     scores = model.predict_scores([d.text for d in documents], batch_size=batch_size, progress=progress).numpy()
     return model.hierarchy.multi_hot([d.labels for d in documents]), scores
 

@@ -178,20 +178,27 @@ def _merge_words(text, pieces, spans, word_ids, attributions) -> list[tuple[str,
     return out
 
 
-def default_labels(model, text: str) -> list[str]:
+def default_labels(classifier, text: str) -> list[str]:
     """The labels :func:`explain` covers by default: the predicted path (hierarchy-consistent decision),
     or the best label of each depth along the best path when nothing is predicted."""
-    scores = model.predict_scores([text]).numpy()
-    h = model.hierarchy
-    kept = consistent_decode(decide(scores, h, model_decision(model)), h)[0]
+    from hpt_core.classifier import as_classifier
+
+    classifier = as_classifier(classifier)
+    scores = classifier.predict_scores([text]).numpy()
+    h = classifier.hierarchy
+    kept = consistent_decode(decide(scores, h, model_decision(classifier)), h)[0]
     if not kept.any():
         kept = argmax_path_decode(scores, h)[0]
     return [h.labels[i] for i in np.flatnonzero(kept)]
 
 
-def explain(model, text: str, labels: list[str] | str | None = None, n_steps: int = DEFAULT_STEPS,
+def explain(classifier, text: str, labels: list[str] | str | None = None, n_steps: int = DEFAULT_STEPS,
             internal_batch_size: int | None = 64) -> list[Explanation]:
-    """Token attributions for ``labels`` of ``model`` on ``text`` (one :class:`Explanation` per label).
+    """Token attributions for ``labels`` of ``classifier`` on ``text`` (one :class:`Explanation` per label).
+
+    ``classifier``: an ``HTCClassifier`` (a bare ``HPTModel`` is one without parts). The tokens are
+    attributed through the model's own score; the lexical channel's terms and the blend's shift
+    complete the score decided on.
 
     ``labels``: a label name, a list, or ``None`` for :func:`default_labels` (one label per depth of the
     predicted path). Every label is attributed in the same batched Captum call.
@@ -204,9 +211,13 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
 
     if not text or not text.strip():
         raise HPTInputError("there is no text to explain")
+    from hpt_core.classifier import as_classifier
+
+    classifier = as_classifier(classifier)
+    model = classifier.model
     h = model.hierarchy
     if labels is None:
-        labels = default_labels(model, text)
+        labels = default_labels(classifier, text)
     elif isinstance(labels, str):
         labels = [labels]
     for label in labels:
@@ -252,13 +263,12 @@ def explain(model, text: str, labels: list[str] | str | None = None, n_steps: in
     per_token = attributions.sum(-1).detach().float().cpu().numpy()  # (L, T)
     positions = np.flatnonzero(batch["text_mask"][0].cpu().numpy())
     pieces, spans, word_ids = _word_spans(model.tokenizer, text, token_ids)
-    lexical = model.lexical.scores([text]) if getattr(model, "lexical", None) is not None \
-        else torch.zeros(1, len(h.labels))
+    channel = classifier.lexical
+    lexical = channel.scores([text]) if channel is not None else torch.zeros(1, len(h.labels))
     # What the model decides on: its own score plus the lexical channel's, through the classical blend.
-    document_scores = model.document_scores([text], real.detach().float().cpu()[None], lexical_scores=lexical)[0].numpy()
+    document_scores = classifier.document_scores([text], real.detach().float().cpu()[None], lexical_scores=lexical)[0].numpy()
     lexical = lexical[0].numpy()
-    predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(decide(document_scores[None], h, model_decision(model)), h)[0]))
-    channel = getattr(model, "lexical", None)
+    predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(decide(document_scores[None], h, model_decision(classifier)), h)[0]))
     out = []
     for row, (label, target) in enumerate(zip(labels, targets)):
         values = per_token[row, positions]

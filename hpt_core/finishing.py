@@ -19,6 +19,7 @@ from hpt_core.errors import HPTInputError
 from hpt_core.calibration import evaluate_calibration, fit_calibration
 from hpt_core.evaluation import candidate_decisions, choose_decision, gold_and_scores
 from hpt_core.metrics import evaluation_report
+from hpt_core.classifier import HTCClassifier
 from hpt_core.model import HPTModel
 from hpt_core.model_card import write_model_card
 from hpt_core.phases import StepCallback, no_progress
@@ -47,7 +48,7 @@ def pretrained_copy(model: HPTModel):
     return FrozenSentenceEncoder.copy_of(encoder, model.tokenizer, encoder_max_length(encoder)).to("cpu")
 
 
-def fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
+def fit_blend(best: HTCClassifier, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
                on_step: StepCallback | None = None, fit_documents: int | None = None,
                seed: int = 0) -> tuple[np.ndarray, dict]:
     """Fit ``best``'s classical blend (``hpt_core.blend``) and return the blended dev scores (M, C)
@@ -57,7 +58,7 @@ def fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_enc
     from hpt_core.blend import blended_scores, fit_classical_blend, path_ends
 
     started = time.time()
-    device = next(best.parameters()).device  # the fits run where the model trained: a GPU when there is one
+    device = best.device  # the fits run where the model trained: a GPU when there is one
     try:
         targets = path_ends(train_docs, best.hierarchy)
         multi_path = sum(1 for ends in targets if len(ends) > 1)
@@ -85,7 +86,7 @@ def fit_blend(best: HPTModel, train_docs, dev_docs, dev_y, dev_scores, blend_enc
     return blended_scores(dev_scores, dev_probabilities, blend.model_weight), summary
 
 
-def final_figures(best: HPTModel, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int,
+def final_figures(best: HTCClassifier, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int,
                    train_docs=None, blend_encoder=None, save: bool = False, reporter=None,
                    fit_documents: int | None = None, seed: int = 0) -> dict:
     """The best model's dev (and test) figures, in float32. With ``blend="classical"`` (and the
@@ -148,7 +149,7 @@ def finished_run(run_dir: str | Path, what: str, device: str | None = None):
         raise HPTInputError("this run has not finished (no readable metrics.json)", run_dir)
     config = RunConfig.from_json(run_dir / runs.RUN_CONFIG)
     hierarchy, train_docs, dev_docs, test_docs = load_run_data(config)
-    best = HPTModel.from_pretrained(run_dir / runs.MODEL_DIR, device=device)
+    best = HTCClassifier.from_pretrained(run_dir / runs.MODEL_DIR, device=device)
     counts = np.asarray(metrics.get("train_counts") or np.zeros(len(hierarchy.labels)), dtype=np.int64)
     return run_dir, metrics, config, (train_docs, dev_docs, test_docs), best, counts
 

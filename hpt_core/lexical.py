@@ -36,7 +36,7 @@ leaves it out):
 
 The channel is saved beside the model weights (``lexical.json``: vocabulary and settings;
 ``lexical.safetensors``: idf, weights, bias; ``sentence_encoder.safetensors``: the frozen encoder)
-and restored by ``HPTModel.from_pretrained``.
+and restored by ``HTCClassifier.from_pretrained`` (``hpt_core.classifier``).
 """
 
 from __future__ import annotations

@@ -2,14 +2,16 @@
 
 One class covers HPT, its ablations and the baselines; ``HPTConfig`` decides which parts exist.
 A trained model is a folder: ``config.json`` (HPTConfig + the backbone's architecture),
-``hierarchy.json``, the tokenizer files and ``model.safetensors`` (and, with a lexical channel,
-``lexical.json`` + ``lexical.safetensors``, with sentence features ``sentence_encoder.safetensors``). ``HPTModel.from_pretrained(dir)``
+``hierarchy.json``, the tokenizer files and ``model.safetensors``. ``HPTModel.from_pretrained(dir)``
 rebuilds it from that folder alone, with no download and no unpickling.
+
+This module is the paper (sections 3-4) and nothing built on top of it: what we add around the
+model, and batched inference over raw texts, are composed by ``hpt_core.classifier``, which the
+model meets only through ``forward``'s generic ``score_offset``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
@@ -18,15 +20,13 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from hpt_core.backbone import (backbone_from_config, head_transform, load_backbone, mlm_head, set_attention_dropout,
-                               uses_bf16)
+from hpt_core.backbone import backbone_from_config, head_transform, load_backbone, mlm_head, set_attention_dropout
 from hpt_core.config import HPTConfig
 from hpt_core.durable import recover, replace_folder
 from hpt_core.errors import HPTInputError
 from hpt_core.graph import HierarchyInjection, build_edge_index
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.losses import bce_loss, mask_tokens, zmlce_loss
-from hpt_core.batching import sorted_batches
 from hpt_core.template import build_layout, check_input_length, collate, collate_windows, tokenize_texts, tokenize_windows
 from hpt_core.pooling import masked_mean
 
@@ -129,14 +129,6 @@ class HPTModel(nn.Module):
 
         if config.text_residual_gate is not None:
             self.text_gate = nn.Parameter(torch.full((self.layout.n_pred,), float(config.text_residual_gate)))
-
-        # The fitted lexical channel (hpt_core.lexical), set when training starts or on loading.
-        # A plain attribute, not a submodule: it is fitted in closed form, never by the optimiser,
-        # and stays out of DDP's buffer broadcasts and the training checkpoint.
-        self.lexical = None
-        # The fitted classical blend (hpt_core.blend), set when training ends or on loading; a plain
-        # attribute for the same reasons.
-        self.blend = None
 
         self.injection = None
         if config.injection != "none":
@@ -275,7 +267,9 @@ class HPTModel(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Scores, and with ``labels`` (B, C) the losses.
 
-        ``batch["lexical_scores"]`` (B, C), when present, is added to the scores before the loss.
+        ``batch["score_offset"]`` (B, C), when present, is added to the scores before the loss: a
+        stacking hook — scores of another scorer the model learns to complement (see
+        ``hpt_core.classifier``; the paper has none).
 
         In training with an MLM weight, text tokens are masked (BERT's 80/10/10) in the same forward
         pass, and vocabulary logits are computed only at the masked positions.
@@ -298,10 +292,8 @@ class HPTModel(nn.Module):
         if "document_index" in batch:  # whole documents: one row per window -> one per document
             n_documents = labels.shape[0] if labels is not None else int(batch["document_index"].max()) + 1
             scores = pool_windows(scores, batch["document_index"], n_documents, self.config.window_pooling)
-        if "lexical_scores" in batch:
-            # The lexical channel's scores of these documents (B, C), out-of-fold in training: the
-            # model learns what the words alone miss (hpt_core.lexical).
-            scores = scores + batch["lexical_scores"].to(scores.dtype)
+        if "score_offset" in batch:
+            scores = scores + batch["score_offset"].to(scores.dtype)
         out = {"scores": scores}
         if labels is None:
             return out
@@ -338,74 +330,6 @@ class HPTModel(nn.Module):
             return self.collate([doc[0] for doc in windows])
         return collate_windows(windows, self.layout, self.tokenizer)
 
-    def predict_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False, lexical: bool = True,
-                       return_reading: bool = False, blend: bool = True, precision: str = "fp32"):
-        """Document scores (N, C) for raw texts, on the CPU: the model's plus the lexical channel's
-        when there is one (``lexical=False``: the model's alone), then blended with the classical
-        classifier when the model has a blend (``blend=False``: not; the model's own scores alone need
-        both ``lexical=False`` and ``blend=False``). ``return_reading``, ``precision``: see ``model_scores``."""
-        scores, reading = self.model_scores(texts, batch_size, progress, return_reading=True, precision=precision)
-        scores = self.document_scores(texts, scores, lexical=lexical, blend=blend, progress=progress)
-        return (scores, reading) if return_reading else scores
-
-    def document_scores(self, texts: list[str], model_scores: torch.Tensor, lexical: bool = True,
-                        blend: bool = True, lexical_scores: torch.Tensor | None = None,
-                        progress: bool = False) -> torch.Tensor:
-        """The model's own scores (N, C) of ``texts`` → the document scores the model decides on:
-        plus the lexical channel's, then through the classical blend (each when fitted and asked for).
-        ``lexical_scores`` (N, C): the channel's scores when the caller has them already;
-        ``progress``: bars over the frozen encoders' batches (the channel's sentence features, the blend)."""
-        scores = model_scores
-        if lexical and self.lexical is not None:
-            # on the CPU; a frozen encoder runs where it was put
-            scores = scores + (self.lexical.scores(list(texts), progress=progress) if lexical_scores is None
-                               else lexical_scores)
-        if blend and self.blend is not None:
-            scores = self.blend.scores(scores.numpy(), list(texts), progress=progress)
-        return scores
-
-    @torch.inference_mode()
-    def model_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False,
-                     return_reading: bool = False, precision: str = "fp32"):
-        """The model's own scores (N, C) for raw texts, in eval mode (``progress``: a tqdm bar).
-
-        ``precision``: ``"fp32"`` (the default: the figures of ``evaluate`` and ``metrics.json``; it
-        adds no autocast, so a caller's own stays in force), ``"bf16"`` (autocast; about 1.3× faster
-        on a CPU with native bfloat16, more on a GPU; scores differ in the second or third
-        significant digit) or ``"auto"`` (bf16 where the device computes it natively, as training's
-        ``precision="auto"``).
-
-        Texts are batched sorted by length (less padding; ``batch_size`` counts windows) and the
-        scores returned in input order. ``return_reading`` also returns, per text, a dict
-        ``{"tokens_total", "tokens_read", "windows"}``: its length in word pieces, how many of them
-        the windows read, and how many windows.
-        """
-        from tqdm.auto import tqdm
-
-        was_training = self.training
-        if was_training:  # .eval() walks every submodule: 2 ms of a 25 ms single-text call
-            self.eval()
-        device = next(self.parameters()).device
-        # "fp32" adds no autocast: a caller's own (training's dev evaluation at its precision) stays in force
-        arithmetic = (torch.autocast(device.type, dtype=torch.bfloat16) if uses_bf16(precision, device.type)
-                      else contextlib.nullcontext())
-        windows, n_tokens, n_read = self.tokenize_windows(list(texts))
-        lengths = [sum(len(w) for w in doc) for doc in windows]
-        batches = sorted_batches(lengths, batch_size, [len(doc) for doc in windows])
-        scores = torch.zeros(len(texts), len(self.hierarchy.labels))
-        for members in tqdm(batches, desc="scoring", unit="batch", disable=not progress or len(batches) < 2):
-            batch = self.collate_documents([windows[i] for i in members])
-            batch = {k: v.to(device) for k, v in batch.items()}
-            with arithmetic:
-                scores[torch.tensor(members)] = self(batch)["scores"].float().cpu()
-        if was_training:
-            self.train()
-        if not return_reading:
-            return scores
-        reading = [{"tokens_total": total, "tokens_read": read, "windows": len(doc)}
-                   for doc, total, read in zip(windows, n_tokens, n_read)]
-        return scores, reading
-
     def new_parameters(self) -> list[nn.Parameter]:
         """Parameters HPT adds to the backbone (label words, template, graph, biases, heads).
 
@@ -421,6 +345,7 @@ class HPTModel(nn.Module):
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the model folder durably (:func:`hpt_core.durable.replace_folder`): a reader never sees
         a half-written folder, and a kill or a full disk mid-save leaves the previous folder loadable.
+        (A trained classifier with the parts built on top: ``HTCClassifier.save_pretrained``.)
 
         Raises:
             HPTInputError: ``<folder>: no space left on device while saving the model folder`` (or
@@ -428,23 +353,20 @@ class HPTModel(nn.Module):
         """
         directory = Path(directory)
         with replace_folder(directory, "the model folder") as staging:
-            # Whether a fitted lexical channel lies beside the weights: a model saved before training
-            # has none yet, a folder that lost it is damaged.
-            config = {"hpt": self.config.to_dict(), "backbone_config": self.mlm.config.to_dict(),
-                      "lexical_channel_fitted": self.lexical is not None,
-                      "blend_fitted": self.blend is not None,
-                      # hierarchy.json must stay the tree these weights were trained on: a tree of
-                      # the same size and depth from elsewhere would load and answer with wrong names.
-                      "tree_fingerprint": tree_fingerprint(self.hierarchy)}
-            (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2), encoding="utf-8")
-            self.hierarchy.to_json(staging / HIERARCHY_NAME)
-            self.tokenizer.save_pretrained(staging)
-            save_model(self, str(staging / WEIGHTS_NAME))
-            if self.lexical is not None:
-                self.lexical.save(staging)
-            if self.blend is not None:
-                self.blend.save(staging)
+            self.write_files(staging)
         return directory
+
+    def write_files(self, directory: Path) -> None:
+        """The model's files — ``config.json``, ``hierarchy.json``, the tokenizer, ``model.safetensors`` —
+        written into ``directory`` (a staging folder: the caller makes the write durable)."""
+        # hierarchy.json must stay the tree these weights were trained on: a tree of the same size and
+        # depth from elsewhere would load and answer with wrong names.
+        config = {"hpt": self.config.to_dict(), "backbone_config": self.mlm.config.to_dict(),
+                  "tree_fingerprint": tree_fingerprint(self.hierarchy)}
+        (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2), encoding="utf-8")
+        self.hierarchy.to_json(directory / HIERARCHY_NAME)
+        self.tokenizer.save_pretrained(directory)
+        save_model(self, str(directory / WEIGHTS_NAME))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> "HPTModel":
@@ -516,18 +438,6 @@ class HPTModel(nn.Module):
             raise unusable(f"{type(err).__name__}: {first}" if first else type(err).__name__) from None
         if missing_keys or unexpected:
             raise unusable(f"weights do not match the config (missing {missing_keys[:3]}, unexpected {unexpected[:3]})")
-        if saved.get("lexical_channel_fitted"):
-            from hpt_core.lexical import LexicalChannel
-
-            model.lexical = LexicalChannel.load(directory, len(hierarchy.labels), saved["backbone_config"], tokenizer)
-            if device is not None:
-                model.lexical.to(device)
-        if saved.get("blend_fitted"):
-            from hpt_core.blend import ClassicalBlend
-
-            model.blend = ClassicalBlend.load(directory, hierarchy, saved["backbone_config"], tokenizer)
-            if device is not None:
-                model.blend.to(device)
         model.eval()
         return model.to(device) if device is not None else model
 

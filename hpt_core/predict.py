@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from hpt_core.calibration import Calibration
-from hpt_core.decoding import consistent_decode, decide, decision_rule, model_decision, predicted_paths, top_indices
+from hpt_core.decoding import (consistent_decode, decide, decision_rule, model_decision, predicted_paths,
+                               sibling_margins, top_indices)
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import check_text
-from hpt_core.model import HPTModel
+from hpt_core.classifier import HTCClassifier, as_classifier
 
 #: Above this many labels a prediction table holds the best ``TOP_SCORES`` scores of each text in
 #: one column instead of one column per label (5,000 labels × 10,000 texts would be 50 M cells).
@@ -40,8 +42,9 @@ def model_dir_of(run_dir: str | Path) -> Path:
     return candidate
 
 
-def load_run_model(run_dir: str | Path, device: str | None = None) -> HPTModel:
-    return HPTModel.from_pretrained(model_dir_of(run_dir), device=device)
+def load_run_model(run_dir: str | Path, device: str | None = None) -> HTCClassifier:
+    """A run's (or model folder's) classifier: the trained model with its lexical channel and blend."""
+    return HTCClassifier.from_pretrained(model_dir_of(run_dir), device=device)
 
 
 @dataclass
@@ -99,17 +102,18 @@ def path_confidence(scores: dict[str, float], paths: list[list[str]], hierarchy,
     [('A', 1.5), ('A1', None)]
     """
     out, seen = [], set()
+    row = np.array([[scores.get(label, -np.inf) for label in hierarchy.labels]])  # a label not scored competes with none
+    margins = sibling_margins(row, hierarchy)[0]
     for path in paths:
         for label in path:
             if label in seen or label not in scores:
                 continue
             seen.add(label)
-            siblings = [scores[s] for s in hierarchy.children(hierarchy.parent(label) or hierarchy.root)
-                        if s != label and s in scores]
             score = float(scores[label])
+            margin = float(margins[hierarchy.label_to_index[label]])
             out.append({"label": label, "depth": hierarchy.depth(label), "score": score,
                         "probability": float(1.0 / (1.0 + np.exp(-np.clip(score, -60.0, 60.0)))),
-                        "margin": score - max(siblings) if siblings else None,
+                        "margin": margin if np.isfinite(margin) else None,
                         "confidence": (calibrated or {}).get(label)})
     return out
 
@@ -121,8 +125,10 @@ class Predictor:
     >>> predictor.predict(["The invoice was charged twice"])[0].paths  # doctest: +SKIP
     """
 
-    def __init__(self, model: HPTModel, precision: str = "fp32", calibration: Calibration | None = None):
-        """``precision`` of the model's own scores (``HPTModel.model_scores``): ``"fp32"`` (the
+    def __init__(self, classifier: HTCClassifier, precision: str = "fp32", calibration: Calibration | None = None):
+        """``classifier``: the trained model and its parts (``hpt_core.classifier``; a bare ``HPTModel``
+        is taken as a classifier without parts). ``precision`` of the model's own scores
+        (``hpt_core.classifier.model_scores``): ``"fp32"`` (the
         scores ``evaluate`` reports), ``"bf16"`` or ``"auto"`` (bf16 where the device computes it
         natively: about a third faster on such a CPU, more on a GPU). ``calibration``: the model
         folder's (``hpt_core.calibration``), which turns scores into confidences that mean what
@@ -131,22 +137,36 @@ class Predictor:
         from hpt_core.unfamiliar import KnownWords
 
         self.precision = check_precision(precision)  # a bad value is an error now, not at the first prediction
-        self.model = model.eval()
-        self.hierarchy = model.hierarchy
+        self.classifier = as_classifier(classifier).eval()
+        self.hierarchy = self.classifier.hierarchy
         self.calibration = calibration
-        self.known_words = KnownWords.of_model(model)
+        self.known_words = KnownWords.of_model(self.classifier)
         self.last_latency_s: float | None = None
+
+    def at_precision(self, precision: str) -> "Predictor":
+        """The same loaded classifier, calibration and known words, scoring at ``precision``
+        (nothing is loaded or rebuilt: the app's "faster arithmetic" toggle)."""
+        from hpt_core.config import check_precision
+
+        other = copy.copy(self)
+        other.precision, other.last_latency_s = check_precision(precision), None
+        return other
 
     @property
     def decision(self) -> str:
         """The rule scores become labels by: ``"threshold"`` (score > 0), ``"path"`` (one best path) or
         ``"top_down"`` (complete paths, several where the scores say so)."""
-        return decision_rule(model_decision(self.model))
+        return decision_rule(model_decision(self.classifier))
+
+    @property
+    def model(self):
+        """The trained ``HPTModel`` itself (its label words, its config)."""
+        return self.classifier.model
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str | None = None, precision: str = "fp32") -> "Predictor":
         model_dir = model_dir_of(run_dir)
-        return cls(HPTModel.from_pretrained(model_dir, device=device), precision, Calibration.load(model_dir))
+        return cls(HTCClassifier.from_pretrained(model_dir, device=device), precision, Calibration.load(model_dir))
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, device: str | None = None, precision: str = "fp32") -> "Predictor":
@@ -157,8 +177,8 @@ class Predictor:
     def scores(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Label scores (N, C) in label-index order."""
         started = time.perf_counter()
-        scores = self.model.predict_scores(list(texts), batch_size=batch_size, progress=progress,
-                                           precision=self.precision).numpy()
+        scores = self.classifier.predict_scores(list(texts), batch_size=batch_size, progress=progress,
+                                                precision=self.precision).numpy()
         self.last_latency_s = time.perf_counter() - started
         return scores
 
@@ -188,8 +208,7 @@ class Predictor:
         text's (N,), or ``(None, None)`` without a calibration."""
         if self.calibration is None:
             return None, None
-        return (self.calibration.label_confidence(scores, consistent, self.hierarchy),
-                self.calibration.document_confidence(scores, consistent, self.hierarchy))
+        return self.calibration.confidences(scores, consistent, self.hierarchy)
 
     def _decided(self, texts: list[str], batch_size: int, progress: bool):
         """Checked texts → scores (N, C), what each text's windows read, and the decided (N, C)
@@ -202,8 +221,8 @@ class Predictor:
             except HPTInputError as err:
                 raise HPTInputError(f"text {i}: {err.problem}") from None
         started = time.perf_counter()
-        scores, reading = self.model.predict_scores(texts, batch_size=batch_size, progress=progress, return_reading=True,
-                                                    precision=self.precision)
+        scores, reading = self.classifier.predict_scores(texts, batch_size=batch_size, progress=progress,
+                                                         return_reading=True, precision=self.precision)
         scores = scores.numpy()
         self.last_latency_s = time.perf_counter() - started
         independent = decide(scores, self.hierarchy, self.decision)

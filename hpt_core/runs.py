@@ -72,9 +72,9 @@ def append_jsonl(path: str | Path, record: dict) -> None:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, default=_json_default) + "\n")
     except OSError as err:  # a full disk names the file
-        if err.filename:
-            raise
-        raise OSError(err.errno, err.strerror, str(path)) from err
+        from hpt_core.durable import raise_naming
+
+        raise_naming(err, path)
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -160,6 +160,12 @@ def log_tail(run_dir: str | Path, lines: int = 30) -> str:
 def is_zero_shot_run(run_dir: str | Path) -> bool:
     """Whether ``run_dir`` is a zero-shot run (label names and a frozen encoder, no trained model)."""
     return (Path(run_dir) / ZERO_SHOT_CONFIG).is_file()
+
+
+def has_trained_model(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a trained model a new run can start from (``--init-from``): a
+    saved ``model/`` with weights, not a zero-shot run's classifier."""
+    return not is_zero_shot_run(run_dir) and (Path(run_dir) / MODEL_DIR / "model.safetensors").is_file()
 
 
 def list_runs(root: str | Path) -> list[Path]:

@@ -211,7 +211,7 @@ def create_app(predictor, limits: ServeLimits | None = None, max_batch: int = 32
             raise HPTInputError("steps: between 2 and 200")
         loop = asyncio.get_running_loop()
         explanations = await loop.run_in_executor(batcher._pool, lambda: explain(
-            predictor.model, request.text, request.labels, n_steps=request.steps))
+            predictor.classifier, request.text, request.labels, n_steps=request.steps))
         return {"explanations": [e.to_dict() for e in explanations]}
 
     @app.get("/health")

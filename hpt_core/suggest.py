@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hpt_core.decoding import sibling_margins
 from hpt_core.errors import HPTInputError
 
 STRATEGIES = ("margin", "margin+diverse", "random")
@@ -65,14 +66,15 @@ def closest_calls(scores: np.ndarray, hierarchy) -> list[tuple[list[str], float,
         if p >= 0:
             children.setdefault(p, []).append(i)
     out = []
-    for row in np.asarray(scores, dtype=np.float64):
+    scores = np.asarray(scores, dtype=np.float64)
+    for row, margins in zip(scores, sibling_margins(scores, hierarchy)):
         node, path, best = None, [], (float("inf"), 0, "", None)
         while children.get(node):
             options = children[node]
             order = sorted(options, key=lambda i: -row[i])
             chosen = order[0]
             if len(order) > 1:
-                margin = float(row[chosen] - row[order[1]])
+                margin = float(margins[chosen])
                 if margin < best[0]:
                     best = (margin, len(path) + 1, hierarchy.labels[chosen], hierarchy.labels[order[1]])
             path.append(hierarchy.labels[chosen])

@@ -24,8 +24,9 @@ from pathlib import Path
 
 from hpt_core.errors import HPTInputError
 
-#: Trackers ``report_to`` accepts, and the package each needs.
-TRACKERS = {"tensorboard": "tensorboard", "mlflow": "mlflow-skinny"}
+#: Trackers ``report_to`` accepts (the CLI's choices, ``TrainConfig``'s check): the module each
+#: imports and the package that installs it.
+TRACKERS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow-skinny")}
 TRACKING_DIR = "tracking"
 MLFLOW_DIR = "mlruns"
 TRACKING_FILE = "tracking.json"
@@ -38,9 +39,9 @@ def check_tracker(name: str | None) -> None:
         return
     if name not in TRACKERS:
         raise HPTInputError(f"report_to must be one of {', '.join(TRACKERS)} (or unset); got {name!r}")
-    module = "tensorboard" if name == "tensorboard" else "mlflow"
+    module, package = TRACKERS[name]
     if importlib.util.find_spec(module) is None:
-        raise HPTInputError(f"--report-to {name} needs the {TRACKERS[name]} package: pip install {TRACKERS[name]}")
+        raise HPTInputError(f"--report-to {name} needs the {package} package: pip install {package}")
 
 
 def where(run_dir: str | Path, name: str | None) -> str | None:

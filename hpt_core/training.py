@@ -31,6 +31,7 @@ from hpt_core.devices import device_description, resolve_device, resolve_precisi
 from hpt_core.errors import HPTInputError
 from hpt_core.evaluation import evaluate_model
 from hpt_core.inputs import check_output_path
+from hpt_core.classifier import HTCClassifier
 from hpt_core.model import HPTModel, build_model
 from hpt_core.finishing import blend_run, choose_run_decision, final_figures, pretrained_copy, write_card  # noqa: F401  (blend_run, choose_run_decision: also this module's API)
 from hpt_core.phases import StepCallback, no_progress, phase_record, phase_text
@@ -55,7 +56,8 @@ def within_cpu_budget(config: RunConfig, epoch_tokens: int, device: str) -> RunC
 
 class _Examples(torch.utils.data.Dataset):
     """Training documents as their windows of token ids (one window unless ``max_windows`` > 1),
-    multi-hot targets and, with a lexical channel, each document's out-of-fold lexical scores."""
+    multi-hot targets and, with a lexical channel, each document's out-of-fold lexical scores (the
+    model's ``score_offset``: it learns what the words alone miss)."""
 
     def __init__(self, windows: list[list[list[int]]], targets: np.ndarray, lexical_scores: torch.Tensor | None = None):
         self.windows, self.targets, self.lexical_scores = windows, targets, lexical_scores
@@ -73,7 +75,7 @@ def _collator(model: HPTModel):
         batch = model.collate_documents([windows for windows, _, _ in items])
         batch["labels"] = torch.tensor(np.stack([t for _, t, _ in items]), dtype=torch.float32)
         if items[0][2] is not None:
-            batch["lexical_scores"] = torch.stack([lexical for _, _, lexical in items])
+            batch["score_offset"] = torch.stack([lexical for _, _, lexical in items])
         return batch
 
     return collate
@@ -255,8 +257,9 @@ def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=
         return {}
     except BaseException as err:
         if main:
-            storage = durable.error_number(err) in durable.STORAGE_ERRORS
-            why = (f"{getattr(err, 'filename', None) or run_dir}: {durable.reason(durable.error_number(err))}"
+            code = durable.error_number(err)
+            storage = code in durable.STORAGE_ERRORS
+            why = (f"{getattr(err, 'filename', None) or run_dir}: {durable.reason(code)}"
                    if storage else str(err) or type(err).__name__)
             try:
                 runs.update_status(run_dir, state="failed", error=why, finished=time.time())
@@ -343,7 +346,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         source = load_initial_weights(model, tc.init_from)
         if main:
             logger.info("warm start: weights of %s", source)
-    train_lexical, lexical_seconds = None, None
+    lexical, train_lexical, lexical_seconds = None, None, None
     if config.model.lexical_channel is not None:
         fit_started = time.time()
         # A fit kept by an earlier start of this run (killed after it) is loaded, not fitted again.
@@ -354,23 +357,22 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         kept = fit_cache.load(run_dir, key, len(hierarchy.labels), [d.text for d in dev_docs],
                               model.mlm.config.to_dict(), model.tokenizer)
         if kept is not None:
-            model.lexical, train_lexical, lexical_seconds = kept
+            lexical, train_lexical, lexical_seconds = kept
             if main:
                 logger.info("lexical channel: its fit restored from the run folder (%s/), not fitted again", fit_cache.FIT_DIR)
         else:
-            model.lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
+            lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
                                                         accelerator.mixed_precision == "bf16",
                                                         on_step=reporter("lexical channel"), max_documents=tc.fit_documents)
             lexical_seconds = round(time.time() - fit_started, 1)
             if main:
-                _keep_fit(run_dir, model.lexical, train_lexical, [d.text for d in dev_docs], key, lexical_seconds)
-        model.lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
+                _keep_fit(run_dir, lexical, train_lexical, [d.text for d in dev_docs], key, lexical_seconds)
+        lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
         if main and kept is None:
             logger.info("lexical channel (%s) fitted in %.0f s: %d TF-IDF features%s, C = %g (dev loss / macro-F1 by C: %s)",
-                        model.lexical.kind, time.time() - fit_started, len(model.lexical.vocabulary),
-                        f" + {model.lexical.sentence.width}-d sentence embedding" if model.lexical.sentence else "",
-                        model.lexical.c,
-                        ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in model.lexical.dev_by_c.items()))
+                        lexical.kind, time.time() - fit_started, len(lexical.vocabulary),
+                        f" + {lexical.sentence.width}-d sentence embedding" if lexical.sentence else "",
+                        lexical.c, ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in lexical.dev_by_c.items()))
     # The classical blend, fitted when training ends, embeds with the *pretrained* backbone: copy it now.
     blend_encoder = pretrained_copy(model) if config.model.blend is not None and main else None
     train_counts = label_counts(train_docs, hierarchy)
@@ -414,6 +416,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     # while total_steps counts optimiser steps. It steps below once per optimiser step.
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     unwrapped: HPTModel = accelerator.unwrap_model(model)
+    classifier = HTCClassifier(unwrapped, lexical)  # what dev is scored with and the model folder holds
 
     started, step_at_start = time.time(), state["step"]
     if main:  # the phases before are over: the run page shows training from here, not a finished phase
@@ -476,11 +479,11 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         state["epoch"] = epoch + 1
         if main:
             with accelerator.autocast():  # choosing the epoch at the training precision (the figures: float32)
-                dev = evaluate_model(unwrapped, dev_docs, train_counts, tc.eval_batch_size)
+                dev = evaluate_model(classifier, dev_docs, train_counts, tc.eval_batch_size)
             improved = dev["macro_f1"] > state["best_macro_f1"]
             if improved:
                 state.update(best_macro_f1=dev["macro_f1"], best_epoch=epoch + 1, bad_epochs=0)
-                unwrapped.save_pretrained(run_dir / runs.MODEL_DIR)
+                classifier.save_pretrained(run_dir / runs.MODEL_DIR)
             else:
                 state["bad_epochs"] += 1
             record = {"kind": "epoch", "epoch": epoch + 1, "step": state["step"], "total_steps": total_steps,
@@ -507,7 +510,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     accelerator.wait_for_everyone()
     if not main:
         return {}
-    best = HPTModel.from_pretrained(run_dir / runs.MODEL_DIR, device=accelerator.device)
+    best = HTCClassifier.from_pretrained(run_dir / runs.MODEL_DIR, device=accelerator.device)
     metrics = {
         "method": config.model.method, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
         "steps": state["step"], "train_documents": len(train_docs), "device": device_name,

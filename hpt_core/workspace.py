@@ -243,7 +243,7 @@ class Workspace:
                                train=train_recipe(DEFAULT_RECIPE))
         config = config.replace(data=self.dataset_files(dataset), name="")
         if warm_start:
-            if not (Path(run_dir) / runs.MODEL_DIR / "model.safetensors").is_file():
+            if not runs.has_trained_model(run_dir):
                 raise HPTInputError("this run has no trained model yet to start from", run_dir)
             config = config.replace(train=config.train.replace(init_from=str(Path(run_dir).resolve() / runs.MODEL_DIR),
                                                                epochs=min(config.train.epochs, WARM_START_EPOCHS)))

@@ -78,7 +78,7 @@ def error_browser(run_dir: Path, split: str, data: str) -> None:
             st.caption(f"Scores of the gold labels: {md(row['gold_scores'])}")
             scores = dict(zip(h.labels, (float(s) for s in analysis.scores[choice])))
             predicted = [h.labels[i] for i, on in enumerate(analysis.y_pred[choice]) if on]
-            explain_section(model.model, row["text"], scores, predicted, key=f"err_explain_{choice}")
+            explain_section(model.classifier, row["text"], scores, predicted, key=f"err_explain_{choice}")
 
     st.markdown("**Confusion between siblings**: per parent, gold child (rows) against predicted child (columns)")
     parent = st.selectbox("Parent", parents_with_children(h), key="err_parent",

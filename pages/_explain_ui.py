@@ -30,7 +30,7 @@ def attribution_table(explanations) -> pd.DataFrame:
     return table
 
 
-def explain_section(hpt_model, text: str, scores: dict[str, float], predicted: list[str], key: str = "explain") -> None:
+def explain_section(classifier, text: str, scores: dict[str, float], predicted: list[str], key: str = "explain") -> None:
     """Controls and results of an explanation of ``text`` by the run's model.
 
     ``scores`` are the prediction's per-label scores (shown in the label list); ``predicted`` its
@@ -38,7 +38,7 @@ def explain_section(hpt_model, text: str, scores: dict[str, float], predicted: l
     """
     from hpt_core.explain import BASELINE, METHOD, explain, highlighted_html
 
-    h = hpt_model.hierarchy
+    h = classifier.hierarchy
     st.markdown("**Why?** Which words raised (green) or lowered (red) a label's score")
     c1, c2 = st.columns([2, 3])
     mode = c1.segmented_control("Explain", [PATH, ONE], default=PATH, key=f"{key}_mode") or PATH
@@ -53,7 +53,7 @@ def explain_section(hpt_model, text: str, scores: dict[str, float], predicted: l
     if st.button("Explain", key=f"{key}_go", icon=":material/insights:"):
         started = time.perf_counter()
         try:
-            explanations = explain(hpt_model, text, labels)
+            explanations = explain(classifier, text, labels)
         except Exception as err:  # shown, never raised into the page
             show_error(err, "Cannot explain")
             return
@@ -62,7 +62,7 @@ def explain_section(hpt_model, text: str, scores: dict[str, float], predicted: l
     if not result or result[0] != text or result[1] != mode:
         return
     _, _, explanations, seconds = result
-    whole = hpt_model.lexical is not None or hpt_model.blend is not None
+    whole = classifier.lexical is not None or classifier.blend is not None
     for i, e in enumerate(explanations):
         kept = "predicted" if e.predicted else "not predicted"
         st.markdown(f"**{md(e.label)}** · depth {e.depth} · {kept} · the model's own score {e.score:+.3f} "

@@ -333,12 +333,11 @@ def require_predictor():
 @st.cache_data(max_entries=4, show_spinner="Classifying the file…")
 def _predict_file(run_dir: str, stamp: int, data: bytes, suffix: str, label: str, max_bytes: int,
                   precision: str = "fp32"):
-    from hpt_core.predict import Predictor
     from hpt_core.workspace import predictions_beside_inputs, texts_upload
 
     model = _predictor(run_dir, stamp)
     if precision != model.precision:  # the cached model, scored at another precision (nothing reloaded)
-        model = Predictor(model.model, precision=precision, calibration=model.calibration)
+        model = model.at_precision(precision)
     upload = texts_upload(data, suffix, label=label, max_bytes=max_bytes)
     table = predictions_beside_inputs(upload, model.predict_table(upload.texts))
     return table, model.last_latency_s, upload.skipped, upload.spanning

@@ -48,7 +48,7 @@ def retrain_and_curve() -> None:
         n_train = ws.dataset_info(source).counts.get("train", 0)
         st.caption(f"A new run like **{md(run_dir.name)}** (same method, recipe and seed; the default HPT after a "
                    f"zero-shot run) on **{md(source)}** as it is now: {n_train:,} training documents.")
-        trained = not runs.is_zero_shot_run(run_dir) and (run_dir / runs.MODEL_DIR / "model.safetensors").is_file()
+        trained = runs.has_trained_model(run_dir)  # what Workspace.retrain_config's warm start needs
         starts = {f"continue from this run's model ({WARM_START_EPOCHS} epochs)": True,
                   "train fresh from the pretrained backbone": False}
         start = st.radio("Start", list(starts) if trained else list(starts)[1:], key="label_warm",

@@ -147,7 +147,7 @@ with tab_one:
             st.dataframe(pd.DataFrame([{"label": label, "depth": d, "score": round(score, 4),
                                         "decided": label in raw, "consistent": label in consistent}
                                        for d, items in by_depth.items() for label, score in items]), hide_index=True)
-        explain_section(model.model, p.text, p.scores, p.consistent_labels, key="predict_explain")
+        explain_section(model.classifier, p.text, p.scores, p.consistent_labels, key="predict_explain")
 
 with tab_batch:
     st.caption("A `.txt` file (one text a line), a `.csv`/`.tsv` with a `text` column, or JSON Lines with a `text` "

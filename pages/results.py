@@ -178,7 +178,7 @@ def own(run_dir: Path, config: dict) -> None:
                            file_name=f"{run_dir.name}.zip", mime="application/zip", icon=":material/folder_zip:",
                            key="own_zip", on_click="ignore",
                            help="run.json, zero_shot.json (the encoder and settings) and metrics" if runs.is_zero_shot_run(run_dir)
-                           else "model/ (HPTModel.from_pretrained loads it), run.json, metrics, history and log")
+                           else "model/ (HTCClassifier.from_pretrained loads it), run.json, metrics, history and log")
     for split, where in (("test", c2), ("dev", c2)):
         data = (config.get("data") or {}).get(split)
         if data and Path(data).is_file():

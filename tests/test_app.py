@@ -600,16 +600,16 @@ def test_batch_prediction_keeps_columns_order_and_reports_skipped_lines(workspac
 def test_batch_prediction_at_bf16_classifies_the_same_file(workspace, monkeypatch):
     """The "faster arithmetic" toggle classifies the file again (not the float32 result from the
     cache) in bf16 with the same cached model, where this CPU computes bf16 natively."""
-    from hpt_core.model import HPTModel
+    from hpt_core.classifier import HTCClassifier
 
     precisions = []
-    real_model_scores = HPTModel.model_scores
+    real_model_scores = HTCClassifier.model_scores
 
     def recording(self, *args, precision="fp32", **kwargs):
         precisions.append(precision)
         return real_model_scores(self, *args, precision=precision, **kwargs)
 
-    monkeypatch.setattr(HPTModel, "model_scores", recording)
+    monkeypatch.setattr(HTCClassifier, "model_scores", recording)
     from hpt_core.backbone import native_bf16
 
     at = open_page("predict")

@@ -46,3 +46,15 @@ def test_the_walk_sees_lazy_imports_and_would_report_a_cycle(tmp_path):
     (package / "b.py").write_text("def g():\n    from hpt_core import a\n")
     components = [c for c in nx.strongly_connected_components(import_graph(package)) if len(c) > 1]
     assert components == [{"hpt_core.a", "hpt_core.b"}]
+
+
+def test_the_papers_model_reaches_nothing_built_on_top_of_it():
+    """``hpt_core.model`` is the paper: neither it nor anything it imports reaches the lexical channel,
+    the classical blend, their frozen encoders or the classifier that composes them, and its text
+    never names them (issue 20: a reader checks it against the paper alone)."""
+    reached = nx.descendants(import_graph(), "hpt_core.model")
+    on_top = {"hpt_core.classifier", "hpt_core.lexical", "hpt_core.blend", "hpt_core.sentence",
+              "hpt_core.linear_fit", "hpt_core.tfidf"}
+    assert not reached & on_top, sorted(reached & on_top)
+    text = (PACKAGE / "model.py").read_text(encoding="utf-8").lower()
+    assert "lexical" not in text and "blend" not in text

@@ -117,7 +117,7 @@ def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tin
     from hpt_core.config import DataSpec, RunConfig, TrainConfig
     from hpt_core.evaluation import evaluate_run
     from hpt_core.methods import resolve_method
-    from hpt_core.model import HPTModel
+    from hpt_core.classifier import HTCClassifier
     from hpt_core.predict import Predictor
     from hpt_core.training import train
 
@@ -132,7 +132,7 @@ def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tin
     metrics = train(config, run)
     assert metrics["blend"]["model_weight"] < 1.0, metrics["blend"]
     assert (run / "model" / BLEND_ENCODER).is_file()
-    model = HPTModel.from_pretrained(run / "model")
+    model = HTCClassifier.from_pretrained(run / "model")
     assert model.blend is not None and model.blend.model_weight == metrics["blend"]["model_weight"]
     # the blend's encoder reads its own 128 tokens (the tiny backbone has 128 positions), not the model's 32
     assert model.blend.sentence.max_length == ENCODER_MAX_LENGTH == 128 != config.model.max_length
@@ -148,7 +148,7 @@ def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tin
     assert np.allclose(blended.numpy(), expected, atol=1e-5) and not np.allclose(blended.numpy(), own.numpy(), atol=1e-2)
 
     assert main(["blend", "--run-dir", str(run), "--blend", "none"]) == 0
-    assert HPTModel.from_pretrained(run / "model").blend is None
+    assert HTCClassifier.from_pretrained(run / "model").blend is None
     assert not (run / "model" / BLEND_ENCODER).exists()
     assert "blend" not in json.loads((run / "metrics.json").read_text())
     assert main(["blend", "--run-dir", str(run)]) == 0
@@ -186,7 +186,7 @@ def test_a_model_best_alone_on_dev_keeps_no_blend(tmp_path, tiny_backbone, task_
     pay for), and metrics.json says why."""
     from hpt_core.config import DataSpec, RunConfig, TrainConfig
     from hpt_core.methods import resolve_method
-    from hpt_core.model import HPTModel
+    from hpt_core.classifier import HTCClassifier
     from hpt_core.training import train
 
     config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
@@ -194,7 +194,7 @@ def test_a_model_best_alone_on_dev_keeps_no_blend(tmp_path, tiny_backbone, task_
                        train=TrainConfig(epochs=2, batch_size=8, lr=3e-3, seed=0))
     metrics = train(config, tmp_path / "run")
     assert metrics["blend"]["model_weight"] == 1.0 and "model alone" in metrics["blend"]["skipped"]
-    assert HPTModel.from_pretrained(tmp_path / "run" / "model").blend is None
+    assert HTCClassifier.from_pretrained(tmp_path / "run" / "model").blend is None
     assert not (tmp_path / "run" / "model" / BLEND_ENCODER).exists()
 
 

@@ -246,7 +246,7 @@ def test_decide_sets_or_chooses_a_finished_runs_decision_rule(trained_run, tmp_p
     `auto` chooses on the run's dev file and records the comparison."""
     import shutil
 
-    from hpt_core.model import HPTModel
+    from hpt_core.classifier import HTCClassifier
 
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
@@ -254,7 +254,7 @@ def test_decide_sets_or_chooses_a_finished_runs_decision_rule(trained_run, tmp_p
     assert "decision rule: best single path" in capsys.readouterr().out
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test"]["decision"] == "path" and metrics["test"]["path_consistency"] == 1.0
-    assert HPTModel.from_pretrained(run / "model").config.decision == "path"
+    assert HTCClassifier.from_pretrained(run / "model").config.decision == "path"
     assert main(["decide", "--run-dir", str(run)]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["decision"]["dev_macro_f1"]) == {"threshold", "path"}

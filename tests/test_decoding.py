@@ -216,3 +216,24 @@ def test_top_indices_are_the_k_best_best_first_without_sorting_every_label():
     np.testing.assert_array_equal(top_indices(scores, 3), [[4, 1, 2], [3, 4, 1]])
     np.testing.assert_array_equal(top_indices(scores, 9), np.argsort(-scores, axis=1, kind="stable"))
     assert top_indices(scores, 0).shape == (2, 0)
+
+
+def test_sibling_margins_are_each_labels_score_against_its_best_sibling_on_any_tree():
+    """The one margin calibration, the predicted path and the Label page's suggestions read: checked
+    against a plain loop over siblings on a random tree, ties included."""
+    import numpy as np
+
+    from hpt_core.decoding import sibling_margins
+    from hpt_core.hierarchy import LabelHierarchy
+
+    rng = np.random.default_rng(0)
+    edges = [("Root", "a"), ("Root", "b"), ("Root", "c"), ("a", "a1"), ("a", "a2"), ("b", "b1"),
+             ("a1", "x"), ("a1", "y"), ("a1", "z")]
+    h = LabelHierarchy(edges)
+    scores = rng.integers(-3, 4, size=(50, len(h.labels))).astype(float)  # small integers: many ties
+    margins = sibling_margins(scores, h)
+    for n in range(scores.shape[0]):
+        for j, label in enumerate(h.labels):
+            others = [scores[n, h.label_to_index[s]] for s in h.children(h.parent(label) or h.root) if s != label]
+            expected = scores[n, j] - max(others) if others else np.inf
+            assert margins[n, j] == expected, (label, n)

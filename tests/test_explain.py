@@ -79,14 +79,15 @@ def test_the_baseline_keeps_cls_sep_and_the_template(tiny_backbone, hierarchy):
     """The baseline is the text's own input with the text tokens padded: its score is the model's score
     of a text of [PAD]s of the same length, template and prediction slots included."""
     from hpt_core.methods import resolve_method
+    from hpt_core.classifier import model_scores
     from hpt_core.model import build_model
 
     model = build_model(resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32), hierarchy)
     text = "goal striker penalty today"
     (e,) = explain(model, text, "football", n_steps=4)
-    padded = model.predict_scores([" ".join(["[PAD]"] * len(text.split()))])[0]
+    padded = model_scores(model, [" ".join(["[PAD]"] * len(text.split()))])[0]
     assert e.baseline_score == pytest.approx(float(padded[hierarchy.label_to_index["football"]]), abs=1e-5)
-    assert e.score == pytest.approx(float(model.predict_scores([text])[0][hierarchy.label_to_index["football"]]), abs=1e-5)
+    assert e.score == pytest.approx(float(model_scores(model, [text])[0][hierarchy.label_to_index["football"]]), abs=1e-5)
 
 
 def test_with_a_lexical_channel_the_decision_is_the_predictors_and_the_channel_part_is_shown(tmp_path, tiny_backbone,

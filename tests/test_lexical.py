@@ -110,7 +110,7 @@ def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny
     model folder, restored by from_pretrained, and the Predictor's scores are the sum."""
     from hpt_core.config import DataSpec, RunConfig, TrainConfig
     from hpt_core.methods import resolve_method
-    from hpt_core.model import HPTModel
+    from hpt_core.classifier import HTCClassifier
     from hpt_core.predict import Predictor
     from hpt_core.training import train
 
@@ -127,7 +127,7 @@ def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny
     model_dir = tmp_path / "run" / "model"
     assert (model_dir / "lexical.json").is_file() and (model_dir / "lexical.safetensors").is_file()
     assert (model_dir / "sentence_encoder.safetensors").is_file() == (kind == "tfidf+sentence")
-    model = HPTModel.from_pretrained(model_dir)
+    model = HTCClassifier.from_pretrained(model_dir)
     assert model.lexical is not None and model.lexical.c == metrics["lexical_channel"]["C"]
     assert model.lexical.kind == kind
     texts = ["goal striker", "laser mirror photon"]
@@ -142,14 +142,14 @@ def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny
         pretrained = FrozenSentenceEncoder.copy_of(load_backbone(tiny_backbone)[0].base_model, model.tokenizer, 32)
         assert np.allclose(model.lexical.sentence.embed(texts), pretrained.embed(texts), atol=1e-5)
         assert not np.allclose(model.lexical.sentence.embed(texts),
-                               FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, 32).embed(texts), atol=1e-3)
+                               FrozenSentenceEncoder.copy_of(model.model.mlm.base_model, model.tokenizer, 32).embed(texts), atol=1e-3)
         (model_dir / "sentence_encoder.safetensors").unlink()
         with pytest.raises(HPTInputError, match="frozen encoder"):
-            HPTModel.from_pretrained(model_dir)
+            HTCClassifier.from_pretrained(model_dir)
     # A folder that lost the channel is refused in one line.
     (model_dir / "lexical.safetensors").unlink()
     with pytest.raises(HPTInputError, match="lexical channel"):
-        HPTModel.from_pretrained(model_dir)
+        HTCClassifier.from_pretrained(model_dir)
 
 
 def test_recipes_paper_has_no_channel_and_default_has_it_for_every_method():

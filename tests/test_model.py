@@ -8,6 +8,7 @@ from hpt_core.errors import HPTInputError
 from hpt_core.graph import HierarchyInjection, build_edge_index
 from hpt_core.methods import METHODS, resolve_method
 from hpt_core.model import HPTModel, build_model, head_word
+from hpt_core.classifier import model_scores
 
 
 @pytest.fixture()
@@ -192,7 +193,7 @@ def test_every_method_trains_a_step_and_round_trips(method, recipe, tiny_backbon
     model.save_pretrained(tmp_path / "m")
     loaded = HPTModel.from_pretrained(tmp_path / "m")
     texts = ["goal striker pitch", "canvas painting"]
-    assert torch.equal(model.predict_scores(texts), loaded.predict_scores(texts))
+    assert torch.equal(model_scores(model, texts), model_scores(loaded, texts))
     assert loaded.config == model.config and loaded.hierarchy == hierarchy
 
 
@@ -293,7 +294,7 @@ LONG = " ".join(["we saw a report on it today and then some more news about this
 def test_one_window_is_exactly_the_first_window_model(tiny_backbone, hierarchy):
     one = _windowed(tiny_backbone, hierarchy)
     batch = one.collate(one.tokenize([LONG, "goal striker"]))
-    assert torch.equal(one(batch)["scores"], one.predict_scores([LONG, "goal striker"]))
+    assert torch.equal(one(batch)["scores"], model_scores(one, [LONG, "goal striker"]))
 
 
 def test_windows_pool_the_scores_of_each_window_per_label(tiny_backbone, hierarchy):
@@ -303,13 +304,13 @@ def test_windows_pool_the_scores_of_each_window_per_label(tiny_backbone, hierarc
         [doc], _, _ = model.tokenize_windows([LONG])
         assert len(doc) == 3
         each = model(model.collate(doc))["scores"]  # (3, C): the windows scored one by one
-        scores, reading = model.predict_scores([LONG, "goal"], return_reading=True)
+        scores, reading = model_scores(model, [LONG, "goal"], return_reading=True)
         expected = each.max(0).values if pooling == "max" else each.mean(0)
         assert torch.allclose(scores[0], expected, atol=1e-5)
         assert reading[0]["windows"] == 3 and reading[1] == {"tokens_total": 1, "tokens_read": 1, "windows": 1}
         pooled[pooling] = scores[0]
     # the keywords sit in the last window only: a single window never sees them
-    first_only = _windowed(tiny_backbone, hierarchy).predict_scores([LONG])[0]
+    first_only = model_scores(_windowed(tiny_backbone, hierarchy), [LONG])[0]
     assert not torch.allclose(pooled["max"], first_only, atol=1e-4)
 
 
@@ -329,14 +330,14 @@ def test_window_options_are_saved_with_the_model(tiny_backbone, hierarchy, tmp_p
     model = _windowed(tiny_backbone, hierarchy, max_windows=3, window_overlap=4, window_pooling="mean")
     loaded = HPTModel.from_pretrained(model.save_pretrained(tmp_path / "m"))
     assert (loaded.config.max_windows, loaded.config.window_overlap, loaded.config.window_pooling) == (3, 4, "mean")
-    assert torch.allclose(loaded.predict_scores([LONG]), model.predict_scores([LONG]), atol=1e-6)
+    assert torch.allclose(model_scores(loaded, [LONG]), model_scores(model, [LONG]), atol=1e-6)
 
 
 def test_batch_scores_come_back_in_input_order_although_batched_by_length(tiny_backbone, hierarchy):
     model = _windowed(tiny_backbone, hierarchy)
     texts = ["goal", LONG, "lens laser", "cell gene protein enzyme we saw", "arts"]
-    together = model.predict_scores(texts, batch_size=2)
-    alone = torch.cat([model.predict_scores([t]) for t in texts])
+    together = model_scores(model, texts, batch_size=2)
+    alone = torch.cat([model_scores(model, [t]) for t in texts])
     assert torch.allclose(together, alone, atol=1e-5)
 
 
@@ -393,5 +394,5 @@ def test_a_model_built_under_inference_mode_still_predicts(tiny_backbone, hierar
     batch prediction in such a block used to raise instead of scoring."""
     with torch.inference_mode():
         model = _windowed(tiny_backbone, hierarchy).eval()
-        scores = model.predict_scores(["the striker scored", "a new graphics card"])
+        scores = model_scores(model, ["the striker scored", "a new graphics card"])
     assert scores.shape == (2, len(hierarchy.labels)) and torch.isfinite(scores).all()

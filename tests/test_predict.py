@@ -65,7 +65,7 @@ def test_a_missing_run_is_a_clear_error(tmp_path):
 
 
 def test_label_word_neighbours_exclude_special_tokens(trained_run):
-    model = load_run_model(trained_run)
+    model = load_run_model(trained_run).model  # the label words are the paper's model's
     result = label_word_neighbours(model, k=5)
     assert set(result) == set(model.hierarchy.labels)
     special = set(model.tokenizer.all_special_tokens)
@@ -167,3 +167,15 @@ def test_confidence_along_the_path_is_probability_and_margin_over_siblings(train
         expected = p.scores[c["label"]] - max(p.scores[s] for s in siblings) if siblings else None
         assert c["margin"] == (pytest.approx(expected) if siblings else None)
     assert prediction_record(p, 3, h)["confidence"][0]["label"] == on_paths[0]
+
+
+def test_another_precision_shares_the_loaded_classifier_and_what_was_built_for_it(trained_run):
+    """The app's "faster arithmetic" toggle: the same classifier, calibration and known words (none
+    rebuilt), another precision; a bad precision is refused at once."""
+    predictor = Predictor.from_run(trained_run)
+    other = predictor.at_precision("bf16")
+    assert other.precision == "bf16" and predictor.precision == "fp32"
+    assert other.classifier is predictor.classifier and other.known_words is predictor.known_words
+    assert other.calibration is predictor.calibration
+    with pytest.raises(HPTInputError):
+        predictor.at_precision("fp8")

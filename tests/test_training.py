@@ -307,9 +307,9 @@ def test_windows_and_random_batching_train_end_to_end(tmp_path, tiny_backbone, t
     config.model = config.model.replace(max_windows=2, window_overlap=4)
     metrics = train(config, tmp_path / "run")
     assert metrics["steps"] == 9
-    from hpt_core.model import HPTModel
+    from hpt_core.classifier import HTCClassifier
 
-    assert HPTModel.from_pretrained(tmp_path / "run" / "model").config.max_windows == 2
+    assert HTCClassifier.from_pretrained(tmp_path / "run" / "model").config.max_windows == 2
 
 
 def test_precision_auto_is_bf16_only_where_bfloat16_is_native(monkeypatch):
@@ -336,12 +336,12 @@ def test_a_bf16_run_says_so_and_reports_float32_figures(tmp_path, tiny_backbone,
     the float32 model gives (what `evaluate` and Predictor compute)."""
     from hpt_core.data import read_corpus
     from hpt_core.evaluation import evaluate_model
-    from hpt_core.model import HPTModel
+    from hpt_core.classifier import HTCClassifier
 
     metrics = train(_config(task_files, tiny_backbone, precision="bf16", max_steps=4), tmp_path / "run")
     assert metrics["precision"] == "bf16"
     assert "bf16 autocast" in (tmp_path / "run" / "train.log").read_text()
-    model = HPTModel.from_pretrained(tmp_path / "run" / "model")
+    model = HTCClassifier.from_pretrained(tmp_path / "run" / "model")
     test = read_corpus(task_files["test"], model.hierarchy)
     again = evaluate_model(model, test, metrics["train_counts"])
     assert again["micro_f1"] == metrics["test"]["micro_f1"] and again["macro_f1"] == metrics["test"]["macro_f1"]
@@ -351,7 +351,7 @@ def test_auto_decision_is_chosen_on_dev_saved_with_the_model_and_used_by_predict
     """decision="auto": after training the better rule on dev is chosen and written into the model
     folder; evaluation figures and Predictor then decide by it."""
     from hpt_core.config import HPTConfig
-    from hpt_core.model import HPTModel
+    from hpt_core.classifier import HTCClassifier
     from hpt_core.predict import Predictor
 
     config = _config(task_files, tiny_backbone, max_steps=3)
@@ -362,7 +362,7 @@ def test_auto_decision_is_chosen_on_dev_saved_with_the_model_and_used_by_predict
     by_rule = metrics["decision"]["dev_macro_f1"]
     assert by_rule[chosen] == max(by_rule.values()) and metrics["dev"]["macro_f1"] == by_rule[chosen]
     assert metrics["dev"]["decision"] == metrics["test"]["decision"] == chosen
-    model = HPTModel.from_pretrained(tmp_path / "run" / "model")
+    model = HTCClassifier.from_pretrained(tmp_path / "run" / "model")
     assert model.config.decision == chosen
     assert RunConfig.from_json(tmp_path / "run" / "run.json").model.decision == "auto"  # the run still says auto
     # A model told to decide by paths predicts exactly one full path for any text.

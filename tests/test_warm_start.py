@@ -30,7 +30,7 @@ def test_a_warm_started_run_begins_as_the_model_it_starts_from(trained_run, tmp_
     before = Predictor.from_run(trained_run)
     started, fresh = Predictor.from_run(warm), Predictor.from_run(cold)
     own = dict(lexical=False, blend=False)  # the model's own scores: the add-ons are refitted per run
-    scores = {name: p.model.predict_scores(TEXTS, **own).numpy() for name, p in
+    scores = {name: p.classifier.predict_scores(TEXTS, **own).numpy() for name, p in
               (("before", before), ("warm", started), ("cold", fresh))}
     assert np.allclose(scores["warm"], scores["before"], atol=1e-3)
     assert not np.allclose(scores["cold"], scores["before"], atol=1e-1)

@@ -1,0 +1,241 @@
+"""The classifier everything downstream talks to: the trained HPT model and what we build on top.
+
+``hpt_core.model`` is the paper's model and nothing else. What turns its scores into the scores a
+text is decided on is composed here, in one place, by :class:`HTCClassifier`:
+
+* the model's own scores of the text (batched by length, at a chosen precision: :func:`model_scores`);
+* plus the **lexical channel**'s (``hpt_core.lexical``), when one was fitted — the model was
+  trained on that sum (stacking: ``HPTModel.forward``'s ``score_offset``);
+* then through the **classical blend** (``hpt_core.blend``), when one was kept on dev;
+* the decision rule (``HPTConfig.decision``, ``hpt_core.decoding``) turns the result into labels.
+
+``Predictor``, evaluation, explanations, error analysis, the app and the CLI all take an
+``HTCClassifier``: one implementation of "the scores of a text".
+
+A classifier is a folder (``save_pretrained`` / ``from_pretrained``): the model's files
+(``config.json``, ``hierarchy.json``, tokenizer, ``model.safetensors``), each part's own files
+(``lexical.*``, ``sentence_encoder.safetensors``, ``blend.*``, ``blend_encoder.safetensors``) and
+``pipeline.json`` naming the parts. Folders written before ``pipeline.json`` existed recorded the
+parts as flags in ``config.json`` (``lexical_channel_fitted``, ``blend_fitted``) and still load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import torch
+
+from hpt_core.backbone import uses_bf16
+from hpt_core.batching import sorted_batches
+from hpt_core.durable import replace_folder
+from hpt_core.errors import HPTInputError
+from hpt_core.inputs import parse_json, read_text
+from hpt_core.model import CONFIG_NAME, HPTModel
+
+PIPELINE_NAME = "pipeline.json"
+#: ``pipeline.json``'s format; a folder of a later format is refused with a clear line.
+PIPELINE_FORMAT = 1
+#: The parts a classifier composes, in the order they act on the scores.
+PARTS = ("lexical", "blend")
+
+
+@torch.inference_mode()
+def model_scores(model: HPTModel, texts: list[str], batch_size: int = 64, progress: bool = False,
+                 return_reading: bool = False, precision: str = "fp32"):
+    """The model's own scores (N, C) for raw texts, in eval mode, on the CPU (``progress``: a tqdm bar).
+
+    ``precision``: ``"fp32"`` (the default: the figures of ``evaluate`` and ``metrics.json``; it
+    adds no autocast, so a caller's own stays in force), ``"bf16"`` (autocast; about 1.3× faster
+    on a CPU with native bfloat16, more on a GPU; scores differ in the second or third
+    significant digit) or ``"auto"`` (bf16 where the device computes it natively, as training's
+    ``precision="auto"``).
+
+    Texts are batched sorted by length (less padding; ``batch_size`` counts windows) and the
+    scores returned in input order. ``return_reading`` also returns, per text, a dict
+    ``{"tokens_total", "tokens_read", "windows"}``: its length in word pieces, how many of them
+    the windows read, and how many windows.
+    """
+    from tqdm.auto import tqdm
+
+    was_training = model.training
+    if was_training:  # .eval() walks every submodule: 2 ms of a 25 ms single-text call
+        model.eval()
+    device = next(model.parameters()).device
+    arithmetic = (torch.autocast(device.type, dtype=torch.bfloat16) if uses_bf16(precision, device.type)
+                  else contextlib.nullcontext())
+    windows, n_tokens, n_read = model.tokenize_windows(list(texts))
+    lengths = [sum(len(w) for w in doc) for doc in windows]
+    batches = sorted_batches(lengths, batch_size, [len(doc) for doc in windows])
+    scores = torch.zeros(len(texts), len(model.hierarchy.labels))
+    for members in tqdm(batches, desc="scoring", unit="batch", disable=not progress or len(batches) < 2):
+        batch = model.collate_documents([windows[i] for i in members])
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with arithmetic:
+            scores[torch.tensor(members)] = model(batch)["scores"].float().cpu()
+    if was_training:
+        model.train()
+    if not return_reading:
+        return scores
+    reading = [{"tokens_total": total, "tokens_read": read, "windows": len(doc)}
+               for doc, total, read in zip(windows, n_tokens, n_read)]
+    return scores, reading
+
+
+class HTCClassifier:
+    """A trained HPT model with its lexical channel and classical blend (each optional).
+
+    Args:
+        model: the trained ``HPTModel``.
+        lexical: a fitted ``LexicalChannel`` whose scores are added to the model's, or ``None``.
+        blend: a fitted ``ClassicalBlend`` the sum is blended with, or ``None``.
+
+    ``config``, ``hierarchy`` and ``tokenizer`` are the model's.
+    """
+
+    def __init__(self, model: HPTModel, lexical=None, blend=None):
+        self.model = model
+        self.lexical = lexical
+        self.blend = blend
+
+    # ---- what the model holds -------------------------------------------------------------------
+    @property
+    def config(self):
+        return self.model.config
+
+    @config.setter
+    def config(self, value) -> None:  # the decision rule is chosen after training (finishing.final_figures)
+        self.model.config = value
+
+    @property
+    def hierarchy(self):
+        return self.model.hierarchy
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def eval(self) -> "HTCClassifier":
+        self.model.eval()
+        return self
+
+    def to(self, device) -> "HTCClassifier":
+        """The model and the parts' frozen encoders on ``device`` (the parts' linear scorers stay on the CPU)."""
+        self.model.to(device)
+        for part in (self.lexical, self.blend):
+            if part is not None:
+                part.to(device)
+        return self
+
+    # ---- scores ----------------------------------------------------------------------------------
+    def model_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False,
+                     return_reading: bool = False, precision: str = "fp32"):
+        """The model's own scores (N, C): :func:`model_scores`."""
+        return model_scores(self.model, texts, batch_size, progress, return_reading, precision)
+
+    def document_scores(self, texts: list[str], model_scores: torch.Tensor, lexical: bool = True,
+                        blend: bool = True, lexical_scores: torch.Tensor | None = None,
+                        progress: bool = False) -> torch.Tensor:
+        """The model's own scores (N, C) of ``texts`` → the scores decided on: plus the lexical
+        channel's, then through the classical blend (each when fitted and asked for).
+        ``lexical_scores`` (N, C): the channel's scores when the caller has them already;
+        ``progress``: bars over the frozen encoders' batches (the channel's sentence features, the blend)."""
+        scores = model_scores
+        if lexical and self.lexical is not None:
+            scores = scores + (self.lexical.scores(list(texts), progress=progress) if lexical_scores is None
+                               else lexical_scores)
+        if blend and self.blend is not None:
+            scores = self.blend.scores(scores.numpy(), list(texts), progress=progress)
+        return scores
+
+    def predict_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False, lexical: bool = True,
+                       return_reading: bool = False, blend: bool = True, precision: str = "fp32"):
+        """Document scores (N, C) for raw texts, on the CPU: the model's, plus the lexical channel's
+        (``lexical=False``: not), through the classical blend (``blend=False``: not).
+        ``return_reading``, ``precision``: see :func:`model_scores`."""
+        scores, reading = self.model_scores(texts, batch_size, progress, return_reading=True, precision=precision)
+        scores = self.document_scores(texts, scores, lexical=lexical, blend=blend, progress=progress)
+        return (scores, reading) if return_reading else scores
+
+    # ---- persistence -----------------------------------------------------------------------------
+    def parts(self) -> dict:
+        """``pipeline.json``'s content: the format and each part's kind (``None``: not fitted)."""
+        return {"format": PIPELINE_FORMAT,
+                "lexical": None if self.lexical is None else self.lexical.kind,
+                "blend": None if self.blend is None else "classical"}
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the classifier's folder durably (:func:`hpt_core.durable.replace_folder`): a reader
+        never sees a half-written folder, and a kill or a full disk mid-save leaves the previous
+        folder loadable.
+
+        Raises:
+            HPTInputError: ``<folder>: no space left on device while saving the model folder`` (or
+                ``permission denied``, ``read-only file system``); nothing of the new folder is left.
+        """
+        directory = Path(directory)
+        with replace_folder(directory, "the model folder") as staging:
+            self.model.write_files(staging)
+            for part in (self.lexical, self.blend):
+                if part is not None:
+                    part.save(staging)
+            (staging / PIPELINE_NAME).write_text(json.dumps(self.parts(), indent=2), encoding="utf-8")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> "HTCClassifier":
+        """Rebuild a saved classifier from its folder alone (no hub, no pickles).
+
+        Raises:
+            HPTInputError: ``not a usable model folder: <why>`` when the model or a part named in
+                ``pipeline.json`` cannot be rebuilt from the folder.
+        """
+        directory = Path(directory)
+        model = HPTModel.from_pretrained(directory, device=device)
+        named = _named_parts(directory)
+        backbone_config = model.mlm.config.to_dict()
+        lexical = blend = None
+        if named.get("lexical"):
+            from hpt_core.lexical import LexicalChannel
+
+            lexical = LexicalChannel.load(directory, len(model.hierarchy.labels), backbone_config, model.tokenizer)
+        if named.get("blend"):
+            from hpt_core.blend import ClassicalBlend
+
+            blend = ClassicalBlend.load(directory, model.hierarchy, backbone_config, model.tokenizer)
+        classifier = cls(model, lexical, blend)
+        if device is not None:
+            for part in (lexical, blend):
+                if part is not None:
+                    part.to(device)
+        return classifier
+
+
+def _named_parts(directory: Path) -> dict:
+    """The parts a folder says it holds: ``pipeline.json``, or for a folder saved before it existed,
+    the flags its ``config.json`` carried."""
+    def unusable(why: str) -> HPTInputError:
+        return HPTInputError(f"not a usable model folder: {why}", directory)
+
+    path = directory / PIPELINE_NAME
+    if path.is_file():
+        named = parse_json(read_text(path), PIPELINE_NAME)
+        if not isinstance(named, dict):
+            raise unusable(f"{PIPELINE_NAME} must be an object naming the parts")
+        fmt = named.get("format", PIPELINE_FORMAT)
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt > PIPELINE_FORMAT:
+            raise unusable(f"{PIPELINE_NAME} is of format {fmt!r}, not one this version reads "
+                           f"({PIPELINE_FORMAT}): upgrade hpt_core")
+        return {part: named.get(part) for part in PARTS}
+    saved = parse_json(read_text(directory / CONFIG_NAME), CONFIG_NAME)
+    return {"lexical": bool(saved.get("lexical_channel_fitted")), "blend": bool(saved.get("blend_fitted"))}
+
+
+def as_classifier(model) -> HTCClassifier:
+    """``model`` itself when it is a classifier; a bare ``HPTModel`` as a classifier without parts."""
+    return model if isinstance(model, HTCClassifier) else HTCClassifier(model)
