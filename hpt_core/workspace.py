@@ -218,6 +218,40 @@ class Workspace:
         save_dataset(self.datasets_dir / target, dataset, overwrite=True)
         return target, len(dataset.splits["train"])
 
+    def relabel(self, name: str, split: str, index: int, text: str, labels: list[str]) -> str:
+        """Correct the labels of document ``index`` (0-based, in file order) of dataset ``name``'s
+        ``split`` — a document the error browser showed misclassified, whose gold labels were wrong
+        (issue 23). ``text`` must still be that document's: a dataset changed since it was shown
+        is refused rather than the wrong document relabelled. The correction is recorded in the
+        dataset's ``dataset.json`` (``corrections``: time, split, document, labels before and
+        after); the demo's go into ``demo-labelled``, as ``add_labelled``'s. Returns the dataset
+        written."""
+        import time
+
+        target = self.labelled_dataset(name)
+        dataset = self.load_dataset(target if target in self.dataset_names() else name)
+        documents = dataset.splits.get(split)
+        if documents is None:
+            raise HPTInputError(f"dataset {name!r} has no {split!r} split")
+        if not 0 <= index < len(documents) or documents[index].text != text:
+            raise HPTInputError(f"document #{index} of {name!r}/{split} is not the text shown (the dataset changed "
+                                "since): open the error browser again")
+        h = dataset.hierarchy
+        if not labels:
+            raise HPTInputError("choose at least one label")
+        unknown = [label for label in labels if label not in h]
+        if unknown:
+            raise HPTInputError(f"{unknown[0]!r} is not a label of dataset {name!r}")
+        before = list(documents[index].labels)
+        documents[index] = Document(text, h.with_ancestors(labels))
+        corrections = list(dataset.meta.get("corrections") or [])
+        corrections.append({"time": round(time.time(), 3), "split": split, "document": index, "from": before,
+                            "to": documents[index].labels})
+        dataset.meta["corrections"] = corrections
+        dataset.name = target
+        save_dataset(self.datasets_dir / target, dataset, overwrite=True)
+        return target
+
     def labelled_dataset(self, name: str) -> str:
         """Where the labels of dataset ``name`` go (``add_labelled``): itself, or for the read-only
         demo its copy ``demo-labelled``."""

@@ -9,10 +9,12 @@ from pathlib import Path
 import streamlit as st
 
 from pages._explain_ui import explain_section
-from pages._shared import _stamp, csv_bytes, md, model_stamp, predictor, show_error
+from pages._shared import PAGES, _stamp, csv_bytes, md, model_stamp, predictor, show_error, workspace
 
 ANY = "any"
 ALL_DOCUMENTS = "all documents"
+#: At most this many documents go to the Label page at once.
+MAX_RELABEL = 200
 
 
 @st.cache_data(max_entries=8, show_spinner="Finding the errors…")
@@ -68,6 +70,8 @@ def error_browser(run_dir: Path, split: str, data: str) -> None:
                           file_name=f"{run_dir.name}-{split}-error-list.csv", mime="text/csv", key="err_download_all",
                           icon=":material/download:", on_click="ignore")
 
+    relabel_button(run_dir, split, data, analysis, shown, h)
+
     if not shown.empty:
         choice = st.selectbox("Open a document", shown["doc"].tolist(), key="err_doc",
                               format_func=lambda n: f"#{n}: {docs.loc[n, 'text'][:90]}")
@@ -88,3 +92,29 @@ def error_browser(run_dir: Path, split: str, data: str) -> None:
     st.download_button("Download this matrix (CSV)", matrix.to_csv().encode("utf-8"),
                        file_name=f"{run_dir.name}-{split}-confusion-{parent}.csv", mime="text/csv", key="err_matrix",
                        icon=":material/download:", on_click="ignore")
+
+
+def relabel_button(run_dir: Path, split: str, data: str, analysis, shown, h) -> None:
+    """Send the documents shown to the Label page's queue, to correct gold labels that are wrong
+    (issue 23) — when they are a split of the workspace dataset the run was trained on."""
+    ws = workspace()
+    dataset = ws.dataset_of_run(run_dir)
+    files = ws.dataset_files(dataset) if dataset is not None else None
+    if files is None or getattr(files, split, None) is None or Path(getattr(files, split)).resolve() != Path(data).resolve():
+        st.caption("Relabelling works on the splits of a workspace dataset the run was trained on.")
+        return
+    if shown.empty:
+        return
+    sent = shown.head(MAX_RELABEL)
+    if st.button(f"Relabel these {len(sent)} documents on the Label page", icon=":material/edit_note:",
+                 key="err_relabel", help="Each opens with its gold and predicted paths; correct the gold labels where "
+                                         f"they are wrong (saved into {dataset}'s {split} split, each correction "
+                                         "recorded), keep them where the model is wrong."):
+        items = []
+        for n in sent["doc"].tolist():
+            gold = [h.labels[i] for i, on in enumerate(analysis.y_true[n]) if on]
+            predicted = [h.labels[i] for i, on in enumerate(analysis.y_pred[n]) if on]
+            items.append({"text": analysis.documents.loc[n, "text"], "gold": gold, "predicted": predicted,
+                          "relabel": {"dataset": dataset, "split": split, "document": int(n)}})
+        st.session_state["label_queue"] = {"run": run_dir.name, "items": items, "at": 0}
+        st.switch_page(PAGES["label"])

@@ -120,32 +120,53 @@ if at >= len(items):
 
 item = items[at]
 hierarchy = LabelHierarchy.read(ws.dataset_dir(dataset) / "taxonomy.tsv")  # the tree alone, not every document
-st.markdown(f"**Text {at + 1} of {len(items)}**")
+relabel = item.get("relabel")  # a document of the error browser, whose gold labels may be wrong
+st.markdown(f"**Text {at + 1} of {len(items)}**"
+            + (f" · document #{relabel['document']} of the {md(relabel['split'])} split, sent from the error browser"
+               if relabel else ""))
 st.text(item["text"])  # shown as plain text: never interpreted as Markdown or HTML
-call = (f"hesitated at depth {item['depth']} between **{md(item['chosen'])}** and **{md(item['runner_up'])}** "
-        f"(margin {item['margin']:.3f})" if item["runner_up"] else "had no choice to make on its path")
-st.caption(f"The model's path: {md(' › '.join(item['path']) or '—')}; it {call}.")
 
 
 def path_name(label: str) -> str:
     return " › ".join(hierarchy.path(label))
 
 
-known = [label for label in item["path"] if label in hierarchy]
-default = [known[-1]] if known else []
+def path_ends(labels: list[str]) -> list[str]:
+    """The deepest of ``labels`` on each path (the picker adds the ancestors back)."""
+    known = [label for label in labels if label in hierarchy]
+    return [label for label in known if not any(hierarchy.parent(other) == label for other in known)]
+
+
+if relabel:
+    st.caption(f"Gold now: {md(', '.join(path_name(l) for l in path_ends(item['gold'])) or '—')}. "
+               f"The model predicted: {md(', '.join(path_name(l) for l in path_ends(item['predicted'])) or '(nothing)')}. "
+               "Correct the gold labels if they are wrong; keep them if the model is.")
+    default = path_ends(item["gold"])
+else:
+    call = (f"hesitated at depth {item['depth']} between **{md(item['chosen'])}** and **{md(item['runner_up'])}** "
+            f"(margin {item['margin']:.3f})" if item["runner_up"] else "had no choice to make on its path")
+    st.caption(f"The model's path: {md(' › '.join(item['path']) or '—')}; it {call}.")
+    known = [label for label in item["path"] if label in hierarchy]
+    default = [known[-1]] if known else []
 chosen = st.multiselect("Labels (type to search; several paths allowed; ancestors are added)", hierarchy.labels,
                         default=default, format_func=path_name, key=f"label_pick_{at}")
 c1, c2 = st.columns(2)
-if c1.button("Save and next", type="primary", icon=":material/save:", key=f"label_save_{at}"):
+if c1.button("Save correction and next" if relabel else "Save and next", type="primary", icon=":material/save:",
+             key=f"label_save_{at}"):
     try:
-        target, n_train = ws.add_labelled(dataset, [Document(item["text"], list(chosen))])
+        if relabel:
+            target = ws.relabel(relabel["dataset"], relabel["split"], relabel["document"], item["text"], list(chosen))
+            note = f"Corrected in {target}'s {relabel['split']} split."
+        else:
+            target, n_train = ws.add_labelled(dataset, [Document(item["text"], list(chosen))])
+            note = f"Saved into {target}: {n_train:,} training documents now."
     except HPTInputError as err:
         show_error(err, "Not saved")
     else:
         st.session_state["label_saved"] = saved + 1
         queue["at"] = at + 1
-        st.toast(f"Saved into {target}: {n_train:,} training documents now.", icon=":material/save:")
+        st.toast(note, icon=":material/save:")
         st.rerun()
-if c2.button("Skip", icon=":material/skip_next:", key=f"label_skip_{at}"):
+if c2.button("Keep as it is" if relabel else "Skip", icon=":material/skip_next:", key=f"label_skip_{at}"):
     queue["at"] = at + 1
     st.rerun()

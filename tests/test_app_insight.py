@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_app import by_label, empty_workspace, ok, open_page, texts, workspace  # noqa: F401  (fixtures)
+from test_app import PAGES, by_label, empty_workspace, ok, open_page, texts, workspace  # noqa: F401  (fixtures)
 
 
 def test_predict_zero_shot_right_after_a_taxonomy_without_any_run(empty_workspace):  # noqa: F811
@@ -263,3 +263,52 @@ def test_results_shows_an_experiment_as_table_3_and_figure_4(workspace):  # noqa
     assert [t.get("name") for t in spec_json["data"]] == ["hpt", "rm-mlm"], spec_json["data"]
     assert spec_json["data"][0]["error_y"]["visible"]
     assert any(b.label == "Download the experiment table (CSV)" for b in at.get("download_button"))
+
+
+def test_misclassified_documents_go_from_the_error_browser_to_the_label_page_and_are_corrected(workspace):  # noqa: F811
+    """Issue 23: the error browser sends the documents it shows to the Label page, each with its gold
+    and predicted paths; "Save correction" replaces that document's labels in its own split (the
+    rest of the file unchanged), "Keep as it is" moves on."""
+    import json
+
+    from hpt_core.data import load_dataset, save_dataset
+    from test_app import clone_run
+
+    task = load_dataset(Path(json.loads((workspace / "runs" / "tiny-hpt" / "run.json").read_text())["data"]["taxonomy"]).parent)
+    save_dataset(workspace / "datasets" / "task", task)
+    run = clone_run(workspace, workspace / "runs" / "tiny-hpt", "on-task",
+                    taxonomy=workspace / "datasets" / "task" / "taxonomy.tsv")
+    config = json.loads((run / "run.json").read_text())
+    for split in ("train", "dev", "test"):  # the run's files are the dataset's
+        config["data"][split] = str(workspace / "datasets" / "task" / f"{split}.jsonl")
+    (run / "run.json").write_text(json.dumps(config))
+    test_file = workspace / "datasets" / "task" / "test.jsonl"
+    before = [json.loads(line) for line in test_file.read_text(encoding="utf-8").splitlines()]
+
+    at = open_page("results")
+    at.sidebar.selectbox(key="current_run").set_value("on-task").run()
+    at.toggle(key="err_on").set_value(True).run()
+    assert not at.exception and not at.error, texts(at.error)
+    shown = next(d.value for d in at.dataframe if "kinds" in d.value.columns)
+    by_label(at.button, f"Relabel these {len(shown)} documents on the Label page").click()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert [t.value for t in at.title] == ["Label"]
+    at.switch_page(PAGES["label"][0]).run()  # AppTest's next runs stay on the page switched to
+    first = int(shown["doc"].iloc[0])
+    assert f"Text 1 of {len(shown)}" in texts(at.markdown) and f"document #{first} of the test split" in texts(at.markdown)
+    assert "Gold now:" in texts(at.caption) and "The model predicted:" in texts(at.caption)
+    assert at.get("text")[0].value == before[first]["text"]
+    at.multiselect(key="label_pick_0").set_value(["tennis"])
+    by_label(at.button, "Save correction and next").click()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    after = [json.loads(line) for line in test_file.read_text(encoding="utf-8").splitlines()]
+    assert set(after[first]["labels"]) == {"sports", "tennis"} and after[first]["text"] == before[first]["text"]
+    assert [d for i, d in enumerate(after) if i != first] == [d for i, d in enumerate(before) if i != first]
+    if len(shown) > 1:
+        by_label(at.button, "Keep as it is").click()
+        at.run()
+        assert f"Text 3 of {len(shown)}" in texts(at.markdown) or "All suggestions done" in texts(at.success)
+    info = json.loads((workspace / "datasets" / "task" / "dataset.json").read_text())
+    assert [(c["split"], c["document"]) for c in info["corrections"]] == [("test", first)]

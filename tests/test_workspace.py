@@ -261,3 +261,31 @@ def test_the_learning_curve_follows_the_runs_on_a_labelled_dataset(ws):
     assert again.train.init_from is None
     with pytest.raises(HPTInputError, match="no trained model yet"):  # nothing to continue from
         ws.retrain_config(ws.runs_dir / "on-copy", target, warm_start=True)
+
+
+def test_a_misclassified_documents_labels_are_corrected_in_its_split_and_recorded(ws):
+    """Issue 23: the error browser sends a document to relabel; the correction replaces its labels in
+    its own split (ancestors added), is recorded with its time, goes to the demo's copy, and refuses
+    a text that is no longer at that place, an unknown label and no label — changing nothing."""
+    test_docs = ws.load_dataset(DEMO).splits["test"]
+    h = ws.load_dataset(DEMO).hierarchy
+    leaf = next(label for label in h.labels if h.is_leaf(label) and label not in test_docs[3].labels)
+    target = ws.relabel(DEMO, "test", 3, test_docs[3].text, [leaf])
+    assert target == "demo-labelled"
+    fixed = ws.load_dataset(target)
+    assert fixed.splits["test"][3].labels == h.with_ancestors([leaf])
+    assert [d.labels for i, d in enumerate(fixed.splits["test"]) if i != 3] == \
+        [d.labels for i, d in enumerate(test_docs) if i != 3]  # nothing else moved
+    assert ws.load_dataset(DEMO).splits["test"][3].labels == test_docs[3].labels  # the demo stays read-only
+    (correction,) = fixed.meta["corrections"]
+    assert (correction["split"], correction["document"], correction["from"], correction["to"]) == \
+        ("test", 3, test_docs[3].labels, h.with_ancestors([leaf]))
+    before = (ws.dataset_dir(target) / "test.jsonl").read_bytes()
+    for args, message in [(("test", 3, "some other text", [leaf]), "not the text shown"),
+                          (("test", 10_000, test_docs[3].text, [leaf]), "not the text shown"),
+                          (("test", 3, test_docs[3].text, ["no such label"]), "not a label"),
+                          (("test", 3, test_docs[3].text, []), "at least one label"),
+                          (("nosplit", 3, test_docs[3].text, [leaf]), "no 'nosplit' split")]:
+        with pytest.raises(HPTInputError, match=message):
+            ws.relabel(target, *args)
+    assert (ws.dataset_dir(target) / "test.jsonl").read_bytes() == before
