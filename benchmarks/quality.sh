@@ -131,3 +131,6 @@ python benchmarks/lexical_oof_leak.py --data 20ng:train_lr                      
 python benchmarks/calibration.py runs/s10-wos-default runs/s9-20ng-lr-default runs/s9-amazon-default --json
 python benchmarks/costs.py --cells 3000x531,1000x38 --cell-timeout 1200 --out runs/s11-costs   # the leak fix's cost, alone
 /usr/bin/time -v python -m hpt_core train "${WOS[@]}" --run-dir runs/s11-wos-cold-alone          # the same, alone: 10 min 58 s
+
+# Session 12: 20ng-LR with the leak fix (not alone)
+/usr/bin/time -v python -m hpt_core train "${NG[@]}" --run-dir runs/s12-20ng-lr-cold
