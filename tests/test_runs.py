@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +114,58 @@ def test_json_is_replaced_whole_and_flushed(tmp_path, monkeypatch):
     assert raised.value.filename == str(target)  # the error says which file
     assert json.loads(target.read_text()) == {"state": "new"}
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary file left behind
+
+
+@pytest.mark.slow
+def test_five_launches_from_the_app_and_the_cli_interleaved_train_one_at_a_time_in_the_order_they_came(
+        tmp_path, task_files, tiny_backbone):
+    """Issue 22: the app's background jobs (``runs.launch``) and CLI trainings (``python -m hpt_core
+    train``) launched in turn while the device is busy wait in one queue and train one at a time,
+    first come first served — each job launched once the one before it waits."""
+    import os
+
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.methods import resolve_method
+
+    holder_started, release = threading.Event(), threading.Event()
+
+    def holder():  # another training holds the device while the five arrive
+        with runs.device_lock("cpu", poll_s=0.05):
+            holder_started.set()
+            release.wait(120)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert holder_started.wait(20)
+    queue = runs.lock_dir() / "device-cpu.queue"
+    files = {k: str(v) for k, v in task_files.items()}
+    settings = dict(backbone=tiny_backbone, max_length=32)
+    env = {**os.environ, "PYTHONPATH": str(Path(runs.__file__).resolve().parents[1])}
+    launched, processes = [], []
+    for k, via in enumerate(["app", "cli", "app", "cli", "app"], start=1):
+        run_dir = tmp_path / f"{k}-{via}"
+        if via == "app":
+            run_dir.mkdir()
+            RunConfig(data=DataSpec(**files), model=resolve_method("hpt", recipe="paper", **settings),
+                      train=TrainConfig(epochs=1, max_steps=1, batch_size=8, seed=k, device="cpu")).to_json(
+                run_dir / runs.RUN_CONFIG)
+            runs.launch(run_dir)
+        else:
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "hpt_core", "train", "--taxonomy", files["taxonomy"], "--train", files["train"],
+                 "--dev", files["dev"], "--recipe", "paper", "--backbone", tiny_backbone, "--max-length", "32",
+                 "--epochs", "1", "--max-steps", "1", "--batch-size", "8", "--seed", str(k), "--device", "cpu",
+                 "--run-dir", str(run_dir)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        launched.append(run_dir)
+        assert wait_for(lambda: len(list(queue.iterdir())) == k, timeout=120), f"launch {k} never queued"
+    release.set()
+    thread.join(30)
+    for process in processes:
+        assert process.wait(300) == 0, process.stderr.read()
+    assert wait_for(lambda: all(runs.read_json(d / runs.STATUS, {}).get("state") == "completed" for d in launched),
+                    timeout=300), [runs.read_json(d / runs.STATUS, {}) for d in launched]
+    spans = [(runs.read_json(d / runs.STATUS)["started"], runs.read_json(d / runs.STATUS)["finished"]) for d in launched]
+    assert [s for s, _ in spans] == sorted(s for s, _ in spans), "a job that came later started first"
+    assert all(finished <= started for (_, finished), (started, _) in zip(spans, spans[1:])), \
+        "two jobs held the device at once"
+    assert not list(queue.iterdir())
