@@ -190,6 +190,7 @@ def test_data_bad_uploads_are_shown_inline_and_save_nothing(workspace, task_file
 # ---- Train -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_train_launches_two_seeds_that_queue_then_cancel(workspace, tiny_backbone):
     at = open_page("train")
     by_label(at.radio, "Backbone").set_value("other")
@@ -250,6 +251,7 @@ def test_train_launches_two_seeds_that_queue_then_cancel(workspace, tiny_backbon
     assert not any(runs.run_status(p).get("state") in runs.ACTIVE_STATES for p in launched)
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbone):
     """More options: the lexical channel and the classical blend are on under small-data and can be
     switched off; whole documents as windows; all land in the saved run.json."""
@@ -691,6 +693,7 @@ def test_stopped_runs_are_filed_apart_and_can_be_deleted(workspace, trained_run)
     assert "Deleted broken" in texts(at.success).replace("\\", "")
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_retry_relaunches_a_cancelled_run(workspace, trained_run):
     run = clone_run(workspace, trained_run, "stopped", state="cancelled")
     at = open_page("train")
@@ -762,6 +765,7 @@ def test_pages_never_import_torch_nor_allow_unsafe_html():
                 assert node.arg != "unsafe_allow_html", path
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_drawing_a_page_loads_no_torch_until_a_model_is_needed():
     """Issue 20: a page's own imports — direct or through ``hpt_core`` and ``pages._shared`` — load
     neither torch nor transformers (the app draws before any model loads; a page importing
@@ -795,6 +799,7 @@ def test_streamlit_config_binds_to_localhost():
     assert 1 <= config["server"]["maxUploadSize"] <= 1024
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_a_finished_job_is_reaped_and_logs_each_line_once(workspace, task_files, tiny_backbone):
     """The app launches jobs as its children: one that ends must not stay a zombie under the app."""
     from hpt_core.config import DataSpec, TrainConfig

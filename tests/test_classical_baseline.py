@@ -56,6 +56,7 @@ def check_wos1k_figures(result: dict) -> None:
     assert set(report["per_depth_macro_f1"]) == {"1", "2"}
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_baseline_on_wos1k_with_the_chosen_c():
     """The full grid picks C = 100 on wos1k (dev); fitting that one model takes ~10 s."""
     baseline = load_baseline()

@@ -146,6 +146,7 @@ def test_a_negative_or_huge_seed_is_one_line_before_anything_is_read(command, se
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_train_then_ablate_through_the_cli(task_files, tiny_backbone, tmp_path):
     common = ["--taxonomy", task_files["taxonomy"], "--train", task_files["train"], "--dev", task_files["dev"],
               "--backbone", tiny_backbone, "--max-length", "32", "--epochs", "1", "--batch-size", "8"]
@@ -158,6 +159,7 @@ def test_train_then_ablate_through_the_cli(task_files, tiny_backbone, tmp_path):
     assert "rm-injection" in table and "delta_macro_f1" in table
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_low_resource_reads_a_taxonomy_from_a_pipe_once_for_every_run(task_files, tiny_backbone, tmp_path):
     """A pipe (``--taxonomy <(…)``) can be read once; the runner's runs each read it again, so it is
     kept as a file in the output folder first."""
@@ -178,6 +180,7 @@ def test_low_resource_reads_a_taxonomy_from_a_pipe_once_for_every_run(task_files
     assert len(list((tmp_path / "lr").glob("*seed*/metrics.json"))) == 2
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_ablate_rejects_an_option_that_fits_no_method_before_training(task_files, tmp_path):
     result = run_cli("ablate", "--taxonomy", task_files["taxonomy"], "--train", task_files["train"],
                      "--dev", task_files["dev"], "--methods", "hpt,vanilla", "--text-residual-gate", "2",

@@ -35,6 +35,7 @@ def test_plan_names_match_ablate_and_low_resource(task_files):
         Experiment("x", data, ["hpt"], fractions=[0.0])
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_app_experiment_queues_runs_is_cancelled_and_resumed_as_a_whole(task_files, tiny_backbone, tmp_path):
     runs_root, experiments_root = tmp_path / "runs", tmp_path / "experiments"
     spec = Experiment("exp", _data(task_files), ["zero-shot", "hpt", "rm-mlm"], seeds=[1, 2], fractions=[0.5, 1.0],

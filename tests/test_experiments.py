@@ -10,6 +10,7 @@ def _data(task_files):
     return DataSpec(**{k: str(v) for k, v in task_files.items()})
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_low_resource_runner_reports_mean_and_std_over_seeds(task_files, tiny_backbone, tmp_path):
     summary = run_low_resource(_data(task_files), "hpt", 0.5, [1, 2], tmp_path, TrainConfig(epochs=1, batch_size=8),
                                backbone=tiny_backbone, max_length=32)

@@ -262,6 +262,7 @@ def test_the_learning_rate_schedule_counts_optimiser_steps_once(tmp_path, tiny_b
     assert [round(r["lr"], 8) for r in steps] == [round(3e-3 * factor(r["step"]), 8) for r in steps]
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_cli_train_waits_in_the_machine_wide_device_queue(tmp_path, tiny_backbone, task_files, capsys):
     import threading
 

@@ -142,6 +142,7 @@ def test_a_zero_shot_run_evaluates_and_predicts_like_a_trained_one(task_files, t
         load_run_classifier(tmp_path)
 
 
+@pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_zero_shot_background_job(task_files, tiny_backbone, tmp_path):
     """The app queues a zero-shot run like a training run: ``run-job`` evaluates it."""
     data = DataSpec(**{k: str(v) for k, v in task_files.items()})
