@@ -67,35 +67,45 @@ def server(tmp_path_factory, request):
         workspace = tmp_path_factory.mktemp("e2e-workspace")
         shutil.copytree(trained_run, workspace / "runs" / trained_run.name)
         SERVER_WORKSPACE["path"] = workspace
-    logs = tmp_path_factory.mktemp("e2e-logs")
+    process, url, log = _start_server(workspace, tmp_path_factory.mktemp("e2e-logs"))
+    try:
+        yield url
+    finally:
+        _stop_server(process, log)
+
+
+def _start_server(workspace: Path, logs: Path):
+    """``streamlit run app.py`` headless over ``workspace`` in its own process group; waits until it
+    answers. Returns (process, url, log file)."""
     port = _free_port()
-    log = open(logs / "streamlit.log", "w")
+    log = open(logs / "streamlit.log", "a")
     env = {**os.environ, "HPT_WORKSPACE": str(workspace), "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                pytest.fail("streamlit did not start:\n" + (logs / "streamlit.log").read_text()[-3000:])
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
+    deadline = time.time() + 90
+    while True:
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, url, log
+        except OSError:
+            pass
+        if process.poll() is not None or time.time() > deadline:
+            _stop_server(process, log)
+            pytest.fail("streamlit did not start:\n" + (logs / "streamlit.log").read_text()[-3000:])
+        time.sleep(0.5)
+
+
+def _stop_server(process, log) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -520,3 +530,77 @@ def test_an_error_document_explained_and_a_one_click_experiment(browser, server,
     assert "against the share of training data (Figure 4)" in _main_text(browser)
     _no_errors(browser, "results (experiments)")
     _screenshot(browser, "results_experiment")
+
+
+# ---- faults (issue 22): the app's server killed during a training ----------------------------------------------
+
+
+def test_the_server_killed_during_a_training_and_started_again_shows_the_job_running_then_finished(
+        browser, tmp_path, tiny_backbone, task_files):
+    """A training launched from the Train page runs in its own process: killing the whole server
+    (SIGKILL to its process group) leaves it running, and a new server on the same workspace shows
+    it running with its progress, then completed — never running once its process is gone."""
+    import json
+    import signal
+
+    from selenium.webdriver.common.by import By
+
+    from hpt_core import runs
+    from hpt_core.data import load_dataset, save_dataset
+
+    workspace = tmp_path / "workspace"
+    save_dataset(workspace / "datasets" / "task", load_dataset(Path(task_files["taxonomy"]).parent))  # the tiny task
+    (workspace / "runs").mkdir()
+    process, url, log = _start_server(workspace, tmp_path)
+    try:
+        browser.get(f"{url}/train?dataset=task")
+        _settled(browser, "Train")
+        summary = browser.find_elements(By.XPATH, "//summary[contains(., 'New run')]")[0]
+        if _input_missing(browser, "Max steps (0 = no limit)"):
+            summary.click()
+            time.sleep(0.5)
+        from selenium.webdriver.support import expected_conditions
+
+        _wait(browser, expected_conditions.element_to_be_clickable(
+            (By.XPATH, "//label[contains(., 'hub name or local folder')]")), 30, "the backbone options").click()
+        _input(browser, "Hub name or local folder (for 'other')").send_keys(tiny_backbone)
+        _set(browser, "Max length (tokens)", 32)
+        _set(browser, "Epochs (max)", 30)
+        _input(browser, "Run name (optional)").send_keys("survivor")
+        time.sleep(0.5)
+        _click_button(browser, "Launch")
+        run_dir = workspace / "runs" / "survivor"
+        _wait(browser, lambda d: runs.run_progress(run_dir).get("kind") in ("step", "epoch"), 180,
+              "the training to take its first steps")
+        # The server dies with everything in its process group, as a killed terminal or service would.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+        log.close()
+        job = runs.read_json(run_dir / runs.STATUS)["pid"]
+        assert Path(f"/proc/{job}").exists(), "the training died with the server"
+        step = runs.run_progress(run_dir).get("step", 0)
+        assert _wait(browser, lambda d: runs.run_progress(run_dir).get("step", 0) > step
+                     or runs.run_status(run_dir).get("state") == "completed", 120, "the training to go on")
+
+        process, url, log = _start_server(workspace, tmp_path)  # the server started again
+        browser.get(f"{url}/train?run=survivor&dataset=task")
+        _settled(browser, "Train")
+        shown = _main_text(browser)
+        state = runs.run_status(run_dir).get("state")
+        assert state in ("running", "completed"), state
+        if state == "running":
+            assert "running" in shown.lower() and "step" in shown.lower(), shown[:1500]
+        _no_errors(browser, "train after the server's restart")
+        _screenshot(browser, "train_after_server_restart")
+        _wait(browser, lambda d: runs.run_status(run_dir).get("state") in ("completed", "failed", "interrupted"), 300,
+              "the training to finish")
+        assert runs.run_status(run_dir)["state"] == "completed", runs.log_tail(run_dir)
+        assert json.loads((run_dir / runs.METRICS).read_text())["test"]["macro_f1"] >= 0
+        _wait(browser, lambda d: "completed" in _main_text(d), 60, "the page to show the finished run")
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if not log.closed:
+            log.close()
