@@ -11,7 +11,8 @@ file, the line and the problem, and nothing is ever written when input is reject
 Readers: HiAGM ``.taxonomy`` TSV (:meth:`LabelHierarchy.from_tsv`), ``parent,child`` CSV
 (:meth:`~LabelHierarchy.from_edge_csv`), one label path a line
 (:meth:`~LabelHierarchy.from_paths`), and the library's own JSON
-(:meth:`~LabelHierarchy.from_json`); :meth:`~LabelHierarchy.read` picks one.
+(:meth:`~LabelHierarchy.from_json`); :meth:`~LabelHierarchy.read` picks one. Each format is one
+module of ``hpt_core.tree_formats`` (text → edges); this module builds and checks the tree.
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ import networkx as nx
 import numpy as np
 
 from hpt_core.errors import HPTInputError
-from hpt_core.inputs import check_name, content_lines as _content_lines, csv_rows, parse_json, read_text
-
-ROOT = "Root"
-
-JSON_FORMAT = "hpt-hierarchy"
-JSON_VERSION = 1
+from hpt_core import tree_formats
+from hpt_core.inputs import check_name, content_lines as _content_lines, parse_json, read_text
+from hpt_core.tree_formats import ROOT, edge_csv, json_tree, paths, tsv
+from hpt_core.tree_formats.json_tree import JSON_FORMAT, JSON_VERSION  # noqa: F401  (re-exported)
+from hpt_core.tree_formats.paths import path_labels  # noqa: F401  (re-exported: the corpus formats read paths)
 
 # Last segments that say nothing on their own ("misc" in 20 Newsgroups): display_name
 # prefixes them with the parent's segment so label words stay distinguishable.
@@ -269,166 +269,42 @@ class LabelHierarchy:
 
     @classmethod
     def from_tsv(cls, path: str | Path, *, text: str | None = None) -> LabelHierarchy:
-        """Read the HiAGM taxonomy format: ``parent<TAB>child1<TAB>child2…`` per line.
-
-        The first line usually starts with ``Root``; blank lines are ignored, fields are
-        stripped of surrounding spaces.  ``text``: the file's content when already read (a pipe
-        can be read only once).
-        """
-        text = read_text(path) if text is None else text
-        edges: list[tuple[str, str]] = []
-        lines: list[int] = []
-        for lineno, line in _content_lines(text):
-            fields = [f.strip() for f in line.split("\t")]
-            parent, children = fields[0], fields[1:]
-            if not parent:
-                raise HPTInputError("empty parent name at the start of the line", path, lineno)
-            if not children:
-                raise HPTInputError(
-                    f"{parent!r} has no children: expected parent<TAB>child1<TAB>child2…"
-                    + (" (fields must be separated by tabs, not spaces)" if " " in line.strip() else ""),
-                    path,
-                    lineno,
-                )
-            seen: set[str] = set()
-            for column, child in enumerate(children, start=2):
-                if not child:
-                    raise HPTInputError(f"empty label name in field {column}", path, lineno)
-                if child in seen:
-                    raise HPTInputError(f"child {child!r} listed twice under {parent!r}", path, lineno)
-                seen.add(child)
-                edges.append((parent, child))
-                lines.append(lineno)
-        if not edges:
-            raise HPTInputError("file is empty: no taxonomy lines", path)
+        """Read the HiAGM taxonomy format: ``parent<TAB>child1<TAB>child2…`` per line
+        (``hpt_core.tree_formats.tsv``). ``text``: the file's content when already read (a pipe
+        can be read only once)."""
+        edges, lines = tsv.parse(read_text(path) if text is None else text, path)
         return cls(edges, source=path, lines=lines)
 
     @classmethod
     def from_edge_csv(cls, path: str | Path, *, text: str | None = None) -> LabelHierarchy:
-        """Read ``parent,child`` per line (CSV quoting allowed), optional header ``parent,child``.
-
-        The root is the parent that is never a child.
-        """
-        text = read_text(path) if text is None else text
-        edges: list[tuple[str, str]] = []
-        lines: list[int] = []
-        first_row = True
-        # csv records may span lines (quoted fields): csv_rows gives the line each one starts on.
-        for lineno, row in csv_rows(text, ",", path):
-            if len(row) != 2:
-                raise HPTInputError(
-                    f"expected 2 fields 'parent,child', found {len(row)}", path, lineno
-                )
-            parent, child = (f.strip() for f in row)
-            is_header = first_row and (parent.lower(), child.lower()) == ("parent", "child")
-            first_row = False
-            if is_header:
-                continue
-            edges.append((parent, child))
-            lines.append(lineno)
-        if not edges:
-            raise HPTInputError("file is empty: no 'parent,child' lines", path)
+        """Read ``parent,child`` per line (``hpt_core.tree_formats.edge_csv``); the root is the
+        parent that is never a child."""
+        edges, lines = edge_csv.parse(read_text(path) if text is None else text, path)
         return cls(edges, source=path, lines=lines)
 
     @classmethod
     def from_paths(
         cls, path_or_lines: str | Path | Iterable[str], sep: str = "/", *, text: str | None = None
     ) -> LabelHierarchy:
-        """Read one label path per line, e.g. ``CS/Machine learning``.
-
-        Label names depend on the separator, so that names stay unambiguous:
-
-        * ``sep="."`` (dotted names, as in 20 Newsgroups): the label is the full prefix, so
-          ``comp.sys.mac.hardware`` gives ``comp``, ``comp.sys``, ``comp.sys.mac`` and
-          ``comp.sys.mac.hardware``.
-        * any other separator: the label is the segment (``CS/Machine learning`` gives ``CS``
-          and ``Machine learning``); a segment appearing under two different parents is
-          rejected, since it would be one label with two parents.
-
-        Segments are stripped of spaces; blank lines are ignored; repeated paths and paths that
-        are prefixes of others are fine.  The root (``Root``) is implicit and must not appear.
-        ``path_or_lines`` is a file path, or an iterable of lines (errors then name ``<lines>``).
-        """
+        """Read one label path per line, e.g. ``CS/Machine learning`` (``hpt_core.tree_formats.paths``:
+        how names follow from the separator). ``path_or_lines`` is a file path, or an iterable of
+        lines (errors then name ``<lines>``)."""
         if isinstance(path_or_lines, (str, Path)):
             source: str | Path = path_or_lines
-            text = read_text(path_or_lines) if text is None else text
-            numbered = list(_content_lines(text))
+            numbered = list(_content_lines(read_text(path_or_lines) if text is None else text))
         else:
             source = "<lines>"
-            numbered = [
-                (n, line.rstrip("\r\n"))
-                for n, line in enumerate(path_or_lines, start=1)
-                if line.strip()
-            ]
-        if not sep:
-            raise HPTInputError("path separator must not be empty", source)
-        edges: list[tuple[str, str]] = []
-        lines: list[int] = []
-        parent_of: dict[str, tuple[str, int]] = {}
-        for lineno, line in numbered:
-            try:
-                names = path_labels(line, sep)
-            except ValueError as err:
-                raise HPTInputError(str(err), source, lineno) from None
-            parent = ROOT
-            for name in names:
-                if name.casefold() == ROOT.casefold():
-                    raise HPTInputError(
-                        f"label {name!r} is named like the root; leave the root out of paths",
-                        source,
-                        lineno,
-                    )
-                known = parent_of.get(name)
-                if known is None:
-                    parent_of[name] = (parent, lineno)
-                    edges.append((parent, name))
-                    lines.append(lineno)
-                elif known[0] != parent:
-                    raise HPTInputError(
-                        f"label {name!r} appears under {_show(parent)} here and under "
-                        f"{_show(known[0])} on line {known[1]}; a label has one parent "
-                        "(rename one, or use dotted names with sep='.')",
-                        source,
-                        lineno,
-                    )
-                parent = name
-        if not edges:
-            raise HPTInputError("file is empty: no label paths", source)
+            numbered = [(n, line.rstrip("\r\n")) for n, line in enumerate(path_or_lines, start=1) if line.strip()]
+        edges, lines = paths.parse(numbered, source, sep)
         return cls(edges, source=source, lines=lines)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str | Path | None = None) -> LabelHierarchy:
-        """Build from :meth:`to_dict`'s form (the ``hpt-hierarchy`` JSON format)."""
-        if not isinstance(d, dict):
-            raise HPTInputError("expected a JSON object with format 'hpt-hierarchy'", source)
-        if d.get("format") != JSON_FORMAT:
-            raise HPTInputError(
-                f"not an hpt-hierarchy file: 'format' is {d.get('format')!r}, expected {JSON_FORMAT!r}",
-                source,
-            )
-        if d.get("version") != JSON_VERSION:
-            raise HPTInputError(
-                f"unsupported hpt-hierarchy version {d.get('version')!r} (this library reads {JSON_VERSION})",
-                source,
-            )
-        raw_edges = d.get("edges")
-        if not isinstance(raw_edges, list) or not raw_edges:
-            raise HPTInputError("'edges' must be a non-empty list of [parent, child] pairs", source)
-        edges: list[tuple[str, str]] = []
-        for k, e in enumerate(raw_edges):
-            if not (isinstance(e, list) and len(e) == 2 and all(isinstance(x, str) for x in e)):
-                raise HPTInputError(f"edges[{k}] must be a [parent, child] pair of strings", source)
-            edges.append((e[0].strip(), e[1].strip()))
-        descriptions = d.get("descriptions") or {}
-        if not isinstance(descriptions, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in descriptions.items()
-        ):
-            raise HPTInputError("'descriptions' must map label names to strings", source)
+        """Build from :meth:`to_dict`'s form (the ``hpt-hierarchy`` JSON format, ``hpt_core.tree_formats.json_tree``)."""
+        edges, descriptions, root = json_tree.parse(d, source)
         h = cls(edges, descriptions, source=source)
-        if "root" in d and d["root"] != h.root:
-            raise HPTInputError(
-                f"'root' says {d['root']!r} but the edges give root {h.root!r}", source
-            )
+        if root is not None and root != h.root:
+            raise HPTInputError(f"'root' says {root!r} but the edges give root {h.root!r}", source)
         return h
 
     @classmethod
@@ -454,13 +330,13 @@ class LabelHierarchy:
         """
         p = Path(path)
         fmt = format.lower()
-        if fmt not in ("auto", "tsv", "csv", "paths", "json"):
+        if fmt != "auto" and fmt not in tree_formats.FORMATS:
             raise HPTInputError(
-                f"unknown taxonomy format {format!r} (expected auto, tsv, csv, paths or json)", p
+                f"unknown taxonomy format {format!r} (expected auto, {', '.join(tree_formats.FORMATS)})", p
             )
         text = read_text(p)  # once: a pipe (<(...)) cannot be read twice
         if fmt == "auto":
-            fmt = _sniff_taxonomy_format(p, text)
+            fmt = tree_formats.sniff(p, text)
         if fmt == "tsv":
             return cls.from_tsv(p, text=text)
         if fmt == "csv":
@@ -475,13 +351,7 @@ class LabelHierarchy:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``hpt-hierarchy`` JSON form: root, edges in label order, descriptions."""
-        return {
-            "format": JSON_FORMAT,
-            "version": JSON_VERSION,
-            "root": self.root,
-            "edges": [[p, c] for p, c in self.edges()],
-            "descriptions": dict(self.descriptions),
-        }
+        return json_tree.to_dict(self.root, self.edges(), self.descriptions)
 
     def to_json(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON (atomic)."""
@@ -493,35 +363,12 @@ class LabelHierarchy:
         Round-trips with :meth:`from_tsv`, label order included.  Descriptions are not part of
         the format and are not written (use :meth:`to_json` to keep them).
         """
-        rows = []
-        for parent in [self.root, *self.labels]:
-            children = list(self.graph.successors(parent))
-            if children:
-                rows.append("\t".join([parent, *children]))
-        return atomic_write_text(path, "\n".join(rows) + "\n")
+        return atomic_write_text(path, tsv.write(self.root, self.labels, lambda label: list(self.graph.successors(label))))
 
 
 # --------------------------------------------------------------------------------------------
 # Validation and naming (pure helpers)
 # --------------------------------------------------------------------------------------------
-
-
-def path_labels(path: str, sep: str) -> list[str]:
-    """The label names along one label path, top first (the rule of :meth:`LabelHierarchy.from_paths`).
-
-    ``sep="."`` gives full prefixes (``a.b.c`` → ``a``, ``a.b``, ``a.b.c``); any other separator
-    gives the stripped segments.  Raises ``ValueError`` on an empty segment.
-    """
-    segments = [s.strip() for s in path.strip().split(sep)]
-    if any(not s for s in segments):
-        raise ValueError(f"empty label name in path {path.strip()!r}")
-    if sep == ".":
-        return [".".join(segments[: k + 1]) for k in range(len(segments))]
-    return segments
-
-
-def _show(node: str) -> str:
-    return "the root" if node == ROOT else repr(node)
 
 
 def _validated_graph(
@@ -644,29 +491,3 @@ def _display_names(h: LabelHierarchy) -> dict[str, str]:
         generic = len(name) < 2 or name.casefold() in _GENERIC_NAMES or counts[name.casefold()] > 1
         out[label] = f"{base[parent]} {name}" if generic and parent != h.root else name
     return out
-
-
-def _sniff_taxonomy_format(p: Path, text: str) -> str:
-    ext = p.suffix.lower()
-    if ext == ".json":
-        return "json"
-    if ext == ".csv":
-        return "csv"
-    if ext in (".tsv", ".taxonomy", ".taxnomy"):
-        return "tsv"
-    if not text.strip():
-        raise HPTInputError("file is empty", p)
-    if text.lstrip().startswith("{"):
-        return "json"
-    if "\t" in text:
-        return "tsv"
-    first_line, first = next(_content_lines(text))
-    words = first.split()
-    if len(words) > 1 and words[0].casefold() == ROOT.casefold() and not any(s in first for s in ("/", ".")):
-        # "Root CS Medical": a HiAGM taxonomy whose tabs became spaces, not a label path.
-        raise HPTInputError(
-            "looks like a HiAGM taxonomy separated by spaces; separate parent and children with tabs",
-            p,
-            first_line,
-        )
-    return "paths"
