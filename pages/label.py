@@ -111,7 +111,8 @@ if not queue or queue["run"] != run_dir.name:
 items, at = queue["items"], queue["at"]
 saved = st.session_state.get("label_saved", 0)
 st.progress(min(at, len(items)) / max(len(items), 1),
-            text=f"{min(at, len(items))} of {len(items)} suggestions done · {saved} labelled this session")
+            text=f"{min(at, len(items))} of {len(items)} {'documents' if items[0].get('relabel') else 'suggestions'} "
+                 f"done · {saved} labelled this session")
 if at >= len(items):
     st.success("All suggestions done. Train a new run on the dataset with its new labels, then suggest again.",
                icon=":material/task_alt:")
@@ -138,6 +139,10 @@ def path_ends(labels: list[str]) -> list[str]:
 
 
 if relabel:
+    if relabel["split"] != "train":
+        st.warning(f"This corrects the **{md(relabel['split'])}** split. These documents were picked from the model's "
+                   "errors, so correcting only them makes that split's figures look better than they would on new "
+                   "documents; compare runs on a split no one relabelled.", icon=":material/warning:")
     st.caption(f"Gold now: {md(', '.join(path_name(l) for l in path_ends(item['gold'])) or '—')}. "
                f"The model predicted: {md(', '.join(path_name(l) for l in path_ends(item['predicted'])) or '(nothing)')}. "
                "Correct the gold labels if they are wrong; keep them if the model is.")

@@ -140,8 +140,10 @@ with tab_one:
                                        for c in sure]), hide_index=True)
             st.caption(("Confidence: how often a label with this score and margin at this depth was right on dev. "
                         if p.document_confidence is not None else "")
-                       + "Sigmoid of the score: the decided score as a probability (with the classical blend, the "
-                       "blend's mixed probability), not calibrated on held-out data. Margin: this label's score minus "
+                       + "Sigmoid of the score: the decided score as a probability"
+                       + (" (with this run's classical blend, the blend's mixed probability)"
+                          if model.classifier.blend is not None else "")
+                       + ", not calibrated on held-out data. Margin: this label's score minus "
                        "its best sibling's — near 0 means the model nearly chose the sibling.")
         with st.expander("All scores"):
             st.dataframe(pd.DataFrame([{"label": label, "depth": d, "score": round(score, 4),

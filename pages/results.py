@@ -85,8 +85,13 @@ def one_run(run_dir: Path) -> None:
                   if chosen else "")
                + ". Hierarchy-consistent: a label is kept only when its parent is.")
     blend = metrics.get("blend") or {}
+    channel = metrics.get("lexical_channel") or {}
+    decided_by = ("the model's scores plus its lexical channel's (TF-IDF, C "
+                  f"{channel['C']:g}; the model was trained beside it)" if "C" in channel else "the model's own scores")
     if "skipped" in blend:
-        st.caption(f"No classical blend: {md(blend['skipped'])}; the model's own scores decide.")
+        st.caption(f"No classical blend: {md(blend['skipped'])}; {decided_by} decide.")
+    elif not blend and channel:
+        st.caption(f"Scores: {decided_by}.")
     elif "model_weight" in blend:
         st.caption(f"Scores blended with the classical classifier (TF-IDF + the pretrained encoder's sentence "
                    f"embeddings, logistic regression, C {blend['C']:g}): the model's weight {blend['model_weight']:g}, "
