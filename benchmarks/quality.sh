@@ -134,3 +134,4 @@ python benchmarks/costs.py --cells 3000x531,1000x38 --cell-timeout 1200 --out ru
 
 # Session 12: 20ng-LR with the leak fix (not alone)
 /usr/bin/time -v python -m hpt_core train "${NG[@]}" --run-dir runs/s12-20ng-lr-cold
+python benchmarks/serve_load.py --run-dir runs/s12-20ng-lr-cold --texts $B/20ng/test.jsonl --requests 1000 --concurrency 32 --rounds 10 > runs/s12-serve-10k.jsonl   # memory over 10,000 requests

@@ -39,9 +39,10 @@ def _texts(path: Path, n: int, max_chars: int) -> list[str]:
     return out
 
 
-def _peak_rss_mb(pid: int) -> float:
+def _peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """The process's peak resident memory (``VmRSS``: its resident memory now), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -78,6 +79,9 @@ def main(argv=None) -> int:
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--max-chars", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="send each level's requests this many times, the server's resident memory after each "
+                             "(memory flat in the requests served: --requests 1000 --concurrency 32 --rounds 10)")
     args = parser.parse_args(argv)
     import httpx
 
@@ -100,9 +104,12 @@ def main(argv=None) -> int:
         texts = _texts(args.texts, args.requests, args.max_chars)
         asyncio.run(_level(url, texts[:8], 1))  # warm-up, not reported
         for level in (int(c) for c in args.concurrency.split(",")):
-            result = asyncio.run(_level(url, texts, level))
-            result["server_peak_rss_mb_so_far"] = round(_peak_rss_mb(server.pid), 1)
-            print(json.dumps(result), flush=True)
+            for round_ in range(1, args.rounds + 1):
+                result = asyncio.run(_level(url, texts, level))
+                result["server_peak_rss_mb_so_far"] = round(_peak_rss_mb(server.pid), 1)
+                if args.rounds > 1:
+                    result.update(round=round_, server_rss_mb_now=round(_peak_rss_mb(server.pid, "VmRSS"), 1))
+                print(json.dumps(result), flush=True)
         print(json.dumps({"batches_scored": httpx.get(f"{url}/health").json()["batches_scored"]}))
     finally:
         server.terminate()
