@@ -209,11 +209,7 @@ class HTCClassifier:
 
             blend = ClassicalBlend.load(directory, model.hierarchy, backbone_config, model.tokenizer)
         classifier = cls(model, lexical, blend)
-        if device is not None:
-            for part in (lexical, blend):
-                if part is not None:
-                    part.to(device)
-        return classifier
+        return classifier.to(device) if device is not None else classifier
 
 
 def _named_parts(directory: Path) -> dict:

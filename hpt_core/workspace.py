@@ -200,18 +200,14 @@ class Workspace:
         all (``save_dataset``). The bundled demo is read-only: its first labels go into a copy,
         ``<name>-labelled`` (kept for the next ones). Returns the dataset written and its training
         documents now. A label outside the tree, or a document without labels or text, is refused."""
-        target = self.labelled_dataset(name)
-        dataset = self.load_dataset(target if target in self.dataset_names() else name)
-        h = dataset.hierarchy
+        target, dataset = self._labelled_copy(name)
         added = []
         for i, doc in enumerate(documents, start=1):
             check_text(doc.text, None)
-            if not doc.labels:
-                raise HPTInputError(f"document {i}: choose at least one label")
-            unknown = [label for label in doc.labels if label not in h]
-            if unknown:
-                raise HPTInputError(f"document {i}: {unknown[0]!r} is not a label of dataset {name!r}")
-            added.append(Document(doc.text, h.with_ancestors(doc.labels)))
+            try:
+                added.append(Document(doc.text, _chosen_labels(dataset.hierarchy, doc.labels, name)))
+            except HPTInputError as err:
+                raise HPTInputError(f"document {i}: {err.problem}") from None
         dataset.splits["train"] = [*dataset.splits.get("train", []), *added]
         dataset.meta["labelled_in_app"] = int(dataset.meta.get("labelled_in_app", 0)) + len(added)
         dataset.name = target
@@ -228,22 +224,15 @@ class Workspace:
         written."""
         import time
 
-        target = self.labelled_dataset(name)
-        dataset = self.load_dataset(target if target in self.dataset_names() else name)
+        target, dataset = self._labelled_copy(name)
         documents = dataset.splits.get(split)
         if documents is None:
             raise HPTInputError(f"dataset {name!r} has no {split!r} split")
         if not 0 <= index < len(documents) or documents[index].text != text:
             raise HPTInputError(f"document #{index} of {name!r}/{split} is not the text shown (the dataset changed "
                                 "since): open the error browser again")
-        h = dataset.hierarchy
-        if not labels:
-            raise HPTInputError("choose at least one label")
-        unknown = [label for label in labels if label not in h]
-        if unknown:
-            raise HPTInputError(f"{unknown[0]!r} is not a label of dataset {name!r}")
         before = list(documents[index].labels)
-        documents[index] = Document(text, h.with_ancestors(labels))
+        documents[index] = Document(text, _chosen_labels(dataset.hierarchy, labels, name))
         corrections = list(dataset.meta.get("corrections") or [])
         corrections.append({"time": round(time.time(), 3), "split": split, "document": index, "from": before,
                             "to": documents[index].labels})
@@ -251,6 +240,12 @@ class Workspace:
         dataset.name = target
         save_dataset(self.datasets_dir / target, dataset, overwrite=True)
         return target
+
+    def _labelled_copy(self, name: str) -> tuple[str, Dataset]:
+        """Where labels for dataset ``name`` go (``labelled_dataset``) and that dataset as it is now
+        (the demo's copy once it exists, else ``name`` itself)."""
+        target = self.labelled_dataset(name)
+        return target, self.load_dataset(target if target in self.dataset_names() else name)
 
     def labelled_dataset(self, name: str) -> str:
         """Where the labels of dataset ``name`` go (``add_labelled``): itself, or for the read-only
@@ -463,6 +458,17 @@ class Workspace:
             config.to_json(candidate / runs.RUN_CONFIG)
             return candidate
         raise HPTInputError(f"too many runs named {base!r}; choose another name")
+
+
+def _chosen_labels(hierarchy, labels: list[str], name: str) -> list[str]:
+    """Labels picked in the app for one document, with their ancestors; none, or one outside the
+    tree of dataset ``name``, is refused."""
+    if not labels:
+        raise HPTInputError("choose at least one label")
+    unknown = [label for label in labels if label not in hierarchy]
+    if unknown:
+        raise HPTInputError(f"{unknown[0]!r} is not a label of dataset {name!r}")
+    return hierarchy.with_ancestors(labels)
 
 
 def run_summary(run_dir: str | Path) -> dict:

@@ -310,25 +310,7 @@ def _upload_train_and_use(browser, server, workspace: Path, name: str, files: di
     _screenshot(browser, f"{name}_data")
 
     # -- Train: two steps of the tiny model, in the background job --
-    browser.get(f"{server}/train?dataset={name}")
-    _settled(browser, "Train")
-    summary = browser.find_elements(By.XPATH, "//summary[contains(., 'New run')]")[0]
-    if _input_missing(browser, "Max steps (0 = no limit)"):
-        summary.click()
-        time.sleep(0.5)
-    from selenium.webdriver.support import expected_conditions
-
-    # the expander opens with an animation: wait until the option can take the click (a fixed
-    # half-second was not always enough: "element not interactable" on a slow moment)
-    _wait(browser, expected_conditions.element_to_be_clickable(
-        (By.XPATH, "//label[contains(., 'hub name or local folder')]")), 30, "the backbone options").click()
-    _input(browser, "Hub name or local folder (for 'other')").send_keys(backbone)
-    _set(browser, "Max steps (0 = no limit)", 2)
-    _set(browser, "Max length (tokens)", 32)
-    _set(browser, "Epochs (max)", 1)
-    _input(browser, "Run name (optional)").send_keys(f"{name}-run")
-    time.sleep(0.5)
-    _click_button(browser, "Launch")
+    _launch_from_train_page(browser, server, name, backbone, f"{name}-run", epochs=1, max_steps=2)
     run_dir = workspace / "runs" / f"{name}-run"
     _wait(browser, lambda d: run_dir.is_dir(), 60, "the run folder")
     from hpt_core import runs
@@ -381,6 +363,33 @@ def _upload_train_and_use(browser, server, workspace: Path, name: str, files: di
         _settled(browser, "Label words")
     _no_errors(browser, f"{name} label words")
     _screenshot(browser, f"{name}_label_words")
+
+
+def _launch_from_train_page(browser, server: str, dataset: str, backbone: str, run_name: str, epochs: int,
+                            max_steps: int | None = None) -> None:
+    """Train page → New run: the backbone folder, 32 tokens, ``epochs`` (and ``max_steps``), the run's
+    name, Launch — a training in the app's background job."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+
+    browser.get(f"{server}/train?dataset={dataset}")
+    _settled(browser, "Train")
+    summary = browser.find_elements(By.XPATH, "//summary[contains(., 'New run')]")[0]
+    if _input_missing(browser, "Max steps (0 = no limit)"):
+        summary.click()
+        time.sleep(0.5)
+    # the expander opens with an animation: wait until the option can take the click (a fixed
+    # half-second was not always enough: "element not interactable" on a slow moment)
+    _wait(browser, expected_conditions.element_to_be_clickable(
+        (By.XPATH, "//label[contains(., 'hub name or local folder')]")), 30, "the backbone options").click()
+    _input(browser, "Hub name or local folder (for 'other')").send_keys(backbone)
+    if max_steps is not None:
+        _set(browser, "Max steps (0 = no limit)", max_steps)
+    _set(browser, "Max length (tokens)", 32)
+    _set(browser, "Epochs (max)", epochs)
+    _input(browser, "Run name (optional)").send_keys(run_name)
+    time.sleep(0.5)
+    _click_button(browser, "Launch")
 
 
 def _input_missing(driver, label: str) -> bool:
@@ -543,8 +552,6 @@ def test_the_server_killed_during_a_training_and_started_again_shows_the_job_run
     import json
     import signal
 
-    from selenium.webdriver.common.by import By
-
     from hpt_core import runs
     from hpt_core.data import load_dataset, save_dataset
 
@@ -553,22 +560,7 @@ def test_the_server_killed_during_a_training_and_started_again_shows_the_job_run
     (workspace / "runs").mkdir()
     process, url, log = _start_server(workspace, tmp_path)
     try:
-        browser.get(f"{url}/train?dataset=task")
-        _settled(browser, "Train")
-        summary = browser.find_elements(By.XPATH, "//summary[contains(., 'New run')]")[0]
-        if _input_missing(browser, "Max steps (0 = no limit)"):
-            summary.click()
-            time.sleep(0.5)
-        from selenium.webdriver.support import expected_conditions
-
-        _wait(browser, expected_conditions.element_to_be_clickable(
-            (By.XPATH, "//label[contains(., 'hub name or local folder')]")), 30, "the backbone options").click()
-        _input(browser, "Hub name or local folder (for 'other')").send_keys(tiny_backbone)
-        _set(browser, "Max length (tokens)", 32)
-        _set(browser, "Epochs (max)", 30)
-        _input(browser, "Run name (optional)").send_keys("survivor")
-        time.sleep(0.5)
-        _click_button(browser, "Launch")
+        _launch_from_train_page(browser, url, "task", tiny_backbone, "survivor", epochs=30)
         run_dir = workspace / "runs" / "survivor"
         _wait(browser, lambda d: runs.run_progress(run_dir).get("kind") in ("step", "epoch"), 180,
               "the training to take its first steps")
