@@ -35,7 +35,9 @@ DIVERSE_POOL = 4
 @dataclass
 class Suggestion:
     """One text to label: its position in the pool (0-based), the model's best path, the closest
-    call on it (``depth``, the chosen label and the runner-up sibling, their score ``margin``)."""
+    call on it (``depth``, the chosen label and the runner-up sibling, their score ``margin``), and
+    the labels the run's decision rule keeps (``decided``: what the model would answer — it may stop
+    above the best path's end, or keep several paths; the best path when no rule was given)."""
 
     index: int
     text: str
@@ -44,10 +46,12 @@ class Suggestion:
     depth: int
     chosen: str
     runner_up: str | None
+    decided: list[str] | None = None
 
     def to_dict(self) -> dict:
         return {"index": self.index, "text": self.text, "path": self.path, "margin": round(self.margin, 6),
-                "depth": self.depth, "chosen": self.chosen, "runner_up": self.runner_up}
+                "depth": self.depth, "chosen": self.chosen, "runner_up": self.runner_up,
+                "decided": self.path if self.decided is None else self.decided}
 
 
 def closest_calls(scores: np.ndarray, hierarchy) -> list[tuple[list[str], float, int, str, str | None]]:
@@ -105,10 +109,11 @@ def _spread(candidates: list[int], texts: list[str], n: int) -> list[int]:
 
 
 def suggest(scores: np.ndarray, texts: list[str], hierarchy, n: int = 50, strategy: str = "margin",
-            seed: int = 0) -> list[Suggestion]:
+            seed: int = 0, decision: str | None = None) -> list[Suggestion]:
     """The ``n`` texts of the pool to label next, best first (see the module docstring).
 
-    scores (N, C) the run's decided scores of ``texts`` (N,)."""
+    scores (N, C) the run's decided scores of ``texts`` (N,); ``decision``: the run's rule
+    (``decoding.decide``), whose labels each suggestion carries as ``decided``."""
     if strategy not in STRATEGIES:
         raise HPTInputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if n < 1:
@@ -123,8 +128,16 @@ def suggest(scores: np.ndarray, texts: list[str], hierarchy, n: int = 50, strate
     else:
         by_margin = sorted(range(len(texts)), key=lambda i: (calls[i][1], i))
         order = by_margin[:n] if strategy == "margin" else _spread(by_margin[:DIVERSE_POOL * n], texts, n)
+    decided = None
+    if decision is not None:
+        from hpt_core.decoding import consistent_decode, decide
+
+        picked = np.asarray(order, dtype=np.int64)
+        kept = consistent_decode(decide(np.asarray(scores)[picked], hierarchy, decision), hierarchy).astype(bool)
+        decided = {int(i): [hierarchy.labels[j] for j in np.flatnonzero(row)] for i, row in zip(picked, kept)}
     return [Suggestion(index=int(i), text=texts[i], path=calls[i][0], margin=calls[i][1], depth=calls[i][2],
-                       chosen=calls[i][3], runner_up=calls[i][4]) for i in order]
+                       chosen=calls[i][3], runner_up=calls[i][4], decided=None if decided is None else decided[int(i)])
+            for i in order]
 
 
 def suggest_for_run(run_dir, texts: list[str], n: int = 50, strategy: str = "margin", seed: int = 0,
@@ -136,5 +149,6 @@ def suggest_for_run(run_dir, texts: list[str], n: int = 50, strategy: str = "mar
         raise HPTInputError("the pool has no texts")
     if strategy not in STRATEGIES:  # before the model is loaded
         raise HPTInputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    hierarchy, scores_of, _ = run_scorer(run_dir)
-    return suggest(scores_of(list(texts), batch_size=batch_size, progress=progress), texts, hierarchy, n, strategy, seed)
+    hierarchy, scores_of, decision = run_scorer(run_dir)
+    return suggest(scores_of(list(texts), batch_size=batch_size, progress=progress), texts, hierarchy, n, strategy, seed,
+                   decision=decision)

@@ -48,7 +48,8 @@ def _layout(fig: go.Figure, title: str | None, height: int = 360, **kwargs) -> g
                                              dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02))
     # A legend above the plot gets its own band under the title (the title sits at the top of the
     # figure, the legend row below it), so neither covers the other.
-    on_top = entries > 0 and legend.get("orientation") == "h" and legend.get("yanchor") == "bottom"
+    on_top = entries > 0 and legend.get("orientation") == "h" and legend.get("yanchor") == "bottom" \
+        and legend.get("y", 1.0) >= 1.0
     top = (50 if title else 20) + (28 if on_top else 0)
     fig.update_layout(title=dict(text=esc(title), y=1.0, yref="container", yanchor="top", pad=dict(t=12))
                       if title else None, height=height,
@@ -355,8 +356,9 @@ def scores_figure(by_depth: Mapping[int, Sequence[tuple[str, float]]], top: int 
     fig.update_yaxes(autorange="reversed", type="category")
     fig.add_vline(x=0, line_color="#555555", line_width=1)
     n = sum(min(top, len(list(items))) for items in by_depth.values())
-    # The legend goes under the axis: the title has the top.
-    below = dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0)
+    # The legend goes under the axis (at the bottom of the figure, a fixed distance below the tick
+    # labels at any height: placed relative to the plot, it covered them on short figures); the title has the top.
+    below = dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0)
     return _layout(fig, title, height=max(260, 22 * n + 120), legend=below, margin_b=60)
 
 

@@ -60,8 +60,11 @@ def error_browser(run_dir: Path, split: str, data: str) -> None:
     except Exception as err:
         show_error(err, "Cannot filter")
         return
-    st.dataframe(shown[["doc", "text", "gold", "predicted", "kinds", "error_depths", "predicted_scores"]],
-                 hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
+    # The paths first and the text last: a wide text column pushed gold and predicted off-screen.
+    st.dataframe(shown[["doc", "gold", "predicted", "kinds", "error_depths", "text", "predicted_scores"]],
+                 hide_index=True, column_config={"gold": st.column_config.TextColumn(width="medium"),
+                                                 "predicted": st.column_config.TextColumn(width="medium"),
+                                                 "text": st.column_config.TextColumn(width="medium")})
     left, right = st.columns(2)
     left.download_button(f"Download these {len(shown)} documents (CSV)", csv_bytes(shown),
                          file_name=f"{run_dir.name}-{split}-errors.csv", mime="text/csv", key="err_download",

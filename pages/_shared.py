@@ -24,6 +24,7 @@ DATASET_KEY = "current_dataset"
 RUN_KEY = "current_run"
 _NEXT = "_next_"
 _URL = {DATASET_KEY: "dataset", RUN_KEY: "run"}  # query parameters
+_FOLLOWED = "_dataset_followed_run"  # the run whose dataset the sidebar last made current
 
 #: Plotly options: the small charts need no mode bar (it would cover their titles); the tree keeps
 #: its zoom and pan buttons.
@@ -103,8 +104,36 @@ def select_run(name: str) -> None:
     st.session_state[_NEXT + RUN_KEY] = name
 
 
+#: Page widgets whose state outlives a visit to another page: Streamlit forgets a widget's state
+#: when a run does not draw it, so the error browser closed after a trip to the Label page and back.
+KEPT_ACROSS_PAGES = ("err_on", "err_kind")
+
+
+def keep_across_pages() -> None:
+    """Re-assign ``KEPT_ACROSS_PAGES`` so that leaving their page does not clear them (Streamlit's
+    documented way to keep a widget's value when it is not drawn)."""
+    for key in KEPT_ACROSS_PAGES:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def _dataset_follows_run(ws: Workspace, names: list[str]) -> None:
+    """When the current run changes (chosen in the sidebar or on a page, a fresh session's default,
+    a link), the dataset it was trained on becomes the current one: the sidebar never shows one
+    dataset beside a run trained on another, and pages that write to "the current dataset" write to
+    the run's. Choosing another dataset afterwards, with the same run, is left alone."""
+    name = st.session_state.get(RUN_KEY)
+    if not name or st.session_state.get(_FOLLOWED) == name:
+        return
+    st.session_state[_FOLLOWED] = name
+    dataset = ws.dataset_of_run(ws.runs_dir / name)
+    if dataset in names:
+        st.session_state[DATASET_KEY] = dataset
+
+
 def sidebar() -> None:
     """The shared sidebar: current dataset, current run, the job queue at a glance."""
+    keep_across_pages()
     ws = workspace()
     names = ws.dataset_names()
     run_names = [p.name for p in ws.list_runs()]
@@ -122,6 +151,7 @@ def sidebar() -> None:
     if st.session_state.get(RUN_KEY) not in run_names:
         # A fresh session (a second tab) follows the running job, else the newest run.
         st.session_state[RUN_KEY] = ([p.name for p, _ in jobs] or run_names or [None])[0]
+    _dataset_follows_run(ws, names)
     with st.sidebar:
         st.selectbox("Current dataset", names, key=DATASET_KEY,
                      format_func=lambda n: "demo (bundled)" if n == DEMO else n,
@@ -129,7 +159,8 @@ def sidebar() -> None:
         if run_names:
             # Plain names as options: a label that changes with the run's state would change the widget.
             name = st.selectbox("Current run", run_names, key=RUN_KEY,
-                                help="Results, Predict and Label words show this run.")
+                                help="Results, Predict and Label words show this run; choosing one makes "
+                                     "the dataset it was trained on current.")
             # Polled as often as the Train page's live panel, so the two never disagree for long.
             st.fragment(_sidebar_state, run_every=POLL_S if jobs else None)(ws.runs_dir / name)
         else:

@@ -150,9 +150,11 @@ if relabel:
 else:
     call = (f"hesitated at depth {item['depth']} between **{md(item['chosen'])}** and **{md(item['runner_up'])}** "
             f"(margin {item['margin']:.3f})" if item["runner_up"] else "had no choice to make on its path")
-    st.caption(f"The model's path: {md(' › '.join(item['path']) or '—')}; it {call}.")
-    known = [label for label in item["path"] if label in hierarchy]
-    default = [known[-1]] if known else []
+    decided = item.get("decided", item["path"])  # queues saved before session 13 lack "decided"
+    answer = ", ".join(path_name(label) for label in path_ends(decided)) or "nothing (no label above its threshold)"
+    st.caption(f"The model answers: {md(answer)}. On its best path ({md(' › '.join(item['path']) or '—')}) it {call}. "
+               "The picker starts from the model's answer; Skip a text that belongs nowhere in the tree.")
+    default = path_ends(decided)
 chosen = st.multiselect("Labels (type to search; several paths allowed; ancestors are added)", hierarchy.labels,
                         default=default, format_func=path_name, key=f"label_pick_{at}")
 c1, c2 = st.columns(2)

@@ -31,6 +31,10 @@ if calibration is not None:
                                        "about 80 % were right there. A text's confidence is its least sure label's. "
                                        "Texts below the threshold are flagged for a person to check.")
         curve = calibration.dev.get("curve") or []
+        n_dev = calibration.dev.get("documents")  # absent in folders calibrated before session 13
+        if n_dev:
+            st.caption(f"Learnt on the run's {n_dev:,} dev documents ({calibration.dev.get('labels', 0):,} decided "
+                       "labels)" + (": few, so read these figures as rough." if n_dev < 300 else "."))
         if curve:
             chart(viz.abstention_figure(curve, abstain_below or None), key="predict_abstention")
             at = min(curve, key=lambda point: abs(point["threshold"] - abstain_below))
@@ -42,7 +46,8 @@ if calibration is not None:
             st.caption(kept + ".")
         if calibration.dev.get("ece") is not None:
             st.caption(f"Expected calibration error on dev: {calibration.dev['ece']:.3f} (0 is perfect; "
-                       "the test figure is on the Results page).")
+                       "the test figure is on the Results page). Over all depths it can be lower than at each "
+                       "depth: one depth's over-confidence and another's under-confidence partly cancel in the same bins.")
         abstain_below = abstain_below or None
 else:
     st.caption("This model folder has no calibration (trained before it existed): confidences are not shown. "

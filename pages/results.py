@@ -114,8 +114,9 @@ def one_run(run_dir: Path) -> None:
         depths = ", ".join(f"depth {d}: {part['ece']:.3f} ({100 * part['mean_confidence']:.0f} % said, "
                            f"{100 * part['share_right']:.0f} % right)" for d, part in calibration["by_depth"].items())
         st.caption(f"Confidence, calibrated on dev: expected calibration error on {split} {calibration['ece']:.3f} "
-                   f"over {calibration['labels']:,} decided labels (0 is perfect; {depths}). The Predict page "
-                   "shows it and can flag texts below a chosen confidence.")
+                   f"over {calibration['labels']:,} decided labels (0 is perfect; {depths}). Over all depths it can "
+                   "be lower than at each depth: over- and under-confidence at different depths partly cancel in the "
+                   "same bins. The Predict page shows it and can flag texts below a chosen confidence.")
     left, right = st.columns(2)
     short = "top-down" if zero_shot or rule == "top_down" else "independent" if rule == "threshold" else "best path"
     chart(viz.per_depth_figure({short: report["per_depth_macro_f1"],

@@ -165,7 +165,11 @@ def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(work
     by_label(at.button, "Suggest").click()
     at.run()
     assert not at.exception and not at.error, texts(at.error)
-    assert "Text 1 of 2" in texts(at.markdown) and "The model's path:" in texts(at.caption)
+    assert "Text 1 of 2" in texts(at.markdown) and "The model answers:" in texts(at.caption)
+    first = at.session_state["label_queue"]["items"][0]
+    decided = set(first["decided"])  # the picker starts from the model's answer (its path ends)
+    assert set(at.multiselect(key="label_pick_0").value) == {l for l in decided if not any(
+        task.hierarchy.parent(other) == l for other in decided)}
     shown = at.get("text")[0].value
     assert shown in {"we saw a penalty goal today", "a bronze sculpture on show", "lens and laser"}
     at.multiselect(key="label_pick_0").set_value(["optics"])
@@ -287,6 +291,7 @@ def test_misclassified_documents_go_from_the_error_browser_to_the_label_page_and
 
     at = open_page("results")
     at.sidebar.selectbox(key="current_run").set_value("on-task").run()
+    assert at.sidebar.selectbox(key="current_dataset").value == "task"  # the run's dataset becomes current
     at.toggle(key="err_on").set_value(True).run()
     assert not at.exception and not at.error, texts(at.error)
     shown = next(d.value for d in at.dataframe if "kinds" in d.value.columns)
@@ -313,3 +318,6 @@ def test_misclassified_documents_go_from_the_error_browser_to_the_label_page_and
         assert f"Text 3 of {len(shown)}" in texts(at.markdown) or "All suggestions done" in texts(at.success)
     info = json.loads((workspace / "datasets" / "task" / "dataset.json").read_text())
     assert [(c["split"], c["document"]) for c in info["corrections"]] == [("test", first)]
+    # back on Results, the error browser is still open where the user left it
+    at.switch_page(PAGES["results"][0]).run()
+    assert at.toggle(key="err_on").value and any("kinds" in d.value.columns for d in at.dataframe)

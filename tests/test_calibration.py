@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from hpt_core.calibration import (CALIBRATION_FILE, Calibration, decided_label_features, evaluate_calibration,
+from hpt_core.calibration import (CALIBRATION_FILE, CLIP, Calibration, decided_label_features, evaluate_calibration,
                                   expected_calibration_error, fit_calibration)
 from hpt_core.decoding import consistent_decode, decide
 from hpt_core.hierarchy import LabelHierarchy
@@ -98,3 +98,32 @@ def test_a_depth_always_right_on_dev_gets_a_smoothed_rate_not_certainty(tree):
     calibration = fit_calibration(y, scores, tree, "path")
     assert calibration.by_depth[1] == {"rate": pytest.approx(51 / 52), "n": 50}
     assert json.loads(json.dumps(calibration.to_dict()))  # JSON all the way down
+
+
+def test_a_lower_score_never_reads_as_more_confident(tree):
+    """On a small dev set noise can make a lower score look *more* often right (a negative Platt
+    coefficient); then a text far from every label — all its scores low — was shown more confident
+    than a real one (issue 21). The fitted confidence must not fall as a score or a margin rises."""
+    rng = np.random.default_rng(3)
+    y, scores = overconfident_task(tree, 120, seed=7)
+    # depth 1 on dev: the right labels scored a little *lower* than the wrong ones
+    decided_depth1 = scores[:, :3].argmax(1)
+    right = y[np.arange(len(y)), decided_depth1] == 1
+    scores[np.arange(len(y)), decided_depth1] = np.where(right, 1.0, 3.0) + rng.normal(0, 0.5, len(y))
+    from sklearn.linear_model import LogisticRegression
+
+    rows, cols, depth, score, margin = decided_label_features(scores, consistent_decode(decide(scores, tree, "path"), tree), tree)
+    at_depth1 = depth == 1
+    unconstrained = LogisticRegression(C=1.0).fit(np.stack([score, margin], 1)[at_depth1],
+                                                  y[rows, cols][at_depth1])
+    assert (unconstrained.coef_[0] < 0).any()  # the noise this test is about
+
+    calibration = fit_calibration(y, scores, tree, "path")
+    for part in calibration.by_depth.values():
+        assert "rate" in part or min(part["coef"]) >= 0
+    grid = np.linspace(-CLIP, CLIP, 21)
+    for d in (1, 2):
+        by_score = calibration.probability(np.full(21, d), grid, np.full(21, 1.0))
+        by_margin = calibration.probability(np.full(21, d), np.full(21, 1.0), grid)
+        assert (np.diff(by_score) >= 0).all() and (np.diff(by_margin) >= 0).all()
+

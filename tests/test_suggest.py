@@ -36,6 +36,17 @@ def test_the_closest_call_is_between_siblings_on_the_best_path():
     assert [s.index for s in ranked][-1] == 2 and {s.index for s in ranked[:2]} == {0, 1}
 
 
+def test_each_suggestion_carries_the_models_answer_not_only_its_best_path():
+    """The Label page pre-fills the model's answer: under the threshold rule a text whose children
+    all score below 0 is answered with the parent alone, though its best path goes one deeper."""
+    scores = np.stack([_scores(A=2.0, B=-3.0, A1=-0.2, A2=-0.3), _scores(A=-1.0, B=-2.0, A1=-3.0, A2=-4.0)])
+    ranked = {s.index: s for s in suggest(scores, ["x", "y"], H, n=2, decision="threshold")}
+    assert ranked[0].path == ["A", "A1"] and ranked[0].decided == ["A"]
+    assert ranked[1].decided == []  # nothing above its threshold: the annotator starts from an empty picker
+    assert ranked[0].to_dict()["decided"] == ["A"]
+    assert suggest(scores, ["x", "y"], H, n=2)[0].to_dict()["decided"] == suggest(scores, ["x", "y"], H, n=2)[0].path
+
+
 def test_diverse_suggestions_do_not_repeat_one_confusion():
     texts = ["the striker scored a goal"] * 6 + ["a lens and a laser beam", "a bronze sculpture on show"]
     scores = np.stack([_scores(A=3.0, B=-3.0, A1=1.0, A2=0.99)] * 6 + [_scores(A=3.0, B=-3.0, A1=1.0, A2=0.9)] * 2)
