@@ -21,6 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from hpt_core import lbfgs
+
 
 def _csr(matrix, device) -> torch.Tensor:
     """A scipy sparse matrix as a torch CSR tensor (float32) on ``device``."""
@@ -100,41 +102,51 @@ def fit_linear(features: SparseRows, dense: torch.Tensor | None, loss: Callable[
     device = features.device
     n, v = features.shape
     columns = None if active is None or bool(active.all()) else torch.nonzero(active).flatten().to(device)
+    width = n_outputs if columns is None else len(columns)  # the outputs whose weights are fitted
+    n_dense = 0 if dense is None else dense.shape[1]
     if init is None:
-        init = (torch.zeros(v, n_outputs), None if dense is None else torch.zeros(dense.shape[1], n_outputs),
+        init = (torch.zeros(v, n_outputs), None if dense is None else torch.zeros(n_dense, n_outputs),
                 torch.zeros(n_outputs))
     init = tuple(None if t is None else t.to(device) for t in init[:3])
     if columns is not None:  # the active columns of a full-size start
         init = (init[0][:, columns], None if init[1] is None else init[1][:, columns], init[2])
-    params = [None if t is None else t.clone().requires_grad_(True) for t in init]
-    weight, dense_weight, bias = params
-    optimizer = torch.optim.LBFGS([p for p in params if p is not None], lr=1.0, max_iter=max_iter,
-                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9,
-                                  history_size=history)
+    # one flat vector [W (V, width), W_e (d, width), b (K,)]: what the L-BFGS moves
+    x = torch.cat([t.reshape(-1).float() for t in init if t is not None])
+    penalised = (v + n_dense) * width  # W and W_e come first: the bias is not penalised
     penalty = 1.0 / (2.0 * c * max(n_samples, 1e-12))
 
-    def scores_of() -> torch.Tensor:
-        if columns is None:
-            return linear_scores(features, dense, weight, dense_weight, bias)
-        partial = features.matmul(weight)  # (N, active)
+    def parts(flat: torch.Tensor):
+        weight = flat[:v * width].view(v, width)
+        dense_weight = None if dense is None else flat[v * width:penalised].view(n_dense, width)
+        return weight, dense_weight, flat[penalised:]
+
+    def objective(flat: torch.Tensor, grad: torch.Tensor) -> float:
+        weight, dense_weight, bias = parts(flat)
+        partial = features.matmul(weight)  # (N, width): no graph through the weights, their gradient is written below
         if dense is not None:
             partial = partial + dense @ dense_weight
-        return bias.expand(n, n_outputs).index_add(1, columns, partial)  # inactive outputs: the bias alone
+        scores = partial + bias if columns is None else bias.expand(n, n_outputs).index_add(1, columns, partial)
+        scores.requires_grad_(True)
+        with torch.enable_grad():
+            value = loss(scores)
+        (score_grad,) = torch.autograd.grad(value, scores)  # (N, K): the only backward through the loss
+        active_grad = score_grad if columns is None else score_grad.index_select(1, columns)
+        grad_weight, grad_dense, grad_bias = parts(grad)
+        # Xᵀ G + 2 λ W, written in place (the penalty's gradient needs no graph)
+        torch.addmm(weight, features.transposed(), active_grad, beta=2.0 * penalty, out=grad_weight)
+        if dense is not None:
+            torch.addmm(dense_weight, dense.T, active_grad, beta=2.0 * penalty, out=grad_dense)
+        torch.sum(score_grad, 0, out=grad_bias)
+        weights = flat[:penalised]
+        return float(value.detach()) + penalty * float(weights.dot(weights))
 
-    def closure():
-        optimizer.zero_grad()
-        norm = weight.pow(2).sum() + (0.0 if dense_weight is None else dense_weight.pow(2).sum())
-        value = loss(scores_of()) + penalty * norm
-        value.backward()
-        return value
-
-    optimizer.step(closure)
-    iterations = int(optimizer.state[optimizer._params[0]].get("n_iter", 0))
-    weight, dense_weight, bias = (None if p is None else p.detach() for p in params)
+    iterations = lbfgs.minimise(objective, x, max_iter=max_iter, history=history, tolerance_grad=1e-6,
+                                tolerance_change=1e-9)
+    weight, dense_weight, bias = (None if t is None else t.clone() for t in parts(x))  # their own storage: saved apart
     if columns is not None:  # back to full size, zeros for the inactive outputs
         weight = torch.zeros(v, n_outputs, device=device).index_copy_(1, columns, weight)
         if dense_weight is not None:
-            dense_weight = torch.zeros(dense_weight.shape[0], n_outputs, device=device).index_copy_(1, columns, dense_weight)
+            dense_weight = torch.zeros(n_dense, n_outputs, device=device).index_copy_(1, columns, dense_weight)
     return weight, dense_weight, bias, iterations
 
 

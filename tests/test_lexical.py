@@ -205,14 +205,14 @@ def test_labels_no_training_document_has_cost_no_weights(hierarchy, task_files, 
     groups = np.concatenate([depth_groups, np.full(unseen, depth_groups.max())])  # siblings of the deepest labels
     alone, _ = fit_lexical_channel(texts, y, depth_groups, dev_texts, y_dev, sentence=sentence)
     fitted_sizes = []
-    real_lbfgs = torch.optim.LBFGS
+    from hpt_core import lbfgs
+    real_minimise = lbfgs.minimise
 
-    def recording_lbfgs(params, **kwargs):
-        params = list(params)
-        fitted_sizes.append(sum(p.numel() for p in params))
-        return real_lbfgs(params, **kwargs)
+    def recording_minimise(objective, x, **kwargs):
+        fitted_sizes.append(x.numel())  # the one vector L-BFGS moves and keeps a history of
+        return real_minimise(objective, x, **kwargs)
 
-    monkeypatch.setattr(torch.optim, "LBFGS", recording_lbfgs)
+    monkeypatch.setattr(lbfgs, "minimise", recording_minimise)
     channel, out_of_fold = fit_lexical_channel(texts, pad(y), groups, dev_texts, pad(y_dev), sentence=sentence)
     seen, n_all = int((y.sum(0) > 0).sum()), y.shape[1] + unseen
     features = len(channel.vocabulary) + (sentence.width if sentence is not None else 0)
@@ -265,18 +265,19 @@ def test_fit_cost_grows_at_most_linearly_in_documents():
 
     small, large = fit_seconds(400), fit_seconds(800)
     budgets = []
-    real_lbfgs = torch.optim.LBFGS
+    from hpt_core import lbfgs
+    real_minimise = lbfgs.minimise
 
-    def recording_lbfgs(params, **kwargs):
-        budgets.append((kwargs["max_iter"], kwargs["history_size"]))
-        return real_lbfgs(params, **kwargs)
+    def recording_minimise(objective, x, **kwargs):
+        budgets.append((kwargs["max_iter"], kwargs["history"]))
+        return real_minimise(objective, x, **kwargs)
 
-    torch.optim.LBFGS = recording_lbfgs
+    lbfgs.minimise = recording_minimise
     try:
         texts, y, groups = _synthetic_corpus(150, 48)
         fit_lexical_channel(texts[:100], y[:100], groups, texts[100:], y[100:])
     finally:
-        torch.optim.LBFGS = real_lbfgs
+        lbfgs.minimise = real_minimise
     assert budgets and all(max_iter <= 50 and history <= 5 for max_iter, history in budgets)  # each fit is bounded
     assert large / small < 2.5, f"400 documents: {small:.2f} s, 800: {large:.2f} s ({large / small:.2f}×)"
 

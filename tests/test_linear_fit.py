@@ -91,3 +91,36 @@ def test_a_document_sample_is_seeded_sorted_and_only_taken_above_the_limit():
     assert sample.min() >= 0 and sample.max() < 100
     np.testing.assert_array_equal(sample, document_sample(100, 30, 7))
     assert not np.array_equal(sample, document_sample(100, 30, 8))
+
+
+def test_the_fit_matches_autograd_through_torchs_lbfgs():
+    """The fitter writes the gradient itself (Xᵀ G + 2λW, E ᵀ G + 2λW_e, Σ G) instead of a graph
+    through the weights: the optimum must be the one autograd + torch.optim.LBFGS find, with
+    dense columns, inactive outputs and the unpenalised bias."""
+    x, dense, y = _problem(n=150, v=40, d=3, k=4)
+    features = SparseRows(x)
+    targets = torch.nn.functional.one_hot(y, 4).float()
+    active = torch.tensor([True, True, False, True])
+    loss = lambda s: torch.nn.functional.binary_cross_entropy_with_logits(s, targets)  # noqa: E731
+    c, n = 10.0, x.shape[0]
+    weight, dense_weight, bias, _ = fit_linear(features, dense, loss, 4, c=c, n_samples=n, active=active,
+                                               max_iter=300, history=10)
+    columns = torch.nonzero(active).flatten()
+    w = torch.zeros(x.shape[1], 3, requires_grad=True)
+    we = torch.zeros(3, 3, requires_grad=True)
+    b = torch.zeros(4, requires_grad=True)
+    optimizer = torch.optim.LBFGS([w, we, b], max_iter=300, history_size=10, line_search_fn="strong_wolfe",
+                                  tolerance_grad=1e-6, tolerance_change=1e-9)
+
+    def closure():
+        optimizer.zero_grad()
+        scores = b.expand(n, 4).index_add(1, columns, features.matmul(w) + dense @ we)
+        value = loss(scores) + (w.pow(2).sum() + we.pow(2).sum()) / (2 * c * n)
+        value.backward()
+        return value
+
+    optimizer.step(closure)
+    assert torch.allclose(weight[:, columns], w.detach(), atol=2e-3)
+    assert torch.allclose(dense_weight[:, columns], we.detach(), atol=2e-3)
+    assert torch.allclose(bias, b.detach(), atol=2e-3)
+    assert weight[:, 2].abs().max() == 0
