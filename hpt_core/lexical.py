@@ -51,7 +51,7 @@ import torch
 from hpt_core import tfidf
 from hpt_core.errors import HPTInputError
 from hpt_core.linear_fit import SparseRows, document_sample, fit_linear, linear_scores
-from hpt_core.losses import zmlce_loss
+from hpt_core.losses import zmlce_loss, zmlce_loss_and_grad
 from hpt_core.phases import StepCallback
 from hpt_core.sentence import SENTENCE_WEIGHTS, FrozenSentenceEncoder
 
@@ -101,9 +101,9 @@ def _fit(features: SparseRows, dense: torch.Tensor | None, targets: torch.Tensor
     targets = targets.to(features.device)
     groups = groups.to(features.device)
     weight, dense_weight, bias, _ = fit_linear(
-        features, dense, lambda scores: zmlce_loss(scores, targets, groups, n_groups), targets.shape[1], c,
-        n_samples=features.shape[0], init=init, max_iter=MAX_ITER if max_iter is None else max_iter,
-        history=HISTORY, active=active)
+        features, dense, None, targets.shape[1], c, n_samples=features.shape[0], init=init,
+        max_iter=MAX_ITER if max_iter is None else max_iter, history=HISTORY, active=active,
+        loss_and_grad=lambda scores: zmlce_loss_and_grad(scores, targets, groups, n_groups))
     return weight.cpu(), None if dense_weight is None else dense_weight.cpu(), bias.cpu()
 
 

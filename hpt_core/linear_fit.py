@@ -83,9 +83,10 @@ def linear_scores(features: SparseRows, dense: torch.Tensor | None, weight: torc
     return scores if dense is None else scores + dense @ dense_weight
 
 
-def fit_linear(features: SparseRows, dense: torch.Tensor | None, loss: Callable[[torch.Tensor], torch.Tensor],
+def fit_linear(features: SparseRows, dense: torch.Tensor | None, loss: Callable[[torch.Tensor], torch.Tensor] | None,
                n_outputs: int, c: float, n_samples: float, init: tuple | None = None, max_iter: int = 50,
-               history: int = 5, active: torch.Tensor | None = None) -> tuple:
+               history: int = 5, active: torch.Tensor | None = None,
+               loss_and_grad: Callable[[torch.Tensor], tuple[float, torch.Tensor]] | None = None) -> tuple:
     """Minimise ``loss(X W + E W_e + b) + (||W||² + ||W_e||²) / (2 C n_samples)`` with L-BFGS
     (strong Wolfe line search, at most ``max_iter`` iterations, ``history`` pairs).
 
@@ -98,6 +99,8 @@ def fit_linear(features: SparseRows, dense: torch.Tensor | None, loss: Callable[
     fitted; the others keep zero weights and a bias alone (a label no training document has gives
     its weights nothing to learn but "not this label", which its bias says already — with thousands
     of labels, most unseen in a small corpus, those columns were most of the parameters).
+    ``loss_and_grad``: scores (N, K) -> (value, gradient (N, K)) in closed form, used instead of
+    autograd through ``loss`` (which may then be ``None``).
     """
     device = features.device
     n, v = features.shape
@@ -126,10 +129,14 @@ def fit_linear(features: SparseRows, dense: torch.Tensor | None, loss: Callable[
         if dense is not None:
             partial = partial + dense @ dense_weight
         scores = partial + bias if columns is None else bias.expand(n, n_outputs).index_add(1, columns, partial)
-        scores.requires_grad_(True)
-        with torch.enable_grad():
-            value = loss(scores)
-        (score_grad,) = torch.autograd.grad(value, scores)  # (N, K): the only backward through the loss
+        if loss_and_grad is not None:
+            value, score_grad = loss_and_grad(scores)
+        else:
+            scores.requires_grad_(True)
+            with torch.enable_grad():
+                value = loss(scores)
+            (score_grad,) = torch.autograd.grad(value, scores)  # (N, K): the only backward through the loss
+            value = float(value.detach())
         active_grad = score_grad if columns is None else score_grad.index_select(1, columns)
         grad_weight, grad_dense, grad_bias = parts(grad)
         # Xᵀ G + 2 λ W, written in place (the penalty's gradient needs no graph)
@@ -138,7 +145,7 @@ def fit_linear(features: SparseRows, dense: torch.Tensor | None, loss: Callable[
             torch.addmm(dense_weight, dense.T, active_grad, beta=2.0 * penalty, out=grad_dense)
         torch.sum(score_grad, 0, out=grad_bias)
         weights = flat[:penalised]
-        return float(value.detach()) + penalty * float(weights.dot(weights))
+        return value + penalty * float(weights.dot(weights))
 
     iterations = lbfgs.minimise(objective, x, max_iter=max_iter, history=history, tolerance_grad=1e-6,
                                 tolerance_change=1e-9)

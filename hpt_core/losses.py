@@ -30,6 +30,42 @@ def zmlce_loss(scores: torch.Tensor, targets: torch.Tensor, groups: torch.Tensor
     return total
 
 
+def zmlce_loss_and_grad(scores: torch.Tensor, targets: torch.Tensor, groups: torch.Tensor,
+                        n_groups: int) -> tuple[float, torch.Tensor]:
+    """``zmlce_loss`` and its gradient with respect to ``scores``, in closed form, without autograd.
+
+    Why: the lexical channel's L-BFGS evaluates the loss about 50 times a fit over all training
+    documents × labels; building and walking the autograd graph of the masked concatenations took
+    about a third of each evaluation. For group m: the gradient of ``log(1 + Σ_{neg} e^{s})`` is
+    ``e^{s_j} / (1 + Σ_{neg} e^{s})`` on the negatives, that of ``log(1 + Σ_{pos} e^{-s})`` is
+    ``−e^{−s_j} / (1 + Σ_{pos} e^{−s})`` on the positives (both stabilised by the row's largest
+    exponent, at least 0: the anchor); the mean over the batch divides both by B.
+
+    Shapes:
+        scores (B, C) float, targets (B, C) {0,1}, groups (C,) long in [0, n_groups) -> (value, grad (B, C))
+    """
+    scores = scores.float()
+    positive = targets.bool()
+    n = scores.shape[0]
+    grad = torch.zeros_like(scores)
+    total = 0.0
+    for group in range(n_groups):
+        columns = torch.nonzero(groups == group).flatten()
+        if columns.numel() == 0:
+            continue
+        s = scores.index_select(1, columns)
+        pos = positive.index_select(1, columns)
+        part = torch.zeros_like(s)
+        for logits, sign in ((s.masked_fill(pos, float("-inf")), 1.0), ((-s).masked_fill(~pos, float("-inf")), -1.0)):
+            top = logits.amax(1, keepdim=True).clamp_min(0.0)  # the anchor e^0 is in every sum
+            exp = torch.exp(logits - top)
+            norm = torch.exp(-top) + exp.sum(1, keepdim=True)
+            total += float((top + torch.log(norm)).sum()) / n
+            part.add_(exp / norm, alpha=sign / n)
+        grad.index_copy_(1, columns, part)
+    return total, grad
+
+
 def bce_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Binary cross entropy summed over labels (eq. 6), mean over the batch.
 

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from hpt_core.losses import bce_loss, mask_tokens, zmlce_loss
@@ -50,3 +51,21 @@ def test_masking_touches_only_candidates_at_the_requested_rate():
     assert 0.13 < rate < 0.17
     share_mask = (masked[chosen] == 4).float().mean().item()
     assert 0.75 < share_mask < 0.85
+
+
+@pytest.mark.parametrize("scale", [1.0, 40.0])
+def test_zmlce_closed_form_gradient_is_autograds(scale):
+    """The lexical channel's fit uses the closed form (no autograd graph): the same value and the
+    same gradient as autograd through zmlce_loss, rows without a positive and large scores included."""
+    from hpt_core.losses import zmlce_loss_and_grad
+
+    generator = torch.Generator().manual_seed(0)
+    scores = (scale * torch.randn(30, 12, generator=generator)).requires_grad_(True)
+    targets = (torch.rand(30, 12, generator=generator) < 0.25).float()
+    targets[0] = 0
+    groups = torch.tensor([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2])
+    value = zmlce_loss(scores, targets, groups, 3)
+    value.backward()
+    closed_value, closed_grad = zmlce_loss_and_grad(scores.detach(), targets, groups, 3)
+    assert closed_value == pytest.approx(float(value.detach()), rel=1e-5)
+    assert torch.allclose(closed_grad, scores.grad, atol=1e-6)
