@@ -291,15 +291,12 @@ def _fit_classifier(features: SparseRows, dense: torch.Tensor, class_index: torc
     features (R, V), dense (R, d), class_index (R,) long, sample_weight (R,) -> (weight (V, K),
     dense weight (d, K), bias (K,), iterations)
     """
-    import torch.nn.functional as F
+    from hpt_core.losses import weighted_cross_entropy_and_grad
 
     n_documents = float(sample_weight.sum())
-
-    def loss(scores: torch.Tensor) -> torch.Tensor:
-        return (F.cross_entropy(scores, class_index, reduction="none") * sample_weight).sum() / n_documents
-
-    return fit_linear(features, dense, loss, n_classes, c, n_samples=n_documents, init=init,
-                      max_iter=MAX_ITER, history=HISTORY)
+    return fit_linear(features, dense, None, n_classes, c, n_samples=n_documents, init=init,
+                      max_iter=MAX_ITER, history=HISTORY,
+                      loss_and_grad=lambda scores: weighted_cross_entropy_and_grad(scores, class_index, sample_weight))
 
 
 def _c_path(features: SparseRows, dense: torch.Tensor, class_index, sample_weight, n_classes: int,

@@ -66,6 +66,24 @@ def zmlce_loss_and_grad(scores: torch.Tensor, targets: torch.Tensor, groups: tor
     return total, grad
 
 
+def weighted_cross_entropy_and_grad(scores: torch.Tensor, classes: torch.Tensor,
+                                    weights: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """The weighted mean softmax cross entropy ``Σ w_i CE(s_i, y_i) / Σ w_i`` and its gradient with
+    respect to ``scores`` (softmax − one-hot, times ``w_i / Σ w``), in closed form: the classical
+    blend's fit evaluates it about 50 times a fit over every training document × class.
+
+    Shapes:
+        scores (B, K) float, classes (B,) long, weights (B,) -> (value, grad (B, K))
+    """
+    rows = torch.arange(len(classes), device=scores.device)
+    share = weights.float() / weights.float().sum()
+    log_p = torch.log_softmax(scores.float(), dim=1)
+    value = -float((log_p[rows, classes] * share).sum())
+    grad = log_p.exp_()
+    grad[rows, classes] -= 1.0
+    return value, grad.mul_(share.unsqueeze(1))
+
+
 def bce_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Binary cross entropy summed over labels (eq. 6), mean over the batch.
 

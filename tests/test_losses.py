@@ -69,3 +69,17 @@ def test_zmlce_closed_form_gradient_is_autograds(scale):
     closed_value, closed_grad = zmlce_loss_and_grad(scores.detach(), targets, groups, 3)
     assert closed_value == pytest.approx(float(value.detach()), rel=1e-5)
     assert torch.allclose(closed_grad, scores.grad, atol=1e-6)
+
+
+def test_the_blends_weighted_cross_entropy_in_closed_form_is_autograds():
+    from hpt_core.losses import weighted_cross_entropy_and_grad
+
+    generator = torch.Generator().manual_seed(1)
+    scores = (3 * torch.randn(25, 7, generator=generator)).requires_grad_(True)
+    classes = torch.randint(0, 7, (25,), generator=generator)
+    weights = torch.rand(25, generator=generator) + 0.5
+    value = (torch.nn.functional.cross_entropy(scores, classes, reduction="none") * weights).sum() / weights.sum()
+    value.backward()
+    closed_value, closed_grad = weighted_cross_entropy_and_grad(scores.detach(), classes, weights)
+    assert closed_value == pytest.approx(float(value.detach()), rel=1e-6)
+    assert torch.allclose(closed_grad, scores.grad, atol=1e-6)
