@@ -15,6 +15,7 @@ or not) in one batched pass, and by default the predicted path's label at each d
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -25,6 +26,9 @@ from hpt_core.errors import HPTInputError
 METHOD = "layer integrated gradients (Captum) on the word embeddings"
 BASELINE = "the same input with every text token replaced by [PAD]; [CLS], [SEP], template and [PRED] kept"
 DEFAULT_STEPS = 20
+#: How the lexical channel's TF-IDF splits a text into words (scikit-learn's default pattern, lower-cased,
+#: which ``hpt_core.tfidf`` keeps): used to place its terms back on the text.
+TFIDF_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
 @dataclass
@@ -114,6 +118,39 @@ class Explanation:
     def relative_delta(self) -> float:
         gap = abs(self.score - self.baseline_score)
         return abs(self.delta) / gap if gap > 1e-12 else float("inf") if abs(self.delta) > 1e-12 else 0.0
+
+    def whole_score_words(self) -> list[tuple[str, int | None, int | None, float]]:
+        """The words of the whole text, each with what it brought to the score decided on: the
+        model's attribution plus the lexical channel's terms shared among their occurrences — a
+        word's own term, and half of each two-word phrase it is part of. Words past the model's
+        input length (the channel reads the whole text) carry the channel's part alone. What
+        belongs to no word — the baseline, the integration error, the channel's bias and sentence
+        part, the blend's shift — is in :meth:`parts`. Without character offsets (slow tokenizers)
+        or without a channel: the model's words as they are."""
+        if not self.lexical_terms or any(start is None for _, start, _, _ in self.words):
+            return list(self.words)
+        tokens = [(m.group().lower(), m.start(), m.end()) for m in TFIDF_TOKEN.finditer(self.text)]
+        share = np.zeros(len(tokens))
+        at: dict[str, list[int]] = {}
+        for i, (token, _, _) in enumerate(tokens):
+            at.setdefault(token, []).append(i)
+            if i:
+                at.setdefault(f"{tokens[i - 1][0]} {token}", []).append(i - 1)  # a phrase, by its first word
+        for term, value in self.lexical_terms:
+            where = at.get(term, [])
+            for i in where:
+                if " " in term:  # half to each word of the phrase
+                    share[i] += value / len(where) / 2
+                    share[i + 1] += value / len(where) / 2
+                else:
+                    share[i] += value / len(where)
+        out, used = [], np.zeros(len(tokens), dtype=bool)
+        for word, start, end, value in self.words:
+            inside = [i for i, (_, a, b) in enumerate(tokens) if a < end and b > start]
+            used[inside] = True
+            out.append((word, start, end, value + float(share[inside].sum())))
+        out += [(self.text[a:b], a, b, float(share[i])) for i, (_, a, b) in enumerate(tokens) if not used[i]]
+        return sorted(out, key=lambda word: word[1])
 
     def top_words(self, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` words with the largest attribution in absolute value, largest first."""
@@ -284,14 +321,17 @@ def explain(classifier, text: str, labels: list[str] | str | None = None, n_step
 
 
 # ---- showing an explanation ------------------------------------------------------------------------------
-def highlighted_html(explanation: Explanation) -> str:
+def highlighted_html(explanation: Explanation, whole_score: bool = False) -> str:
     """The text with each word's background coloured by its attribution (green raises the score, red
     lowers it; stronger colour, larger share), every piece of user text HTML-escaped.
 
-    Words are placed at their character offsets, so the text reads as typed; without offsets (slow
-    tokenizers) the words are joined by spaces. A hover shows the value.
+    ``whole_score``: colour by what each word brought to the score decided on, the lexical channel's
+    terms included (:meth:`Explanation.whole_score_words`); the words past the model's input length
+    are then coloured too, by the channel's part. Words are placed at their character offsets, so
+    the text reads as typed; without offsets (slow tokenizers) the words are joined by spaces. A
+    hover shows the value.
     """
-    words = explanation.words
+    words = explanation.whole_score_words() if whole_score else explanation.words
     peak = max((abs(a) for *_, a in words), default=0.0) or 1.0
 
     def mark(word: str, value: float) -> str:
@@ -307,7 +347,7 @@ def highlighted_html(explanation: Explanation) -> str:
             parts.append(html.escape(text[cursor:start]))
             parts.append(mark(word, value))
             cursor = end
-        if explanation.truncated:
+        if explanation.truncated and not (whole_score and explanation.lexical_terms):
             parts.append(f'<span style="opacity: 0.5">{html.escape(text[cursor:])}</span>')
         else:
             parts.append(html.escape(text[cursor:]))

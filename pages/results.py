@@ -83,7 +83,11 @@ def one_run(run_dir: Path) -> None:
                   "complete paths top-down: every child scoring above 0 of a kept label, else its best child")
                + (f", chosen on dev (macro-F1 {', '.join(f'{decision_name(r)} {pct(f)}' for r, f in chosen['dev_macro_f1'].items())})"
                   if chosen else "")
-               + ". Hierarchy-consistent: a label is kept only when its parent is.")
+               + ". The figures above score that decision as made"
+               + (": a label may be kept without its parent (path consistency says how often). Predict and the "
+                  "error browser show the hierarchy-consistent answer — a label kept only when its parent is — "
+                  "scored in the table's second column." if rule == "threshold" and not zero_shot else
+                  "; its paths are complete, so the hierarchy-consistent column below is the same answer."))
     blend = metrics.get("blend") or {}
     channel = metrics.get("lexical_channel") or {}
     decided_by = ("the model's scores plus its lexical channel's (TF-IDF, C "

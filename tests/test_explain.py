@@ -166,3 +166,26 @@ def test_the_whole_decided_score_is_explained_in_parts_that_add_up(tmp_path, tin
     assert main(["explain", "--run-dir", str(tmp_path / "whole"), "--text", TEXT, "--steps", "8"]) == 0
     out = capsys.readouterr().out
     assert "whole score" in out and "classical blend" in out and "lexical channel:" in out
+
+
+def test_the_whole_score_colours_each_word_with_the_lexical_terms_it_is_part_of():
+    """Issue 21: the highlighted text showed the model's part alone. With the whole score, a word
+    carries its own TF-IDF term (shared among its occurrences) and half of each phrase it is in;
+    words past the model's input length carry the channel's part (it reads the whole text); and
+    the words add up to the model's attributions plus every term."""
+    from hpt_core.explain import Explanation
+
+    text = "a laser and laser beam"
+    e = Explanation(text=text, label="optics", depth=3, score=1.0, baseline_score=0.5, delta=0.16, tokens=[],
+                    token_attributions=[0.05, 0.3, -0.01], n_steps=20, truncated=True,
+                    words=[("a", 0, 1, 0.05), ("laser", 2, 7, 0.3), ("and", 8, 11, -0.01)],
+                    lexical_terms=[("laser", 0.4), ("laser beam", 0.2), ("beam", -0.1)])
+    words = e.whole_score_words()
+    assert [(w, start) for w, start, _, _ in words] == [("a", 0), ("laser", 2), ("and", 8), ("laser", 12), ("beam", 18)]
+    values = [v for *_, v in words]
+    assert values == pytest.approx([0.05, 0.5, -0.01, 0.3, 0.0])
+    assert sum(values) == pytest.approx(sum(e.token_attributions) + sum(v for _, v in e.lexical_terms))
+    assert e.words == [("a", 0, 1, 0.05), ("laser", 2, 7, 0.3), ("and", 8, 11, -0.01)]  # the model's part unchanged
+    # coloured past the cut in the whole view; greyed out, uncoloured, in the model's
+    assert highlighted_html(e, whole_score=True).count('title="') == 5
+    assert highlighted_html(e).count('title="') == 3 and "opacity: 0.5" in highlighted_html(e)
