@@ -13,188 +13,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from hpt_core.config import DEFAULT_RECIPE, PRECISIONS, RECIPES
+from hpt_core.cli_options import (FORMATS, add_training_options, configs_from_args, model_overrides, name_list,
+                                  positive_fraction, probability, seed_list, seed_number)
+from hpt_core.config import PRECISIONS
 from hpt_core.errors import HPTInputError
-from hpt_core.inputs import check_output_path, check_text, read_text, require_file
-from hpt_core.tracking import TRACKERS
+from hpt_core.inputs import check_output_path, check_text, read_text
 from hpt_core.methods import METHODS, applicable_overrides, resolve_method
-
-_FORMATS = ["auto", "jsonl", "csv", "tsv", "wos", "20ng"]
-
-
-def _positive_fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
-    return value
-
-
-#: Seeds NumPy's and torch's generators both take (TrainConfig checks the same range).
-_MAX_SEED = 2**32 - 1
-
-
-def _seed(text: str) -> int:
-    """A ``--seed``: checked when the command line is read, so a negative or huge one is one line
-    before any file is read (NumPy would raise deep inside an import or a split)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {_MAX_SEED}, got {text!r}") from None
-    if not 0 <= value <= _MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {_MAX_SEED}, got {text}")
-    return value
-
-
-def _name_list(text: str, option: str) -> list[str]:
-    """``"a,b"`` -> ``["a", "b"]``; an empty item, an empty list or a repeated item is an error."""
-    items = [item.strip() for item in text.split(",")]
-    if not text.strip() or any(not item for item in items):
-        raise HPTInputError(f"{option} must be a comma-separated list without empty items; got {text!r}")
-    repeated = next((item for item in items if items.count(item) > 1), None)
-    if repeated is not None:
-        raise HPTInputError(f"{option} lists {repeated!r} twice")
-    return items
-
-
-def _seed_list(text: str) -> list[int]:
-    seeds = []
-    for item in _name_list(text, "--seeds"):
-        try:
-            seeds.append(int(item))
-        except ValueError:
-            raise HPTInputError(f"--seeds must be whole numbers separated by commas; {item!r} is not one") from None
-    return seeds
-
-
-def _gate(text: str) -> float | str:
-    """A gate value, or ``none`` (no text residual: the paper)."""
-    if text.lower() in ("none", "off"):
-        return "none"
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number or 'none', got {text}") from None
-
-
-def _add_training_options(p: argparse.ArgumentParser) -> None:
-    from hpt_core.config import HPTConfig, TrainConfig
-
-    m, t = HPTConfig(), TrainConfig()
-    p.add_argument("--taxonomy", required=True, help="label tree: HiAGM TSV, parent,child CSV, label paths or JSON")
-    p.add_argument("--train", required=True, help="training corpus (JSON Lines or another supported format)")
-    p.add_argument("--dev", required=True, help="development corpus: model selection and early stopping")
-    p.add_argument("--test", help="test corpus, evaluated once with the best model")
-    p.add_argument("--descriptions", help="JSON object {label: description}; with --label-word-init description they initialise label words")
-    p.add_argument("--backbone", default=m.backbone, help="'minilm' (bundled), a local folder or a hub name such as bert-base-uncased")
-    p.add_argument("--max-length", type=int, default=m.max_length, help="input length in tokens (text is cut so the template fits)")
-    p.add_argument("--epochs", type=int, default=t.epochs)
-    p.add_argument("--batch-size", type=int, default=t.batch_size)
-    p.add_argument("--recipe", choices=list(RECIPES), default=DEFAULT_RECIPE,
-                   help="; ".join(f"{name}: {r.description}" for name, r in RECIPES.items()).replace("%", "%%")
-                        + f" (default {DEFAULT_RECIPE}). Options given explicitly override it")
-    p.add_argument("--lr", type=float, default=None, help=f"backbone learning rate (paper: {t.lr})")
-    p.add_argument("--new-params-lr", type=float, default=None, help="learning rate of label words, template, graph and heads (paper: same as --lr)")
-    p.add_argument("--warmup-ratio", type=float, default=None, help="share of steps with a linear warm-up (paper: 0)")
-    p.add_argument("--schedule", choices=["constant", "linear"], default=t.schedule, help="learning rate after warm-up")
-    p.add_argument("--grad-accum", type=int, default=t.grad_accum)
-    p.add_argument("--patience", type=int, default=t.patience, help="early stop after this many epochs without a better dev macro-F1")
-    p.add_argument("--seed", type=_seed, default=t.seed)
-    p.add_argument("--low-resource", type=_positive_fraction, default=None, help="train on a seeded sample of this fraction of train")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=t.device)
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=t.precision,
-                   help="training arithmetic: bf16 autocast or fp32; auto = bf16 on a GPU or a CPU with native "
-                        "bfloat16 (AVX-512 BF16 / AMX), else fp32. Reported figures are always computed in fp32")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
-    p.add_argument("--cpu-token-budget", type=int, default=None,
-                   help="on a CPU, at most this many training tokens' worth of epochs (the small-data recipe: 2500000, "
-                        "about 26 minutes of a 2-core CPU; 0: no budget, every epoch; a GPU always trains every epoch)")
-    p.add_argument("--fit-documents", type=int, default=None,
-                   help="fit the lexical channel and the classical blend on at most this many training documents, "
-                        "a seeded sample, so their cost stops growing with the corpus (the small-data recipe: 10000; "
-                        "0: every document)")
-    p.add_argument("--init-from", default=None, metavar="RUN",
-                   help="warm start: begin from this run's (or model folder's) trained model instead of the pretrained "
-                        "backbone — same label tree and method; e.g. a few epochs after labelling more documents")
-    p.add_argument("--report-to", choices=list(TRACKERS), default=None,
-                   help="also log the configuration, loss, learning rate, dev figures per epoch and final figures to "
-                        "TensorBoard (event files in RUN/tracking) or MLflow (MLFLOW_TRACKING_URI, else RUN/mlruns); "
-                        "needs pip install tensorboard / mlflow-skinny")
-    p.add_argument("--graph-layers", type=int, default=m.graph_layers, help="K graph layers of the hierarchy injection")
-    p.add_argument("--mlm-weight", type=float, default=None, help="weight of the MLM loss (default: the method's)")
-    p.add_argument("--label-word-init", choices=["name", "description"], default=m.label_word_init,
-                   help="initialise label words from the readable label name (the paper) or the description")
-    p.add_argument("--label-word-encoding", choices=["embeddings", "encoder"], default=None,
-                   help="label words from the word embeddings of their text (the paper) or the backbone's pooled encoding of it")
-    p.add_argument("--text-residual-gate", type=_gate, default=None,
-                   help="add the mean text state, times a learned per-depth gate starting here, to each [PRED] "
-                        "state; 'none' turns it off (the paper)")
-    p.add_argument("--lexical-channel", choices=["tfidf+sentence", "tfidf", "none"], default=None,
-                   help="add the scores of a linear scorer over TF-IDF features of the whole text (and, with "
-                        "tfidf+sentence, the frozen backbone's sentence embedding), the model trained to complement "
-                        "it (small-data default: tfidf); 'none' scores with the model alone (the paper)")
-    p.add_argument("--blend", choices=["classical", "none"], default=None,
-                   help="after training, mix the model's scores with the classical TF-IDF + sentence-embedding "
-                        "classifier's probabilities, the model's weight chosen on dev (small-data default: classical); "
-                        "'none' decides on the model's scores (the paper)")
-    p.add_argument("--label-score-input", choices=["hidden", "mlm_transform"], default=m.label_score_input,
-                   help="score label words against the [PRED] hidden state (eq. 10) or the MLM head transform of it")
-    p.add_argument("--attention-dropout", type=float, default=None,
-                   help="dropout on attention probabilities (default: the recipe's, else the backbone's; 0 keeps "
-                        "PyTorch's fused attention, far less memory on the CPU)")
-    p.add_argument("--max-windows", type=int, default=m.max_windows,
-                   help="read a long text as up to this many windows of --max-length tokens, scores pooled per label "
-                        "(1: the first window only, the paper)")
-    p.add_argument("--window-overlap", type=int, default=m.window_overlap, help="text tokens shared by consecutive windows")
-    p.add_argument("--window-pooling", choices=["max", "mean"], default=m.window_pooling,
-                   help="how window scores become a document score, per label")
-    p.add_argument("--decision", choices=["auto", "threshold", "path", "top_down"], default=None,
-                   help="how scores become labels: every label scoring above 0 (the paper), one best root-to-leaf "
-                        "path per document, top-down complete paths (several where several children score above 0: "
-                        "multi-path data), or auto: whichever is best on dev after training (small-data default)")
-    p.add_argument("--batching", choices=["length_grouped", "random"], default=t.batching,
-                   help="training batches of similar lengths (less padding; shuffled within mega-batches) or at random")
-
-
-def _model_overrides(args: argparse.Namespace) -> dict:
-    """Model options given on the command line, applied on top of a method's and the recipe's."""
-    overrides = {"backbone": args.backbone, "max_length": args.max_length, "graph_layers": args.graph_layers,
-                 "label_word_init": args.label_word_init, "label_score_input": args.label_score_input,
-                 "max_windows": args.max_windows, "window_overlap": args.window_overlap,
-                 "window_pooling": args.window_pooling}
-    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate", "lexical_channel", "attention_dropout",
-                 "decision", "blend"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    for name in ("text_residual_gate", "lexical_channel", "blend"):
-        if overrides.get(name) == "none":
-            overrides[name] = None
-    return overrides
-
-
-def _configs(args: argparse.Namespace, method: str):
-    from hpt_core.config import DataSpec, RunConfig, train_recipe
-
-    model = resolve_method(method, recipe=args.recipe, **_model_overrides(args))
-    given = {k: v for k, v in (("lr", args.lr), ("new_params_lr", args.new_params_lr), ("warmup_ratio", args.warmup_ratio))
-             if v is not None}
-    budget = getattr(args, "cpu_token_budget", None)
-    if budget is not None:
-        given["cpu_token_budget"] = budget or None  # 0: no budget
-    fit_documents = getattr(args, "fit_documents", None)
-    if fit_documents is not None:
-        given["fit_documents"] = fit_documents or None  # 0: every document
-    train = train_recipe(args.recipe, epochs=args.epochs, batch_size=args.batch_size, schedule=args.schedule,
-                         grad_accum=args.grad_accum, patience=args.patience, seed=args.seed,
-                         low_resource=args.low_resource, device=args.device, max_steps=args.max_steps,
-                         batching=args.batching, precision=args.precision,
-                         report_to=getattr(args, "report_to", None), init_from=getattr(args, "init_from", None),
-                         **given)
-    data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test, descriptions=args.descriptions)
-    for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):
-        if path is not None:
-            require_file(path)
-    return RunConfig(data=data, model=model, train=train, name=method), data, train
-
 
 class _ProgressBar:
     """A tqdm bar over optimiser steps, and over the parts of each long phase around them (the
@@ -251,7 +75,7 @@ def _device_queue(device: str):
 def _cmd_train(args) -> int:
     from hpt_core.training import train
 
-    config, _, _ = _configs(args, args.method)
+    config, _, _ = configs_from_args(args, args.method)
     check_output_path(args.run_dir, "run folder")
     with _device_queue(config.train.device), _ProgressBar() as bar:
         metrics = train(config, args.run_dir, on_progress=bar.update)
@@ -332,17 +156,6 @@ def _cmd_predict(args) -> int:
     return 0
 
 
-def _probability(value: str) -> float:
-    """An argparse type: a number in [0, 1]."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
-    return number
-
-
 def _say_if_uncalibrated(predictor, abstain_below: float | None) -> None:
     """A model folder from before calibration has no confidence to abstain by: say so once."""
     if predictor.calibration is None and abstain_below is not None:
@@ -358,18 +171,40 @@ def _predict_corpus(args) -> int:
     from hpt_core.predict import Predictor
     from hpt_core.stream_predict import predict_file
 
+    from hpt_core.stream_predict import count_texts, merge_parts
+
     if args.input is None or args.output is None:
         raise HPTInputError("--input and --output go together (a corpus in, its predictions out)")
-    predictor = Predictor.from_run(args.run_dir, precision=args.precision)
-    _say_if_uncalibrated(predictor, args.abstain_below)
-    with tqdm(unit="text", dynamic_ncols=True, disable=None) as bar:
+    # Under `accelerate launch --num_processes K` each process predicts its share of the chunks on its
+    # own device and the first merges them; a plain run is one process on the default device.
+    import torch
+    from accelerate import PartialState
+
+    # cpu=True where there is no GPU: accelerate then joins the launcher's processes over gloo (else it
+    # would see K separate single processes, each writing the whole output)
+    state = PartialState(cpu=not torch.cuda.is_available())
+    device = None if state.num_processes == 1 else str(state.device)
+    predictor = Predictor.from_run(args.run_dir, device=device, precision=args.precision)
+    if state.is_main_process:
+        _say_if_uncalibrated(predictor, args.abstain_below)
+    with tqdm(unit="text", dynamic_ncols=True, disable=None if state.is_main_process else True) as bar:
         def progress(done: int, total: int, seconds: float) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()
 
         summary = predict_file(predictor, args.input, args.output, on_progress=progress,
-                               abstain_below=args.abstain_below)
+                               abstain_below=args.abstain_below, rank=state.process_index, world=state.num_processes)
+    if state.num_processes > 1:
+        state.wait_for_everyone()
+        if not state.is_main_process:
+            return 0
+        total = count_texts(args.input)
+        if not Path(args.output).exists():  # else merged by an earlier launch, which this one repeats
+            merge_parts(args.output, total, state.num_processes)
+        print(f"{total:,} texts predicted by {state.num_processes} processes into {args.output} "
+              f"(this process: {summary['predicted']:,} in {summary['seconds']:.0f} s)")
+        return 0
     resumed = f" (resumed after {summary['resumed_from']:,})" if summary["resumed_from"] else ""
     print(f"{summary['predicted']:,} texts predicted{resumed} into {args.output}: {summary['total']:,} in all "
           f"({summary['seconds']:.0f} s)")
@@ -379,7 +214,7 @@ def _predict_corpus(args) -> int:
 def _cmd_suggest(args) -> int:
     from hpt_core.inputs import require_file
     from hpt_core.suggest import suggest_for_run
-    from hpt_core.workspace import texts_upload
+    from hpt_core.uploads import texts_upload
 
     path = require_file(args.pool)
     pool = texts_upload(path.read_bytes(), path.suffix.lower(), label=str(path), max_bytes=2 ** 40, max_texts=10 ** 9)
@@ -474,14 +309,14 @@ def _cmd_ablate(args) -> int:
     from hpt_core.experiments import run_ablation
     from hpt_core.zero_shot import ZERO_SHOT
 
-    methods = _name_list(args.methods, "--methods")
+    methods = name_list(args.methods, "--methods")
     for m in methods:
         if m not in METHODS and m != ZERO_SHOT:
             raise HPTInputError(f"unknown method {m!r}; choose from {', '.join([*METHODS, ZERO_SHOT])}")
     check_output_path(args.out)
     trained = [m for m in methods if m != ZERO_SHOT]  # zero-shot needs no training configuration
-    _, data, train = _configs(args, (trained or ["hpt"])[0])
-    overrides = _model_overrides(args)
+    _, data, train = configs_from_args(args, (trained or ["hpt"])[0])
+    overrides = model_overrides(args)
     for m in trained:  # reject an option that fits no method before any training starts
         resolve_method(m, recipe=args.recipe, **applicable_overrides(m, overrides))
     data = _kept_inputs(data, args.out)
@@ -495,12 +330,12 @@ def _cmd_ablate(args) -> int:
 def _cmd_low_resource(args) -> int:
     from hpt_core.experiments import run_low_resource
 
-    seeds = _seed_list(args.seeds)
+    seeds = seed_list(args.seeds)
     check_output_path(args.out)
-    _, data, train = _configs(args, args.method)
+    _, data, train = configs_from_args(args, args.method)
     for seed in seeds:  # every seed is checked before the first run starts
         train.replace(seed=seed)
-    overrides = _model_overrides(args)
+    overrides = model_overrides(args)
     data = _kept_inputs(data, args.out)
     with _device_queue(train.device), _ProgressBar() as bar:
         summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, on_progress=bar.update,
@@ -594,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model into a run folder (resumes when the folder has a checkpoint)")
-    _add_training_options(p)
+    add_training_options(p)
     p.add_argument("--run-dir", required=True)
     p.add_argument("--method", default="hpt", choices=list(METHODS), help="HPT, an ablation or a baseline")
     p.set_defaults(func=_cmd_train)
@@ -621,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="with --input: the JSON Lines predictions, one a text in input order; an "
                                     "existing file is continued where it stops (resume after an interruption)")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
-    p.add_argument("--abstain-below", type=_probability, default=None, metavar="CONFIDENCE",
+    p.add_argument("--abstain-below", type=probability, default=None, metavar="CONFIDENCE",
                    help="flag texts whose calibrated confidence (how often such a prediction was right on dev) "
                         "is below this, between 0 and 1: 'abstained': true in JSON, '(abstain)' before the "
                         "path in text output — texts to route to a person")
@@ -676,17 +511,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_neighbours)
 
     p = sub.add_parser("ablate", help="train several methods on the same data and seed; print the comparison table")
-    _add_training_options(p)
+    add_training_options(p)
     p.add_argument("--methods", required=True,
                    help="comma-separated, e.g. hpt,rm-injection,vanilla; zero-shot adds the untrained predictor")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_ablate)
 
     p = sub.add_parser("low-resource", help="train on a seeded fraction of train for several seeds; mean ± std")
-    _add_training_options(p)
+    add_training_options(p)
     p.set_defaults(low_resource=None)
     p.add_argument("--method", default="hpt", choices=list(METHODS))
-    p.add_argument("--fraction", type=_positive_fraction, default=0.1)
+    p.add_argument("--fraction", type=positive_fraction, default=0.1)
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_low_resource)
@@ -694,9 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="convert a taxonomy + corpus into taxonomy.tsv + train/dev/test JSON Lines")
     p.add_argument("--taxonomy", help="label tree (optional for 20 Newsgroups, whose tree comes from the group names)")
     p.add_argument("--corpus", required=True)
-    p.add_argument("--format", choices=_FORMATS, default="auto")
+    p.add_argument("--format", choices=FORMATS, default="auto")
     p.add_argument("--output", required=True)
-    p.add_argument("--seed", type=_seed, default=0, help="seeds the train/dev/test split")
+    p.add_argument("--seed", type=seed_number, default=0, help="seeds the train/dev/test split")
     p.add_argument("--skip-unknown", action="store_true",
                    help="drop documents whose labels are not in the taxonomy (one warning) instead of stopping")
     p.set_defaults(func=_cmd_import)

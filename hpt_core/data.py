@@ -270,7 +270,8 @@ def low_resource_sample(docs: Sequence[Document], fraction: float, seed: int) ->
 # --------------------------------------------------------------------------------------------
 
 
-def _jsonl_text(docs: Iterable[Document]) -> str:
+def corpus_lines(docs: Iterable[Document]) -> str:
+    """Documents as JSON Lines in the corpus format ``{"text", "labels"}``, one a line."""
     # ensure_ascii keeps every line pure ASCII, as in the benchmark files: no reader can then
     # split a line on U+2028 or NEL characters found in 20NG posts.
     return "".join(json.dumps({"text": d.text, "labels": list(d.labels)}) + "\n" for d in docs)
@@ -278,7 +279,7 @@ def _jsonl_text(docs: Iterable[Document]) -> str:
 
 def write_jsonl(docs: Iterable[Document], path: str | Path) -> Path:
     """Write documents in the benchmark format ``{"text", "labels"}``, one a line (atomic)."""
-    return atomic_write_text(path, _jsonl_text(docs))
+    return atomic_write_text(path, corpus_lines(docs))
 
 
 def _ordered_splits(names: Iterable[str]) -> list[str]:

@@ -306,6 +306,10 @@ def learning_curve_figure(points: Sequence[Mapping], title: str | None = "Learni
         mode="lines+markers", line=dict(color=DEPTH_COLOURS[2]),
         customdata=[[esc(p["run"]), esc(p.get("method", ""))] for p in points],
         hovertemplate="%{customdata[0]} (%{customdata[1]}): %{x} documents, dev macro-F1 %{y:.2f}<extra></extra>"))
+    # Counts of documents: ticks at the runs' own counts while they are few (two runs 4 documents
+    # apart were ticked 72, 72.5, 73, …), whole numbers always.
+    counts = sorted({int(p["train_documents"]) for p in points})
+    fig.update_xaxes(tickformat=",d", **({"tickmode": "array", "tickvals": counts} if len(counts) <= 8 else {}))
     return _layout(fig, title, xaxis_title="training documents", yaxis_title="dev macro-F1 (%)")
 
 

@@ -30,8 +30,9 @@ from hpt_core import runs
 from hpt_core.config import DataSpec, RunConfig
 from hpt_core.data import Dataset, Document, import_corpus, load_dataset, read_corpus, save_dataset, split_corpus
 from hpt_core.errors import HPTInputError
-from hpt_core.inputs import check_text, csv_records
+from hpt_core.inputs import check_text
 from hpt_core.hierarchy import LabelHierarchy, atomic_write_text
+from hpt_core.uploads import MAX_UPLOAD_BYTES, check_upload
 
 DEMO = "demo"
 DEMO_DIR = Path(__file__).resolve().parents[1] / "assets" / "demo"
@@ -39,41 +40,12 @@ ENV_VAR = "HPT_WORKSPACE"
 #: Label descriptions of a dataset folder, ``{label: text}`` (they can initialise the label words).
 DESCRIPTIONS = "descriptions.json"
 
-#: Default upper bound of one uploaded file (the 20 Newsgroups archive is 14 MB, WOS Data.xlsx 60 MB).
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-
 #: Suffixes an uploaded file may have, per role (lower case, the dot included).
 TAXONOMY_SUFFIXES = (".tsv", ".taxonomy", ".taxnomy", ".csv", ".txt", ".json")
 CORPUS_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".xlsx", ".tar.gz", ".tgz", ".tar", ".tar.bz2")
 CORPUS_FORMATS = ("auto", "jsonl", "csv", "tsv", "wos", "20ng")
 
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-def check_upload(data: bytes, suffix: str | None, allowed: tuple[str, ...], label: str, max_bytes: int) -> str:
-    """An uploaded file's suffix (lower case) once its type, emptiness and size are checked."""
-    suffix = (suffix or "").lower()
-    if suffix not in allowed:
-        raise HPTInputError(f"unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(allowed)}", label)
-    if not isinstance(data, (bytes, bytearray)):
-        raise HPTInputError("expected the file's bytes", label)
-    if len(data) == 0:
-        raise HPTInputError("file is empty", label)
-    if len(data) > max_bytes:
-        raise HPTInputError(f"file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB", label)
-    return suffix
-
-
-def upload_suffix(file_name: str, allowed: tuple[str, ...]) -> str:
-    """The allowed suffix an uploaded file name ends with (longest match, lower case).
-
-    Only the suffix is taken from a user's file name; it picks the reader, never a path.
-    """
-    lower = str(file_name).lower()
-    for suffix in sorted(allowed, key=len, reverse=True):
-        if lower.endswith(suffix):
-            return suffix
-    raise HPTInputError(f"unsupported file type; expected one of {', '.join(allowed)}")
 
 
 @dataclass
@@ -208,8 +180,12 @@ class Workspace:
                 added.append(Document(doc.text, _chosen_labels(dataset.hierarchy, doc.labels, name)))
             except HPTInputError as err:
                 raise HPTInputError(f"document {i}: {err.problem}") from None
+        first = len(dataset.splits.get("train", []))
         dataset.splits["train"] = [*dataset.splits.get("train", []), *added]
         dataset.meta["labelled_in_app"] = int(dataset.meta.get("labelled_in_app", 0)) + len(added)
+        now = round(time.time(), 3)
+        dataset.meta["annotations"] = [*(dataset.meta.get("annotations") or []),
+                                       *({"time": now, "split": "train", "document": first + k} for k in range(len(added)))]
         dataset.name = target
         save_dataset(self.datasets_dir / target, dataset, overwrite=True)
         return target, len(dataset.splits["train"])
@@ -222,8 +198,6 @@ class Workspace:
         dataset's ``dataset.json`` (``corrections``: time, split, document, labels before and
         after); the demo's go into ``demo-labelled``, as ``add_labelled``'s. Returns the dataset
         written."""
-        import time
-
         target, dataset = self._labelled_copy(name)
         documents = dataset.splits.get(split)
         if documents is None:
@@ -241,11 +215,66 @@ class Workspace:
         save_dataset(self.datasets_dir / target, dataset, overwrite=True)
         return target
 
+    def labelled_in_app(self, name: str) -> str:
+        """The documents of dataset ``name`` labelled or corrected in the app, as JSON Lines in the
+        corpus format (``{"text", "labels"}``, labels as they are now, ancestors included), in the
+        order they were first labelled — a document corrected twice comes once. Read from the
+        records ``add_labelled`` (``annotations``) and ``relabel`` (``corrections``) keep in
+        ``dataset.json``; empty when there are none."""
+        from hpt_core.data import corpus_lines
+
+        dataset = self.load_dataset(name)
+        events = sorted([*(dataset.meta.get("annotations") or []), *(dataset.meta.get("corrections") or [])],
+                        key=lambda event: event.get("time", 0))
+        seen, documents = set(), []
+        for event in events:
+            key = (event.get("split"), event.get("document"))
+            split = dataset.splits.get(key[0]) or []
+            if key in seen or not isinstance(key[1], int) or not 0 <= key[1] < len(split):
+                continue
+            seen.add(key)
+            documents.append(split[key[1]])
+        return corpus_lines(documents)
+
     def _labelled_copy(self, name: str) -> tuple[str, Dataset]:
         """Where labels for dataset ``name`` go (``labelled_dataset``) and that dataset as it is now
         (the demo's copy once it exists, else ``name`` itself)."""
         target = self.labelled_dataset(name)
         return target, self.load_dataset(target if target in self.dataset_names() else name)
+
+    def adopt_run_data(self, run_dir: str | Path, name: str) -> str:
+        """Make the files a run was trained on (outside the workspace: a CLI run, a benchmark) the
+        workspace dataset ``name`` — its tree and its train/dev/test splits, read as training read
+        them — and point the run at them, so that the Label page and the error browser can add and
+        correct labels for it (issue 21: they refused such runs). The run's documents do not change,
+        only where they are read from; ``dataset.json`` records the files they came from. Refused,
+        changing nothing, for a run whose job is queued or running, a run already on a workspace
+        dataset, a taken or bad name, or files that no longer read."""
+        run_dir = Path(run_dir)
+        self._check_name(name)
+        if name in self.dataset_names():
+            raise HPTInputError(f"a dataset named {name!r} exists already; choose another name")
+        if self.dataset_of_run(run_dir) is not None:
+            raise HPTInputError(f"run {run_dir.name!r} is trained on the workspace dataset "
+                                f"{self.dataset_of_run(run_dir)!r} already")
+        if runs.run_status(run_dir).get("state") in runs.ACTIVE_STATES:
+            raise HPTInputError(f"run {run_dir.name!r} is queued or running; adopt its files when it has finished")
+        config = runs.read_json(run_dir / runs.RUN_CONFIG, None)
+        data = (config or {}).get("data") if isinstance(config, dict) else None
+        if not isinstance(data, dict) or not data.get("taxonomy") or not data.get("train") or not data.get("dev"):
+            raise HPTInputError("its run.json names no taxonomy, train and dev files", run_dir / runs.RUN_CONFIG)
+        hierarchy = LabelHierarchy.read(data["taxonomy"])
+        if data.get("descriptions"):
+            hierarchy = hierarchy.with_descriptions(LabelHierarchy.read_descriptions(data["descriptions"]))
+        splits = {split: read_corpus(data[split], hierarchy) for split in ("train", "dev", "test") if data.get(split)}
+        sources = {key: str(value) for key, value in data.items() if value}
+        save_dataset(self.datasets_dir / name, Dataset(hierarchy, splits, name,
+                                                       meta={"adopted_from_run": run_dir.name, "source_files": sources}))
+        files = self.dataset_files(name)
+        config["data"] = {**data, "taxonomy": files.taxonomy, "train": files.train, "dev": files.dev,
+                          **({"test": files.test} if data.get("test") else {})}
+        runs.atomic_write_json(run_dir / runs.RUN_CONFIG, config)
+        return name
 
     def labelled_dataset(self, name: str) -> str:
         """Where the labels of dataset ``name`` go (``add_labelled``): itself, or for the read-only
@@ -499,137 +528,6 @@ def run_summary(run_dir: str | Path) -> dict:
     started = status.get("started") or status.get("launched")
     row["started"] = time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else None
     return row
-
-
-#: Suffixes of a batch-prediction upload: one text a line, or a table / JSON Lines with a ``text`` field.
-TEXTS_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
-
-
-@dataclass
-class TextsUpload:
-    """A batch-prediction upload as read: every input row that has a text, in file order.
-
-    ``table`` holds every input column (``.txt``: one ``text`` column) of those rows, ``lines``
-    their line numbers in the file (first line 1; a CSV header is line 1), ``texts`` the texts to
-    classify, ``skipped`` one ``(line, reason)`` per row left out (a blank text), and ``spanning``
-    the ``(first, last)`` lines of each csv/tsv row whose quoted text runs over several lines — a
-    multi-line text, or rows a stray quote merged: the page names them.
-    """
-
-    table: "pd.DataFrame"
-    lines: list[int]
-    texts: list[str]
-    skipped: list[tuple[int, str]]
-    spanning: list[tuple[int, int]] = field(default_factory=list)
-
-
-def texts_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
-                 max_texts: int = 10_000) -> TextsUpload:
-    """Read a batch-prediction upload in memory (nothing is written), keeping every column and the row order.
-
-    ``.txt``: one text per line (blank lines are skipped and reported); ``.csv``/``.tsv``: a header
-    with a ``text`` column (any other columns are kept); ``.jsonl``: one object per line with a
-    ``text`` (or ``token``/``doc_token``) field (other fields are kept).
-    """
-    import pandas as pd
-
-    suffix = check_upload(data, suffix, TEXTS_SUFFIXES, label, max_bytes)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise HPTInputError(f"not valid UTF-8 text (byte 0x{data[err.start:err.start + 1].hex()}); save the file as UTF-8",
-                            label, line) from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    rows: list[dict] = []
-    lines: list[int] = []
-    texts: list[str] = []
-    skipped: list[tuple[int, str]] = []
-    spanning: list[tuple[int, int]] = []
-    columns: list[str] | None = None
-    if suffix == ".txt":
-        columns = ["text"]
-        for lineno, line in enumerate(text.split("\n"), start=1):
-            if line.strip():
-                rows.append({"text": line.strip()})
-                lines.append(lineno)
-                texts.append(line.strip())
-            elif lineno < len(text.split("\n")) or text and not text.endswith("\n"):
-                skipped.append((lineno, "blank line"))
-    elif suffix == ".jsonl":
-        for lineno, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue  # blank lines separate nothing in JSON Lines
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise HPTInputError(f"invalid JSON: {err.msg} (column {err.colno})", label, lineno) from None
-            if not isinstance(obj, dict):
-                raise HPTInputError('expected an object with a "text" string', label, lineno)
-            key = next((k for k in ("text", "token", "doc_token") if k in obj), None)
-            value = obj.get(key) if key else None
-            if isinstance(value, list) and all(isinstance(t, str) for t in value):
-                value = " ".join(value)
-            if not isinstance(value, str) or not value.strip():
-                skipped.append((lineno, 'no "text" string' if key is None else "blank text"))
-                continue
-            rows.append({k: (v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v))
-                         for k, v in obj.items()})
-            lines.append(lineno)
-            texts.append(value)
-    else:
-        records = csv_records(text, "," if suffix == ".csv" else "\t", label, keep_blank=True)
-        _, _, header = next(records, (1, 1, None))
-        if header is None:
-            raise HPTInputError("file is empty", label)
-        lowered = [h.strip().lower() for h in header]
-        if "text" not in lowered:
-            raise HPTInputError(f"no 'text' column; the header has {', '.join(map(repr, header))}", label, 1)
-        at = lowered.index("text")
-        columns = [h.strip() or f"column {i + 1}" for i, h in enumerate(header)]
-        for lineno, end, row in records:
-            if not row or not any(cell.strip() for cell in row):
-                skipped.append((lineno, "blank line"))
-                continue
-            if at >= len(row) or not row[at].strip():
-                skipped.append((lineno, "blank text"))
-                continue
-            rows.append(dict(zip(columns, row + [""] * (len(columns) - len(row)))))
-            lines.append(lineno)
-            texts.append(row[at])
-            if "\n" in row[at]:
-                spanning.append((lineno, end))
-    if not texts:
-        raise HPTInputError("no texts found", label)
-    if len(texts) > max_texts:
-        raise HPTInputError(f"{len(texts)} texts; at most {max_texts} per batch", label)
-    # object columns: a JSON id stays 5, not 5.0 beside a row without it
-    table = pd.DataFrame(rows, columns=columns, dtype=object) if columns else pd.DataFrame(rows, dtype=object)
-    return TextsUpload(table, lines, texts, skipped, spanning)
-
-
-def texts_from_upload(data: bytes, suffix: str, label: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
-                      max_texts: int = 10_000) -> list[str]:
-    """The texts of a batch-prediction upload (:func:`texts_upload` without the other columns)."""
-    return texts_upload(data, suffix, label, max_bytes, max_texts).texts
-
-
-def predictions_beside_inputs(upload: TextsUpload, predictions) -> "pd.DataFrame":
-    """The upload's rows, every input column in its place, then the line number and the predictions.
-
-    ``predictions`` is ``Predictor.predict_table(upload.texts)``; its columns are prefixed
-    ``predicted `` (scores keep their ``score:`` names) so they never overwrite an input column.
-    """
-    out = upload.table.reset_index(drop=True).copy()
-    out.insert(0, "line", upload.lines)
-    for column in predictions.columns:
-        if column == "text":
-            continue
-        name = column if column.startswith("score:") else f"predicted {column}"
-        while name in out.columns:
-            name = f"{name}_"
-        out[name] = list(predictions[column])
-    return out
 
 
 def _slug(text: str, limit: int = 48) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from pages._explain_ui import explain_section
-from pages._shared import PAGES, _stamp, csv_bytes, md, model_stamp, predictor, show_error, workspace
+from pages._shared import (PAGES, _stamp, adopt_files_form, csv_bytes, md, model_stamp, predictor, show_error,
+                           workspace)
 
 ANY = "any"
 ALL_DOCUMENTS = "all documents"
@@ -103,6 +104,10 @@ def relabel_button(run_dir: Path, split: str, data: str, analysis, shown, h) -> 
     ws = workspace()
     dataset = ws.dataset_of_run(run_dir)
     files = ws.dataset_files(dataset) if dataset is not None else None
+    if dataset is None:
+        st.caption("Relabelling works on the splits of a workspace dataset; this run was trained on files elsewhere.")
+        adopt_files_form(run_dir, "errors")
+        return
     if files is None or getattr(files, split, None) is None or Path(getattr(files, split)).resolve() != Path(data).resolve():
         st.caption("Relabelling works on the splits of a workspace dataset the run was trained on.")
         return

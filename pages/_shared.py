@@ -17,7 +17,8 @@ import streamlit as st
 from hpt_core import runs
 from hpt_core.errors import HPTInputError
 from hpt_core.phases import PHASE, duration_text, phase_text
-from hpt_core.workspace import DEMO, MAX_UPLOAD_BYTES, Workspace, run_summary
+from hpt_core.uploads import MAX_UPLOAD_BYTES
+from hpt_core.workspace import DEMO, Workspace, run_summary
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 DATASET_KEY = "current_dataset"
@@ -107,6 +108,26 @@ def select_run(name: str) -> None:
 #: Page widgets whose state outlives a visit to another page: Streamlit forgets a widget's state
 #: when a run does not draw it, so the error browser closed after a trip to the Label page and back.
 KEPT_ACROSS_PAGES = ("err_on", "err_kind")
+
+
+def adopt_files_form(run_dir: Path, key: str) -> None:
+    """For a run trained on files outside the workspace (a CLI run): make them a workspace dataset
+    (``Workspace.adopt_run_data``), so labels can be added and corrected for it; reruns the page."""
+    ws = workspace()
+    with st.form(f"{key}_adopt"):
+        name = st.text_input("Dataset name for its files", value=re.sub(r"[^A-Za-z0-9_-]", "-", run_dir.name)[:56] + "-data",
+                             key=f"{key}_adopt_name", help="The run's tree and its train/dev/test files become this "
+                                                           "workspace dataset, and the run reads them from there "
+                                                           "(the same documents).")
+        if st.form_submit_button("Make them a workspace dataset", icon=":material/drive_folder_upload:"):
+            try:
+                with st.spinner("Reading the run's files…"):
+                    adopted = ws.adopt_run_data(run_dir, name.strip())
+            except HPTInputError as err:
+                show_error(err, "Not adopted")
+            else:
+                select_dataset(adopted)
+                st.rerun()
 
 
 def keep_across_pages() -> None:
@@ -364,7 +385,7 @@ def require_predictor():
 @st.cache_data(max_entries=4, show_spinner="Classifying the file…")
 def _predict_file(run_dir: str, stamp: int, data: bytes, suffix: str, label: str, max_bytes: int,
                   precision: str = "fp32"):
-    from hpt_core.workspace import predictions_beside_inputs, texts_upload
+    from hpt_core.uploads import predictions_beside_inputs, texts_upload
 
     model = _predictor(run_dir, stamp)
     if precision != model.precision:  # the cached model, scored at another precision (nothing reloaded)

@@ -6,7 +6,8 @@ import streamlit as st
 from hpt_core import viz
 from hpt_core.data import label_counts
 from hpt_core.errors import HPTInputError
-from hpt_core.workspace import CORPUS_FORMATS, CORPUS_SUFFIXES, DEMO, TAXONOMY_SUFFIXES, upload_suffix
+from hpt_core.uploads import upload_suffix
+from hpt_core.workspace import CORPUS_FORMATS, CORPUS_SUFFIXES, DEMO, TAXONOMY_SUFFIXES
 from pages._shared import (chart, current_dataset, load_dataset, md, page_setup, select_dataset, show_error,
                            tree_chart, workspace)
 

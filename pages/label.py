@@ -7,10 +7,11 @@ import streamlit as st
 from hpt_core.data import Document
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy
-from hpt_core.workspace import TEXTS_SUFFIXES, texts_upload, upload_suffix
+from hpt_core.uploads import TEXTS_SUFFIXES, texts_upload, upload_suffix
 from hpt_core.warm_start import WARM_START_EPOCHS
 from hpt_core import viz
-from pages._shared import PAGES, chart, md, page_setup, require_run, select_run, show_error, workspace
+from pages._shared import (PAGES, adopt_files_form, chart, md, page_setup, require_run, select_run, show_error,
+                           workspace)
 
 page_setup()
 ws = workspace()
@@ -30,8 +31,9 @@ if not (run_dir / runs.MODEL_DIR / "model.safetensors").is_file() and not runs.i
 dataset = ws.dataset_of_run(run_dir)
 if dataset is None:
     st.warning(f"Run **{md(run_dir.name)}** was trained on files outside this workspace, so there is no dataset "
-               "to add labels to. Import those files on the Data page, train a run on them, and label here.",
-               icon=":material/warning:")
+               "to add labels to. Make them a workspace dataset here (the run then reads them from it), or import "
+               "them on the Data page.", icon=":material/warning:")
+    adopt_files_form(run_dir, "label")
     st.stop()
 st.caption(f"Run **{md(run_dir.name)}** suggests; labels go to its dataset **{md(dataset)}**"
            + (" (read-only: into a copy, **demo-labelled**, kept for the next labels)" if dataset == "demo" else "")
@@ -65,6 +67,13 @@ def retrain_and_curve() -> None:
                 select_run(new_dir.name)
                 st.session_state["train_note"] = f"Launched {md(new_dir.name)} from the Label page."
                 st.switch_page(PAGES["train"])
+        exported = ws.labelled_in_app(source)
+        if exported:
+            st.download_button(f"Download the {exported.count(chr(10)):,} documents labelled or corrected here "
+                               "(JSON Lines)", exported.encode("utf-8"), file_name=f"{source}-labelled-in-app.jsonl",
+                               mime="application/jsonl", key="label_export", icon=":material/download:",
+                               on_click="ignore", help="In the corpus format ({\"text\", \"labels\"}), labels as "
+                                                       "they are now: to keep, share or import elsewhere.")
         points = ws.learning_curve(source)
         if len(points) >= 2:
             chart(viz.learning_curve_figure(points), key="label_curve")

@@ -6,7 +6,7 @@ import streamlit as st
 from hpt_core import viz
 from hpt_core.decoding import decision_name
 from hpt_core.errors import HPTInputError
-from hpt_core.workspace import TEXTS_SUFFIXES, upload_suffix
+from hpt_core.uploads import TEXTS_SUFFIXES, upload_suffix
 from pages._shared import (chart, csv_bytes, md, page_setup, predict_file, require_predictor, show_error,
                            tree_chart)
 from pages._explain_ui import explain_section

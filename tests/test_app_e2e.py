@@ -596,3 +596,125 @@ def test_the_server_killed_during_a_training_and_started_again_shows_the_job_run
             pass
         if not log.closed:
             log.close()
+
+
+# ---- the labelling loop (issue 23): suggest, label in the page, retrain, learning curve, export ----
+
+
+def _multiselect_input(driver, label: str):
+    from selenium.webdriver.common.by import By
+
+    for box in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMultiSelect"]'):
+        if box.text.startswith(label):
+            return box.find_element(By.CSS_SELECTOR, "input")
+    pytest.fail(f"no multiselect labelled {label!r}")
+
+
+def _step_done(driver, step: int, total: int) -> bool:
+    text = _main_text(driver)
+    return f"Text {step + 1} of {total}" in text if step < total else "All suggestions done" in text
+
+
+def test_the_labelling_loop_in_the_browser(browser, server, tmp_path):
+    """Issue 23, clicked as a user would: five unlabelled texts pasted on the Label page, five
+    suggestions handled — two accepted as the model answers, two corrected with the tree picker, one
+    skipped — then a warm-start retrain through the background queue, the learning curve with the new
+    run's point, and the export holding exactly the four labelled documents."""
+    import json
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from hpt_core import runs
+    from hpt_core.data import load_dataset, save_dataset
+    from hpt_core.workspace import Workspace
+    from test_app import clone_run
+
+    workspace = _flow_workspace(SERVER_WORKSPACE.get("path"))
+    source = workspace / "runs" / "tiny-hpt"
+    task = load_dataset(Path(json.loads((source / "run.json").read_text())["data"]["taxonomy"]).parent)
+    save_dataset(workspace / "datasets" / "loop", task)
+    run = clone_run(workspace, source, "loop-run", taxonomy=workspace / "datasets" / "loop" / "taxonomy.tsv")
+    config = json.loads((run / "run.json").read_text())
+    for split in ("train", "dev", "test"):
+        config["data"][split] = str(workspace / "datasets" / "loop" / f"{split}.jsonl")
+    (run / "run.json").write_text(json.dumps(config))
+    n_train = len(task.splits["train"])
+    runs_before = {p.name for p in (workspace / "runs").iterdir()}
+
+    browser.get(f"{server}/label?run=loop-run&dataset=loop")
+    _settled(browser, "Label")
+    pool = ["we watched the striker take a penalty", "a laser and a mirror on the bench", "the court after a long volley",
+            "a bronze sculpture in the gallery", "the enzyme folds the protein"]
+    box = browser.find_element(By.CSS_SELECTOR, 'textarea[aria-label="Unlabelled texts, one a line"]')
+    for i, text in enumerate(pool):
+        box.send_keys(text)
+        if i < len(pool) - 1:
+            box.send_keys(Keys.SHIFT, Keys.ENTER)
+    _set(browser, "How many", 5)
+    _click_button(browser, "Suggest")
+    _wait(browser, lambda d: _step_done(d, 0, 5), 120, "the suggestions")
+    _settled(browser, "Label")
+    _no_errors(browser, "label (suggestions)")
+    _screenshot(browser, "label_suggestions")
+
+    labelled = {}
+    for step, action in enumerate(["accept", "correct:optics", "skip", "accept", "correct:tennis"]):
+        shown = browser.find_element(By.CSS_SELECTOR, '[data-testid="stMain"] [data-testid="stText"]').text
+        if action == "skip":
+            _click_button(browser, "Skip")
+        else:
+            picker = _multiselect_input(browser, "Labels")
+            if action.startswith("correct:"):
+                label = action.split(":")[1]
+                picker.click()
+                for _ in range(4):  # remove the model's answer (each backspace drops the last label)
+                    picker.send_keys(Keys.BACKSPACE)
+                picker.send_keys(label)
+                time.sleep(0.5)
+                picker.send_keys(Keys.ENTER)
+                picker.send_keys(Keys.ESCAPE)
+                time.sleep(1.0)
+            labelled[shown] = action
+            _click_button(browser, "Save and next")
+        _wait(browser, lambda d: _step_done(d, step + 1, 5), 60, f"suggestion {step + 2}")
+        _settled(browser, "Label")
+        _no_errors(browser, f"label (step {step + 1})")
+
+    ws = Workspace(workspace)
+    saved = ws.load_dataset("loop").splits["train"]
+    assert len(saved) == n_train + 4  # four labelled, one skipped
+    new = {d.text: d.labels for d in saved[n_train:]}
+    assert set(new) == set(labelled)
+    for text, action in labelled.items():
+        if action == "correct:optics":
+            assert new[text] == ["science", "physics", "optics"]
+        elif action == "correct:tennis":
+            assert new[text] == ["sports", "tennis"]
+        else:
+            assert new[text]  # accepted: the model's answer, a path of the tree
+    exported = [json.loads(line) for line in ws.labelled_in_app("loop").splitlines()]
+    assert [line["text"] for line in exported] == [d.text for d in saved[n_train:]]
+
+    # retrain: continue from the run's model, through the background queue
+    _click_button(browser, "Retrain")
+    _settled(browser, "Train")
+    new_runs = lambda: {p.name for p in (workspace / "runs").iterdir()} - runs_before - {"loop-run"}  # noqa: E731
+    _wait(browser, lambda d: new_runs(), 60, "the retraining run folder")
+    retrained = workspace / "runs" / sorted(new_runs())[0]
+    _wait(browser, lambda d: runs.run_status(retrained).get("state") in ("completed", "failed", "interrupted"), 300,
+          "the retraining to finish")
+    assert runs.run_status(retrained)["state"] == "completed", runs.log_tail(retrained)
+    assert json.loads((retrained / "run.json").read_text())["train"]["init_from"]  # a warm start
+
+    # back on Label: the learning curve has the new run's point, and the export button counts four
+    browser.get(f"{server}/label?run={retrained.name}&dataset=loop")
+    _settled(browser, "Label")
+    browser.find_element(By.XPATH, "//summary[contains(., 'Retrain and learning curve')]").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stExpander"] .js-plotly-plot'), 60,
+          "the learning curve")
+    assert [p["run"] for p in ws.learning_curve("loop")] == ["loop-run", retrained.name]
+    downloads = [b.get_attribute("textContent") for b in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stDownloadButton"]')]
+    assert any("Download the 4 documents labelled or corrected here" in text for text in downloads), downloads
+    _no_errors(browser, "label (learning curve)")
+    _screenshot(browser, "label_learning_curve")

@@ -38,6 +38,14 @@ def test_predict_explains_the_path_and_any_label_with_escaped_text(workspace):  
     table = next(d.value for d in at.dataframe if "word" in d.value.columns)
     assert table["word"].tolist()[:3] == ["we", "saw", "a"] and any(c.startswith("depth 1: ") for c in table.columns)
     assert "convergence delta" in texts(at.markdown) and "integrated gradients" in texts(at.caption)
+    assert "of the score − baseline" in texts(at.markdown)  # what the delta misses, as a share
+    refine = [b for b in at.button if b.label.startswith("More steps")]
+    if refine:  # rough attributions: more steps on request, and the caption says how many were used
+        assert "read them as rough" in texts(at.caption)
+        steps = int(refine[0].label.split("(")[1].rstrip(")"))
+        refine[0].click()
+        at.run()
+        assert not at.exception and f"{steps} steps" in texts(at.caption)
 
     at.button_group(key="predict_explain_mode").set_value("any label").run()
     at.selectbox(key="predict_explain_label").set_value("optics")
@@ -158,6 +166,13 @@ def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(work
     at = open_page("label")
     at.sidebar.selectbox(key="current_run").set_value("tiny-hpt").run()
     assert "trained on files outside this workspace" in texts(at.warning)  # tiny-hpt's files are elsewhere
+    # ... which the page offers to make a workspace dataset: then it suggests for that run
+    at.text_input(key="label_adopt_name").input("tiny-files")
+    at.button[[b.label for b in at.button].index("Make them a workspace dataset")].click()
+    at.run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "tiny-files" in {p.name for p in (workspace / "datasets").iterdir()}
+    assert "trained on files outside this workspace" not in texts(at.warning) and "Suggest" in [b.label for b in at.button]
     at.sidebar.selectbox(key="current_run").set_value("on-task").run()
     assert not at.exception, [e.value for e in at.exception]
     at.text_area(key="label_pasted").input("we saw a penalty goal today\na bronze sculpture on show\nlens and laser")

@@ -190,42 +190,44 @@ def test_ablate_rejects_an_option_that_fits_no_method_before_training(task_files
 
 
 def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
-    from hpt_core.cli import _configs, build_parser
+    from hpt_core.cli import build_parser
+    from hpt_core.cli_options import configs_from_args
     from hpt_core.config import HPTConfig, TrainConfig
 
     common = ["train", "--taxonomy", str(task_files["taxonomy"]), "--train", str(task_files["train"]),
               "--dev", str(task_files["dev"]), "--run-dir", "unused"]
-    default, _, _ = _configs(build_parser().parse_args(common), "hpt")
+    default, _, _ = configs_from_args(build_parser().parse_args(common), "hpt")
     assert (default.train.lr, default.train.new_params_lr, default.train.warmup_ratio) == (1e-4, 1e-3, 0.05)
     assert (default.model.label_word_encoding, default.model.text_residual_gate, default.model.lexical_channel) == (
         "encoder", 3.0, "tfidf")
     # the paper's exact settings are one option away
-    paper, _, _ = _configs(build_parser().parse_args(common + ["--recipe", "paper"]), "hpt")
+    paper, _, _ = configs_from_args(build_parser().parse_args(common + ["--recipe", "paper"]), "hpt")
     assert paper.train == TrainConfig() and paper.model == HPTConfig()
-    small, _, _ = _configs(build_parser().parse_args(common + ["--lr", "2e-4", "--text-residual-gate", "3"]), "hpt")
+    small, _, _ = configs_from_args(build_parser().parse_args(common + ["--lr", "2e-4", "--text-residual-gate", "3"]), "hpt")
     assert (small.train.lr, small.train.new_params_lr, small.model.text_residual_gate) == (2e-4, 1e-3, 3.0)
-    off, _, _ = _configs(build_parser().parse_args(common + ["--text-residual-gate", "none", "--lexical-channel", "none",
+    off, _, _ = configs_from_args(build_parser().parse_args(common + ["--text-residual-gate", "none", "--lexical-channel", "none",
                                                              "--label-word-encoding", "embeddings", "--blend", "none"]),
                          "hpt")
     # the paper's model but the recipe's fused attention (no attention dropout) and dev-chosen
     # decision rule, the recipe's rates
     assert off.model == HPTConfig(attention_dropout=0.0, decision="auto") and off.train.lr == 1e-4
     assert default.model.blend == "classical"
-    fixed, _, _ = _configs(build_parser().parse_args(common + ["--decision", "threshold", "--precision", "fp32"]), "hpt")
+    fixed, _, _ = configs_from_args(build_parser().parse_args(common + ["--decision", "threshold", "--precision", "fp32"]), "hpt")
     assert (fixed.model.decision, fixed.train.precision) == ("threshold", "fp32")
     # vanilla fine-tuning has no label words: the recipe's label-word options skip it, its rates apply
-    vanilla, _, _ = _configs(build_parser().parse_args(common), "vanilla")
+    vanilla, _, _ = configs_from_args(build_parser().parse_args(common), "vanilla")
     assert vanilla.model.text_residual_gate is None and vanilla.train.new_params_lr == 1e-3
 
 
 def test_window_batching_and_attention_options_reach_the_configs(task_files):
-    from hpt_core.cli import _configs, build_parser
+    from hpt_core.cli import build_parser
+    from hpt_core.cli_options import configs_from_args
 
     common = ["train", "--taxonomy", str(task_files["taxonomy"]), "--train", str(task_files["train"]),
               "--dev", str(task_files["dev"]), "--run-dir", "unused"]
-    default, _, _ = _configs(build_parser().parse_args(common), "hpt")
+    default, _, _ = configs_from_args(build_parser().parse_args(common), "hpt")
     assert (default.model.max_windows, default.train.batching, default.model.attention_dropout) == (1, "length_grouped", 0.0)
-    given, _, _ = _configs(build_parser().parse_args(common + [
+    given, _, _ = configs_from_args(build_parser().parse_args(common + [
         "--max-windows", "4", "--window-overlap", "32", "--window-pooling", "mean", "--batching", "random",
         "--attention-dropout", "0.1"]), "hpt")
     assert (given.model.max_windows, given.model.window_overlap, given.model.window_pooling) == (4, 32, "mean")

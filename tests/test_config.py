@@ -12,7 +12,7 @@ def test_the_fitting_sample_is_the_small_data_default_and_bad_values_are_refused
     the paper's recipe has no add-ons and no limit; the CLI's 0 means every document."""
     import argparse
 
-    from hpt_core.cli import _configs
+    from hpt_core.cli_options import configs_from_args
     from hpt_core.config import TrainConfig, train_recipe
 
     assert train_recipe("small-data").fit_documents == 10_000 and train_recipe("paper").fit_documents is None
@@ -25,4 +25,4 @@ def test_the_fitting_sample_is_the_small_data_default_and_bad_values_are_refused
         args = build_parser().parse_args(["train", "--taxonomy", __file__, "--train", __file__, "--dev", __file__,
                                           "--run-dir", "x", *given])
         assert isinstance(args, argparse.Namespace)
-        assert _configs(args, "hpt")[2].fit_documents == expected
+        assert configs_from_args(args, "hpt")[2].fit_documents == expected

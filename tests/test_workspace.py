@@ -14,7 +14,8 @@ from hpt_core.config import DataSpec, RunConfig
 from hpt_core.data import load_dataset
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import resolve_method
-from hpt_core.workspace import (DEMO, DEMO_DIR, Workspace, run_summary, texts_from_upload, upload_suffix)
+from hpt_core.uploads import texts_from_upload, upload_suffix
+from hpt_core.workspace import DEMO, DEMO_DIR, Workspace, run_summary
 
 
 @pytest.fixture
@@ -210,7 +211,7 @@ def test_texts_from_upload(suffix, data, expected):
 
 
 def test_a_text_over_several_lines_is_named_with_its_lines():
-    from hpt_core.workspace import texts_upload
+    from hpt_core.uploads import texts_upload
 
     upload = texts_upload(b'id,text\n1,"goal striker\npitch"\n2,laser lens\n', ".csv")
     assert upload.texts == ["goal striker\npitch", "laser lens"] and upload.lines == [2, 4]
@@ -289,3 +290,64 @@ def test_a_misclassified_documents_labels_are_corrected_in_its_split_and_recorde
         with pytest.raises(HPTInputError, match=message):
             ws.relabel(target, *args)
     assert (ws.dataset_dir(target) / "test.jsonl").read_bytes() == before
+
+
+def test_the_documents_labelled_or_corrected_in_the_app_export_as_a_corpus(ws):
+    """Issue 23: what was labelled (appended to train) and corrected (in any split) in the app comes
+    back as JSON Lines in the corpus format, each document once with its labels as they are now, in
+    the order it was first touched — and reads back as a corpus against the dataset's tree."""
+    import json
+
+    from hpt_core.data import Document, read_corpus
+
+    assert ws.labelled_in_app(DEMO) == ""
+    h = ws.load_dataset(DEMO).hierarchy
+    leaves = [label for label in h.labels if h.is_leaf(label)]
+    target, _ = ws.add_labelled(DEMO, [Document("first new text", [leaves[0]]), Document("second new text", [leaves[1]])])
+    test_docs = ws.load_dataset(target).splits["test"]
+    ws.relabel(target, "test", 2, test_docs[2].text, [leaves[2]])
+    ws.relabel(target, "test", 2, test_docs[2].text, [leaves[3]])  # corrected twice: exported once, as it is now
+    ws.add_labelled(target, [Document("third new text", [leaves[4]])])
+    lines = [json.loads(line) for line in ws.labelled_in_app(target).splitlines()]
+    assert [line["text"] for line in lines] == ["first new text", "second new text", test_docs[2].text, "third new text"]
+    assert lines[2]["labels"] == h.with_ancestors([leaves[3]]) and lines[0]["labels"] == h.with_ancestors([leaves[0]])
+    exported = ws.root / "exported.jsonl"
+    exported.write_text(ws.labelled_in_app(target), encoding="utf-8")
+    assert len(read_corpus(exported, h)) == 4
+
+
+def test_a_run_on_files_outside_the_workspace_adopts_them_as_a_dataset(ws, trained_run):
+    """Issue 21: the Label page and the error browser refused runs trained on files elsewhere (a CLI
+    run). Adopting makes those files a workspace dataset — the same documents — and points the run
+    at it; a taken name, a second adoption and a running job are refused, changing nothing."""
+    import json
+    import shutil
+
+    from hpt_core import runs
+    from hpt_core.data import read_corpus
+
+    run = ws.runs_dir / "cli-run"
+    shutil.copytree(trained_run, run)
+    before = json.loads((run / "run.json").read_text())
+    assert ws.dataset_of_run(run) is None
+    with pytest.raises(HPTInputError, match="bundled demo"):
+        ws.adopt_run_data(run, DEMO)
+    assert ws.adopt_run_data(run, "from-cli") == "from-cli"
+    assert ws.dataset_of_run(run) == "from-cli"
+    adopted = ws.load_dataset("from-cli")
+    original = read_corpus(before["data"]["train"], adopted.hierarchy)
+    assert [(d.text, d.labels) for d in adopted.splits["train"]] == [(d.text, d.labels) for d in original]
+    assert adopted.meta["adopted_from_run"] == "cli-run"
+    after = json.loads((run / "run.json").read_text())
+    assert {k: v for k, v in after.items() if k != "data"} == {k: v for k, v in before.items() if k != "data"}
+    with pytest.raises(HPTInputError, match="already"):
+        ws.adopt_run_data(run, "again")
+    second = ws.runs_dir / "queued-run"
+    shutil.copytree(trained_run, second)
+    with pytest.raises(HPTInputError, match="exists already"):
+        ws.adopt_run_data(second, "from-cli")
+    runs.atomic_write_json(second / "status.json", {**runs.read_json(second / "status.json"), "state": "queued",
+                                                      "pid": __import__("os").getpid()})
+    with pytest.raises(HPTInputError, match="queued or running"):
+        ws.adopt_run_data(second, "other")
+    assert "other" not in ws.dataset_names()
