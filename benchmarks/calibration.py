@@ -7,8 +7,9 @@ For each run its best model (with its lexical channel and blend, under its decis
 dev and test once; the per-depth calibration (``hpt_core.calibration``) is fitted on dev and
 evaluated on dev and on test. Printed: the expected calibration error (ECE, 10 bins) over every
 decided label and per depth, the raw sigmoid's ECE beside it (what the page showed before), and
-the precision/coverage of abstaining below 0.5, 0.7 and 0.9 on test. The figures do not depend on
-what else runs on the machine.
+the precision/coverage of abstaining below 0.5, 0.7 and 0.9 on test, each depth's Platt
+coefficients (score, margin), and with ``--probe TEXT`` that text's confidence (an off-topic text
+should read low). The figures do not depend on what else runs on the machine.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def raw_sigmoid_ece(y_true, scores, hierarchy, decision: str) -> float:
     return expected_calibration_error(probability, np.asarray(y_true).astype(bool)[rows, cols])
 
 
-def measure(run_dir: Path) -> dict:
+def measure(run_dir: Path, probes: list[str] = ()) -> dict:
     config = RunConfig.from_json(run_dir / "run.json")
     _, _, dev_docs, test_docs = load_run_data(config)
     model = HTCClassifier.from_pretrained(run_dir / "model")
@@ -55,16 +56,30 @@ def measure(run_dir: Path) -> dict:
             "test_raw_sigmoid_ece": round(raw_sigmoid_ece(test_y, test_scores, model.hierarchy, decision), 4),
             "dev_raw_sigmoid_ece": round(raw_sigmoid_ece(dev_y, dev_scores, model.hierarchy, decision), 4),
             "test_abstain": {str(t): {"coverage": pick[t]["coverage"], "precision": pick[t]["precision"]}
-                             for t in (0.0, 0.5, 0.7, 0.9)}}
+                             for t in (0.0, 0.5, 0.7, 0.9)},
+            "coefficients_by_depth": {str(d): part.get("coef", part.get("rate")) for d, part in calibration.by_depth.items()},
+            "probes": probe_confidences(model, calibration, decision, probes)}
+
+
+def probe_confidences(model, calibration, decision: str, texts) -> dict:
+    """Each probe text's document confidence (its least sure decided label) under ``calibration``."""
+    if not texts:
+        return {}
+    scores = model.predict_scores(list(texts)).numpy()
+    decided = consistent_decode(decide(scores, model.hierarchy, decision), model.hierarchy)
+    _, documents = calibration.confidences(scores, decided, model.hierarchy)
+    return {text[:60]: round(float(c), 4) for text, c in zip(texts, documents)}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--json", action="store_true", help="one JSON line per run")
+    parser.add_argument("--probe", action="append", default=[], metavar="TEXT",
+                        help="also print this text's calibrated confidence (repeatable): e.g. an off-topic text")
     args = parser.parse_args(argv)
     for run in args.runs:
-        result = measure(Path(run))
+        result = measure(Path(run), args.probe)
         if args.json:
             print(json.dumps(result), flush=True)
         else:
