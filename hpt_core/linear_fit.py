@@ -83,6 +83,16 @@ def linear_scores(features: SparseRows, dense: torch.Tensor | None, weight: torc
     return scores if dense is None else scores + dense @ dense_weight
 
 
+def _add_product(out: torch.Tensor, weight: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor, beta: float) -> None:
+    """``out = beta · weight + sparse @ dense`` in one ``addmm`` into ``out``; where a device's sparse
+    CSR ``addmm`` cannot write into a given tensor, the product first, then the sum (the same
+    numbers, one more pass)."""
+    try:
+        torch.addmm(weight, sparse, dense, beta=beta, out=out)
+    except (RuntimeError, NotImplementedError):
+        out.copy_(sparse @ dense).add_(weight, alpha=beta)
+
+
 def fit_linear(features: SparseRows, dense: torch.Tensor | None, loss: Callable[[torch.Tensor], torch.Tensor] | None,
                n_outputs: int, c: float, n_samples: float, init: tuple | None = None, max_iter: int = 50,
                history: int = 5, active: torch.Tensor | None = None,
@@ -140,7 +150,7 @@ def fit_linear(features: SparseRows, dense: torch.Tensor | None, loss: Callable[
         active_grad = score_grad if columns is None else score_grad.index_select(1, columns)
         grad_weight, grad_dense, grad_bias = parts(grad)
         # Xᵀ G + 2 λ W, written in place (the penalty's gradient needs no graph)
-        torch.addmm(weight, features.transposed(), active_grad, beta=2.0 * penalty, out=grad_weight)
+        _add_product(grad_weight, weight, features.transposed(), active_grad, 2.0 * penalty)
         if dense is not None:
             torch.addmm(dense_weight, dense.T, active_grad, beta=2.0 * penalty, out=grad_dense)
         torch.sum(score_grad, 0, out=grad_bias)

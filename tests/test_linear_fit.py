@@ -124,3 +124,27 @@ def test_the_fit_matches_autograd_through_torchs_lbfgs():
     assert torch.allclose(dense_weight[:, columns], we.detach(), atol=2e-3)
     assert torch.allclose(bias, b.detach(), atol=2e-3)
     assert weight[:, 2].abs().max() == 0
+
+
+def test_the_gradient_product_falls_back_where_a_device_cannot_write_into_its_output(monkeypatch):
+    """A CSR ``addmm`` with ``out=`` is what CPUs have; a device without it gets the product, then
+    the sum — the same numbers."""
+    from hpt_core import linear_fit
+
+    x, _, _ = _problem()
+    xt = SparseRows(x).transposed()
+    weight, grad = torch.randn(x.shape[1], 4), torch.randn(x.shape[0], 4)
+    expected = 0.5 * weight + torch.from_numpy(x.toarray()).T @ grad
+    fast = torch.empty_like(weight)
+    linear_fit._add_product(fast, weight, xt, grad, 0.5)
+    real_addmm = torch.addmm
+
+    def no_sparse_out(*args, **kwargs):
+        if "out" in kwargs:
+            raise RuntimeError("addmm: sparse CSR into a given output is not supported on this device")
+        return real_addmm(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "addmm", no_sparse_out)
+    slow = torch.empty_like(weight)
+    linear_fit._add_product(slow, weight, xt, grad, 0.5)
+    assert torch.allclose(fast, expected, atol=1e-5) and torch.allclose(slow, expected, atol=1e-5)
