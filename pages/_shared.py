@@ -138,15 +138,18 @@ def keep_across_pages() -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def _dataset_follows_run(ws: Workspace, names: list[str]) -> None:
+def _dataset_follows_run(ws: Workspace, names: list[str], keep_dataset: bool = False) -> None:
     """When the current run changes (chosen in the sidebar or on a page, a fresh session's default,
     a link), the dataset it was trained on becomes the current one: the sidebar never shows one
     dataset beside a run trained on another, and pages that write to "the current dataset" write to
-    the run's. Choosing another dataset afterwards, with the same run, is left alone."""
+    the run's. A dataset named in the same breath (``keep_dataset``: a link's ``?dataset=``, a page's
+    choice) wins, and choosing another dataset afterwards, with the same run, is left alone."""
     name = st.session_state.get(RUN_KEY)
     if not name or st.session_state.get(_FOLLOWED) == name:
         return
     st.session_state[_FOLLOWED] = name
+    if keep_dataset:
+        return
     dataset = ws.dataset_of_run(ws.runs_dir / name)
     if dataset in names:
         st.session_state[DATASET_KEY] = dataset
@@ -160,19 +163,22 @@ def sidebar() -> None:
     run_names = [p.name for p in ws.list_runs()]
     # Precedence: a choice made on a page (select_*), this session's choice, the URL (?dataset=…&run=…,
     # so a reload or a shared link shows the same), then the defaults.
+    explicit = set()  # chosen on a page or given by the URL in this run: a run's dataset must not override it
     for key, options in ((DATASET_KEY, names), (RUN_KEY, run_names)):
         pending = st.session_state.pop(_NEXT + key, None)
         if pending in options:
             st.session_state[key] = pending
+            explicit.add(key)
         elif st.session_state.get(key) not in options and st.query_params.get(_URL[key]) in options:
             st.session_state[key] = st.query_params[_URL[key]]
+            explicit.add(key)
     jobs = ws.active_jobs()
     if st.session_state.get(DATASET_KEY) not in names:
         st.session_state[DATASET_KEY] = DEMO
     if st.session_state.get(RUN_KEY) not in run_names:
         # A fresh session (a second tab) follows the running job, else the newest run.
         st.session_state[RUN_KEY] = ([p.name for p, _ in jobs] or run_names or [None])[0]
-    _dataset_follows_run(ws, names)
+    _dataset_follows_run(ws, names, keep_dataset=DATASET_KEY in explicit)
     with st.sidebar:
         st.selectbox("Current dataset", names, key=DATASET_KEY,
                      format_func=lambda n: "demo (bundled)" if n == DEMO else n,

@@ -336,3 +336,26 @@ def test_misclassified_documents_go_from_the_error_browser_to_the_label_page_and
     # back on Results, the error browser is still open where the user left it
     at.switch_page(PAGES["results"][0]).run()
     assert at.toggle(key="err_on").value and any("kinds" in d.value.columns for d in at.dataframe)
+
+
+def test_a_link_naming_a_dataset_keeps_it_and_choosing_a_run_brings_its_own(workspace):  # noqa: F811
+    """A fresh session opened by a link (?dataset=demo) keeps that dataset even when the newest run —
+    the default — was trained on another; choosing a run afterwards makes its dataset current."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from hpt_core.data import load_dataset, save_dataset
+    from test_app import APP, clone_run
+
+    task = load_dataset(Path(json.loads((workspace / "runs" / "tiny-hpt" / "run.json").read_text())["data"]["taxonomy"]).parent)
+    save_dataset(workspace / "datasets" / "task", task)
+    clone_run(workspace, workspace / "runs" / "tiny-hpt", "on-task", taxonomy=workspace / "datasets" / "task" / "taxonomy.tsv")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["dataset"] = "demo"
+    at.run()
+    assert at.sidebar.selectbox(key="current_run").value == "on-task"  # the newest run
+    assert at.sidebar.selectbox(key="current_dataset").value == "demo"  # the link's dataset stays
+    at.sidebar.selectbox(key="current_run").set_value("tiny-hpt").run()
+    at.sidebar.selectbox(key="current_run").set_value("on-task").run()
+    assert at.sidebar.selectbox(key="current_dataset").value == "task"
