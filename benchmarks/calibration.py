@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from hpt_core.calibration import decided_label_features, evaluate_calibration, expected_calibration_error, fit_calibration  # noqa: E402
 from hpt_core.config import RunConfig  # noqa: E402
-from hpt_core.decoding import consistent_decode, decide, model_decision  # noqa: E402
+from hpt_core.decoding import decide_consistently, model_decision  # noqa: E402
 from hpt_core.evaluation import gold_and_scores  # noqa: E402
 from hpt_core.classifier import HTCClassifier  # noqa: E402
 from hpt_core.run_data import load_run_data  # noqa: E402
@@ -34,7 +34,7 @@ from hpt_core.run_data import load_run_data  # noqa: E402
 
 def raw_sigmoid_ece(y_true, scores, hierarchy, decision: str) -> float:
     """The ECE of sigmoid(score) as the confidence of each decided label: the uncalibrated figure."""
-    decided = consistent_decode(decide(scores, hierarchy, decision), hierarchy).astype(bool)
+    decided = decide_consistently(scores, hierarchy, decision)
     rows, cols, *_ = decided_label_features(scores, decided, hierarchy)
     probability = 1.0 / (1.0 + np.exp(-np.clip(scores[rows, cols], -60, 60)))
     return expected_calibration_error(probability, np.asarray(y_true).astype(bool)[rows, cols])
@@ -66,7 +66,7 @@ def probe_confidences(model, calibration, decision: str, texts) -> dict:
     if not texts:
         return {}
     scores = model.predict_scores(list(texts)).numpy()
-    decided = consistent_decode(decide(scores, model.hierarchy, decision), model.hierarchy)
+    decided = decide_consistently(scores, model.hierarchy, decision)
     _, documents = calibration.confidences(scores, decided, model.hierarchy)
     return {text[:60]: round(float(c), 4) for text, c in zip(texts, documents)}
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpt_core.decoding import consistent_decode, decide, sibling_margins
+from hpt_core.decoding import decide_consistently, sibling_margins
 
 CALIBRATION_FILE = "calibration.json"
 #: Scores and margins are clipped to ±CLIP before calibration (a lone child's margin is CLIP).
@@ -184,12 +184,8 @@ def evaluate_calibration(calibration: Calibration, y_true: np.ndarray, scores: n
     the share right, and the precision/coverage curve of keeping only documents at or above each
     confidence threshold (precision: the share of the kept documents' decided labels that are gold)."""
     y_true = np.asarray(y_true).astype(bool)
-    decided = _decided(scores, hierarchy, decision)
+    decided = decide_consistently(scores, hierarchy, decision)
     return _evaluate(calibration, y_true, decided, decided_label_features(scores, decided, hierarchy))
-
-
-def _decided(scores: np.ndarray, hierarchy, decision: str) -> np.ndarray:
-    return consistent_decode(decide(scores, hierarchy, decision), hierarchy).astype(bool)
 
 
 def _evaluate(calibration: Calibration, y_true: np.ndarray, decided: np.ndarray, features: tuple) -> dict:
@@ -223,7 +219,7 @@ def fit_calibration(y_true: np.ndarray, scores: np.ndarray, hierarchy, decision:
     (the model's rule), with its dev figures (``evaluate_calibration``); ``None`` when the decision
     keeps no label on dev (nothing to learn from)."""
     y_true = np.asarray(y_true).astype(bool)
-    decided = _decided(scores, hierarchy, decision)
+    decided = decide_consistently(scores, hierarchy, decision)
     decided_features = decided_label_features(scores, decided, hierarchy)
     rows, cols, depth, score, margin = decided_features
     if rows.size == 0:

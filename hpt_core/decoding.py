@@ -344,6 +344,13 @@ def decide(scores, hierarchy, decision: str = "threshold") -> np.ndarray:
     return independent_decode(scores)
 
 
+def decide_consistently(scores, hierarchy, decision: str = "threshold") -> np.ndarray:
+    """What the model answers: ``decide``'s prediction made hierarchy-consistent (a label kept only
+    when its parent is), as a bool array (N, C) — what Predict shows, calibration scores and the
+    Label page pre-fills."""
+    return consistent_decode(decide(scores, hierarchy, decision), hierarchy).astype(bool)
+
+
 def decision_name(decision: str) -> str:
     """How tables and pages name a decision rule."""
     return {"path": "best single path", "top_down": "top-down paths (score > 0, else the best child)"}.get(

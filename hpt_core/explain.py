@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from hpt_core.decoding import argmax_path_decode, consistent_decode, decide, model_decision
+from hpt_core.decoding import argmax_path_decode, decide_consistently, model_decision
 from hpt_core.errors import HPTInputError
 
 METHOD = "layer integrated gradients (Captum) on the word embeddings"
@@ -223,7 +223,7 @@ def default_labels(classifier, text: str) -> list[str]:
     classifier = as_classifier(classifier)
     scores = classifier.predict_scores([text]).numpy()
     h = classifier.hierarchy
-    kept = consistent_decode(decide(scores, h, model_decision(classifier)), h)[0]
+    kept = decide_consistently(scores, h, model_decision(classifier))[0]
     if not kept.any():
         kept = argmax_path_decode(scores, h)[0]
     return [h.labels[i] for i in np.flatnonzero(kept)]
@@ -305,7 +305,7 @@ def explain(classifier, text: str, labels: list[str] | str | None = None, n_step
     # What the model decides on: its own score plus the lexical channel's, through the classical blend.
     document_scores = classifier.document_scores([text], real.detach().float().cpu()[None], lexical_scores=lexical)[0].numpy()
     lexical = lexical[0].numpy()
-    predicted = set(h.labels[i] for i in np.flatnonzero(consistent_decode(decide(document_scores[None], h, model_decision(classifier)), h)[0]))
+    predicted = set(h.labels[i] for i in np.flatnonzero(decide_consistently(document_scores[None], h, model_decision(classifier))[0]))
     out = []
     for row, (label, target) in enumerate(zip(labels, targets)):
         values = per_token[row, positions]

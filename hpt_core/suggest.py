@@ -130,10 +130,10 @@ def suggest(scores: np.ndarray, texts: list[str], hierarchy, n: int = 50, strate
         order = by_margin[:n] if strategy == "margin" else _spread(by_margin[:DIVERSE_POOL * n], texts, n)
     decided = None
     if decision is not None:
-        from hpt_core.decoding import consistent_decode, decide
+        from hpt_core.decoding import decide_consistently
 
         picked = np.asarray(order, dtype=np.int64)
-        kept = consistent_decode(decide(np.asarray(scores)[picked], hierarchy, decision), hierarchy).astype(bool)
+        kept = decide_consistently(np.asarray(scores)[picked], hierarchy, decision)
         decided = {int(i): [hierarchy.labels[j] for j in np.flatnonzero(row)] for i, row in zip(picked, kept)}
     return [Suggestion(index=int(i), text=texts[i], path=calls[i][0], margin=calls[i][1], depth=calls[i][2],
                        chosen=calls[i][3], runner_up=calls[i][4], decided=None if decided is None else decided[int(i)])
