@@ -1,6 +1,6 @@
 """HPT app: ``streamlit run app.py`` (binds to localhost; see .streamlit/config.toml).
 
-One page per job (pages/), one shared sidebar (current dataset, current run). Data and runs live
+One page per job (app_pages/), one shared sidebar (current dataset, current run). Data and runs live
 in the workspace folder (``$HPT_WORKSPACE``, default ``./workspace``); the bundled demo dataset is
 always there.
 """
@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:  # pages import hpt_core and pages._shared from here
+if str(ROOT) not in sys.path:  # pages import hpt_core and app_pages._shared from here
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
 
-from pages._shared import PAGES, sidebar  # noqa: E402
+from app_pages._shared import PAGES, sidebar  # noqa: E402
 
 st.set_page_config(page_title="HPT · hierarchical text classification", page_icon=":material/account_tree:",
                    layout="wide")

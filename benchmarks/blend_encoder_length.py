@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     print(f"dev scores: {time.time() - started:.1f} s")
     gold = hierarchy.multi_hot([d.labels for d in dev])
     mlm, tokenizer = load_backbone(model.config.backbone)  # the pretrained backbone, as training copies it
-    rules = DECISIONS if model.config.decision in ("auto", *DECISIONS) else (model.config.decision,)
+    rules = DECISIONS if model.decision in ("auto", *DECISIONS) else (model.decision,)
     for length in (int(x) for x in args.lengths.split(",")):
         # length 0: the embeddings weighted 0 (computed over [CLS] [SEP], then ignored): TF-IDF alone
         encoder = (FrozenSentenceEncoder(model.model.mlm.base_model, model.tokenizer, max(length, 2)) if args.encoder == "finetuned"

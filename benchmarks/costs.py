@@ -105,7 +105,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     from hpt_core.batching import LengthGroupedSampler
     from hpt_core.blend import path_ends
     from hpt_core.classifier import HTCClassifier
-    from hpt_core.config import RunConfig, DataSpec, train_recipe
+    from hpt_core.config import RunConfig, DataSpec, pipeline_recipe, train_recipe
     from hpt_core.data import Document
     from hpt_core.evaluation import candidate_decisions, choose_decision
     from hpt_core.hierarchy import LabelHierarchy
@@ -130,7 +130,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     out["labels"] = len(h.labels)
     out["multi_path_train_documents"] = sum(len(e) > 1 for e in path_ends(train, h))
     config = RunConfig(data=DataSpec("t", "a", "b"), model=resolve_method("hpt", recipe="small-data"),
-                       train=train_recipe("small-data"))
+                       train=train_recipe("small-data"), pipeline=pipeline_recipe("small-data"))
     model = build_model(config.model, h)
     classifier = HTCClassifier(model)
     bf16 = native_bf16("cpu")

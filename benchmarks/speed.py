@@ -87,17 +87,20 @@ def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
     from hpt_core.training import _fit_lexical
 
     from hpt_core.classifier import HTCClassifier
+    from hpt_core.config import pipeline_recipe
 
-    classifier = HTCClassifier(model)
-    if model.config.lexical_channel is None and model.config.blend is None:  # --recipe paper: neither
+    pipeline = pipeline_recipe(args.recipe)
+    classifier = HTCClassifier(model, pipeline=pipeline)
+    if pipeline.lexical_channel is None and pipeline.blend is None:  # --recipe paper: neither
         return classifier
     h = model.hierarchy
     train = read_corpus(args.ng / "train_lr.jsonl", h)[:n_train]
     dev = read_corpus(args.ng / "dev.jsonl", h)[:n_dev]
     with torch.inference_mode(False), torch.enable_grad():  # L-BFGS needs gradients (batch() runs in inference mode)
-        if model.config.lexical_channel is not None:
-            classifier.lexical, _ = _fit_lexical(model, train, dev, 0, torch.device(args.device), False, n_folds=2)
-        if model.config.blend is not None:
+        if pipeline.lexical_channel is not None:
+            classifier.lexical, _ = _fit_lexical(model, train, dev, 0, torch.device(args.device), False, n_folds=2,
+                                                 kind=pipeline.lexical_channel)
+        if pipeline.blend is not None:
             # Training fits the blend on the whole grid and keeps it only when dev prefers it; here
             # one grid point, always kept: its cost per text is the same.
             dev_scores = np.zeros((len(dev), len(h.labels)), dtype=np.float32)

@@ -7,7 +7,7 @@ classical one is level with HPT on its own; their dev-weighted mixture beats bot
 It is the "calibrated, dev-fitted blend" of issue 8, kept outside the model so that the model, its
 training and every method of the paper stay as they are.
 
-What it is (``HPTConfig.blend``: ``"classical"``; ``None``, the paper, leaves it out):
+What it is (``PipelineConfig.blend``: ``"classical"``; ``None``, the paper, leaves it out):
 
 * the classical classifier of ``benchmarks/classical_baseline.py`` (``tfidf+embeddings``): TF-IDF over
   word unigrams and bigrams of the whole text (``sublinear_tf``, ``min_df=2``) side by side with the
@@ -53,7 +53,7 @@ from hpt_core.sentence import FrozenSentenceEncoder
 BLEND_CONFIG = "blend.json"
 BLEND_WEIGHTS = "blend.safetensors"
 BLEND_ENCODER = "blend_encoder.safetensors"
-#: Values of ``HPTConfig.blend`` (besides ``None``).
+#: Values of ``PipelineConfig.blend`` (besides ``None``).
 BLEND_KINDS = ("classical",)
 #: The classical classifier's grids (those of benchmarks/classical_baseline.py's tfidf+embeddings
 #: row, less C = 1, never chosen on dev: docs/benchmarks.md, ``benchmarks/blend_fit_budget.py``).

@@ -7,7 +7,11 @@ text is decided on is composed here, in one place, by :class:`HTCClassifier`:
 * plus the **lexical channel**'s (``hpt_core.lexical``), when one was fitted — the model was
   trained on that sum (stacking: ``HPTModel.forward``'s ``score_offset``);
 * then through the **classical blend** (``hpt_core.blend``), when one was kept on dev;
-* the decision rule (``HPTConfig.decision``, ``hpt_core.decoding``) turns the result into labels.
+* the decision rule (``PipelineConfig.decision``, ``hpt_core.decoding``) turns the result into labels.
+
+What was asked for is ``HTCClassifier.pipeline`` (a ``PipelineConfig``: which channel, blend and
+decision rule); the parts themselves are what was fitted (``None`` where nothing was, e.g. a blend
+that dev turned down).
 
 ``Predictor``, evaluation, explanations, error analysis, the app and the CLI all take an
 ``HTCClassifier``: one implementation of "the scores of a text".
@@ -15,8 +19,10 @@ text is decided on is composed here, in one place, by :class:`HTCClassifier`:
 A classifier is a folder (``save_pretrained`` / ``from_pretrained``): the model's files
 (``config.json``, ``hierarchy.json``, tokenizer, ``model.safetensors``), each part's own files
 (``lexical.*``, ``sentence_encoder.safetensors``, ``blend.*``, ``blend_encoder.safetensors``) and
-``pipeline.json`` naming the parts. Folders written before ``pipeline.json`` existed recorded the
-parts as flags in ``config.json`` (``lexical_channel_fitted``, ``blend_fitted``) and still load.
+``pipeline.json`` naming the parts and holding the ``PipelineConfig``. Folders written before
+``pipeline.json`` existed recorded the parts as flags in ``config.json`` (``lexical_channel_fitted``,
+``blend_fitted``), and folders written before ``PipelineConfig`` existed kept its fields in
+``config.json``'s model settings; both still load.
 """
 
 from __future__ import annotations
@@ -29,14 +35,15 @@ import torch
 
 from hpt_core.backbone import uses_bf16
 from hpt_core.batching import sorted_batches
+from hpt_core.config import PipelineConfig, split_model_fields
 from hpt_core.durable import replace_folder
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import parse_json, read_text
 from hpt_core.model import CONFIG_NAME, HPTModel
 
 PIPELINE_NAME = "pipeline.json"
-#: ``pipeline.json``'s format; a folder of a later format is refused with a clear line.
-PIPELINE_FORMAT = 1
+#: ``pipeline.json``'s format (2: with the ``PipelineConfig``); a folder of a later format is refused with a clear line.
+PIPELINE_FORMAT = 2
 #: The parts a classifier composes, in the order they act on the scores.
 PARTS = ("lexical", "blend")
 
@@ -90,14 +97,18 @@ class HTCClassifier:
         model: the trained ``HPTModel``.
         lexical: a fitted ``LexicalChannel`` whose scores are added to the model's, or ``None``.
         blend: a fitted ``ClassicalBlend`` the sum is blended with, or ``None``.
+        pipeline: the ``PipelineConfig`` (defaults to the paper's: no channel, no blend, thresholds);
+            its ``decision`` is the rule the classifier decides with (``"auto"`` until training
+            ends, when it is resolved on dev: ``finishing.final_figures``).
 
     ``config``, ``hierarchy`` and ``tokenizer`` are the model's.
     """
 
-    def __init__(self, model: HPTModel, lexical=None, blend=None):
+    def __init__(self, model: HPTModel, lexical=None, blend=None, pipeline: PipelineConfig | None = None):
         self.model = model
         self.lexical = lexical
         self.blend = blend
+        self.pipeline = pipeline if pipeline is not None else PipelineConfig()
 
     # ---- what the model holds -------------------------------------------------------------------
     @property
@@ -105,8 +116,13 @@ class HTCClassifier:
         return self.model.config
 
     @config.setter
-    def config(self, value) -> None:  # the decision rule is chosen after training (finishing.final_figures)
+    def config(self, value) -> None:  # e.g. whole documents read in more windows at prediction time
         self.model.config = value
+
+    @property
+    def decision(self) -> str:
+        """The decision rule (``PipelineConfig.decision``)."""
+        return self.pipeline.decision
 
     @property
     def hierarchy(self):
@@ -164,10 +180,12 @@ class HTCClassifier:
 
     # ---- persistence -----------------------------------------------------------------------------
     def parts(self) -> dict:
-        """``pipeline.json``'s content: the format and each part's kind (``None``: not fitted)."""
+        """``pipeline.json``'s content: the format, each part's kind (``None``: not fitted) and the
+        ``PipelineConfig``."""
         return {"format": PIPELINE_FORMAT,
                 "lexical": None if self.lexical is None else self.lexical.kind,
-                "blend": None if self.blend is None else "classical"}
+                "blend": None if self.blend is None else "classical",
+                "config": self.pipeline.to_dict()}
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the classifier's folder durably (:func:`hpt_core.durable.replace_folder`): a reader
@@ -198,6 +216,7 @@ class HTCClassifier:
         directory = Path(directory)
         model = HPTModel.from_pretrained(directory, device=device)
         named = _named_parts(directory)
+        pipeline = PipelineConfig.from_dict(named["config"], str(directory / PIPELINE_NAME))
         backbone_config = model.mlm.config.to_dict()
         lexical = blend = None
         if named.get("lexical"):
@@ -208,13 +227,15 @@ class HTCClassifier:
             from hpt_core.blend import ClassicalBlend
 
             blend = ClassicalBlend.load(directory, model.hierarchy, backbone_config, model.tokenizer)
-        classifier = cls(model, lexical, blend)
+        classifier = cls(model, lexical, blend, pipeline)
         return classifier.to(device) if device is not None else classifier
 
 
 def _named_parts(directory: Path) -> dict:
-    """The parts a folder says it holds: ``pipeline.json``, or for a folder saved before it existed,
-    the flags its ``config.json`` carried."""
+    """The parts a folder says it holds and its ``PipelineConfig`` as a dict (``"config"``):
+    ``pipeline.json``; for a folder saved before it existed, the flags its ``config.json`` carried;
+    for one saved before ``PipelineConfig`` existed, the pipeline fields of ``config.json``'s model
+    settings."""
     def unusable(why: str) -> HPTInputError:
         return HPTInputError(f"not a usable model folder: {why}", directory)
 
@@ -227,11 +248,25 @@ def _named_parts(directory: Path) -> dict:
         if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt > PIPELINE_FORMAT:
             raise unusable(f"{PIPELINE_NAME} is of format {fmt!r}, not one this version reads "
                            f"({PIPELINE_FORMAT}): upgrade hpt_core")
-        return {part: named.get(part) for part in PARTS}
+        config = named.get("config")
+        if config is None:  # written before PipelineConfig: its fields are in config.json
+            config = _legacy_pipeline_fields(directory)
+        if not isinstance(config, dict):
+            raise unusable(f"{PIPELINE_NAME}: 'config' must be an object")
+        return {**{part: named.get(part) for part in PARTS}, "config": config}
     saved = parse_json(read_text(directory / CONFIG_NAME), CONFIG_NAME)
-    return {"lexical": bool(saved.get("lexical_channel_fitted")), "blend": bool(saved.get("blend_fitted"))}
+    return {"lexical": bool(saved.get("lexical_channel_fitted")), "blend": bool(saved.get("blend_fitted")),
+            "config": _legacy_pipeline_fields(directory)}
+
+
+def _legacy_pipeline_fields(directory: Path) -> dict:
+    """The ``PipelineConfig`` fields a folder saved before the split kept in ``config.json``."""
+    saved = parse_json(read_text(directory / CONFIG_NAME), CONFIG_NAME)
+    hpt = saved.get("hpt") if isinstance(saved, dict) else None
+    return split_model_fields(hpt)[1] if isinstance(hpt, dict) else {}
 
 
 def as_classifier(model) -> HTCClassifier:
-    """``model`` itself when it is a classifier; a bare ``HPTModel`` as a classifier without parts."""
+    """``model`` itself when it is a classifier; a bare ``HPTModel`` as a classifier without parts
+    (the paper's pipeline: its decision rule is the thresholds)."""
     return model if isinstance(model, HTCClassifier) else HTCClassifier(model)

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from hpt_core.cli_options import (FORMATS, add_training_options, configs_from_args, model_overrides, name_list,
-                                  positive_fraction, probability, seed_list, seed_number)
+                                  pipeline_overrides, positive_fraction, probability, seed_list, seed_number)
 from hpt_core.config import PRECISIONS
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import check_output_path, check_text, read_text
@@ -321,7 +321,8 @@ def _cmd_ablate(args) -> int:
         resolve_method(m, recipe=args.recipe, **applicable_overrides(m, overrides))
     data = _kept_inputs(data, args.out)
     with _device_queue(train.device), _ProgressBar() as bar:
-        table = run_ablation(data, methods, args.out, train, on_progress=bar.update, recipe=args.recipe, **overrides)
+        table = run_ablation(data, methods, args.out, train, on_progress=bar.update, recipe=args.recipe, **overrides,
+                             **pipeline_overrides(args))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"table saved to {Path(args.out) / 'ablation.csv'}")
     return 0
@@ -335,7 +336,7 @@ def _cmd_low_resource(args) -> int:
     _, data, train = configs_from_args(args, args.method)
     for seed in seeds:  # every seed is checked before the first run starts
         train.replace(seed=seed)
-    overrides = model_overrides(args)
+    overrides = {**model_overrides(args), **pipeline_overrides(args)}
     data = _kept_inputs(data, args.out)
     with _device_queue(train.device), _ProgressBar() as bar:
         summary = run_low_resource(data, args.method, args.fraction, seeds, args.out, train, on_progress=bar.update,

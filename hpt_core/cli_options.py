@@ -158,18 +158,22 @@ def model_overrides(args: argparse.Namespace) -> dict:
                  "label_word_init": args.label_word_init, "label_score_input": args.label_score_input,
                  "max_windows": args.max_windows, "window_overlap": args.window_overlap,
                  "window_pooling": args.window_pooling}
-    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate", "lexical_channel", "attention_dropout",
-                 "decision", "blend"):
+    for name in ("mlm_weight", "label_word_encoding", "text_residual_gate", "attention_dropout"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    for name in ("text_residual_gate", "lexical_channel", "blend"):
-        if overrides.get(name) == "none":
-            overrides[name] = None
+    if overrides.get("text_residual_gate") == "none":
+        overrides["text_residual_gate"] = None
     return overrides
 
 
+def pipeline_overrides(args: argparse.Namespace) -> dict:
+    """Pipeline options (``PipelineConfig``) given on the command line, applied on top of the recipe's."""
+    given = {name: getattr(args, name) for name in ("lexical_channel", "blend", "decision") if getattr(args, name) is not None}
+    return {name: None if value == "none" else value for name, value in given.items()}
+
+
 def configs_from_args(args: argparse.Namespace, method: str):
-    from hpt_core.config import DataSpec, RunConfig, train_recipe
+    from hpt_core.config import DataSpec, RunConfig, pipeline_recipe, train_recipe
 
     model = resolve_method(method, recipe=args.recipe, **model_overrides(args))
     given = {k: v for k, v in (("lr", args.lr), ("new_params_lr", args.new_params_lr), ("warmup_ratio", args.warmup_ratio))
@@ -190,7 +194,8 @@ def configs_from_args(args: argparse.Namespace, method: str):
     for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):
         if path is not None:
             require_file(path)
-    return RunConfig(data=data, model=model, train=train, name=method), data, train
+    pipeline = pipeline_recipe(args.recipe, **pipeline_overrides(args))
+    return RunConfig(data=data, model=model, train=train, name=method, pipeline=pipeline), data, train
 
 
 def probability(value: str) -> float:

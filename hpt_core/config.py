@@ -2,7 +2,9 @@
 
 ``HPTConfig`` describes a model (HPT, its ablations, the baselines): every row of the paper's
 Tables 1 and 3 is a value of this dataclass, resolved by name through ``hpt_core.methods``.
-``TrainConfig`` describes one training run. Both round-trip through ``to_dict``/``from_dict``.
+``PipelineConfig`` describes what is built on top of it (the lexical channel, the classical blend,
+the decision rule); ``TrainConfig`` one training run; ``RunConfig`` all of them with the data. Each
+round-trips through ``to_dict``/``from_dict``.
 """
 
 from __future__ import annotations
@@ -64,9 +66,20 @@ class _JSONConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
+#: ``HPTConfig`` fields that are not in the paper: changes inside the network, each one's default the
+#: paper's (the label words' start, the text residual, attention dropout, whole documents in windows).
+EXTENSIONS = ("label_score_input", "label_word_init", "label_word_encoding", "text_residual_gate",
+              "attention_dropout", "max_windows", "window_overlap", "window_pooling")
+
+
 @dataclass
 class HPTConfig(_JSONConfig):
-    """A prompt-tuned (or fine-tuned) hierarchical classifier.
+    """A prompt-tuned (or fine-tuned) hierarchical classifier: the paper's model and nothing built
+    on top of it (that is ``PipelineConfig``).
+
+    Its fields are the paper's settings and ablations (every row of Tables 1 and 3, by name through
+    ``hpt_core.methods``) and the in-network extensions the small-data recipe turns on
+    (``EXTENSIONS``; each one's default is the paper).
 
     Args:
         method (str, defaults to ``"hpt"``): registry name this config was resolved from (informative).
@@ -106,24 +119,6 @@ class HPTConfig(_JSONConfig):
             alone. A number adds to each ``[PRED]`` state the mean of the text tokens' final hidden
             states times a learned per-depth gate initialised at that number: the pooled state the
             bundled sentence encoder was trained to produce, available from the first step.
-        lexical_channel (str, *optional*): ``None`` (the paper) scores with the model alone.
-            ``"tfidf"`` adds a lexical channel (``hpt_core.lexical``): a linear scorer over word and
-            bigram TF-IDF features of the whole text, fitted on the training set with the per-depth
-            ZMLCE loss when training starts (its L2 strength chosen on dev), whose scores are added
-            to the model's; the model trains on the sum, with out-of-fold lexical scores for its
-            training documents, so it learns what the words alone miss. It reads every word of a
-            long document and applies to every method (the small-data default). ``"tfidf+sentence"`` adds, beside the TF-IDF row, the sentence embedding of the text's first
-            ``max_length`` tokens by a frozen copy of the pretrained backbone: the features of the
-            one-minute baseline (TF-IDF + embeddings + LR), at one more encoder forward per
-            document when scoring.
-        blend (str, *optional*): ``None`` (the paper) decides on the model's scores. ``"classical"``
-            (the small-data default) mixes them, after training, with the probabilities of the
-            one-minute classical classifier (TF-IDF + the frozen pretrained backbone's sentence
-            embeddings of the first 128 tokens into one logistic regression over the documents'
-            path ends — a document of k paths is k rows of weight 1/k — fitted on the training
-            set), with the model's weight chosen on dev
-            (``hpt_core.blend``). It costs one more encoder forward (of 128 tokens) per document
-            when scoring. Applies to every method.
         classification_loss (str, defaults to ``"zmlce"``): ``"zmlce"`` per depth (eq. 10) or ``"bce"``.
         mlm_weight (float, defaults to 1.0): weight of the MLM loss (eq. 11 has 1; 0 removes it).
         mlm_probability (float, defaults to 0.15): share of text tokens masked for the MLM loss.
@@ -147,15 +142,6 @@ class HPTConfig(_JSONConfig):
             when ``max_windows`` > 1.
         window_pooling (str, defaults to ``"max"``): how window scores become a document score, per
             label: ``"max"`` (a label is as present as in its most convincing window) or ``"mean"``.
-        decision (str, defaults to ``"threshold"``): how scores become the prediction: ``"threshold"``
-            — every label with a positive score (the paper); ``"path"`` — one complete root-to-leaf
-            path per document (the best child at each depth), for data where every document has
-            exactly one path; ``"top_down"`` — complete paths from the root down, every child above 0
-            of a kept node, else its best child (several paths where the scores say so, for
-            multi-path data); ``"auto"`` (the small-data default) — whichever gives the best dev
-            macro-F1 with the best model, chosen when training ends (ties: threshold; ``"top_down"``
-            is a candidate only when dev has documents with several paths) and saved in the model folder. With ``"auto"`` the best epoch is chosen by the threshold
-            rule; with a fixed rule, by that rule.
     """
 
     method: str = "hpt"
@@ -174,8 +160,6 @@ class HPTConfig(_JSONConfig):
     label_word_init: str = "name"
     label_word_encoding: str = "embeddings"
     text_residual_gate: float | None = None
-    lexical_channel: str | None = None
-    blend: str | None = None
     classification_loss: str = "zmlce"
     mlm_weight: float = 1.0
     mlm_probability: float = 0.15
@@ -184,7 +168,12 @@ class HPTConfig(_JSONConfig):
     max_windows: int = 1
     window_overlap: int = 64
     window_pooling: str = "max"
-    decision: str = "threshold"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | None = None) -> "HPTConfig":
+        """Strict, but a model folder's ``config.json`` written before the split still loads: its
+        pipeline fields (``PIPELINE_FIELDS``) belong to ``PipelineConfig`` and are read there."""
+        return super().from_dict(split_model_fields(data)[0], source)
 
     def __post_init__(self) -> None:
         choices = {
@@ -197,7 +186,6 @@ class HPTConfig(_JSONConfig):
             "label_word_encoding": ("embeddings", "encoder"),
             "classification_loss": ("zmlce", "bce"),
             "window_pooling": ("max", "mean"),
-            "decision": ("threshold", "path", "top_down", "auto"),
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -209,10 +197,6 @@ class HPTConfig(_JSONConfig):
             raise HPTInputError("the vocab scorer belongs to the hard prompt")
         if (self.prompt == "none") != (self.scorer == "linear"):
             raise HPTInputError("vanilla fine-tuning is prompt='none' with scorer='linear'")
-        if self.lexical_channel not in (None, "tfidf", "tfidf+sentence"):
-            raise HPTInputError(f"lexical_channel must be tfidf, tfidf+sentence or None (no channel); got {self.lexical_channel!r}")
-        if self.blend not in (None, "classical"):
-            raise HPTInputError(f"blend must be classical or None (no blend); got {self.blend!r}")
         if self.text_residual_gate is not None and self.scorer != "label_words":
             raise HPTInputError("text_residual_gate applies to the label-word scorer")
         if self.max_length < 16:
@@ -237,6 +221,78 @@ class HPTConfig(_JSONConfig):
             raise HPTInputError(f"max_windows must be at least 1; got {self.max_windows}")
         if self.window_overlap < 0 or (self.max_windows > 1 and self.window_overlap >= self.max_length // 2):
             raise HPTInputError(f"window_overlap must be in [0, max_length / 2); got {self.window_overlap}")
+
+
+#: The pipeline's fields, which ``HPTConfig`` held before they had their own dataclass: a model
+#: folder's ``config.json`` or a ``run.json`` written then still loads (the values move here).
+PIPELINE_FIELDS = ("lexical_channel", "blend", "decision")
+
+
+@dataclass
+class PipelineConfig(_JSONConfig):
+    """What is built on top of the trained model (``hpt_core.classifier.HTCClassifier``): none of it
+    is in the paper, and each is one option away from it (``None`` / ``"threshold"``).
+
+    Args:
+        lexical_channel (str, *optional*): ``None`` (the paper) scores with the model alone.
+            ``"tfidf"`` adds a lexical channel (``hpt_core.lexical``): a linear scorer over word and
+            bigram TF-IDF features of the whole text, fitted on the training set with the per-depth
+            ZMLCE loss when training starts (its L2 strength chosen on dev), whose scores are added
+            to the model's; the model trains on the sum, with out-of-fold lexical scores for its
+            training documents, so it learns what the words alone miss. It reads every word of a
+            long document and applies to every method (the small-data default). ``"tfidf+sentence"`` adds, beside the TF-IDF row, the sentence embedding of the text's first
+            ``max_length`` tokens by a frozen copy of the pretrained backbone: the features of the
+            one-minute baseline (TF-IDF + embeddings + LR), at one more encoder forward per
+            document when scoring.
+        blend (str, *optional*): ``None`` (the paper) decides on the model's scores. ``"classical"``
+            (the small-data default) mixes them, after training, with the probabilities of the
+            one-minute classical classifier (TF-IDF + the frozen pretrained backbone's sentence
+            embeddings of the first 128 tokens into one logistic regression over the documents'
+            path ends — a document of k paths is k rows of weight 1/k — fitted on the training
+            set), with the model's weight chosen on dev
+            (``hpt_core.blend``). It costs one more encoder forward (of 128 tokens) per document
+            when scoring. Applies to every method.
+        decision (str, defaults to ``"threshold"``): how scores become the prediction: ``"threshold"``
+            — every label with a positive score (the paper); ``"path"`` — one complete root-to-leaf
+            path per document (the best child at each depth), for data where every document has
+            exactly one path; ``"top_down"`` — complete paths from the root down, every child above 0
+            of a kept node, else its best child (several paths where the scores say so, for
+            multi-path data); ``"auto"`` (the small-data default) — whichever gives the best dev
+            macro-F1 with the best model, chosen when training ends (ties: threshold; ``"top_down"``
+            is a candidate only when dev has documents with several paths) and saved in the model folder. With ``"auto"`` the best epoch is chosen by the threshold
+            rule; with a fixed rule, by that rule.
+    """
+
+    lexical_channel: str | None = None
+    blend: str | None = None
+    decision: str = "threshold"
+
+    def __post_init__(self) -> None:
+        if self.lexical_channel not in (None, "tfidf", "tfidf+sentence"):
+            raise HPTInputError(f"lexical_channel must be tfidf, tfidf+sentence or None (no channel); got {self.lexical_channel!r}")
+        if self.blend not in (None, "classical"):
+            raise HPTInputError(f"blend must be classical or None (no blend); got {self.blend!r}")
+        if self.decision not in ("threshold", "path", "top_down", "auto"):
+            raise HPTInputError(f"decision must be one of threshold, path, top_down, auto; got {self.decision!r}")
+
+
+def split_model_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A saved model dict → (its ``HPTConfig`` fields, the ``PipelineConfig`` fields that a folder or
+    ``run.json`` written before the split kept beside them)."""
+    if not isinstance(data, dict):
+        return data, {}
+    return ({k: v for k, v in data.items() if k not in PIPELINE_FIELDS},
+            {k: v for k, v in data.items() if k in PIPELINE_FIELDS})
+
+
+def saved_pipeline(run_config: dict[str, Any] | None) -> dict[str, Any]:
+    """The pipeline settings a ``run.json`` (as a dict) records: its ``pipeline`` object, or, in one
+    written before the split, the pipeline fields of its ``model`` object (missing ones: defaults)."""
+    run_config = run_config if isinstance(run_config, dict) else {}
+    saved = run_config.get("pipeline")
+    if not isinstance(saved, dict):
+        saved = split_model_fields(run_config.get("model") or {})[1]
+    return {**PipelineConfig().to_dict(), **saved}
 
 
 #: Values of ``TrainConfig.precision`` and of a prediction's ``precision``.
@@ -379,12 +435,13 @@ LABEL_WORD_OPTIONS = frozenset({"label_word_init", "label_word_encoding", "text_
 class Recipe:
     """A named set of defaults: ``train`` overrides ``TrainConfig``'s (the paper's); ``model`` overrides
     ``HPTConfig``'s options — label-word options (``LABEL_WORD_OPTIONS``) apply only to methods
-    that score with label words (vanilla fine-tuning and the hard prompt have none), the others
-    (the lexical channel) to every method."""
+    that score with label words (vanilla fine-tuning and the hard prompt have none), the others to
+    every method; ``pipeline`` overrides ``PipelineConfig``'s (every method)."""
 
     description: str
     train: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    pipeline: dict[str, Any] = field(default_factory=dict)
 
 
 #: ``"paper"``: the paper's settings, unchanged. ``"small-data"``: a few hundred to a few thousand
@@ -408,8 +465,8 @@ RECIPES: dict[str, Recipe] = {
         "the channel and the blend fitted on at most 10,000 training documents",
         train={"lr": 1e-4, "new_params_lr": 1e-3, "warmup_ratio": 0.05, "cpu_token_budget": 2_500_000,
                "fit_documents": 10_000},
-        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "lexical_channel": "tfidf",
-               "attention_dropout": 0.0, "decision": "auto", "blend": "classical"},
+        model={"label_word_encoding": "encoder", "text_residual_gate": 3.0, "attention_dropout": 0.0},
+        pipeline={"lexical_channel": "tfidf", "decision": "auto", "blend": "classical"},
     ),
 }
 DEFAULT_RECIPE = "small-data"
@@ -424,6 +481,11 @@ def _recipe(name: str) -> Recipe:
 def train_recipe(name: str, **overrides: Any) -> "TrainConfig":
     """A ``TrainConfig`` from a named recipe, with further overrides."""
     return TrainConfig(**{**_recipe(name).train, **overrides})
+
+
+def pipeline_recipe(name: str | None, **overrides: Any) -> PipelineConfig:
+    """A ``PipelineConfig`` from a named recipe (``None``: none, the paper's), with further overrides."""
+    return PipelineConfig(**{**(_recipe(name).pipeline if name else {}), **overrides})
 
 
 def recipe_model_options(name: str, base: dict[str, Any]) -> dict[str, Any]:
@@ -452,17 +514,20 @@ class RunConfig(_JSONConfig):
     model: HPTConfig = field(default_factory=HPTConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     name: str = ""
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | None = None) -> "RunConfig":
         if not isinstance(data, dict):
             raise HPTInputError("run config must be a JSON object", source)
-        unknown = sorted(set(data) - {"data", "model", "train", "name"})
+        unknown = sorted(set(data) - {"data", "model", "train", "name", "pipeline"})
         if unknown or "data" not in data:
-            raise HPTInputError(f"run config needs 'data' and knows only data/model/train/name; got {sorted(data)}", source)
+            raise HPTInputError(f"run config needs 'data' and knows only data/model/train/pipeline/name; got {sorted(data)}", source)
+        model, legacy = split_model_fields(data.get("model", {}))
         return cls(
             data=DataSpec.from_dict(data["data"], source),
-            model=HPTConfig.from_dict(data.get("model", {}), source),
+            model=HPTConfig.from_dict(model, source),
             train=TrainConfig.from_dict(data.get("train", {}), source),
             name=data.get("name", ""),
+            pipeline=PipelineConfig.from_dict(data.get("pipeline", legacy), source),
         )

@@ -307,7 +307,7 @@ def paths_per_document(labels, hierarchy) -> np.ndarray:
     return (arr & ~has_child_on).sum(axis=1)
 
 
-#: How a model's label scores become its prediction (``HPTConfig.decision``): ``"threshold"`` —
+#: How a model's label scores become its prediction (``PipelineConfig.decision``): ``"threshold"`` —
 #: every label whose score is positive (HPT's rule, :func:`independent_decode`); ``"path"`` —
 #: exactly one complete root-to-leaf path per document (:func:`argmax_path_decode`), for data sets
 #: where every document has one path; ``"top_down"`` — complete paths, several where several
@@ -358,8 +358,9 @@ def decision_name(decision: str) -> str:
 
 
 def model_decision(model) -> str:
-    """The decision rule ``model`` predicts with (``HPTConfig.decision``; "threshold" without one)."""
-    return getattr(getattr(model, "config", None), "decision", "threshold")
+    """The decision rule ``model`` predicts with: a classifier's (``PipelineConfig.decision``), or
+    "threshold" (the paper's) for a bare model."""
+    return getattr(getattr(model, "pipeline", None), "decision", "threshold")
 
 
 def top_indices(scores: np.ndarray, k: int) -> np.ndarray:

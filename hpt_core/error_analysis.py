@@ -102,7 +102,7 @@ def analyse(texts: list[str], y_true, scores, hierarchy, decision: str = "consis
             rule: str = "threshold") -> ErrorAnalysis:
     """Errors of every document from gold multi-hot labels (N, C) and model scores (N, C).
 
-    ``rule`` is the model's decision rule (``HPTConfig.decision``: scores > 0, or one best path);
+    ``rule`` is the model's decision rule (``PipelineConfig.decision``: scores > 0, or one best path);
     ``decision="consistent"`` then keeps a label only with its parent."""
     if decision not in ("consistent", "independent"):
         raise HPTInputError(f"decision must be consistent or independent; got {decision!r}")

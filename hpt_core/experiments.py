@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from hpt_core import runs
-from hpt_core.config import DEFAULT_BACKBONE, DataSpec, RunConfig, TrainConfig
+from hpt_core.config import (DEFAULT_BACKBONE, DataSpec, PipelineConfig, RunConfig, TrainConfig, pipeline_recipe,
+                             saved_pipeline, split_model_fields)
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, applicable_overrides, describe, resolve_method
 from hpt_core.training import train
@@ -57,22 +58,26 @@ SETTINGS = ("recipe", "epochs", "max_steps", "max_length", "lexical_channel", "b
 
 
 def recipe_of(config: dict) -> str:
-    """The recipe (``config.RECIPES``) whose training and model settings a run's ``run.json`` has
+    """The recipe (``config.RECIPES``) whose training, model and pipeline settings a run's ``run.json`` has
     (the options a recipe sets, at the recipe's value or, where another recipe sets them, at the
     default), or ``"custom"`` when none matches."""
     from hpt_core.config import RECIPES, HPTConfig, recipe_model_options
 
     model, train = (config or {}).get("model") or {}, (config or {}).get("train") or {}
+    pipeline = saved_pipeline(config)
     train_keys = set().union(*(r.train for r in RECIPES.values()))
     model_keys = set().union(*(recipe_model_options(name, model) for name in RECIPES))
-    train_defaults, model_defaults = TrainConfig(), HPTConfig()
+    pipeline_keys = set().union(*(r.pipeline for r in RECIPES.values()))
+    train_defaults, model_defaults, pipeline_defaults = TrainConfig(), HPTConfig(), PipelineConfig()
     for name, recipe in RECIPES.items():
         want_train = {k: recipe.train.get(k, getattr(train_defaults, k)) for k in train_keys}
         options = recipe_model_options(name, model)
         want_model = {k: options.get(k, getattr(model_defaults, k)) for k in model_keys}
+        want_pipeline = {k: recipe.pipeline.get(k, getattr(pipeline_defaults, k)) for k in pipeline_keys}
         # a setting missing from run.json came after the run (run.json records every field): it matches
         if all(train.get(k, getattr(train_defaults, k)) == v for k, v in want_train.items() if not train or k in train) \
-                and all(model.get(k, getattr(model_defaults, k)) == v for k, v in want_model.items()):
+                and all(model.get(k, getattr(model_defaults, k)) == v for k, v in want_model.items()) \
+                and all(pipeline[k] == v for k, v in want_pipeline.items()):
             return name
     return "custom"
 
@@ -81,6 +86,7 @@ def run_settings(config: dict) -> dict:
     """A run's ``SETTINGS`` from its ``run.json`` (as resolved: ``epochs`` after the CPU token
     budget), each a plain value (never ``None``, so that tables group and show them)."""
     model, train = (config or {}).get("model") or {}, (config or {}).get("train") or {}
+    pipeline = saved_pipeline(config)
     backbone = str(model.get("backbone") or DEFAULT_BACKBONE)
     if model.get("method") == ZERO_SHOT:  # nothing trained: no recipe, no epochs (run.json keeps TrainConfig's defaults)
         return {"recipe": "none", "epochs": 0, "max_steps": "", "max_length": int(model.get("max_length", 256)),
@@ -88,8 +94,8 @@ def run_settings(config: dict) -> dict:
                 "backbone": Path(backbone).name if Path(backbone).is_absolute() else backbone, "start": "pretrained"}
     return {"recipe": recipe_of(config), "epochs": int(train.get("epochs", TrainConfig.epochs)),
             "max_steps": "" if train.get("max_steps") is None else int(train["max_steps"]),
-            "max_length": int(model.get("max_length", 256)), "lexical_channel": model.get("lexical_channel") or "none",
-            "blend": model.get("blend") or "none",
+            "max_length": int(model.get("max_length", 256)), "lexical_channel": pipeline.get("lexical_channel") or "none",
+            "blend": pipeline.get("blend") or "none",
             "backbone": Path(backbone).name if Path(backbone).is_absolute() else backbone,
             # a warm start (hpt_core.warm_start) learnt from another run first: never one seed of a fresh run
             "start": f"from {Path(train['init_from']).parent.name or train['init_from']}" if train.get("init_from")
@@ -239,7 +245,10 @@ class Experiment:
     ``ablate`` is an experiment with one seed and all of train, ``low-resource`` one with one method
     and one fraction; the app's one-click experiment is the general case. ``train`` is the base
     training configuration (each run sets its seed and fraction); ``model_overrides`` apply to
-    every method (e.g. ``backbone``, ``max_length``). ``zero-shot`` runs once (no seed, no training).
+    every method (e.g. ``backbone``, ``max_length``), and so do ``pipeline_overrides`` (the
+    ``PipelineConfig``: ``lexical_channel``, ``blend``, ``decision``; given among
+    ``model_overrides``, as experiments saved before the split did, they move there). ``zero-shot``
+    runs once (no seed, no training).
     """
 
     name: str
@@ -250,8 +259,11 @@ class Experiment:
     recipe: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     model_overrides: dict = field(default_factory=dict)
+    pipeline_overrides: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.model_overrides, moved = split_model_fields(dict(self.model_overrides))
+        self.pipeline_overrides = {**moved, **self.pipeline_overrides}
         if not self.methods:
             raise HPTInputError("an experiment needs at least one method")
         for method in self.methods:
@@ -298,7 +310,8 @@ class Experiment:
     def run_config(self, method: str, seed: int, fraction: float, name: str) -> RunConfig:
         model = resolve_method(method, self.recipe, **applicable_overrides(method, self.model_overrides))
         train = self.train.replace(seed=seed, low_resource=None if fraction >= 1.0 else fraction)
-        return RunConfig(data=self.data, model=model, train=train, name=name)
+        pipeline = pipeline_recipe(self.recipe, **self.pipeline_overrides)
+        return RunConfig(data=self.data, model=model, train=train, name=name, pipeline=pipeline)
 
     def zero_shot_config(self) -> ZeroShotConfig:
         return ZeroShotConfig(backbone=self.model_overrides.get("backbone", DEFAULT_BACKBONE),
@@ -313,7 +326,7 @@ class Experiment:
     def to_dict(self) -> dict:
         return {"name": self.name, "data": self.data.to_dict(), "methods": list(self.methods), "seeds": list(self.seeds),
                 "fractions": list(self.fractions), "recipe": self.recipe, "train": self.train.to_dict(),
-                "model_overrides": dict(self.model_overrides)}
+                "model_overrides": dict(self.model_overrides), "pipeline_overrides": dict(self.pipeline_overrides)}
 
     @classmethod
     def from_dict(cls, data: dict, source: str | None = None) -> "Experiment":
@@ -321,7 +334,8 @@ class Experiment:
             return cls(name=data["name"], data=DataSpec.from_dict(data["data"], source), methods=list(data["methods"]),
                        seeds=list(data["seeds"]), fractions=list(data["fractions"]), recipe=data.get("recipe"),
                        train=TrainConfig.from_dict(data.get("train", {}), source),
-                       model_overrides=dict(data.get("model_overrides", {})))
+                       model_overrides=dict(data.get("model_overrides", {})),
+                       pipeline_overrides=dict(data.get("pipeline_overrides", {})))
         except (KeyError, TypeError) as err:
             raise HPTInputError(f"not an experiment file: {err}", source) from None
 

@@ -42,9 +42,9 @@ class Explanation:
     by ``|score - baseline_score|``.
 
     ``score`` is the model's own score, the part the attributions explain. With a lexical channel
-    (``HPTConfig.lexical_channel``) the document's score is ``score + lexical_score``; the channel is
+    (``PipelineConfig.lexical_channel``) the document's score is ``score + lexical_score``; the channel is
     linear, so its score is taken apart exactly (``lexical_terms``: each TF-IDF term's contribution,
-    ``lexical_bias``, ``lexical_sentence``). With a classical blend (``HPTConfig.blend``) the sum is
+    ``lexical_bias``, ``lexical_sentence``). With a classical blend (``PipelineConfig.blend``) the sum is
     then mixed with the classical classifier's probability: ``blend_shift`` is what that moved.
     :meth:`parts` and :meth:`whole_score_table` add up to ``document_score``, the score decided on
     (``predicted``, as ``Predictor`` decides).

@@ -62,7 +62,7 @@ def fit_blend(best: HTCClassifier, train_docs, dev_docs, dev_y, dev_scores, blen
     try:
         targets = path_ends(train_docs, best.hierarchy)
         multi_path = sum(1 for ends in targets if len(ends) > 1)
-        rules = candidate_decisions(dev_y, best.hierarchy) if best.config.decision == "auto" else (best.config.decision,)
+        rules = candidate_decisions(dev_y, best.hierarchy) if best.decision == "auto" else (best.decision,)
         fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
                                      best.hierarchy, blend_encoder.to(device), rules=rules, on_step=on_step,
                                      device=device, max_documents=fit_documents, seed=seed)
@@ -102,7 +102,7 @@ def final_figures(best: HTCClassifier, run_dir: Path, dev_docs, test_docs, train
     final(0, scored, f"scoring dev ({len(dev_docs):,} documents)")
     dev_y, dev_scores = gold_and_scores(best, dev_docs, batch_size, False)
     final(len(dev_docs), scored, "dev scored")
-    if best.config.blend is not None and best.blend is None and blend_encoder is not None:
+    if best.pipeline.blend is not None and best.blend is None and blend_encoder is not None:
         dev_scores, out["blend"] = fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
                                               on_step=reporter("classical blend"), fit_documents=fit_documents,
                                               seed=seed)
@@ -110,9 +110,9 @@ def final_figures(best: HTCClassifier, run_dir: Path, dev_docs, test_docs, train
         save = save or best.blend is not None
     elif best.blend is not None:  # fitted before (a resumed final step, or a loaded model): say so
         out["blend"] = best.blend.summary()
-    if best.config.decision == "auto":
+    if best.decision == "auto":
         chosen, by_rule = choose_decision(dev_y, dev_scores, best.hierarchy)
-        best.config = best.config.replace(decision=chosen)
+        best.pipeline = best.pipeline.replace(decision=chosen)
         save = True
         out["decision"] = {"chosen": chosen, "dev_macro_f1": by_rule}
         logger.info("decision rule: %s (dev macro-F1 %s)", decision_name(chosen),
@@ -120,18 +120,18 @@ def final_figures(best: HTCClassifier, run_dir: Path, dev_docs, test_docs, train
     if save:
         best.save_pretrained(run_dir / runs.MODEL_DIR)
     # after the save: the model folder is replaced whole when saved, and the calibration is of its scores
-    calibration = fit_calibration(dev_y, dev_scores, best.hierarchy, best.config.decision)
+    calibration = fit_calibration(dev_y, dev_scores, best.hierarchy, best.decision)
     if calibration is not None:
         calibration.save(run_dir / runs.MODEL_DIR)
         out["calibration"] = {"dev": calibration.dev}
-    out["dev"] = evaluation_report(dev_y, dev_scores, best.hierarchy, train_counts, best.config.decision)
+    out["dev"] = evaluation_report(dev_y, dev_scores, best.hierarchy, train_counts, best.decision)
     if test_docs:
         final(len(dev_docs), scored, f"scoring test ({len(test_docs):,} documents)")
         test_y, test_scores = gold_and_scores(best, test_docs, batch_size, False)
-        out["test"] = evaluation_report(test_y, test_scores, best.hierarchy, train_counts, best.config.decision)
+        out["test"] = evaluation_report(test_y, test_scores, best.hierarchy, train_counts, best.decision)
         if calibration is not None:  # fitted on dev, so test says how well it holds on new documents
             out["calibration"]["test"] = evaluate_calibration(calibration, test_y, test_scores, best.hierarchy,
-                                                              best.config.decision)
+                                                              best.decision)
         final(scored, scored, "test scored")
     return out
 
@@ -160,7 +160,7 @@ def choose_run_decision(run_dir: str | Path, decision: str = "auto") -> dict:
     ``metrics.json``. For runs trained before the rule existed, or to compare rules on one model.
     Returns the updated metrics."""
     run_dir, metrics, config, (_, dev_docs, test_docs), best, counts = finished_run(run_dir, "decision rule")
-    best.config = best.config.replace(decision=decision)
+    best.pipeline = best.pipeline.replace(decision=decision)
     if decision != "auto":
         metrics.pop("decision", None)
     metrics.update(final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size, save=True))
@@ -181,9 +181,9 @@ def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
     run_dir, metrics, config, (train_docs, dev_docs, test_docs), best, counts = finished_run(
         run_dir, "blend", device="cuda" if torch.cuda.is_available() else None)
     best.blend = None
-    best.config = best.config.replace(blend=blend)
+    best.pipeline = best.pipeline.replace(blend=blend)
     if "decision" in metrics:  # the rule was chosen on dev: choose it again on the new scores
-        best.config = best.config.replace(decision="auto")
+        best.pipeline = best.pipeline.replace(decision="auto")
     metrics.pop("blend", None)
     blend_encoder = None
     if blend is not None:

@@ -5,7 +5,7 @@ Why: a linear model over word and bigram TF-IDF features reads every word of a d
 long, and catches what a 256-token window of a fine-tuned encoder misses — names, rare words,
 bigrams, mail headers. Its errors differ from the encoder's, so the two together beat either.
 
-What it is (``HPTConfig.lexical_channel``: ``"tfidf"``, ``"tfidf+sentence"``; ``None``, the paper,
+What it is (``PipelineConfig.lexical_channel``: ``"tfidf"``, ``"tfidf+sentence"``; ``None``, the paper,
 leaves it out):
 
 * TF-IDF over word unigrams and bigrams of the whole text (``sublinear_tf``, ``min_df=2``, at most
@@ -81,7 +81,7 @@ HISTORY = 5
 MAX_WEIGHTS = 20_000_000
 #: Documents outside a fitting sample are scored this many at a time.
 SCORING_CHUNK = 4096
-#: Values of ``HPTConfig.lexical_channel`` (besides ``None``).
+#: Values of ``PipelineConfig.lexical_channel`` (besides ``None``).
 CHANNEL_KINDS = ("tfidf", "tfidf+sentence")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpt_core.config import HPTConfig, recipe_model_options
+from hpt_core.config import PIPELINE_FIELDS, HPTConfig, recipe_model_options
 from hpt_core.errors import HPTInputError
 
 #: name -> (one-line description, overrides of HPTConfig)
@@ -59,6 +59,10 @@ def resolve_method(name: str, recipe: str | None = None, **overrides: Any) -> HP
     """
     if name not in METHODS:
         raise HPTInputError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    misplaced = sorted(set(overrides) & set(PIPELINE_FIELDS))
+    if misplaced:
+        raise HPTInputError(f"{', '.join(misplaced)}: a setting of what is built on the model (PipelineConfig, "
+                            "config.pipeline_recipe), not of the model")
     method = METHODS[name][1]
     from_recipe = recipe_model_options(recipe, method) if recipe else {}
     return HPTConfig(**{**method, **from_recipe, **overrides, "method": name})

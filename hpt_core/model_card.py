@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hpt_core.config import saved_pipeline
+
 CARD = "README.md"
 
 
@@ -46,12 +48,13 @@ def model_card(config: dict, metrics: dict, hierarchy, name: str = "model") -> s
     """The card's markdown from a run's ``run.json`` (``config``), ``metrics.json`` (``metrics``)
     and its label tree. Pure: nothing is read or written."""
     model, train, data = config.get("model") or {}, config.get("train") or {}, config.get("data") or {}
+    pipeline = saved_pipeline(config)
     tree = _tree_words(hierarchy)
     backbone = model.get("backbone") or "minilm"
     blend = metrics.get("blend") or {}
     lexical = metrics.get("lexical_channel") or {}
     # the rule the figures were decided by (``decide`` may have set it after training)
-    decision = (metrics.get("test") or metrics.get("dev") or {}).get("decision") or model.get("decision") or "threshold"
+    decision = (metrics.get("test") or metrics.get("dev") or {}).get("decision") or pipeline["decision"] or "threshold"
     test = metrics.get("test") if isinstance(metrics.get("test"), dict) else None
     quintiles = (test or metrics.get("dev") or {}).get("frequency_quintile_macro_f1") or []
     multi = (test or {}).get("multi_path") or {}
@@ -78,7 +81,7 @@ def model_card(config: dict, metrics: dict, hierarchy, name: str = "model") -> s
         "",
         "## What decides",
         "",
-        f"- the model's label scores{' plus a TF-IDF lexical channel over the whole text' if model.get('lexical_channel') else ''}"
+        f"- the model's label scores{' plus a TF-IDF lexical channel over the whole text' if pipeline['lexical_channel'] else ''}"
         + (f" (fitted on {lexical['fit_documents']:,} training documents)" if lexical.get("fit_documents") else "") + ";",
         *([f"- blended with a classical TF-IDF + sentence-embedding classifier, the model's weight "
            f"{blend['model_weight']:g} (chosen on dev)" + (f", fitted on {blend['fit_documents']:,} training documents"

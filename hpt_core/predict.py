@@ -51,7 +51,7 @@ def load_run_model(run_dir: str | Path, device: str | None = None) -> HTCClassif
 class Prediction:
     """One text's prediction.
 
-    ``labels`` is the model's decision (``HPTConfig.decision``): the paper's independent per-label
+    ``labels`` is the model's decision (``PipelineConfig.decision``): the paper's independent per-label
     decision (score > 0), or one best path; ``consistent_labels`` keeps a label only when its parent is kept; ``paths`` are the root-to-node paths of the
     consistent prediction. ``tokens_total`` is the text's length in word pieces, ``tokens_read``
     how many of them the model read, in ``windows`` windows (``HPTConfig.max_windows``).

@@ -2,7 +2,7 @@
 L2-normalised (sentence-transformers' pooling; the bundled MiniLM was trained for it).
 
 Used by the zero-shot predictor (label names against texts) and by the lexical channel's sentence
-features (``HPTConfig.lexical_channel = "tfidf+sentence"``), which keep a frozen copy of the
+features (``PipelineConfig.lexical_channel = "tfidf+sentence"``), which keep a frozen copy of the
 pretrained backbone (:class:`FrozenSentenceEncoder`) because fine-tuning moves the model's own
 encoder away from what made its embeddings good.
 """

@@ -83,8 +83,8 @@ def _collator(model: HPTModel):
 
 def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Document], seed: int,
                  device: torch.device, bf16: bool, n_folds: int | None = None, on_step: StepCallback | None = None,
-                 max_documents: int | None = None):
-    """The lexical channel fitted on the training documents (C chosen on dev) and its out-of-fold
+                 max_documents: int | None = None, kind: str = "tfidf"):
+    """The lexical channel of ``kind`` (``PipelineConfig.lexical_channel``) fitted on the training documents (C chosen on dev) and its out-of-fold
     training scores (N, C) (from ``n_folds`` folds; the channel's default when ``None``). Every
     process fits the same: the fit is deterministic. Called before training, so a sentence encoder
     copied from the model is the pretrained backbone."""
@@ -94,7 +94,7 @@ def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Doc
     hierarchy = model.hierarchy
     groups = np.asarray(hierarchy.depths, dtype=np.int64) - 1
     sentence = None
-    if model.config.lexical_channel == "tfidf+sentence":
+    if kind == "tfidf+sentence":
         sentence = FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to(device)
     return fit_lexical_channel([d.text for d in train_docs], hierarchy.multi_hot([d.labels for d in train_docs]), groups,
                                [d.text for d in dev_docs], hierarchy.multi_hot([d.labels for d in dev_docs]), seed=seed,
@@ -312,8 +312,8 @@ def _trained_part(config_dict):
     if not isinstance(config_dict, dict):
         return config_dict
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in config_dict.items()}
-    out.get("model", {}).pop("decision", None)
-    out.get("model", {}).pop("blend", None)
+    out.get("pipeline", {}).pop("decision", None)
+    out.get("pipeline", {}).pop("blend", None)
     out.get("train", {}).pop("precision", None)
     out.get("train", {}).pop("report_to", None)  # where records are copied to, not what is trained
     return out
@@ -347,11 +347,11 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         if main:
             logger.info("warm start: weights of %s", source)
     lexical, train_lexical, lexical_seconds = None, None, None
-    if config.model.lexical_channel is not None:
+    if config.pipeline.lexical_channel is not None:
         fit_started = time.time()
         # A fit kept by an earlier start of this run (killed after it) is loaded, not fitted again.
         key = fit_cache.fingerprint(train_docs, dev_docs, hierarchy, {
-            "kind": config.model.lexical_channel, "seed": tc.seed, "fit_documents": tc.fit_documents,
+            "kind": config.pipeline.lexical_channel, "seed": tc.seed, "fit_documents": tc.fit_documents,
             "backbone": config.model.backbone, "max_length": config.model.max_length,
             "out_of_fold": "cold C path"})  # folds started from the whole-set fit (before session 11) are not reused
         kept = fit_cache.load(run_dir, key, len(hierarchy.labels), [d.text for d in dev_docs],
@@ -363,7 +363,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         else:
             lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
                                                         accelerator.mixed_precision == "bf16",
-                                                        on_step=reporter("lexical channel"), max_documents=tc.fit_documents)
+                                                        on_step=reporter("lexical channel"), max_documents=tc.fit_documents,
+                                                        kind=config.pipeline.lexical_channel)
             lexical_seconds = round(time.time() - fit_started, 1)
             if main:
                 _keep_fit(run_dir, lexical, train_lexical, [d.text for d in dev_docs], key, lexical_seconds)
@@ -374,7 +375,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
                         f" + {lexical.sentence.width}-d sentence embedding" if lexical.sentence else "",
                         lexical.c, ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in lexical.dev_by_c.items()))
     # The classical blend, fitted when training ends, embeds with the *pretrained* backbone: copy it now.
-    blend_encoder = pretrained_copy(model) if config.model.blend is not None and main else None
+    blend_encoder = pretrained_copy(model) if config.pipeline.blend is not None and main else None
     train_counts = label_counts(train_docs, hierarchy)
     tokenising = reporter("tokenising")
     tokenising(0, 1, f"{len(train_docs):,} training documents")
@@ -416,7 +417,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     # while total_steps counts optimiser steps. It steps below once per optimiser step.
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     unwrapped: HPTModel = accelerator.unwrap_model(model)
-    classifier = HTCClassifier(unwrapped, lexical)  # what dev is scored with and the model folder holds
+    classifier = HTCClassifier(unwrapped, lexical, pipeline=config.pipeline)  # what dev is scored with and the model folder holds
 
     started, step_at_start = time.time(), state["step"]
     if main:  # the phases before are over: the run page shows training from here, not a finished phase

@@ -294,11 +294,11 @@ class Workspace:
         if runs.is_zero_shot_run(run_dir):
             if warm_start:
                 raise HPTInputError("a zero-shot run trained no model to start from: retrain fresh", run_dir)
-            from hpt_core.config import DEFAULT_RECIPE, train_recipe
+            from hpt_core.config import DEFAULT_RECIPE, pipeline_recipe, train_recipe
             from hpt_core.methods import resolve_method
 
             config = RunConfig(data=config.data, model=resolve_method("hpt", recipe=DEFAULT_RECIPE),
-                               train=train_recipe(DEFAULT_RECIPE))
+                               train=train_recipe(DEFAULT_RECIPE), pipeline=pipeline_recipe(DEFAULT_RECIPE))
         config = config.replace(data=self.dataset_files(dataset), name="")
         if warm_start:
             if not runs.has_trained_model(run_dir):

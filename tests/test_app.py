@@ -20,13 +20,13 @@ from hpt_core.config import RunConfig
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 PAGES = {
-    "home": ("pages/home.py", "HPT — hierarchical text classification"),
-    "data": ("pages/data.py", "Data"),
-    "train": ("pages/train.py", "Train"),
-    "results": ("pages/results.py", "Results"),
-    "predict": ("pages/predict.py", "Predict"),
-    "label_words": ("pages/label_words.py", "Label words"),
-    "label": ("pages/label.py", "Label"),
+    "home": ("app_pages/home.py", "HPT — hierarchical text classification"),
+    "data": ("app_pages/data.py", "Data"),
+    "train": ("app_pages/train.py", "Train"),
+    "results": ("app_pages/results.py", "Results"),
+    "predict": ("app_pages/predict.py", "Predict"),
+    "label_words": ("app_pages/label_words.py", "Label words"),
+    "label": ("app_pages/label.py", "Label"),
 }
 
 
@@ -211,7 +211,7 @@ def test_train_launches_two_seeds_that_queue_then_cancel(workspace, tiny_backbon
         saved = RunConfig.from_json(launched[0] / "run.json")
         assert (saved.train.lr, saved.train.new_params_lr, saved.train.warmup_ratio) == (1e-4, 1e-3, 0.05)
         assert (saved.model.label_word_encoding, saved.model.text_residual_gate) == ("encoder", 3.0)
-        assert (saved.model.lexical_channel, saved.model.max_windows) == ("tfidf", 1)  # the recipe's channel
+        assert (saved.pipeline.lexical_channel, saved.model.max_windows) == ("tfidf", 1)  # the recipe's channel
         assert "Launched" in texts(at.success)
         assert by_label(at.sidebar.selectbox, "Current run").value == "queue-test-seed1"
 
@@ -276,8 +276,8 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
     run_dir = workspace / "runs" / "options-test"
     try:
         saved = RunConfig.from_json(run_dir / "run.json")
-        assert (saved.model.lexical_channel, saved.model.max_windows, saved.train.precision) == (None, 3, "fp32")
-        assert saved.model.decision == "path" and saved.model.blend is None
+        assert (saved.pipeline.lexical_channel, saved.model.max_windows, saved.train.precision) == (None, 3, "fp32")
+        assert saved.pipeline.decision == "path" and saved.pipeline.blend is None
         assert saved.train.report_to == "tensorboard"
         assert "tensorboard --logdir" in texts(at.caption).replace("\\", "")  # the run page says where the records go
     finally:
@@ -711,7 +711,7 @@ def test_results_offers_the_model_folder_and_predictions(workspace):
     import io
     import zipfile
 
-    from pages._shared import run_archive, split_predictions
+    from app_pages._shared import run_archive, split_predictions
 
     at = open_page("results")
     labels = [b.label for b in at.get("download_button")]
@@ -727,7 +727,7 @@ def test_results_offers_the_model_folder_and_predictions(workspace):
 
 
 def test_state_wording_agrees_with_the_files():
-    from pages._shared import running_phase, state_text
+    from app_pages._shared import running_phase, state_text
 
     assert state_text({"state": "queued"}, {}) == "queued (waiting for the device)"
     assert state_text({"state": "queued", "queue_position": 3}, {}) == "queued · number 3 in line for the device"
@@ -753,8 +753,14 @@ def test_home_draws_the_page_before_the_device(workspace):
 # ---- quality bar -----------------------------------------------------------------------------------------
 
 
+def _app_files() -> list[Path]:
+    pages = sorted((ROOT / "app_pages").glob("*.py"))
+    assert len(pages) >= len(PAGES), "the app's pages are not where the tests look"  # never a vacuous pass
+    return [APP, *pages]
+
+
 def test_pages_never_import_torch_nor_allow_unsafe_html():
-    for path in [APP, *sorted((ROOT / "pages").glob("*.py"))]:
+    for path in _app_files():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -767,13 +773,13 @@ def test_pages_never_import_torch_nor_allow_unsafe_html():
 
 @pytest.mark.slow  # a background job, a subprocess or a training: the fast loop leaves it out
 def test_drawing_a_page_loads_no_torch_until_a_model_is_needed():
-    """Issue 20: a page's own imports — direct or through ``hpt_core`` and ``pages._shared`` — load
+    """Issue 20: a page's own imports — direct or through ``hpt_core`` and ``app_pages._shared`` — load
     neither torch nor transformers (the app draws before any model loads; a page importing
     ``hpt_core.model`` at the top would fail here). Checked in a fresh interpreter per page."""
     import subprocess
     import sys
 
-    for path in [APP, *sorted((ROOT / "pages").glob("*.py"))]:
+    for path in _app_files():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imports = [ast.unparse(n) for n in tree.body
                    if isinstance(n, (ast.Import, ast.ImportFrom)) and getattr(n, "module", None) != "__future__"]
@@ -783,8 +789,22 @@ def test_drawing_a_page_loads_no_torch_until_a_model_is_needed():
         assert done.stdout.strip() == "[]", f"{path.name} loads {done.stdout.strip()} before it needs a model"
 
 
+def test_the_app_uses_streamlits_public_navigation_only():
+    """Issue 20: no folder named ``pages/`` beside app.py (Streamlit would serve its files as a
+    legacy multipage app, each page alone without app.py's navigation, until ``st.navigation`` first
+    runs), so no page needs to patch Streamlit's private ``PagesManager``; no page imports
+    Streamlit's internals."""
+    assert not (ROOT / "pages").exists()
+    for path in _app_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith(("streamlit.runtime", "streamlit.web")) for n in names), path
+
+
 def test_markdown_escaping():
-    from pages._shared import md
+    from app_pages._shared import md
 
     assert md("<b>x</b>") == "\\<b\\>x\\</b\\>"
     assert md("**a** [l](u) :red[x] $x$") == "\\*\\*a\\*\\* \\[l\\]\\(u\\) \\:red\\[x\\] \\$x\\$"

@@ -1,5 +1,5 @@
 """The app's "see why" features with ``AppTest``: zero-shot predictions, explanations, the error browser
-and one-click experiments (pages/_zero_shot_ui.py, _explain_ui.py, _errors_ui.py, _experiment_ui.py)."""
+and one-click experiments (app_pages/_zero_shot_ui.py, _explain_ui.py, _errors_ui.py, _experiment_ui.py)."""
 
 from __future__ import annotations
 
@@ -238,7 +238,7 @@ def test_results_of_a_zero_shot_run_evaluate_and_download(workspace, task_files,
     assert not at.exception and not at.error, texts(at.error)
     assert any("precision" in d.value.columns for d in at.dataframe)  # the per-label table
     assert "needs a trained model" in texts(at.caption)
-    from pages._shared import split_predictions
+    from app_pages._shared import split_predictions
 
     csv = split_predictions(workspace / "runs" / "zs", str(task_files["test"])).decode()
     assert csv.splitlines()[0].startswith("text,gold_labels,labels,consistent_labels,paths")

@@ -114,7 +114,7 @@ def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tin
     ``from_pretrained``; ``metrics.json``, ``evaluate`` and the ``Predictor`` agree; the CLI removes
     it and fits it again on the finished run."""
     from hpt_core.cli import main
-    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig, pipeline_recipe
     from hpt_core.evaluation import evaluate_run
     from hpt_core.methods import resolve_method
     from hpt_core.classifier import HTCClassifier
@@ -124,10 +124,10 @@ def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tin
     # A weak model (one epoch at a tiny learning rate, no lexical channel) on a lexical task: dev gives
     # the classical part a share.
     config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
-                       model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32,
-                                            lexical_channel=None),
-                       train=TrainConfig(epochs=1, batch_size=8, lr=1e-6, new_params_lr=1e-6, seed=0))
-    assert config.model.blend == "classical"
+                       model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32),
+                       train=TrainConfig(epochs=1, batch_size=8, lr=1e-6, new_params_lr=1e-6, seed=0),
+                       pipeline=pipeline_recipe("small-data", lexical_channel=None))
+    assert config.pipeline.blend == "classical"
     run = tmp_path / "run"
     metrics = train(config, run)
     assert metrics["blend"]["model_weight"] < 1.0, metrics["blend"]
@@ -165,12 +165,11 @@ def test_the_blend_encoder_never_reads_past_the_backbone_positions():
 
 
 def test_the_paper_recipe_has_no_blend_and_bad_values_are_refused():
-    from hpt_core.config import HPTConfig
-    from hpt_core.methods import resolve_method
+    from hpt_core.config import PipelineConfig, pipeline_recipe
 
-    assert resolve_method("hpt", recipe="paper").blend is None and HPTConfig().blend is None
+    assert pipeline_recipe("paper").blend is None and PipelineConfig().blend is None
     with pytest.raises(HPTInputError, match="blend must be classical or None"):
-        HPTConfig(blend="ensemble")
+        PipelineConfig(blend="ensemble")
 
 
 def test_blending_a_missing_run_is_one_clear_line(tmp_path, capsys):
@@ -184,14 +183,14 @@ def test_blending_a_missing_run_is_one_clear_line(tmp_path, capsys):
 def test_a_model_best_alone_on_dev_keeps_no_blend(tmp_path, tiny_backbone, task_files):
     """When dev gives the model the whole weight, nothing of the blend is kept (no second encoder to
     pay for), and metrics.json says why."""
-    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig, pipeline_recipe
     from hpt_core.methods import resolve_method
     from hpt_core.classifier import HTCClassifier
     from hpt_core.training import train
 
     config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
                        model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32),
-                       train=TrainConfig(epochs=2, batch_size=8, lr=3e-3, seed=0))
+                       train=TrainConfig(epochs=2, batch_size=8, lr=3e-3, seed=0), pipeline=pipeline_recipe("small-data"))
     metrics = train(config, tmp_path / "run")
     assert metrics["blend"]["model_weight"] == 1.0 and "model alone" in metrics["blend"]["skipped"]
     assert HTCClassifier.from_pretrained(tmp_path / "run" / "model").blend is None

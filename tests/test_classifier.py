@@ -39,7 +39,32 @@ def test_a_folder_saved_before_the_classifier_existed_loads_and_scores_as_it_did
     assert np.allclose(classifier.predict_scores(texts).numpy(), expected["scores"], atol=1e-5)
     assert np.allclose(classifier.model_scores(texts).numpy(), expected["model_scores"], atol=1e-5)
     assert np.allclose(classifier.lexical.scores(texts).numpy(), expected["lexical_scores"], atol=1e-5)
-    assert classifier.config.decision == expected["decision"]
+    assert classifier.decision == expected["decision"]
+    assert (classifier.pipeline.lexical_channel, classifier.pipeline.blend) == ("tfidf", "classical")
+
+
+#: A classifier folder saved by the main of session 13 (commit b751057): ``pipeline.json`` of format 1
+#: naming the parts, the pipeline's settings (a decision rule set to ``path``) still in ``config.json``.
+BEFORE_SPLIT = Path(__file__).parent / "fixtures" / "model_folder_b751057"
+
+
+def test_a_folder_saved_before_the_pipeline_config_existed_loads_with_its_decision_rule(tmp_path):
+    from hpt_core.config import PipelineConfig
+    from hpt_core.predict import Predictor
+
+    folder = tmp_path / "before"
+    shutil.copytree(BEFORE_SPLIT, folder)
+    expected = json.loads((BEFORE_SPLIT.parent / f"{BEFORE_SPLIT.name}.expected.json").read_text(encoding="utf-8"))
+    classifier = HTCClassifier.from_pretrained(folder)
+    assert classifier.pipeline == PipelineConfig(lexical_channel="tfidf", blend="classical", decision="path")
+    assert np.allclose(classifier.predict_scores(expected["texts"]).numpy(), expected["scores"], atol=1e-5)
+    predictions = Predictor(classifier).predict(expected["texts"])
+    assert all(len(p.paths) == 1 for p in predictions)  # decided by its rule, one path each
+    # saved again: the pipeline's settings move to pipeline.json; the model's config.json holds the model's only
+    classifier.save_pretrained(folder)
+    assert json.loads((folder / PIPELINE_NAME).read_text())["config"]["decision"] == "path"
+    assert "decision" not in json.loads((folder / "config.json").read_text())["hpt"]
+    assert HTCClassifier.from_pretrained(folder).pipeline == classifier.pipeline
 
 
 def test_saving_names_the_parts_and_loading_restores_the_same_scores(legacy, tmp_path):
@@ -47,7 +72,9 @@ def test_saving_names_the_parts_and_loading_restores_the_same_scores(legacy, tmp
     texts = _expected()["texts"]
     before = classifier.predict_scores(texts)
     folder = classifier.save_pretrained(tmp_path / "saved")
-    assert json.loads((folder / PIPELINE_NAME).read_text()) == {"format": 1, "lexical": "tfidf", "blend": "classical"}
+    assert json.loads((folder / PIPELINE_NAME).read_text()) == {
+        "format": 2, "lexical": "tfidf", "blend": "classical",
+        "config": {"lexical_channel": "tfidf", "blend": "classical", "decision": _expected()["decision"]}}
     config = json.loads((folder / "config.json").read_text())
     assert "lexical_channel_fitted" not in config and "blend_fitted" not in config  # the model's file is the model's
     assert torch.allclose(HTCClassifier.from_pretrained(folder).predict_scores(texts), before, atol=1e-6)
@@ -84,6 +111,11 @@ def test_a_damaged_pipeline_file_or_a_missing_part_is_one_clear_line(legacy, tmp
     (folder / PIPELINE_NAME).write_text("{")
     with pytest.raises(HPTInputError, match=PIPELINE_NAME):
         HTCClassifier.from_pretrained(folder)
+    (folder / PIPELINE_NAME).write_text(json.dumps({"format": 2, "lexical": "tfidf", "blend": None,
+                                                    "config": {"decision": "maybe"}}))
+    with pytest.raises(HPTInputError, match="decision must be one of") as raised:
+        HTCClassifier.from_pretrained(folder)
+    assert len(str(raised.value).splitlines()) == 1
     (folder / PIPELINE_NAME).write_text(json.dumps({"format": 1, "lexical": "tfidf", "blend": None}))
     (folder / "lexical.safetensors").unlink()
     with pytest.raises(HPTInputError, match="not a usable model folder: the lexical channel"):

@@ -192,17 +192,17 @@ def test_ablate_rejects_an_option_that_fits_no_method_before_training(task_files
 def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
     from hpt_core.cli import build_parser
     from hpt_core.cli_options import configs_from_args
-    from hpt_core.config import HPTConfig, TrainConfig
+    from hpt_core.config import HPTConfig, PipelineConfig, TrainConfig
 
     common = ["train", "--taxonomy", str(task_files["taxonomy"]), "--train", str(task_files["train"]),
               "--dev", str(task_files["dev"]), "--run-dir", "unused"]
     default, _, _ = configs_from_args(build_parser().parse_args(common), "hpt")
     assert (default.train.lr, default.train.new_params_lr, default.train.warmup_ratio) == (1e-4, 1e-3, 0.05)
-    assert (default.model.label_word_encoding, default.model.text_residual_gate, default.model.lexical_channel) == (
+    assert (default.model.label_word_encoding, default.model.text_residual_gate, default.pipeline.lexical_channel) == (
         "encoder", 3.0, "tfidf")
     # the paper's exact settings are one option away
     paper, _, _ = configs_from_args(build_parser().parse_args(common + ["--recipe", "paper"]), "hpt")
-    assert paper.train == TrainConfig() and paper.model == HPTConfig()
+    assert paper.train == TrainConfig() and paper.model == HPTConfig() and paper.pipeline == PipelineConfig()
     small, _, _ = configs_from_args(build_parser().parse_args(common + ["--lr", "2e-4", "--text-residual-gate", "3"]), "hpt")
     assert (small.train.lr, small.train.new_params_lr, small.model.text_residual_gate) == (2e-4, 1e-3, 3.0)
     off, _, _ = configs_from_args(build_parser().parse_args(common + ["--text-residual-gate", "none", "--lexical-channel", "none",
@@ -210,10 +210,11 @@ def test_recipe_sets_learning_rates_and_explicit_options_win(task_files):
                          "hpt")
     # the paper's model but the recipe's fused attention (no attention dropout) and dev-chosen
     # decision rule, the recipe's rates
-    assert off.model == HPTConfig(attention_dropout=0.0, decision="auto") and off.train.lr == 1e-4
-    assert default.model.blend == "classical"
+    assert off.model == HPTConfig(attention_dropout=0.0) and off.train.lr == 1e-4
+    assert off.pipeline == PipelineConfig(decision="auto")
+    assert default.pipeline.blend == "classical"
     fixed, _, _ = configs_from_args(build_parser().parse_args(common + ["--decision", "threshold", "--precision", "fp32"]), "hpt")
-    assert (fixed.model.decision, fixed.train.precision) == ("threshold", "fp32")
+    assert (fixed.pipeline.decision, fixed.train.precision) == ("threshold", "fp32")
     # vanilla fine-tuning has no label words: the recipe's label-word options skip it, its rates apply
     vanilla, _, _ = configs_from_args(build_parser().parse_args(common), "vanilla")
     assert vanilla.model.text_residual_gate is None and vanilla.train.new_params_lr == 1e-3
@@ -259,7 +260,7 @@ def test_decide_sets_or_chooses_a_finished_runs_decision_rule(trained_run, tmp_p
     assert "decision rule: best single path" in capsys.readouterr().out
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test"]["decision"] == "path" and metrics["test"]["path_consistency"] == 1.0
-    assert HTCClassifier.from_pretrained(run / "model").config.decision == "path"
+    assert HTCClassifier.from_pretrained(run / "model").decision == "path"
     assert main(["decide", "--run-dir", str(run)]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["decision"]["dev_macro_f1"]) == {"threshold", "path"}

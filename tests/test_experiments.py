@@ -51,11 +51,13 @@ def test_ablate_mlm_weight_leaves_the_rows_defined_without_mlm_alone(tmp_path, m
 
 
 def _fake_run(root, name, method="hpt", macro=0.5, seed=1, recipe="small-data", epochs=10, max_steps=None,
-              fraction=None, init_from=None):
-    """A finished run folder as training leaves it (run.json, metrics.json), without training."""
+              fraction=None, init_from=None, before_the_split=False):
+    """A finished run folder as training leaves it (run.json, metrics.json), without training
+    (``before_the_split``: its run.json as written before ``PipelineConfig``, the pipeline's
+    settings inside ``model``)."""
     import json
 
-    from hpt_core.config import RunConfig, train_recipe
+    from hpt_core.config import RunConfig, pipeline_recipe, train_recipe
     from hpt_core.methods import resolve_method
 
     model = resolve_method(method, recipe=recipe)
@@ -63,8 +65,11 @@ def _fake_run(root, name, method="hpt", macro=0.5, seed=1, recipe="small-data", 
                          init_from=init_from)
     run_dir = root / name
     run_dir.mkdir(parents=True)
-    RunConfig(data=DataSpec("/data/d/taxonomy.tsv", "/data/d/train.jsonl", "/data/d/dev.jsonl"), model=model,
-              train=train).to_json(run_dir / "run.json")
+    saved = RunConfig(data=DataSpec("/data/d/taxonomy.tsv", "/data/d/train.jsonl", "/data/d/dev.jsonl"), model=model,
+                      train=train, pipeline=pipeline_recipe(recipe)).to_dict()
+    if before_the_split:
+        saved["model"].update(saved.pop("pipeline"))
+    (run_dir / "run.json").write_text(json.dumps(saved))
     report = {"micro_f1": macro + 0.1, "macro_f1": macro, "macro_f1_all_labels": macro,
               "consistent": {"micro_f1": macro, "macro_f1": macro}, "hierarchical_f1": macro,
               "path_consistency": 1.0, "per_depth_macro_f1": {"1": macro}}
@@ -76,7 +81,8 @@ def _fake_run(root, name, method="hpt", macro=0.5, seed=1, recipe="small-data", 
 def test_the_reference_is_the_best_hpt_run_or_the_one_chosen_never_merely_the_first(tmp_path):
     """A 2-step test run that comes first must not become every Δ's reference (issue 21)."""
     runs = [_fake_run(tmp_path, "quick-test", macro=0.01, max_steps=2, recipe="paper"),
-            _fake_run(tmp_path, "real", macro=0.80), _fake_run(tmp_path, "ablation", method="rm-mlm", macro=0.70)]
+            _fake_run(tmp_path, "real", macro=0.80), _fake_run(tmp_path, "ablation", method="rm-mlm", macro=0.70),
+            _fake_run(tmp_path, "older", macro=0.60, before_the_split=True)]
     table = comparison_table(runs)
     assert table.loc[0, "run"] == "real" and table.loc[0, "reference"]
     deltas = dict(zip(table["run"], table["delta_macro_f1"]))
@@ -85,6 +91,8 @@ def test_the_reference_is_the_best_hpt_run_or_the_one_chosen_never_merely_the_fi
     quick = table.set_index("run").loc["quick-test"]
     assert quick["recipe"] == "paper" and quick["max_steps"] == 2
     assert table.set_index("run").loc["real", "recipe"] == "small-data"
+    older = table.set_index("run").loc["older"]  # a run.json written before PipelineConfig: the same settings
+    assert (older["recipe"], older["lexical_channel"], older["blend"]) == ("small-data", "tfidf", "classical")
     assert {"epochs", "max_length", "lexical_channel", "blend", "seed", "run_seconds"} <= set(table.columns)
     # the user's choice of reference wins
     chosen = comparison_table(runs, reference_run="ablation")

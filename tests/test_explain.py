@@ -94,15 +94,15 @@ def test_with_a_lexical_channel_the_decision_is_the_predictors_and_the_channel_p
                                                                                             task_files):
     """The attributions explain the model's part; the channel's part is reported beside it and the
     'predicted' flag is decided on the document score, as Predictor decides."""
-    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.config import DataSpec, PipelineConfig, RunConfig, TrainConfig
     from hpt_core.explain import summary_line
     from hpt_core.methods import resolve_method
     from hpt_core.predict import Predictor
     from hpt_core.training import train
 
     config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
-                       model=resolve_method("hpt", backbone=tiny_backbone, max_length=32, lexical_channel="tfidf"),
-                       train=TrainConfig(epochs=1, batch_size=8, lr=3e-3, seed=0))
+                       model=resolve_method("hpt", backbone=tiny_backbone, max_length=32),
+                       train=TrainConfig(epochs=1, batch_size=8, lr=3e-3, seed=0), pipeline=PipelineConfig(lexical_channel="tfidf"))
     train(config, tmp_path / "run")
     lexical_model = load_run_model(tmp_path / "run")
     predictor = Predictor(lexical_model)
@@ -121,7 +121,7 @@ def test_the_whole_decided_score_is_explained_in_parts_that_add_up(tmp_path, tin
     integration error), the channel's exact term contributions and bias, the blend's shift — and the
     parts add up to it (within 1e-3), through the library and ``explain --json``."""
     from hpt_core.cli import main
-    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig, pipeline_recipe
     from hpt_core.methods import resolve_method
     from hpt_core.predict import Predictor
     from hpt_core.training import train
@@ -133,9 +133,9 @@ def test_the_whole_decided_score_is_explained_in_parts_that_add_up(tmp_path, tin
     from hpt_core.lexical import fit_lexical_channel
 
     config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
-                       model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32,
-                                            lexical_channel=None),
-                       train=TrainConfig(epochs=1, batch_size=8, lr=1e-6, new_params_lr=1e-6, seed=0))
+                       model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32),
+                       train=TrainConfig(epochs=1, batch_size=8, lr=1e-6, new_params_lr=1e-6, seed=0),
+                       pipeline=pipeline_recipe("small-data", lexical_channel=None))
     metrics = train(config, tmp_path / "run")
     assert metrics["blend"]["model_weight"] < 1.0, metrics["blend"]
     whole_model = load_run_model(tmp_path / "run")
@@ -144,7 +144,7 @@ def test_the_whole_decided_score_is_explained_in_parts_that_add_up(tmp_path, tin
     whole_model.lexical, _ = fit_lexical_channel([d.text for d in train_docs], h.multi_hot([d.labels for d in train_docs]),
                                                  [d - 1 for d in h.depths], [d.text for d in dev_docs],
                                                  h.multi_hot([d.labels for d in dev_docs]))
-    whole_model.config = whole_model.config.replace(lexical_channel="tfidf")
+    whole_model.pipeline = whole_model.pipeline.replace(lexical_channel="tfidf")
     whole_model.save_pretrained(tmp_path / "whole")
     whole_model = load_run_model(tmp_path / "whole")
     assert whole_model.lexical is not None and whole_model.blend is not None

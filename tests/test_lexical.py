@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from hpt_core.config import DataSpec, pipeline_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.lexical import C_GRID, LexicalChannel, fit_lexical_channel
 
@@ -108,7 +109,7 @@ def test_save_and_load_round_trip_and_damage(channel, tmp_path, hierarchy):
 def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny_backbone, task_files, kind):
     """End to end through the one training loop: the channel is fitted at the start, saved in the
     model folder, restored by from_pretrained, and the Predictor's scores are the sum."""
-    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.config import DataSpec, PipelineConfig, RunConfig, TrainConfig
     from hpt_core.methods import resolve_method
     from hpt_core.classifier import HTCClassifier
     from hpt_core.predict import Predictor
@@ -116,8 +117,9 @@ def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny
 
     config = RunConfig(
         data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
-        model=resolve_method("hpt", backbone=tiny_backbone, max_length=32, lexical_channel=kind),
+        model=resolve_method("hpt", backbone=tiny_backbone, max_length=32),
         train=TrainConfig(epochs=2, batch_size=8, lr=3e-3, seed=0),
+        pipeline=PipelineConfig(lexical_channel=kind),
     )
     metrics = train(config, tmp_path / "run")
     assert metrics["lexical_channel"]["n_features"] > 0
@@ -153,11 +155,15 @@ def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny
 
 
 def test_recipes_paper_has_no_channel_and_default_has_it_for_every_method():
+    from hpt_core.config import RunConfig
+    from hpt_core.experiments import Experiment
     from hpt_core.methods import METHODS, resolve_method
 
-    assert resolve_method("hpt", recipe="paper").lexical_channel is None
+    assert pipeline_recipe("paper").lexical_channel is None
+    spec = Experiment("all", DataSpec("t", "a", "b"), list(METHODS), recipe="small-data")
     for name in METHODS:
-        assert resolve_method(name, recipe="small-data").lexical_channel == "tfidf"
+        config: RunConfig = spec.run_config(name, 42, 1.0, name)
+        assert config.pipeline.lexical_channel == "tfidf"
     assert resolve_method("vanilla", recipe="small-data").text_residual_gate is None  # label-word options stay out
 
 

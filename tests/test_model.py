@@ -274,11 +274,25 @@ def test_recipes_apply_label_word_options_only_where_a_method_has_label_words():
     assert (hpt.label_word_encoding, hpt.text_residual_gate) == ("encoder", 3.0)
     assert resolve_method("hpt", recipe="paper") == resolve_method("hpt") == HPTConfig()
     for baseline in ("vanilla", "hard-prompt"):
-        # Only what every method can use (lexical channel, attention dropout, decision rule, blend) comes from the recipe.
-        assert resolve_method(baseline, recipe="small-data") == resolve_method(
-            baseline, lexical_channel="tfidf", attention_dropout=0.0, decision="auto", blend="classical")
+        # Only what every method can use (attention dropout) comes from the recipe's model options.
+        assert resolve_method(baseline, recipe="small-data") == resolve_method(baseline, attention_dropout=0.0)
     with pytest.raises(HPTInputError, match="text_residual_gate"):
         resolve_method("vanilla", text_residual_gate=1.0)
+
+
+def test_the_paper_model_and_what_is_built_on_it_are_configured_apart():
+    """Issue 20: the lexical channel, the blend and the decision rule are the pipeline's settings
+    (``PipelineConfig``), never the model's: the model's config has no such fields, the recipe
+    sets them apart, and handing one to the model is one clear line."""
+    from hpt_core.config import PIPELINE_FIELDS, PipelineConfig, pipeline_recipe
+
+    assert not set(PIPELINE_FIELDS) & set(HPTConfig().to_dict())
+    assert pipeline_recipe("paper") == PipelineConfig() == PipelineConfig(lexical_channel=None, blend=None, decision="threshold")
+    assert pipeline_recipe("small-data") == PipelineConfig(lexical_channel="tfidf", blend="classical", decision="auto")
+    with pytest.raises(HPTInputError, match="PipelineConfig"):
+        resolve_method("hpt", lexical_channel="tfidf")
+    # a model folder's config.json or a run.json written before the split still loads
+    assert HPTConfig.from_dict({"method": "hpt", "lexical_channel": "tfidf", "decision": "path"}) == HPTConfig()
 
 
 # ---- whole documents (several windows per text) --------------------------------------------------

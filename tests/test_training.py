@@ -11,7 +11,7 @@ import pytest
 
 from helpers import wait_for
 from hpt_core import runs
-from hpt_core.config import DataSpec, RunConfig, TrainConfig
+from hpt_core.config import DataSpec, RunConfig, TrainConfig, pipeline_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import resolve_method
 from hpt_core.training import train
@@ -351,12 +351,12 @@ def test_a_bf16_run_says_so_and_reports_float32_figures(tmp_path, tiny_backbone,
 def test_auto_decision_is_chosen_on_dev_saved_with_the_model_and_used_by_predictor(tmp_path, tiny_backbone, task_files):
     """decision="auto": after training the better rule on dev is chosen and written into the model
     folder; evaluation figures and Predictor then decide by it."""
-    from hpt_core.config import HPTConfig
+    from hpt_core.config import PipelineConfig
     from hpt_core.classifier import HTCClassifier
     from hpt_core.predict import Predictor
 
     config = _config(task_files, tiny_backbone, max_steps=3)
-    config = RunConfig(data=config.data, model=config.model.replace(decision="auto"), train=config.train)
+    config = RunConfig(data=config.data, model=config.model, train=config.train, pipeline=PipelineConfig(decision="auto"))
     metrics = train(config, tmp_path / "run")
     chosen = metrics["decision"]["chosen"]
     assert chosen in ("threshold", "path") and set(metrics["decision"]["dev_macro_f1"]) == {"threshold", "path"}
@@ -364,10 +364,10 @@ def test_auto_decision_is_chosen_on_dev_saved_with_the_model_and_used_by_predict
     assert by_rule[chosen] == max(by_rule.values()) and metrics["dev"]["macro_f1"] == by_rule[chosen]
     assert metrics["dev"]["decision"] == metrics["test"]["decision"] == chosen
     model = HTCClassifier.from_pretrained(tmp_path / "run" / "model")
-    assert model.config.decision == chosen
-    assert RunConfig.from_json(tmp_path / "run" / "run.json").model.decision == "auto"  # the run still says auto
+    assert model.decision == chosen
+    assert RunConfig.from_json(tmp_path / "run" / "run.json").pipeline.decision == "auto"  # the run still says auto
     # A model told to decide by paths predicts exactly one full path for any text.
-    model.config = HPTConfig.from_dict({**model.config.to_dict(), "decision": "path"})
+    model.pipeline = model.pipeline.replace(decision="path")
     for p in Predictor(model).predict(["goal striker", "zzz qqq", "cell gene protein"]):
         assert len(p.paths) == 1 and not model.hierarchy.children(p.paths[0][-1])  # ends at a leaf
 
@@ -376,7 +376,7 @@ def test_every_long_phase_reports_progress_with_an_eta(tmp_path, tiny_backbone, 
     """Issue 25: no silent minutes. The lexical channel's fits, tokenising, the blend's grid and the
     final evaluation each report "k of n" to the CLI's callback, the run log and progress.json."""
     config = _config(task_files, tiny_backbone, epochs=1)
-    config = config.replace(model=config.model.replace(lexical_channel="tfidf", blend="classical", decision="auto"))
+    config = config.replace(pipeline=config.pipeline.replace(lexical_channel="tfidf", blend="classical", decision="auto"))
     records, seen_in_file = [], []
 
     def on_progress(record):
@@ -428,6 +428,7 @@ def test_a_multi_path_corpus_keeps_several_paths_through_training_the_blend_and_
         data=DataSpec(**{k: str(v) for k, v in multi_path_task_files.items()}),
         model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32),
         train=TrainConfig(epochs=3, batch_size=8, lr=3e-3, new_params_lr=3e-3, seed=0),
+        pipeline=pipeline_recipe("small-data"),
     )
     metrics = train(config, tmp_path / "run")
     assert metrics["blend"]["multi_path_documents"] > 0
@@ -448,7 +449,7 @@ def test_a_run_folder_from_before_the_token_budget_resumes_under_the_same_comman
 
     config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
                        model=resolve_method("hpt", recipe="small-data", backbone=tiny_backbone, max_length=32),
-                       train=train_recipe("small-data", epochs=10))
+                       train=train_recipe("small-data", epochs=10), pipeline=pipeline_recipe("small-data"))
     old = config.to_dict()
     del old["train"]["cpu_token_budget"]
     (tmp_path / "checkpoint").mkdir()
@@ -461,6 +462,13 @@ def test_a_run_folder_from_before_the_token_budget_resumes_under_the_same_comman
     other = config.replace(train=config.train.replace(lr=1e-2))
     with pytest.raises(HPTInputError, match="different run"):
         _check_same_run(other, tmp_path)
+    # a run.json written before PipelineConfig (its settings inside "model") is the same run
+    before_split = config.to_dict()
+    before_split["model"].update(before_split.pop("pipeline"))
+    (tmp_path / "run.json").write_text(json.dumps(before_split))
+    _check_same_run(config, tmp_path)
+    with pytest.raises(HPTInputError, match="different run"):  # but not with another lexical channel
+        _check_same_run(config.replace(pipeline=config.pipeline.replace(lexical_channel=None)), tmp_path)
 
 
 def test_a_restart_after_the_lexical_fit_reuses_it_and_ends_with_the_same_figures(tmp_path, tiny_backbone, task_files,
@@ -473,7 +481,7 @@ def test_a_restart_after_the_lexical_fit_reuses_it_and_ends_with_the_same_figure
     from hpt_core.model import HPTModel
 
     config = _config(task_files, tiny_backbone, epochs=2)
-    config = config.replace(model=resolve_method("hpt", backbone=tiny_backbone, max_length=32, lexical_channel="tfidf"))
+    config = config.replace(pipeline=config.pipeline.replace(lexical_channel="tfidf"))
     reference = train(config, tmp_path / "reference")
     fits = []
     real_fit = training._fit_lexical

@@ -10,12 +10,10 @@ from hpt_core import runs, viz
 from hpt_core.decoding import decision_name
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS, describe
-from pages._errors_ui import error_browser
-from pages._experiment_ui import experiment_results
-from pages._shared import (chart, csv_bytes, current_run, evaluation, md, page_setup, require_run, run_archive,
+from app_pages._errors_ui import error_browser
+from app_pages._experiment_ui import experiment_results
+from app_pages._shared import (chart, csv_bytes, current_run, evaluation, md, require_run, run_archive,
                            show_error, split_predictions, summaries, workspace)
-
-page_setup()
 
 ws = workspace()
 st.title("Results")

@@ -8,10 +8,8 @@ from hpt_core.data import label_counts
 from hpt_core.errors import HPTInputError
 from hpt_core.uploads import upload_suffix
 from hpt_core.workspace import CORPUS_FORMATS, CORPUS_SUFFIXES, DEMO, TAXONOMY_SUFFIXES
-from pages._shared import (chart, current_dataset, load_dataset, md, page_setup, select_dataset, show_error,
+from app_pages._shared import (chart, current_dataset, load_dataset, md, select_dataset, show_error,
                            tree_chart, workspace)
-
-page_setup()
 
 ws = workspace()
 st.title("Data")

@@ -1,6 +1,6 @@
 """The Predict page's zero-shot mode: predictions from the current dataset's label names, before any training.
 
-Called from pages/predict.py before it asks for a trained run, so it works right after a taxonomy
+Called from app_pages/predict.py before it asks for a trained run, so it works right after a taxonomy
 is uploaded. No torch here: the classifier is ``hpt_core.zero_shot.ZeroShotClassifier``, cached.
 """
 
@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from hpt_core import viz
-from pages._shared import _stamp, chart, current_dataset, md, show_error, tree_chart, workspace
+from app_pages._shared import _stamp, chart, current_dataset, md, show_error, tree_chart, workspace
 
 #: Dev documents encoded to choose the threshold (the first ones): keeps the first use quick.
 MAX_DEV_DOCUMENTS = 500

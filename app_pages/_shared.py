@@ -20,7 +20,6 @@ from hpt_core.phases import PHASE, duration_text, phase_text
 from hpt_core.uploads import MAX_UPLOAD_BYTES
 from hpt_core.workspace import DEMO, Workspace, run_summary
 
-APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 DATASET_KEY = "current_dataset"
 RUN_KEY = "current_run"
 _NEXT = "_next_"
@@ -33,33 +32,14 @@ PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 TREE_CONFIG = {"displaylogo": False}
 
 PAGES = {
-    "home": "pages/home.py",
-    "data": "pages/data.py",
-    "train": "pages/train.py",
-    "results": "pages/results.py",
-    "predict": "pages/predict.py",
-    "label_words": "pages/label_words.py",
-    "label": "pages/label.py",
+    "home": "app_pages/home.py",
+    "data": "app_pages/data.py",
+    "train": "app_pages/train.py",
+    "results": "app_pages/results.py",
+    "predict": "app_pages/predict.py",
+    "label_words": "app_pages/label_words.py",
+    "label": "app_pages/label.py",
 }
-
-
-def page_setup() -> None:
-    """Call first in every page: make sure the page runs inside app.py (its navigation and sidebar).
-
-    Streamlit treats a ``pages/`` folder beside the main script as a legacy multipage app until
-    ``st.navigation`` is first called in the process (and AppTest resets that on every run); in
-    that mode a request for ``/data`` runs ``pages/data.py`` alone, without app.py. Then run app.py
-    here instead (it shows the same page, with the sidebar) and stop this bare run. No widget has
-    been created yet, so a click that triggered this run still reaches the page.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        import runpy
-
-        PagesManager.uses_pages_directory = False
-        runpy.run_path(str(APP_PATH), run_name="__main__")
-        st.stop()
 
 
 def workspace() -> Workspace:

@@ -5,10 +5,8 @@ import streamlit as st
 
 from hpt_core import runs, viz
 from hpt_core.errors import HPTInputError
-from pages._shared import (csv_bytes, md, neighbours, page_setup, predictor, require_predictor, runs_with_models,
+from app_pages._shared import (csv_bytes, md, neighbours, predictor, require_predictor, runs_with_models,
                            same_taxonomy, show_error, summaries, tree_chart)
-
-page_setup()
 
 LABEL_KEY = "lw_label"
 TREE_KEY = "lw_tree"

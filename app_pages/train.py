@@ -6,17 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from hpt_core import runs, viz
-from hpt_core.config import DEFAULT_RECIPE, PRECISIONS, RECIPES, HPTConfig, RunConfig, TrainConfig, train_recipe
+from hpt_core.config import DEFAULT_RECIPE, PRECISIONS, RECIPES, HPTConfig, RunConfig, TrainConfig, pipeline_recipe, train_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, has_label_words, resolve_method
 from hpt_core.phases import phase_text
 from hpt_core.tracking import check_tracker
 from hpt_core.tracking import where as tracking_where
-from pages._experiment_ui import experiment_launcher
-from pages._shared import (PAGES, POLL_S, chart, current_dataset, current_run, device_in_use, device_text, eta_text,
-                           md, page_setup, running_phase, select_run, show_error, state_text, workspace)
-
-page_setup()
+from app_pages._experiment_ui import experiment_launcher
+from app_pages._shared import (PAGES, POLL_S, chart, current_dataset, current_run, device_in_use, device_text, eta_text,
+                           md, running_phase, select_run, show_error, state_text, workspace)
 
 ws = workspace()
 st.title("Train")
@@ -100,6 +98,7 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
              + " (measured in docs/benchmarks.md)") or DEFAULT_RECIPE
     RECIPE = train_recipe(recipe)
     RECIPE_MODEL = HPTConfig(**RECIPES[recipe].model)
+    RECIPE_PIPELINE = pipeline_recipe(recipe)
     with st.form("launch"):
         c1, c2 = st.columns(2)
         here = datasets.index(current_dataset()) if current_dataset() in datasets else 0
@@ -156,7 +155,7 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             channels = {"TF-IDF + sentence embedding": "tfidf+sentence", "TF-IDF": "tfidf", "none": None}
             lexical = c[0].selectbox(
                 "Lexical channel", list(channels), key=f"lexical_{recipe}",
-                index=list(channels.values()).index(RECIPE_MODEL.lexical_channel),
+                index=list(channels.values()).index(RECIPE_PIPELINE.lexical_channel),
                 help="adds the scores of a linear scorer over TF-IDF features of the whole text (and the frozen "
                      "backbone's sentence embedding of its start); the model trains to complement it "
                      "(docs/benchmarks.md). None in the paper")
@@ -173,13 +172,13 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                      "top-down paths (multi-path data)": "top_down"}
             decision = c[3].selectbox(
                 "Decision rule", list(rules), key=f"decision_{recipe}",
-                index=list(rules.values()).index(RECIPE_MODEL.decision),
+                index=list(rules.values()).index(RECIPE_PIPELINE.decision),
                 help="how scores become labels: every label scoring above 0 (the paper), one best root-to-leaf path "
                      "per document, complete paths top-down (several where several children score above 0; for data "
                      "whose documents may have several paths), or whichever is best on dev when training ends")
             blends = {"with the classical classifier": "classical", "none": None}
             blend = st.selectbox(
-                "Blend", list(blends), key=f"blend_{recipe}", index=list(blends.values()).index(RECIPE_MODEL.blend),
+                "Blend", list(blends), key=f"blend_{recipe}", index=list(blends.values()).index(RECIPE_PIPELINE.blend),
                 help="after training, mix the model's scores with the probabilities of the one-minute classical "
                      "classifier (TF-IDF + the pretrained encoder's sentence embeddings of the first 128 tokens into a "
                      "logistic regression), the model's weight chosen on dev. Costs one more (128-token) encoder pass "
@@ -204,11 +203,12 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             label_word_options = {"label_word_encoding": word_encoding, "text_residual_gate": float(gate) or None}
             model = resolve_method(method, recipe=recipe, backbone=backbone, max_length=int(max_length),
                                    graph_layers=int(graph_layers), label_word_init=word_init,
-                                   lexical_channel=channels[lexical], decision=rules[decision], blend=blends[blend],
                                    max_windows=int(max_windows),
                                    # windows overlap by 64 tokens, or a quarter of a short window
                                    window_overlap=min(MODEL.window_overlap, int(max_length) // 4),
                                    **(label_word_options if has_label_words(method) else {}))
+            pipeline = pipeline_recipe(recipe, lexical_channel=channels[lexical], decision=rules[decision],
+                                       blend=blends[blend])
             launched = []
             for seed in seeds:
                 train = TrainConfig(
@@ -219,7 +219,7 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                     precision=precision, report_to=trackers[report_to])
                 base = run_name.strip() or f"{method}-{dataset}" + (f"-{fraction:g}" if fraction < 1.0 else "")
                 name = f"{base}-seed{seed}" if len(seeds) > 1 else base
-                run_dir = ws.new_run(RunConfig(data=data, model=model, train=train, name=name), name)
+                run_dir = ws.new_run(RunConfig(data=data, model=model, train=train, name=name, pipeline=pipeline), name)
                 runs.launch(run_dir)
                 launched.append(run_dir.name)
         except (HPTInputError, OSError, RuntimeError) as err:  # bad settings, or the job could not start

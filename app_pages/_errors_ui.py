@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._explain_ui import explain_section
-from pages._shared import (PAGES, _stamp, adopt_files_form, csv_bytes, md, model_stamp, predictor, show_error,
+from app_pages._explain_ui import explain_section
+from app_pages._shared import (PAGES, _stamp, adopt_files_form, csv_bytes, md, model_stamp, predictor, show_error,
                            workspace)
 
 ANY = "any"

@@ -7,12 +7,10 @@ from hpt_core import viz
 from hpt_core.decoding import decision_name
 from hpt_core.errors import HPTInputError
 from hpt_core.uploads import TEXTS_SUFFIXES, upload_suffix
-from pages._shared import (chart, csv_bytes, md, page_setup, predict_file, require_predictor, show_error,
+from app_pages._shared import (chart, csv_bytes, md, predict_file, require_predictor, show_error,
                            tree_chart)
-from pages._explain_ui import explain_section
-from pages._zero_shot_ui import zero_shot_section
-
-page_setup()
+from app_pages._explain_ui import explain_section
+from app_pages._zero_shot_ui import zero_shot_section
 
 st.title("Predict")
 if zero_shot_section():  # predictions from the label names alone, before any training

@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages._shared import md, show_error
+from app_pages._shared import md, show_error
 
 PATH = "predicted path, per depth"
 ONE = "any label"

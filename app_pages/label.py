@@ -10,10 +10,8 @@ from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.uploads import TEXTS_SUFFIXES, texts_upload, upload_suffix
 from hpt_core.warm_start import WARM_START_EPOCHS
 from hpt_core import viz
-from pages._shared import (PAGES, adopt_files_form, chart, md, page_setup, require_run, select_run, show_error,
+from app_pages._shared import (PAGES, adopt_files_form, chart, md, require_run, select_run, show_error,
                            workspace)
-
-page_setup()
 ws = workspace()
 st.title("Label")
 st.caption("Which unlabelled texts to label next: those the current run's model is least sure of, read on the "

@@ -18,7 +18,7 @@ from hpt_core.config import DEFAULT_RECIPE, RECIPES, TrainConfig
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS
 from hpt_core.estimates import duration_words
-from pages._shared import PLOT_CONFIG, csv_bytes, current_dataset, device_in_use, md, show_error, workspace
+from app_pages._shared import PLOT_CONFIG, csv_bytes, current_dataset, device_in_use, md, show_error, workspace
 
 
 def experiments_root() -> Path:

@@ -3,11 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import (PAGES, current_dataset, device_in_use, device_text, md, page_setup, state_text, summaries,
+from app_pages._shared import (PAGES, current_dataset, device_in_use, device_text, md, state_text, summaries,
                            workspace)
 from hpt_core import runs
-
-page_setup()
 
 ws = workspace()
 st.title("HPT — hierarchical text classification")
