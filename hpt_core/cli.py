@@ -171,7 +171,7 @@ def _predict_corpus(args) -> int:
     from hpt_core.predict import Predictor
     from hpt_core.stream_predict import predict_file
 
-    from hpt_core.stream_predict import count_texts, merge_parts
+    from hpt_core.stream_predict import merge_parts
 
     if args.input is None or args.output is None:
         raise HPTInputError("--input and --output go together (a corpus in, its predictions out)")
@@ -199,7 +199,7 @@ def _predict_corpus(args) -> int:
         state.wait_for_everyone()
         if not state.is_main_process:
             return 0
-        total = count_texts(args.input)
+        total = summary["input_texts"]  # counted once, by predict_file
         if not Path(args.output).exists():  # else merged by an earlier launch, which this one repeats
             merge_parts(args.output, total, state.num_processes)
         print(f"{total:,} texts predicted by {state.num_processes} processes into {args.output} "

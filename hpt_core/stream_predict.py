@@ -136,7 +136,8 @@ def predict_file(predictor, input_path: str | Path, output_path: str | Path, chu
 
     ``rank`` of ``world`` processes: this process predicts its chunks into its part file
     (``part_path``); ``merge_parts`` then makes the output. Returns ``{"total", "resumed_from",
-    "predicted", "seconds"}`` (this process's share when ``world`` > 1)."""
+    "predicted", "seconds"}`` (this process's share when ``world`` > 1) and ``"input_texts"``, the
+    whole input's count (what ``merge_parts`` needs, so the input is not counted again)."""
     from hpt_core.predict import prediction_record
 
     input_path, output_path = Path(input_path), Path(output_path)
@@ -148,12 +149,12 @@ def predict_file(predictor, input_path: str | Path, output_path: str | Path, chu
         raise HPTInputError("the output would overwrite the input; choose another --output", output_path)
     if not 0 <= rank < world:
         raise HPTInputError(f"process {rank} of {world}: no such process")
-    total = count_texts(input_path)
+    total = input_texts = count_texts(input_path)
     if world > 1:
         if output_path.exists():
             finished = _done_so_far(output_path)
             if finished == total:  # merged already (a relaunch after the end): nothing to do
-                return {"total": total, "resumed_from": total, "predicted": 0, "seconds": 0.0}
+                return {"total": total, "resumed_from": total, "predicted": 0, "seconds": 0.0, "input_texts": total}
             raise HPTInputError(f"holds {finished:,} of {total:,} predictions from a single-process run: finish it "
                                 "without accelerate launch, or remove it", output_path)
         written, total = part_path(output_path, rank, world), shard_size(total, rank, world, chunk)
@@ -181,7 +182,7 @@ def predict_file(predictor, input_path: str | Path, output_path: str | Path, chu
             if on_progress is not None:
                 on_progress(done, total, time.perf_counter() - started)
     return {"total": total, "resumed_from": resumed_from, "predicted": done - resumed_from,
-            "seconds": round(time.perf_counter() - started, 3)}
+            "seconds": round(time.perf_counter() - started, 3), "input_texts": input_texts}
 
 
 def merge_parts(output_path: str | Path, total: int, world: int, chunk: int = CHUNK) -> None:

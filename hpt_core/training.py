@@ -348,32 +348,8 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
             logger.info("warm start: weights of %s", source)
     lexical, train_lexical, lexical_seconds = None, None, None
     if config.pipeline.lexical_channel is not None:
-        fit_started = time.time()
-        # A fit kept by an earlier start of this run (killed after it) is loaded, not fitted again.
-        key = fit_cache.fingerprint(train_docs, dev_docs, hierarchy, {
-            "kind": config.pipeline.lexical_channel, "seed": tc.seed, "fit_documents": tc.fit_documents,
-            "backbone": config.model.backbone, "max_length": config.model.max_length,
-            "out_of_fold": "cold C path"})  # folds started from the whole-set fit (before session 11) are not reused
-        kept = fit_cache.load(run_dir, key, len(hierarchy.labels), [d.text for d in dev_docs],
-                              model.mlm.config.to_dict(), model.tokenizer)
-        if kept is not None:
-            lexical, train_lexical, lexical_seconds = kept
-            if main:
-                logger.info("lexical channel: its fit restored from the run folder (%s/), not fitted again", fit_cache.FIT_DIR)
-        else:
-            lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
-                                                        accelerator.mixed_precision == "bf16",
-                                                        on_step=reporter("lexical channel"), max_documents=tc.fit_documents,
-                                                        kind=config.pipeline.lexical_channel)
-            lexical_seconds = round(time.time() - fit_started, 1)
-            if main:
-                _keep_fit(run_dir, lexical, train_lexical, [d.text for d in dev_docs], key, lexical_seconds)
-        lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
-        if main and kept is None:
-            logger.info("lexical channel (%s) fitted in %.0f s: %d TF-IDF features%s, C = %g (dev loss / macro-F1 by C: %s)",
-                        lexical.kind, time.time() - fit_started, len(lexical.vocabulary),
-                        f" + {lexical.sentence.width}-d sentence embedding" if lexical.sentence else "",
-                        lexical.c, ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in lexical.dev_by_c.items()))
+        lexical, train_lexical, lexical_seconds = _lexical_channel_of_run(
+            config, run_dir, model, train_docs, dev_docs, accelerator, reporter("lexical channel"), main)
     # The classical blend, fitted when training ends, embeds with the *pretrained* backbone: copy it now.
     blend_encoder = pretrained_copy(model) if config.pipeline.blend is not None and main else None
     train_counts = label_counts(train_docs, hierarchy)
@@ -540,6 +516,40 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     logger.info("done: dev macro-F1 %.4f%s", metrics["dev"]["macro_f1"],
                 f", test macro-F1 {metrics['test']['macro_f1']:.4f}" if test_docs else "")
     return metrics
+
+
+def _lexical_channel_of_run(config: RunConfig, run_dir: Path, model: HPTModel, train_docs: list[Document],
+                            dev_docs: list[Document], accelerator, on_step: StepCallback, main: bool):
+    """The run's lexical channel, its out-of-fold training scores (N, C) and the seconds its fit
+    took: restored from the run folder when an earlier start of this run kept it (``fit_cache``),
+    else fitted (``_fit_lexical``) and kept for a restart. The channel ends on the CPU."""
+    tc, hierarchy = config.train, model.hierarchy
+    fit_started = time.time()
+    key = fit_cache.fingerprint(train_docs, dev_docs, hierarchy, {
+        "kind": config.pipeline.lexical_channel, "seed": tc.seed, "fit_documents": tc.fit_documents,
+        "backbone": config.model.backbone, "max_length": config.model.max_length,
+        "out_of_fold": "cold C path"})  # folds started from the whole-set fit (before session 11) are not reused
+    kept = fit_cache.load(run_dir, key, len(hierarchy.labels), [d.text for d in dev_docs],
+                          model.mlm.config.to_dict(), model.tokenizer)
+    if kept is not None:
+        lexical, train_lexical, seconds = kept
+        if main:
+            logger.info("lexical channel: its fit restored from the run folder (%s/), not fitted again", fit_cache.FIT_DIR)
+        lexical.to("cpu")
+        return lexical, train_lexical, seconds
+    lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
+                                          accelerator.mixed_precision == "bf16", on_step=on_step,
+                                          max_documents=tc.fit_documents, kind=config.pipeline.lexical_channel)
+    seconds = round(time.time() - fit_started, 1)
+    if main:
+        _keep_fit(run_dir, lexical, train_lexical, [d.text for d in dev_docs], key, seconds)
+    lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
+    if main:
+        logger.info("lexical channel (%s) fitted in %.0f s: %d TF-IDF features%s, C = %g (dev loss / macro-F1 by C: %s)",
+                    lexical.kind, time.time() - fit_started, len(lexical.vocabulary),
+                    f" + {lexical.sentence.width}-d sentence embedding" if lexical.sentence else "",
+                    lexical.c, ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in lexical.dev_by_c.items()))
+    return lexical, train_lexical, seconds
 
 
 def _keep_fit(run_dir: Path, channel, out_of_fold, dev_texts: list[str], key: str, seconds: float) -> None:

@@ -107,7 +107,8 @@ def test_processes_sharing_a_corpus_merge_into_the_file_one_process_writes(predi
     assert not out.exists()
     resumed = predict_file(predictor, corpus, out, chunk=4, rank=1, world=3)
     assert resumed["resumed_from"] == 4 and resumed["predicted"] == 4
-    merge_parts(out, len(TEXTS), 3, chunk=4)
+    assert resumed["input_texts"] == len(TEXTS)  # the whole input's count, for the merge (its share: "total")
+    merge_parts(out, resumed["input_texts"], 3, chunk=4)
     assert out.read_text(encoding="utf-8") == reference.read_text(encoding="utf-8")
     assert not any(part_path(out, rank, 3).exists() for rank in range(3))
     assert predict_file(predictor, corpus, out, chunk=4, rank=2, world=3)["predicted"] == 0  # merged: a relaunch is a no-op
