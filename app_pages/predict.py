@@ -94,7 +94,11 @@ with tab_one:
             if abstain_below is not None and p.document_confidence < abstain_below:
                 st.info(f"Below the threshold of {100 * abstain_below:.0f} %: flagged for a person to check.",
                         icon=":material/front_hand:")
-        st.caption(f"Read {p.tokens_read:,} of {p.tokens_total:,} tokens in {p.windows} window{'s' * (p.windows != 1)}.")
+        familiar = model.classifier.familiarity
+        st.caption(f"Read {p.tokens_read:,} of {p.tokens_total:,} tokens in {p.windows} window{'s' * (p.windows != 1)}."
+                   + ("" if p.familiarity is None or familiar is None else
+                      f" Like the training texts: {p.familiarity:.2f} (the mean similarity to its {familiar.k} closest; "
+                      f"{100 * (1 - familiar.quantile):.0f} % of dev's documents are above {familiar.threshold:.2f})."))
         by_depth = p.by_depth(h)
         left, right = st.columns([3, 2])
         with left:
@@ -192,7 +196,8 @@ with tab_batch:
                         "and flagged (column `abstained`).", icon=":material/front_hand:")
             if "predicted warnings" in table and (table["predicted warnings"] != "").any():
                 st.warning(f"{int((table['predicted warnings'] != '').sum())} text(s) look unusual for this model (no "
-                           "words, or mostly words it does not know): see the `predicted warnings` column.",
+                           "words, mostly words it does not know, or unlike every training text): see the "
+                           "`predicted warnings` column.",
                            icon=":material/translate:")
             columns = [c for c in table.columns if not c.startswith("score:")]
             st.dataframe(table[columns].head(200), hide_index=True)

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         train, dev = (read_corpus(SHARED / name / f"{s}.jsonl", h) for s in (split, "dev"))
         dev_y = h.multi_hot([d.labels for d in dev])
         texts, dev_texts = [d.text for d in train], [d.text for d in dev]
-        embedded, dev_embedded = blend._embed(encoder, texts), blend._embed(encoder, dev_texts)
+        embedded, dev_embedded = blend.embed_frozen(encoder, texts), blend.embed_frozen(encoder, dev_texts)
 
         # the frozen encoder's embeddings, computed once for both settings
         cached = SimpleNamespace(width=encoder.width, max_length=encoder.max_length, encoder=encoder.encoder,

@@ -132,7 +132,7 @@ def subtree_matrix(classes: list[int], hierarchy):
                              shape=(len(classes), len(hierarchy.labels)))
 
 
-def _embed(sentence: FrozenSentenceEncoder, texts: list[str], progress: bool = False) -> np.ndarray:
+def embed_frozen(sentence: FrozenSentenceEncoder, texts: list[str], progress: bool = False) -> np.ndarray:
     """Sentence embeddings (N, d) under bfloat16 autocast where the encoder's device computes it
     natively (1.5–1.8× faster on such a CPU; cosines within 1e-4 of float32), float32 elsewhere —
     the same when fitting and when scoring."""
@@ -184,15 +184,17 @@ class ClassicalBlend:
         self._vectorizer = tfidf.restore(self.vocabulary, self.idf.numpy())
         self._to_labels = subtree_matrix(self.classes, self.hierarchy)
 
-    def probabilities(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Classical label probabilities (N, C) float32 of raw texts (one frozen-encoder forward each),
-        ``CHUNK`` texts at a time (``progress``: a bar over the encoder's batches)."""
+    def probabilities(self, texts: list[str], progress: bool = False, embedded: np.ndarray | None = None) -> np.ndarray:
+        """Classical label probabilities (N, C) float32 of raw texts (one frozen-encoder forward each,
+        unless their ``embedded`` (N, d) by this blend's encoder are given), ``CHUNK`` texts at a
+        time (``progress``: a bar over the encoder's batches)."""
         texts = list(texts)
         out = np.zeros((len(texts), len(self.hierarchy.labels)), dtype=np.float32)
         for start in range(0, len(texts), CHUNK):
             part = texts[start:start + CHUNK]
-            out[start:start + len(part)] = self.probabilities_of(self._vectorizer.transform(part),
-                                                                 _embed(self.sentence, part, progress))
+            part_embedded = (embed_frozen(self.sentence, part, progress) if embedded is None
+                             else embedded[start:start + len(part)])
+            out[start:start + len(part)] = self.probabilities_of(self._vectorizer.transform(part), part_embedded)
         return out
 
     def probabilities_of(self, tfidf_rows, embeddings: np.ndarray) -> np.ndarray:
@@ -211,9 +213,11 @@ class ClassicalBlend:
         class_p = np.exp(logits)
         return class_p / class_p.sum(axis=1, keepdims=True)
 
-    def scores(self, model_scores, texts: list[str], progress: bool = False) -> torch.Tensor:
-        """Blended scores (N, C) float32 on the CPU of the model's scores (N, C) for ``texts``."""
-        return torch.from_numpy(blended_scores(np.asarray(model_scores), self.probabilities(texts, progress),
+    def scores(self, model_scores, texts: list[str], progress: bool = False,
+               embedded: np.ndarray | None = None) -> torch.Tensor:
+        """Blended scores (N, C) float32 on the CPU of the model's scores (N, C) for ``texts``
+        (``embedded``: see :meth:`probabilities`)."""
+        return torch.from_numpy(blended_scores(np.asarray(model_scores), self.probabilities(texts, progress, embedded),
                                                self.model_weight))
 
     def to(self, device) -> "ClassicalBlend":
@@ -325,7 +329,7 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
                         rules=("threshold", "path"), c_grid=C_GRID, embedding_weights=EMBEDDING_WEIGHTS,
                         model_weights=MODEL_WEIGHTS, on_step: StepCallback | None = None,
                         device="cpu", max_documents: int | None = None,
-                        seed: int = 0) -> tuple[ClassicalBlend, np.ndarray] | None:
+                        seed: int = 0, on_embedded=None) -> tuple[ClassicalBlend, np.ndarray] | None:
     """Fit the classical classifier on the training texts, choose its C and w by its dev macro-F1,
     then α by the dev macro-F1 of the blend with the model's dev scores (N, C), the best of ``rules``.
 
@@ -337,6 +341,10 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     many training documents the classifier is fitted on a seeded sample of that many
     (``linear_fit.document_sample``, drawn with ``seed``), so that its cost — the frozen encoder's
     pass and the grid's fits — stops growing with the corpus.
+
+    ``on_embedded(train_embedded, dev_embedded)``, when given, receives the frozen encoder's
+    embeddings of the (sampled) training texts (N, d) and of dev (M, d) once they are computed
+    (``hpt_core.familiarity`` is fitted from them, at no second encoder pass).
 
     Returns the blend and its classical dev probabilities (M, C) (the caller blends its dev scores
     without embedding dev again), or ``None`` when the training set has fewer than two distinct
@@ -368,7 +376,9 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     report = on_step or (lambda done, total, detail: None)
     sampled = "" if sample is None else f" (a sample of {len(texts):,} of {all_documents:,} training documents)"
     report(0, total, f"embedding {len(texts):,} training and {len(dev_texts):,} dev texts with the frozen encoder{sampled}")
-    embedded, dev_embedded = _embed(sentence, texts), _embed(sentence, list(dev_texts))
+    embedded, dev_embedded = embed_frozen(sentence, texts), embed_frozen(sentence, list(dev_texts))
+    if on_embedded is not None:
+        on_embedded(embedded, dev_embedded)
     report(1, total, f"{train_tfidf.shape[1]:,} TF-IDF features + {embedded.shape[1]} embedding dimensions, "
                      f"{len(classes):,} classes")
     features = SparseRows(train_tfidf[rows], device)  # the training rows, repeated for documents of several paths

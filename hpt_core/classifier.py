@@ -7,7 +7,9 @@ text is decided on is composed here, in one place, by :class:`HTCClassifier`:
 * plus the **lexical channel**'s (``hpt_core.lexical``), when one was fitted — the model was
   trained on that sum (stacking: ``HPTModel.forward``'s ``score_offset``);
 * then through the **classical blend** (``hpt_core.blend``), when one was kept on dev;
-* the decision rule (``PipelineConfig.decision``, ``hpt_core.decoding``) turns the result into labels.
+* the decision rule (``PipelineConfig.decision``, ``hpt_core.decoding``) turns the result into labels;
+* beside the scores, the **familiarity check** (``hpt_core.familiarity``), when one was fitted with
+  the blend, says how like the training texts each text is (sharing a kept blend's encoder pass).
 
 What was asked for is ``HTCClassifier.pipeline`` (a ``PipelineConfig``: which channel, blend and
 decision rule); the parts themselves are what was fitted (``None`` where nothing was, e.g. a blend
@@ -44,8 +46,9 @@ from hpt_core.model import CONFIG_NAME, HPTModel
 PIPELINE_NAME = "pipeline.json"
 #: ``pipeline.json``'s format (2: with the ``PipelineConfig``); a folder of a later format is refused with a clear line.
 PIPELINE_FORMAT = 2
-#: The parts a classifier composes, in the order they act on the scores.
-PARTS = ("lexical", "blend")
+#: The parts a classifier composes, in the order they act on the scores (the familiarity check
+#: reads the text beside them).
+PARTS = ("lexical", "blend", "familiarity")
 
 
 @torch.inference_mode()
@@ -100,15 +103,18 @@ class HTCClassifier:
         pipeline: the ``PipelineConfig`` (defaults to the paper's: no channel, no blend, thresholds);
             its ``decision`` is the rule the classifier decides with (``"auto"`` until training
             ends, when it is resolved on dev: ``finishing.final_figures``).
+        familiarity: a fitted ``Familiarity`` (how like the training texts a text is), or ``None``.
 
     ``config``, ``hierarchy`` and ``tokenizer`` are the model's.
     """
 
-    def __init__(self, model: HPTModel, lexical=None, blend=None, pipeline: PipelineConfig | None = None):
+    def __init__(self, model: HPTModel, lexical=None, blend=None, pipeline: PipelineConfig | None = None,
+                 familiarity=None):
         self.model = model
         self.lexical = lexical
         self.blend = blend
         self.pipeline = pipeline if pipeline is not None else PipelineConfig()
+        self.familiarity = familiarity
 
     # ---- what the model holds -------------------------------------------------------------------
     @property
@@ -146,7 +152,13 @@ class HTCClassifier:
         for part in (self.lexical, self.blend):
             if part is not None:
                 part.to(device)
+        if self.familiarity is not None and not self._familiarity_shares_the_blends_encoder():
+            self.familiarity.sentence.to(device)
         return self
+
+    def _familiarity_shares_the_blends_encoder(self) -> bool:
+        return (self.familiarity is not None and self.blend is not None
+                and self.familiarity.sentence is self.blend.sentence)
 
     # ---- scores ----------------------------------------------------------------------------------
     def model_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False,
@@ -156,26 +168,46 @@ class HTCClassifier:
 
     def document_scores(self, texts: list[str], model_scores: torch.Tensor, lexical: bool = True,
                         blend: bool = True, lexical_scores: torch.Tensor | None = None,
-                        progress: bool = False) -> torch.Tensor:
+                        progress: bool = False, embedded=None) -> torch.Tensor:
         """The model's own scores (N, C) of ``texts`` → the scores decided on: plus the lexical
         channel's, then through the classical blend (each when fitted and asked for).
         ``lexical_scores`` (N, C): the channel's scores when the caller has them already;
+        ``embedded`` (N, d): the blend's frozen-encoder embeddings when the caller has them;
         ``progress``: bars over the frozen encoders' batches (the channel's sentence features, the blend)."""
         scores = model_scores
         if lexical and self.lexical is not None:
             scores = scores + (self.lexical.scores(list(texts), progress=progress) if lexical_scores is None
                                else lexical_scores)
         if blend and self.blend is not None:
-            scores = self.blend.scores(scores.numpy(), list(texts), progress=progress)
+            scores = self.blend.scores(scores.numpy(), list(texts), progress=progress, embedded=embedded)
         return scores
+
+    def familiarity_of(self, texts: list[str], progress: bool = False):
+        """Each text's similarity to the training texts (N,) (``hpt_core.familiarity``) and the
+        frozen-encoder embeddings (N, d) it was computed from, or ``(None, None)`` without a check."""
+        from hpt_core.blend import embed_frozen
+
+        if self.familiarity is None:
+            return None, None
+        embedded = embed_frozen(self.familiarity.sentence, list(texts), progress)
+        return self.familiarity.similarity(embedded), embedded
 
     def predict_scores(self, texts: list[str], batch_size: int = 64, progress: bool = False, lexical: bool = True,
                        return_reading: bool = False, blend: bool = True, precision: str = "fp32"):
         """Document scores (N, C) for raw texts, on the CPU: the model's, plus the lexical channel's
         (``lexical=False``: not), through the classical blend (``blend=False``: not).
-        ``return_reading``, ``precision``: see :func:`model_scores`."""
+        ``return_reading``, ``precision``: see :func:`model_scores`; with ``return_reading`` each
+        text's reading also holds its ``familiarity`` (similarity to the training texts; ``None``
+        without a check), whose encoder pass a kept blend shares."""
         scores, reading = self.model_scores(texts, batch_size, progress, return_reading=True, precision=precision)
-        scores = self.document_scores(texts, scores, lexical=lexical, blend=blend, progress=progress)
+        embedded = None
+        if return_reading:
+            similarity, embedded = self.familiarity_of(texts, progress)
+            for i, entry in enumerate(reading):
+                entry["familiarity"] = None if similarity is None else round(float(similarity[i]), 4)
+            if not self._familiarity_shares_the_blends_encoder():
+                embedded = None
+        scores = self.document_scores(texts, scores, lexical=lexical, blend=blend, progress=progress, embedded=embedded)
         return (scores, reading) if return_reading else scores
 
     # ---- persistence -----------------------------------------------------------------------------
@@ -185,6 +217,7 @@ class HTCClassifier:
         return {"format": PIPELINE_FORMAT,
                 "lexical": None if self.lexical is None else self.lexical.kind,
                 "blend": None if self.blend is None else "classical",
+                "familiarity": self.familiarity is not None,
                 "config": self.pipeline.to_dict()}
 
     def save_pretrained(self, directory: str | Path) -> Path:
@@ -202,6 +235,8 @@ class HTCClassifier:
             for part in (self.lexical, self.blend):
                 if part is not None:
                     part.save(staging)
+            if self.familiarity is not None:
+                self.familiarity.save(staging, encoder_shared=self._familiarity_shares_the_blends_encoder())
             (staging / PIPELINE_NAME).write_text(json.dumps(self.parts(), indent=2), encoding="utf-8")
         return directory
 
@@ -227,7 +262,13 @@ class HTCClassifier:
             from hpt_core.blend import ClassicalBlend
 
             blend = ClassicalBlend.load(directory, model.hierarchy, backbone_config, model.tokenizer)
-        classifier = cls(model, lexical, blend, pipeline)
+        familiarity = None
+        if named.get("familiarity"):
+            from hpt_core.familiarity import Familiarity
+
+            familiarity = Familiarity.load(directory, backbone_config, model.tokenizer,
+                                           blend_sentence=None if blend is None else blend.sentence)
+        classifier = cls(model, lexical, blend, pipeline, familiarity)
         return classifier.to(device) if device is not None else classifier
 
 

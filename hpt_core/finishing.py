@@ -54,18 +54,26 @@ def fit_blend(best: HTCClassifier, train_docs, dev_docs, dev_y, dev_scores, blen
     """Fit ``best``'s classical blend (``hpt_core.blend``) and return the blended dev scores (M, C)
     and what to report. The model's weight is chosen under its decision rule (both rules with "auto").
     A weight of 1 (the model alone is best on dev) keeps no blend: nothing to pay for when predicting.
-    A blend that cannot be fitted is reported and left out; the trained model stands."""
+    A blend that cannot be fitted is reported and left out; the trained model stands.
+
+    The familiarity check (``hpt_core.familiarity``) is fitted from the same frozen-encoder
+    embeddings (no second pass) and kept whether or not the blend is."""
     from hpt_core.blend import blended_scores, fit_classical_blend, path_ends
+    from hpt_core.familiarity import Familiarity
 
     started = time.time()
     device = best.device  # the fits run where the model trained: a GPU when there is one
+
+    def fit_familiarity(train_embedded, dev_embedded) -> None:
+        best.familiarity = Familiarity.fit(train_embedded, dev_embedded, sentence=blend_encoder, seed=seed)
+
     try:
         targets = path_ends(train_docs, best.hierarchy)
         multi_path = sum(1 for ends in targets if len(ends) > 1)
         rules = candidate_decisions(dev_y, best.hierarchy) if best.decision == "auto" else (best.decision,)
         fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
                                      best.hierarchy, blend_encoder.to(device), rules=rules, on_step=on_step,
-                                     device=device, max_documents=fit_documents, seed=seed)
+                                     device=device, max_documents=fit_documents, seed=seed, on_embedded=fit_familiarity)
     except runs.JobCancelled:
         raise
     except Exception as err:  # noqa: BLE001 — any failure of the add-on must not fail a finished training
@@ -107,9 +115,11 @@ def final_figures(best: HTCClassifier, run_dir: Path, dev_docs, test_docs, train
                                               on_step=reporter("classical blend"), fit_documents=fit_documents,
                                               seed=seed)
         final = reporter("final evaluation")  # its clock restarted: the blend's minutes are not scoring's
-        save = save or best.blend is not None
+        save = save or best.blend is not None or best.familiarity is not None
     elif best.blend is not None:  # fitted before (a resumed final step, or a loaded model): say so
         out["blend"] = best.blend.summary()
+    if best.familiarity is not None:
+        out["familiarity"] = best.familiarity.summary()
     if best.decision == "auto":
         chosen, by_rule = choose_decision(dev_y, dev_scores, best.hierarchy)
         best.pipeline = best.pipeline.replace(decision=chosen)

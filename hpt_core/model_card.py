@@ -129,6 +129,12 @@ def model_card(config: dict, metrics: dict, hierarchy, name: str = "model") -> s
                      f"calibration error on test is {calibration['ece']:.3f} over {calibration.get('labels')} decided labels.")
     else:
         lines.append("- Scores are not calibrated probabilities; a score above 0 means the label is predicted.")
+    familiarity = metrics.get("familiarity") or {}
+    if familiarity.get("threshold") is not None:
+        lines.append(f"- A text unlike every training text still gets labels. Each prediction says how like them it is "
+                     f"(`familiarity.json`: the mean similarity to its {familiarity.get('k')} closest training texts) "
+                     f"and warns below {familiarity['threshold']:.2f}, where "
+                     f"{100 * float(familiarity.get('quantile', 0.01)):.0f} % of dev's documents fall.")
     lines += [
         "- The model repeats the biases of its training labels and of its pretrained encoder.",
         "",

@@ -70,8 +70,12 @@ class Prediction:
     #: the model folder has no calibration (trained before it existed).
     calibrated: dict[str, float] = field(default_factory=dict)
     document_confidence: float | None = None
-    #: Why the prediction may not mean much (``hpt_core.unfamiliar``): e.g. no word seen in training.
+    #: Why the prediction may not mean much: no known words (``hpt_core.unfamiliar``), or a text
+    #: unlike the training texts (``hpt_core.familiarity``).
     warnings: list[str] = field(default_factory=list)
+    #: How like the training texts it is: the mean similarity to its nearest training texts
+    #: (``hpt_core.familiarity``; ``None`` for a model folder without the check).
+    familiarity: float | None = None
 
     def confidence(self, hierarchy) -> list[dict]:
         """How sure the prediction is, label by label along its paths (:func:`path_confidence`)."""
@@ -199,9 +203,16 @@ class Predictor:
                            calibrated={} if calibrated is None else
                            {labels[j]: round(float(calibrated[i, j]), 6) for j in np.flatnonzero(consistent[i])},
                            document_confidence=None if documents is None else round(float(documents[i]), 6),
-                           warnings=self.known_words.warnings(text),
+                           warnings=self._warnings(text, reading[i]),
                            **reading[i])
                 for i, text in enumerate(texts)]
+
+    def _warnings(self, text: str, reading: dict) -> list[str]:
+        """Why a prediction may not mean much: unknown words, then a text unlike the training texts."""
+        found = self.known_words.warnings(text)
+        familiarity = self.classifier.familiarity
+        unlike = None if familiarity is None else familiarity.warning(reading.get("familiarity"))
+        return found + ([unlike] if unlike and not found else [])
 
     def confidences(self, scores: np.ndarray, consistent: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Calibrated confidence (N, C) of each decided label of ``consistent`` (N, C) and each
@@ -238,10 +249,10 @@ class Predictor:
         texts = list(texts)
         if not texts:
             return pd.DataFrame(columns=["text", "labels", "consistent_labels", "paths"])
-        scores, _, independent, consistent = self._decided(texts, batch_size, False)
+        scores, reading, independent, consistent = self._decided(texts, batch_size, False)
         _, confidence = self.confidences(scores, consistent)
         return prediction_table(texts, scores, independent, consistent, self.hierarchy, confidence,
-                                ["; ".join(self.known_words.warnings(text)) for text in texts])
+                                ["; ".join(self._warnings(text, reading[i])) for i, text in enumerate(texts)])
 
 
 def prediction_table(texts: list[str], scores: np.ndarray, independent: np.ndarray, consistent: np.ndarray, hierarchy,
@@ -289,6 +300,7 @@ def prediction_record(prediction, top: int, hierarchy=None, abstain_below: float
                            for c in path_confidence(prediction.scores, prediction.paths, hierarchy)]
             if hierarchy is not None else None,
             "document_confidence": prediction.document_confidence, "warnings": prediction.warnings,
+            "familiarity": prediction.familiarity,
             **({} if abstain_below is None else {"abstained": abstained(prediction, abstain_below)}),
             "tokens_read": prediction.tokens_read, "tokens_total": prediction.tokens_total}
 

@@ -12,6 +12,7 @@ import torch
 from hpt_core.blend import (BLEND_CONFIG, BLEND_ENCODER, ENCODER_MAX_LENGTH, MODEL_WEIGHTS, ClassicalBlend,
                             blended_scores, fit_classical_blend, leaf_targets, subtree_matrix)
 from hpt_core.errors import HPTInputError
+from hpt_core.familiarity import FAMILIARITY_ENCODER
 from hpt_core.hierarchy import LabelHierarchy
 
 
@@ -146,10 +147,16 @@ def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tin
     own = model.predict_scores([text], blend=False)
     expected = blended_scores(own.numpy(), model.blend.probabilities([text]), model.blend.model_weight)
     assert np.allclose(blended.numpy(), expected, atol=1e-5) and not np.allclose(blended.numpy(), own.numpy(), atol=1e-2)
+    # the familiarity check was fitted from the blend's embeddings and shares its encoder (no second copy)
+    assert metrics["familiarity"]["threshold"] == pytest.approx(model.familiarity.threshold, abs=1e-4)
+    assert model.familiarity.sentence is model.blend.sentence and not (run / "model" / FAMILIARITY_ENCODER).exists()
+    assert isinstance(Predictor(model).predict([text])[0].familiarity, float)
 
     assert main(["blend", "--run-dir", str(run), "--blend", "none"]) == 0
     assert HTCClassifier.from_pretrained(run / "model").blend is None
     assert not (run / "model" / BLEND_ENCODER).exists()
+    assert HTCClassifier.from_pretrained(run / "model").familiarity is not None  # it keeps its encoder now
+    assert (run / "model" / FAMILIARITY_ENCODER).is_file()
     assert "blend" not in json.loads((run / "metrics.json").read_text())
     assert main(["blend", "--run-dir", str(run)]) == 0
     assert json.loads((run / "metrics.json").read_text())["blend"]["model_weight"] in MODEL_WEIGHTS
@@ -195,6 +202,9 @@ def test_a_model_best_alone_on_dev_keeps_no_blend(tmp_path, tiny_backbone, task_
     assert metrics["blend"]["model_weight"] == 1.0 and "model alone" in metrics["blend"]["skipped"]
     assert HTCClassifier.from_pretrained(tmp_path / "run" / "model").blend is None
     assert not (tmp_path / "run" / "model" / BLEND_ENCODER).exists()
+    # the familiarity check stays, with its own copy of the frozen encoder
+    assert HTCClassifier.from_pretrained(tmp_path / "run" / "model").familiarity is not None
+    assert (tmp_path / "run" / "model" / FAMILIARITY_ENCODER).is_file()
 
 
 def test_multi_path_documents_teach_every_path(multi_path_task_files, encoder):
@@ -233,10 +243,10 @@ def test_a_fitting_sample_bounds_the_classifier_and_its_encoder_pass(hierarchy, 
     targets, _ = leaf_targets(train, hierarchy)
     limit = len(train) // 2
     rows_fitted, embedded = [], []
-    real_fit, real_embed = blend_module.fit_linear, blend_module._embed
+    real_fit, real_embed = blend_module.fit_linear, blend_module.embed_frozen
     monkeypatch.setattr(blend_module, "fit_linear",
                         lambda features, *a, **k: rows_fitted.append(features.shape[0]) or real_fit(features, *a, **k))
-    monkeypatch.setattr(blend_module, "_embed",
+    monkeypatch.setattr(blend_module, "embed_frozen",
                         lambda sentence, texts, progress=False: embedded.append(len(texts)) or real_embed(sentence, texts, progress))
     dev_scores = np.zeros((len(dev), len(hierarchy.labels)), dtype=np.float32)
     blend, _ = fit_classical_blend([d.text for d in train], targets, [d.text for d in dev],

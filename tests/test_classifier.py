@@ -73,7 +73,7 @@ def test_saving_names_the_parts_and_loading_restores_the_same_scores(legacy, tmp
     before = classifier.predict_scores(texts)
     folder = classifier.save_pretrained(tmp_path / "saved")
     assert json.loads((folder / PIPELINE_NAME).read_text()) == {
-        "format": 2, "lexical": "tfidf", "blend": "classical",
+        "format": 2, "lexical": "tfidf", "blend": "classical", "familiarity": False,
         "config": {"lexical_channel": "tfidf", "blend": "classical", "decision": _expected()["decision"]}}
     config = json.loads((folder / "config.json").read_text())
     assert "lexical_channel_fitted" not in config and "blend_fitted" not in config  # the model's file is the model's

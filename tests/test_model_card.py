@@ -58,6 +58,10 @@ def test_the_card_is_pure_and_names_multi_path_and_rare_label_figures():
     assert "| test | 5 | 50.00 | 25.00 | 50.00 | 50.00 / 12.50 |" in card
     assert "2 test documents with several paths: micro-F1 75.00, macro-F1 50.00" in card
     assert "fewest training documents 10.00, on the most frequent fifth 90.00" in card
+    assert "familiarity" not in card  # no check fitted: nothing said
+    metrics["familiarity"] = {"k": 5, "quantile": 0.01, "threshold": 0.2734}
+    card = model_card({"data": {"train": "/x/train.jsonl"}, "model": {"decision": "auto"}}, metrics, h, name="demo")
+    assert "warns below 0.27, where 1 % of dev's documents fall" in card
 
 
 def _cache_with(model_dir, cache, repo_id="someone/tiny-hpt"):
