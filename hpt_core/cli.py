@@ -142,7 +142,7 @@ def _cmd_predict(args) -> int:
             record = {"text": p.text, "labels": p.labels, "consistent_labels": p.consistent_labels,
                       "paths": p.paths, "scores": p.scores, "confidence": p.confidence(predictor.hierarchy),
                       "document_confidence": p.document_confidence, "warnings": p.warnings,
-                      "tokens_total": p.tokens_total, "tokens_read": p.tokens_read, "windows": p.windows}
+                      "familiarity": p.familiarity, "tokens_total": p.tokens_total, "tokens_read": p.tokens_read, "windows": p.windows}
             if args.abstain_below is not None:
                 record["abstained"] = abstained(p, args.abstain_below)
             print(json.dumps(record))

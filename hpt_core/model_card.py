@@ -133,8 +133,8 @@ def model_card(config: dict, metrics: dict, hierarchy, name: str = "model") -> s
     if familiarity.get("threshold") is not None:
         lines.append(f"- A text unlike every training text still gets labels. Each prediction says how like them it is "
                      f"(`familiarity.json`: the mean similarity to its {familiarity.get('k')} closest training texts) "
-                     f"and warns below {familiarity['threshold']:.2f}, where "
-                     f"{100 * float(familiarity.get('quantile', 0.01)):.0f} % of dev's documents fall.")
+                     f"and warns below {familiarity['threshold']:.2f}, a similarity that "
+                     f"{100 * (1 - float(familiarity.get('quantile', 0.01))):.0f} % of dev's documents reach.")
     lines += [
         "- The model repeats the biases of its training labels and of its pretrained encoder.",
         "",

@@ -254,9 +254,9 @@ class Workspace:
         self._check_name(name)
         if name in self.dataset_names():
             raise HPTInputError(f"a dataset named {name!r} exists already; choose another name")
-        if self.dataset_of_run(run_dir) is not None:
-            raise HPTInputError(f"run {run_dir.name!r} is trained on the workspace dataset "
-                                f"{self.dataset_of_run(run_dir)!r} already")
+        trained_on = self.dataset_of_run(run_dir)
+        if trained_on is not None:
+            raise HPTInputError(f"run {run_dir.name!r} is trained on the workspace dataset {trained_on!r} already")
         if runs.run_status(run_dir).get("state") in runs.ACTIVE_STATES:
             raise HPTInputError(f"run {run_dir.name!r} is queued or running; adopt its files when it has finished")
         config = runs.read_json(run_dir / runs.RUN_CONFIG, None)

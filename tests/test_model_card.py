@@ -61,7 +61,7 @@ def test_the_card_is_pure_and_names_multi_path_and_rare_label_figures():
     assert "familiarity" not in card  # no check fitted: nothing said
     metrics["familiarity"] = {"k": 5, "quantile": 0.01, "threshold": 0.2734}
     card = model_card({"data": {"train": "/x/train.jsonl"}, "model": {"decision": "auto"}}, metrics, h, name="demo")
-    assert "warns below 0.27, where 1 % of dev's documents fall" in card
+    assert "warns below 0.27, a similarity that 99 % of dev's documents reach" in card
 
 
 def _cache_with(model_dir, cache, repo_id="someone/tiny-hpt"):
