@@ -291,18 +291,18 @@ def _named_parts(directory: Path) -> dict:
                            f"({PIPELINE_FORMAT}): upgrade hpt_core")
         config = named.get("config")
         if config is None:  # written before PipelineConfig: its fields are in config.json
-            config = _legacy_pipeline_fields(directory)
+            config = _legacy_pipeline_fields(parse_json(read_text(directory / CONFIG_NAME), CONFIG_NAME))
         if not isinstance(config, dict):
             raise unusable(f"{PIPELINE_NAME}: 'config' must be an object")
         return {**{part: named.get(part) for part in PARTS}, "config": config}
     saved = parse_json(read_text(directory / CONFIG_NAME), CONFIG_NAME)
     return {"lexical": bool(saved.get("lexical_channel_fitted")), "blend": bool(saved.get("blend_fitted")),
-            "config": _legacy_pipeline_fields(directory)}
+            "config": _legacy_pipeline_fields(saved)}
 
 
-def _legacy_pipeline_fields(directory: Path) -> dict:
-    """The ``PipelineConfig`` fields a folder saved before the split kept in ``config.json``."""
-    saved = parse_json(read_text(directory / CONFIG_NAME), CONFIG_NAME)
+def _legacy_pipeline_fields(saved) -> dict:
+    """The ``PipelineConfig`` fields a folder saved before the split kept in its ``config.json``
+    (``saved``, parsed)."""
     hpt = saved.get("hpt") if isinstance(saved, dict) else None
     return split_model_fields(hpt)[1] if isinstance(hpt, dict) else {}
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hpt_core.decoding import DECISIONS
 from hpt_core.errors import HPTInputError
 
 #: Name of the default backbone: the MiniLM-L6 uncased encoder shipped in the pip package
@@ -272,8 +273,8 @@ class PipelineConfig(_JSONConfig):
             raise HPTInputError(f"lexical_channel must be tfidf, tfidf+sentence or None (no channel); got {self.lexical_channel!r}")
         if self.blend not in (None, "classical"):
             raise HPTInputError(f"blend must be classical or None (no blend); got {self.blend!r}")
-        if self.decision not in ("threshold", "path", "top_down", "auto"):
-            raise HPTInputError(f"decision must be one of threshold, path, top_down, auto; got {self.decision!r}")
+        if self.decision not in (*DECISIONS, "auto"):
+            raise HPTInputError(f"decision must be one of {', '.join(DECISIONS)}, auto; got {self.decision!r}")
 
 
 def split_model_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
