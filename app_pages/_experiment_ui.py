@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from hpt_core import runs
-from hpt_core.config import DEFAULT_RECIPE, RECIPES, TrainConfig
+from hpt_core.config import TrainConfig
+from hpt_core.recipes import DEFAULT_RECIPE, RECIPES
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS
 from hpt_core.estimates import duration_words
@@ -95,7 +96,7 @@ def experiment_launcher() -> None:
         max_steps = c[3].number_input("Max steps per run (0 = no limit)", 0, 10_000_000, 0, key="exp_max_steps")
         spec, problem = None, None
         try:
-            from hpt_core.config import train_recipe
+            from hpt_core.recipes import train_recipe
 
             train = train_recipe(recipe, epochs=int(epochs), batch_size=int(batch), max_steps=int(max_steps) or None)
             spec = Experiment(name=name.strip() or "unnamed", data=ws.dataset_files(dataset), methods=list(methods),

@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from hpt_core import runs, viz
-from hpt_core.config import DEFAULT_RECIPE, PRECISIONS, RECIPES, HPTConfig, RunConfig, TrainConfig, pipeline_recipe, train_recipe
+from hpt_core.config import PRECISIONS, HPTConfig, RunConfig, TrainConfig
+from hpt_core.recipes import DEFAULT_RECIPE, RECIPES, pipeline_recipe, train_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, describe, has_label_words, resolve_method
 from hpt_core.phases import phase_text

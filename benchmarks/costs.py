@@ -16,7 +16,7 @@ tree), so the phases that read dev cost the same across N. Each cell runs in its
 
 * ``tokenising`` the training texts;
 * ``lexical C grid`` and ``lexical out-of-fold``: the lexical channel's fits (training's
-  ``_fit_lexical``: the C grid on dev, then the folds, and, above the recipe's ``fit_documents``,
+  ``stacking.fit_lexical``: the C grid on dev, then the folds, and, above the recipe's ``fit_documents``,
   the scores of the documents outside the fitting sample);
 * ``training epoch``: ``--steps`` real optimiser steps (batch 16, length-grouped, bf16 autocast
   where native, AdamW), batches spread evenly over the epoch, timed and scaled (mean) to one
@@ -105,7 +105,8 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     from hpt_core.batching import LengthGroupedSampler
     from hpt_core.blend import path_ends
     from hpt_core.classifier import HTCClassifier
-    from hpt_core.config import RunConfig, DataSpec, pipeline_recipe, train_recipe
+    from hpt_core.config import RunConfig, DataSpec
+    from hpt_core.recipes import pipeline_recipe, train_recipe
     from hpt_core.data import Document
     from hpt_core.evaluation import candidate_decisions, choose_decision
     from hpt_core.hierarchy import LabelHierarchy
@@ -114,7 +115,8 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     from hpt_core.model import build_model
     from hpt_core.predict import Predictor
     from hpt_core.finishing import pretrained_copy
-    from hpt_core.training import _optimizer, _fit_lexical, native_bf16, within_cpu_budget
+    from hpt_core.stacking import fit_lexical
+    from hpt_core.training import _optimizer, native_bf16, within_cpu_budget
 
     out = {"N": n, "C": c, "steps_timed": steps, "phases": {}}
 
@@ -144,7 +146,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
 
     marks = {}
     started = time.perf_counter()
-    classifier.lexical, oof = _fit_lexical(model, train, dev, 0, torch.device("cpu"), bf16,
+    classifier.lexical, oof = fit_lexical(model, train, dev, 0, torch.device("cpu"), bf16,
                                       on_step=lambda done, total, detail: marks.__setitem__(done, time.perf_counter()),
                                       max_documents=config.train.fit_documents)
     grid_done = marks[len(C_GRID)]

@@ -84,10 +84,10 @@ def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
 
     from hpt_core.blend import fit_classical_blend, leaf_targets
     from hpt_core.finishing import pretrained_copy
-    from hpt_core.training import _fit_lexical
+    from hpt_core.stacking import fit_lexical
 
     from hpt_core.classifier import HTCClassifier
-    from hpt_core.config import pipeline_recipe
+    from hpt_core.recipes import pipeline_recipe
 
     pipeline = pipeline_recipe(args.recipe)
     classifier = HTCClassifier(model, pipeline=pipeline)
@@ -98,7 +98,7 @@ def _attach_default_channel(model, args, n_train: int = 300, n_dev: int = 100):
     dev = read_corpus(args.ng / "dev.jsonl", h)[:n_dev]
     with torch.inference_mode(False), torch.enable_grad():  # L-BFGS needs gradients (batch() runs in inference mode)
         if pipeline.lexical_channel is not None:
-            classifier.lexical, _ = _fit_lexical(model, train, dev, 0, torch.device(args.device), False, n_folds=2,
+            classifier.lexical, _ = fit_lexical(model, train, dev, 0, torch.device(args.device), False, n_folds=2,
                                                  kind=pipeline.lexical_channel)
         if pipeline.blend is not None:
             # Training fits the blend on the whole grid and keeps it only when dev prefers it; here

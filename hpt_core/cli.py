@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from hpt_core.cli_options import (FORMATS, add_training_options, configs_from_args, model_overrides, name_list,
+from hpt_core.cli_options import (DECISION_CHOICES, FORMATS, add_training_options, configs_from_args, model_overrides, name_list,
                                   pipeline_overrides, positive_fraction, probability, seed_list, seed_number)
 from hpt_core.config import PRECISIONS
 from hpt_core.errors import HPTInputError
@@ -543,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decide", help="choose a finished run's decision rule (thresholds, one path or top-down paths) on its dev "
                                       "file, or set it; updates the model folder and metrics.json")
     p.add_argument("--run-dir", required=True)
-    p.add_argument("--decision", choices=["auto", "threshold", "path", "top_down"], default="auto")
+    p.add_argument("--decision", choices=DECISION_CHOICES, default="auto")
     p.set_defaults(func=_cmd_decide)
 
     p = sub.add_parser("blend", help="fit a finished run's classical blend (TF-IDF + sentence embeddings into a "

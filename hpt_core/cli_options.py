@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-from hpt_core.config import DEFAULT_RECIPE, RECIPES
+from hpt_core.decoding import DECISIONS
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import require_file
 from hpt_core.methods import resolve_method
+from hpt_core.recipes import DEFAULT_RECIPE, RECIPES
 from hpt_core.tracking import TRACKERS
+
+#: ``--decision``'s values: a rule of ``decoding.DECISIONS``, or ``auto`` (chosen on dev).
+DECISION_CHOICES = ("auto", *DECISIONS)
 
 FORMATS = ["auto", "jsonl", "csv", "tsv", "wos", "20ng"]
 
@@ -144,7 +148,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window-overlap", type=int, default=m.window_overlap, help="text tokens shared by consecutive windows")
     p.add_argument("--window-pooling", choices=["max", "mean"], default=m.window_pooling,
                    help="how window scores become a document score, per label")
-    p.add_argument("--decision", choices=["auto", "threshold", "path", "top_down"], default=None,
+    p.add_argument("--decision", choices=DECISION_CHOICES, default=None,
                    help="how scores become labels: every label scoring above 0 (the paper), one best root-to-leaf "
                         "path per document, top-down complete paths (several where several children score above 0: "
                         "multi-path data), or auto: whichever is best on dev after training (small-data default)")
@@ -173,7 +177,8 @@ def pipeline_overrides(args: argparse.Namespace) -> dict:
 
 
 def configs_from_args(args: argparse.Namespace, method: str):
-    from hpt_core.config import DataSpec, RunConfig, pipeline_recipe, train_recipe
+    from hpt_core.config import DataSpec, RunConfig
+    from hpt_core.recipes import pipeline_recipe, train_recipe
 
     model = resolve_method(method, recipe=args.recipe, **model_overrides(args))
     given = {k: v for k, v in (("lr", args.lr), ("new_params_lr", args.new_params_lr), ("warmup_ratio", args.warmup_ratio))

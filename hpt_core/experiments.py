@@ -20,8 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from hpt_core import runs
-from hpt_core.config import (DEFAULT_BACKBONE, DataSpec, PipelineConfig, RunConfig, TrainConfig, pipeline_recipe,
-                             saved_pipeline, split_model_fields)
+from hpt_core.config import (DEFAULT_BACKBONE, DataSpec, PipelineConfig, RunConfig, TrainConfig, saved_pipeline,
+                             split_model_fields)
+from hpt_core.recipes import pipeline_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import ABLATIONS, BASELINES, METHODS, applicable_overrides, describe, resolve_method
 from hpt_core.training import train
@@ -58,10 +59,11 @@ SETTINGS = ("recipe", "epochs", "max_steps", "max_length", "lexical_channel", "b
 
 
 def recipe_of(config: dict) -> str:
-    """The recipe (``config.RECIPES``) whose training, model and pipeline settings a run's ``run.json`` has
+    """The recipe (``recipes.RECIPES``) whose training, model and pipeline settings a run's ``run.json`` has
     (the options a recipe sets, at the recipe's value or, where another recipe sets them, at the
     default), or ``"custom"`` when none matches."""
-    from hpt_core.config import RECIPES, HPTConfig, recipe_model_options
+    from hpt_core.config import HPTConfig
+    from hpt_core.recipes import RECIPES, recipe_model_options
 
     model, train = (config or {}).get("model") or {}, (config or {}).get("train") or {}
     pipeline = saved_pipeline(config)

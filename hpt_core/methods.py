@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpt_core.config import PIPELINE_FIELDS, HPTConfig, recipe_model_options
+from hpt_core.config import PIPELINE_FIELDS, HPTConfig
 from hpt_core.errors import HPTInputError
+from hpt_core.recipes import recipe_model_options
 
 #: name -> (one-line description, overrides of HPTConfig)
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -62,7 +63,7 @@ def resolve_method(name: str, recipe: str | None = None, **overrides: Any) -> HP
     misplaced = sorted(set(overrides) & set(PIPELINE_FIELDS))
     if misplaced:
         raise HPTInputError(f"{', '.join(misplaced)}: a setting of what is built on the model (PipelineConfig, "
-                            "config.pipeline_recipe), not of the model")
+                            "recipes.pipeline_recipe), not of the model")
     method = METHODS[name][1]
     from_recipe = recipe_model_options(recipe, method) if recipe else {}
     return HPTConfig(**{**method, **from_recipe, **overrides, "method": name})

@@ -15,6 +15,7 @@ import os
 import random
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hpt_core import durable, fit_cache, runs, tracking
+from hpt_core.checkpoints import load_checkpoint, save_checkpoint
 from hpt_core.warm_start import load_initial_weights
 from hpt_core.backbone import check_backbone, native_bf16  # noqa: F401  (native_bf16: part of this module's API)
 from hpt_core.batching import LengthGroupedSampler, epoch_batches, padding_fraction, random_order
@@ -36,6 +38,7 @@ from hpt_core.model import HPTModel, build_model
 from hpt_core.finishing import blend_run, choose_run_decision, final_figures, pretrained_copy, write_card  # noqa: F401  (blend_run, choose_run_decision: also this module's API)
 from hpt_core.phases import StepCallback, no_progress, phase_record, phase_text
 from hpt_core.run_data import load_run_data  # noqa: F401  (also this module's API)
+from hpt_core.stacking import lexical_channel_of_run
 
 logger = logging.getLogger("hpt_core.training")
 #: What a tracker (``TrainConfig.report_to``) receives of each step and epoch record of history.jsonl.
@@ -79,27 +82,6 @@ def _collator(model: HPTModel):
         return batch
 
     return collate
-
-
-def _fit_lexical(model: HPTModel, train_docs: list[Document], dev_docs: list[Document], seed: int,
-                 device: torch.device, bf16: bool, n_folds: int | None = None, on_step: StepCallback | None = None,
-                 max_documents: int | None = None, kind: str = "tfidf"):
-    """The lexical channel of ``kind`` (``PipelineConfig.lexical_channel``) fitted on the training documents (C chosen on dev) and its out-of-fold
-    training scores (N, C) (from ``n_folds`` folds; the channel's default when ``None``). Every
-    process fits the same: the fit is deterministic. Called before training, so a sentence encoder
-    copied from the model is the pretrained backbone."""
-    from hpt_core.lexical import N_FOLDS, fit_lexical_channel
-    from hpt_core.sentence import FrozenSentenceEncoder
-
-    hierarchy = model.hierarchy
-    groups = np.asarray(hierarchy.depths, dtype=np.int64) - 1
-    sentence = None
-    if kind == "tfidf+sentence":
-        sentence = FrozenSentenceEncoder.copy_of(model.mlm.base_model, model.tokenizer, model.config.max_length).to(device)
-    return fit_lexical_channel([d.text for d in train_docs], hierarchy.multi_hot([d.labels for d in train_docs]), groups,
-                               [d.text for d in dev_docs], hierarchy.multi_hot([d.labels for d in dev_docs]), seed=seed,
-                               sentence=sentence, bf16=bf16, n_folds=N_FOLDS if n_folds is None else n_folds,
-                               on_step=on_step, device=device, max_documents=max_documents)
 
 
 def _phase_reporter(run_dir: Path, device_name: str, on_progress):
@@ -156,42 +138,6 @@ def _lr_factor(warmup_ratio: float, schedule: str, total_steps: int):
         return 1.0
 
     return factor
-
-
-def _save_checkpoint(run_dir: Path, model: HPTModel, optimizer, state: dict) -> None:
-    """Replace ``checkpoint/`` durably (:func:`hpt_core.durable.replace_folder`): a kill or a full disk
-    mid-save leaves the previous epoch's checkpoint to resume from (a full disk: ``HPTInputError``)."""
-    from safetensors.torch import save_model
-
-    with durable.replace_folder(run_dir / runs.CHECKPOINT_DIR, "the checkpoint") as staging:
-        save_model(model, str(staging / "model.safetensors"))
-        # Through a Python file object: torch's own file writer reports a full disk without its errno.
-        with open(staging / "optimizer.pt", "wb") as handle:
-            torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, handle)
-        runs.atomic_write_json(staging / "state.json", state)
-
-
-def _load_checkpoint(run_dir: Path, model: HPTModel, optimizer) -> dict | None:
-    from safetensors.torch import load_model
-
-    path = run_dir / runs.CHECKPOINT_DIR
-    durable.recover(path)  # a save killed between its two renames left the last checkpoint as .checkpoint.old
-    state = runs.read_json(path / "state.json")
-    if state is None or not (path / "model.safetensors").is_file():
-        return None
-    try:
-        missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
-    except Exception as err:  # a damaged file or tensors of other shapes
-        raise HPTInputError(f"checkpoint does not fit this run's model ({type(err).__name__}); "
-                            "choose a new folder or delete checkpoint/", path) from None
-    if missing or unexpected:
-        raise HPTInputError(f"checkpoint does not fit this run's model (missing {sorted(missing)[:3]}, "
-                            f"unexpected {sorted(unexpected)[:3]}); choose a new folder or delete checkpoint/", path)
-    # weights_only: tensors and plain containers only, never arbitrary pickled objects.
-    saved = torch.load(path / "optimizer.pt", weights_only=True)
-    optimizer.load_state_dict(saved["optimizer"])
-    torch.set_rng_state(saved["torch_rng"])
-    return state
 
 
 def train(config: RunConfig, run_dir: str | Path, accelerator=None, on_progress=None) -> dict:
@@ -329,6 +275,9 @@ def _attach_log(run_dir: Path) -> logging.Handler:
 
 
 def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_seed, on_progress) -> dict:
+    """The run, in the order it happens: the lexical channel's fit, tokenising, the epochs (each
+    ending with a dev evaluation and a checkpoint), then what comes after the last epoch
+    (``hpt_core.finishing``: the blend, the decision, the final figures)."""
     tc = config.train
     run_started = time.time()  # the whole run in this process: fits, training, blend, final scoring
     set_seed(tc.seed)
@@ -348,12 +297,59 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
             logger.info("warm start: weights of %s", source)
     lexical, train_lexical, lexical_seconds = None, None, None
     if config.pipeline.lexical_channel is not None:
-        lexical, train_lexical, lexical_seconds = _lexical_channel_of_run(
+        lexical, train_lexical, lexical_seconds = lexical_channel_of_run(
             config, run_dir, model, train_docs, dev_docs, accelerator, reporter("lexical channel"), main)
     # The classical blend, fitted when training ends, embeds with the *pretrained* backbone: copy it now.
     blend_encoder = pretrained_copy(model) if config.pipeline.blend is not None and main else None
-    train_counts = label_counts(train_docs, hierarchy)
-    tokenising = reporter("tokenising")
+    config, loader, sampler, epoch_tokens = _training_batches(config, model, train_docs, train_lexical, run_dir,
+                                                              accelerator, main, reporter("tokenising"))
+    loop = _Loop.prepare(config, model, loader, sampler, lexical, run_dir, accelerator, main, device_name,
+                         on_progress, dev_docs, label_counts(train_docs, hierarchy))
+    loop.run()
+
+    accelerator.wait_for_everyone()
+    if not main:
+        return {}
+    best = HTCClassifier.from_pretrained(run_dir / runs.MODEL_DIR, device=accelerator.device)
+    metrics = {
+        "method": config.model.method, "best_epoch": loop.state["best_epoch"], "epochs_run": loop.state["epoch"],
+        "steps": loop.state["step"], "train_documents": len(train_docs), "device": device_name,
+        "precision": "bf16" if accelerator.mixed_precision == "bf16" else "fp32",
+        "train_seconds": time.time() - loop.started,
+        "train_docs_per_s": loop.docs_seen / max(time.time() - loop.started, 1e-9),
+        "train_counts": loop.train_counts.tolist(),
+        # tokens of one epoch's inputs: with train_seconds, this device's measured speed (hpt_core.estimates)
+        "epoch_tokens": epoch_tokens,
+        "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
+    }
+    metrics.update(final_figures(best, run_dir, dev_docs, test_docs, loop.train_counts, tc.eval_batch_size,
+                                  train_docs=train_docs, blend_encoder=blend_encoder, reporter=reporter,
+                                  fit_documents=tc.fit_documents, seed=tc.seed))
+    if best.lexical is not None:
+        metrics["lexical_channel"] = {**best.lexical.summary(), "seconds": lexical_seconds}
+    # train_seconds is the steps and dev evaluations alone; this is what the user waited (issue 21)
+    metrics["run_seconds"] = time.time() - run_started
+    tracking.log(accelerator, tc.report_to, {f"final/{split}_{key}": metrics[split][key] for split in ("dev", "test")
+                                             if split in metrics for key in ("micro_f1", "macro_f1", "hierarchical_f1")},
+                 loop.state["step"])
+    runs.atomic_write_json(run_dir / runs.METRICS, metrics)
+    write_card(run_dir)
+    fit_cache.discard(run_dir)  # the model folder holds the channel now
+    runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), "state": "completed"})
+    runs.update_status(run_dir, state="completed", finished=time.time())
+    logger.info("done: dev macro-F1 %.4f%s", metrics["dev"]["macro_f1"],
+                f", test macro-F1 {metrics['test']['macro_f1']:.4f}" if test_docs else "")
+    return metrics
+
+
+def _training_batches(config: RunConfig, model: HPTModel, train_docs: list[Document], train_lexical,
+                      run_dir: Path, accelerator, main: bool, tokenising: StepCallback):
+    """Tokenise the training documents into windows and batch them; on a CPU, cut the epochs to the
+    recipe's token budget (``within_cpu_budget``, recorded in ``run.json``).
+
+    Returns (the configuration as run, the DataLoader, its length-grouped sampler or None, the
+    tokens of one epoch)."""
+    tc, hierarchy = config.train, model.hierarchy
     tokenising(0, 1, f"{len(train_docs):,} training documents")
     windows, _, _ = model.tokenize_windows([d.text for d in train_docs])
     lengths = [sum(len(w) for w in doc) for doc in windows]
@@ -374,191 +370,171 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         grouped = padding_fraction(lengths, epoch_batches(list(sampler), tc.batch_size))
         at_random = padding_fraction(lengths, epoch_batches(random_order(len(lengths), tc.seed), tc.batch_size))
         logger.info("length-grouped batches: %.1f%% padding (random batches: %.1f%%)", 100 * grouped, 100 * at_random)
-    optimizer = _optimizer(model, config)
-    steps_per_epoch = math.ceil(len(loader) / max(accelerator.num_processes, 1) / tc.grad_accum)
-    total_steps = steps_per_epoch * tc.epochs if tc.max_steps is None else min(tc.max_steps, steps_per_epoch * tc.epochs)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(tc.warmup_ratio, tc.schedule, total_steps))
+    return config, loader, sampler, int(sum(lengths))
 
-    state = {"epoch": 0, "step": 0, "best_macro_f1": -1.0, "best_epoch": None, "bad_epochs": 0}
-    resumed = _load_checkpoint(run_dir, model, optimizer)
-    if resumed:
-        state.update(resumed)
-        for _ in range(state["step"]):
-            scheduler.step()
-        if main:
-            logger.info("resumed after epoch %d (step %d)", state["epoch"], state["step"])
-    if main:  # what a killed start logged past its last checkpoint is trained (and logged) again
-        runs.trim_history(run_dir, state["epoch"], state["step"])
-    # The scheduler is not prepared: accelerate would step it once per process per optimiser step,
-    # while total_steps counts optimiser steps. It steps below once per optimiser step.
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    unwrapped: HPTModel = accelerator.unwrap_model(model)
-    classifier = HTCClassifier(unwrapped, lexical, pipeline=config.pipeline)  # what dev is scored with and the model folder holds
 
-    started, step_at_start = time.time(), state["step"]
-    if main:  # the phases before are over: the run page shows training from here, not a finished phase
-        runs.atomic_write_json(run_dir / runs.PROGRESS, {
-            "kind": "step", "epoch": state["epoch"] + 1, "step": state["step"], "total_steps": total_steps, "eta_s": None,
-            "state": "running", "device": device_name, "best_dev_macro_f1": state["best_macro_f1"]})
+@dataclass
+class _Loop:
+    """The epochs of one run: the optimiser's steps, the records they write (``history.jsonl``,
+    ``progress.json``, a tracker), and at each epoch's end the dev evaluation, the best model's save,
+    the checkpoint and early stopping. ``state`` is what a checkpoint saves and a restart resumes."""
+
+    config: RunConfig
+    run_dir: Path
+    accelerator: object
+    main: bool
+    device_name: str
+    on_progress: object
+    model: torch.nn.Module  # as accelerate prepared it (wrapped under several processes)
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    loader: DataLoader
+    sampler: LengthGroupedSampler | None
+    classifier: HTCClassifier  # the unwrapped model with the pipeline's parts: what dev is scored with and saved
+    dev_docs: list[Document]
+    train_counts: np.ndarray
+    total_steps: int
+    state: dict
+    started: float = field(default_factory=time.time)
+    step_at_start: int = 0
+    docs_seen: int = 0
+    smoothed_loss: float | None = None
     # Smoothed loss: an exponential average corrected for its zero start (as Adam's moments are),
     # so the first logged points are averages of the steps so far, not the first step's loss.
-    docs_seen, smoothed_loss, loss_average, averaged = 0, None, 0.0, 0
-    stop = state["bad_epochs"] >= tc.patience or (tc.max_steps is not None and state["step"] >= tc.max_steps)
-    for epoch in range(state["epoch"], tc.epochs):
-        if stop:
-            break
+    _loss_average: float = 0.0
+    _averaged: int = 0
+
+    @classmethod
+    def prepare(cls, config: RunConfig, model: HPTModel, loader, sampler, lexical, run_dir: Path, accelerator,
+                main: bool, device_name: str, on_progress, dev_docs: list[Document], train_counts) -> "_Loop":
+        """The optimiser and schedule, resumed from the run's checkpoint when there is one, and
+        everything handed to accelerate."""
+        tc = config.train
+        optimizer = _optimizer(model, config)
+        steps_per_epoch = math.ceil(len(loader) / max(accelerator.num_processes, 1) / tc.grad_accum)
+        total_steps = steps_per_epoch * tc.epochs if tc.max_steps is None else min(tc.max_steps, steps_per_epoch * tc.epochs)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(tc.warmup_ratio, tc.schedule, total_steps))
+        state = {"epoch": 0, "step": 0, "best_macro_f1": -1.0, "best_epoch": None, "bad_epochs": 0}
+        resumed = load_checkpoint(run_dir, model, optimizer)
+        if resumed:
+            state.update(resumed)
+            for _ in range(state["step"]):
+                scheduler.step()
+            if main:
+                logger.info("resumed after epoch %d (step %d)", state["epoch"], state["step"])
+        if main:  # what a killed start logged past its last checkpoint is trained (and logged) again
+            runs.trim_history(run_dir, state["epoch"], state["step"])
+        # The scheduler is not prepared: accelerate would step it once per process per optimiser step,
+        # while total_steps counts optimiser steps. It steps below once per optimiser step.
+        prepared, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+        classifier = HTCClassifier(accelerator.unwrap_model(prepared), lexical, pipeline=config.pipeline)
+        loop = cls(config, run_dir, accelerator, main, device_name, on_progress, prepared, optimizer, scheduler,
+                   loader, sampler, classifier, dev_docs, train_counts, total_steps, state, step_at_start=state["step"])
+        if main:  # the phases before are over: the run page shows training from here, not a finished phase
+            runs.atomic_write_json(run_dir / runs.PROGRESS, {
+                "kind": "step", "epoch": state["epoch"] + 1, "step": state["step"], "total_steps": total_steps, "eta_s": None,
+                "state": "running", "device": device_name, "best_dev_macro_f1": state["best_macro_f1"]})
+        return loop
+
+    def run(self) -> None:
+        """Train until the last epoch, ``max_steps`` or early stopping (``patience``)."""
+        tc, state = self.config.train, self.state
+        stop = state["bad_epochs"] >= tc.patience or (tc.max_steps is not None and state["step"] >= tc.max_steps)
+        for epoch in range(state["epoch"], tc.epochs):
+            if stop:
+                break
+            stop = self._epoch(epoch)
+            self._end_of_epoch(epoch)
+            if self.state["bad_epochs"] >= tc.patience:
+                if self.main:
+                    logger.info("early stop: dev macro-F1 has not improved for %d epochs", tc.patience)
+                break
+
+    def _epoch(self, epoch: int) -> bool:
+        """One pass over the batches; True when ``max_steps`` ended it."""
+        tc, accelerator, model = self.config.train, self.accelerator, self.model
         model.train()
-        if hasattr(loader, "set_epoch"):
-            loader.set_epoch(epoch)
-        if sampler is not None:  # the same seed + epoch on every process: the same batches
-            sampler.set_epoch(epoch)
-        for batch in loader:
+        if hasattr(self.loader, "set_epoch"):
+            self.loader.set_epoch(epoch)
+        if self.sampler is not None:  # the same seed + epoch on every process: the same batches
+            self.sampler.set_epoch(epoch)
+        for batch in self.loader:
             labels = batch.pop("labels")
             with accelerator.accumulate(model):
                 out = model(batch, labels)
                 accelerator.backward(out["loss"])
-                optimizer.step()
+                self.optimizer.step()
                 if accelerator.sync_gradients:
-                    scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            docs_seen += labels.shape[0] * accelerator.num_processes
+                    self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            self.docs_seen += labels.shape[0] * accelerator.num_processes
             loss = float(out["loss"].detach())
-            loss_average, averaged = 0.9 * loss_average + 0.1 * loss, averaged + 1
-            smoothed_loss = loss_average / (1.0 - 0.9 ** averaged)
+            self._loss_average, self._averaged = 0.9 * self._loss_average + 0.1 * loss, self._averaged + 1
+            self.smoothed_loss = self._loss_average / (1.0 - 0.9 ** self._averaged)
             if not accelerator.sync_gradients:
                 continue
-            state["step"] += 1
-            if Path(run_dir, runs.CANCEL).exists():
+            self.state["step"] += 1
+            if Path(self.run_dir, runs.CANCEL).exists():
                 raise runs.JobCancelled()
-            if main and (state["step"] % tc.log_every == 0 or state["step"] == total_steps):
-                record = {
-                    "kind": "step", "epoch": epoch + 1, "step": state["step"], "total_steps": total_steps,
-                    "loss": loss, "smoothed_loss": smoothed_loss,
-                    "classification_loss": float(out["classification_loss"]),
-                    "mlm_loss": float(out["mlm_loss"]) if "mlm_loss" in out else None,
-                    "lr": scheduler.get_last_lr()[0], "time": time.time(),
-                    **_throughput(started, docs_seen, state["step"] - step_at_start, total_steps - state["step"]),
-                }
-                runs.append_jsonl(run_dir / runs.HISTORY, record)
-                tracking.log(accelerator, tc.report_to, {k: record[k] for k in TRACKED_STEP}, state["step"])
-                runs.atomic_write_json(run_dir / runs.PROGRESS, {**record, "state": "running", "device": device_name,
-                                                                 "best_dev_macro_f1": state["best_macro_f1"]})
-                logger.debug("epoch %d step %d/%d loss %.4f", epoch + 1, state["step"], total_steps, smoothed_loss)
-            if on_progress is not None:
-                on_progress({"kind": "step", "epoch": epoch + 1, "step": state["step"], "total_steps": total_steps,
-                             "smoothed_loss": smoothed_loss})
-            if tc.max_steps is not None and state["step"] >= tc.max_steps:
-                stop = True
-                break
+            self._after_step(epoch, out, loss)
+            if tc.max_steps is not None and self.state["step"] >= tc.max_steps:
+                return True
+        return False
 
-        # ---- end of epoch: dev evaluation, best model, checkpoint, early stopping ----
+    def _after_step(self, epoch: int, out: dict, loss: float) -> None:
+        """Every ``log_every`` steps: a step record in ``history.jsonl``, ``progress.json`` and the tracker."""
+        tc, step = self.config.train, self.state["step"]
+        if self.main and (step % tc.log_every == 0 or step == self.total_steps):
+            record = {
+                "kind": "step", "epoch": epoch + 1, "step": step, "total_steps": self.total_steps,
+                "loss": loss, "smoothed_loss": self.smoothed_loss,
+                "classification_loss": float(out["classification_loss"]),
+                "mlm_loss": float(out["mlm_loss"]) if "mlm_loss" in out else None,
+                "lr": self.scheduler.get_last_lr()[0], "time": time.time(), **self._throughput(),
+            }
+            runs.append_jsonl(self.run_dir / runs.HISTORY, record)
+            tracking.log(self.accelerator, tc.report_to, {k: record[k] for k in TRACKED_STEP}, step)
+            runs.atomic_write_json(self.run_dir / runs.PROGRESS, {**record, "state": "running", "device": self.device_name,
+                                                                  "best_dev_macro_f1": self.state["best_macro_f1"]})
+            logger.debug("epoch %d step %d/%d loss %.4f", epoch + 1, step, self.total_steps, self.smoothed_loss)
+        if self.on_progress is not None:
+            self.on_progress({"kind": "step", "epoch": epoch + 1, "step": step, "total_steps": self.total_steps,
+                              "smoothed_loss": self.smoothed_loss})
+
+    def _end_of_epoch(self, epoch: int) -> None:
+        """Dev evaluation, the best model's save, the checkpoint, the epoch record; every process
+        then agrees on the state (early stopping is the main process's decision)."""
+        accelerator, tc, state = self.accelerator, self.config.train, self.state
         accelerator.wait_for_everyone()
         state["epoch"] = epoch + 1
-        if main:
+        if self.main:
             with accelerator.autocast():  # choosing the epoch at the training precision (the figures: float32)
-                dev = evaluate_model(classifier, dev_docs, train_counts, tc.eval_batch_size)
+                dev = evaluate_model(self.classifier, self.dev_docs, self.train_counts, tc.eval_batch_size)
             improved = dev["macro_f1"] > state["best_macro_f1"]
             if improved:
                 state.update(best_macro_f1=dev["macro_f1"], best_epoch=epoch + 1, bad_epochs=0)
-                classifier.save_pretrained(run_dir / runs.MODEL_DIR)
+                self.classifier.save_pretrained(self.run_dir / runs.MODEL_DIR)
             else:
                 state["bad_epochs"] += 1
-            record = {"kind": "epoch", "epoch": epoch + 1, "step": state["step"], "total_steps": total_steps,
+            record = {"kind": "epoch", "epoch": epoch + 1, "step": state["step"], "total_steps": self.total_steps,
                       "dev_micro_f1": dev["micro_f1"], "dev_macro_f1": dev["macro_f1"],
                       "dev_consistent_macro_f1": dev["consistent"]["macro_f1"], "improved": improved,
-                      "smoothed_loss": smoothed_loss, "time": time.time()}
-            runs.append_jsonl(run_dir / runs.HISTORY, record)
+                      "smoothed_loss": self.smoothed_loss, "time": time.time()}
+            runs.append_jsonl(self.run_dir / runs.HISTORY, record)
             tracking.log(accelerator, tc.report_to, {k: record[k] for k in TRACKED_EPOCH}, state["step"])
-            _save_checkpoint(run_dir, unwrapped, optimizer, state)
-            runs.atomic_write_json(run_dir / runs.PROGRESS, {
-                **record, "state": "running", "device": device_name, "best_dev_macro_f1": state["best_macro_f1"],
-                **_throughput(started, docs_seen, state["step"] - step_at_start, total_steps - state["step"]),
-            })
+            save_checkpoint(self.run_dir, self.classifier.model, self.optimizer, state)
+            runs.atomic_write_json(self.run_dir / runs.PROGRESS, {
+                **record, "state": "running", "device": self.device_name, "best_dev_macro_f1": state["best_macro_f1"],
+                **self._throughput()})
             logger.info("epoch %d dev micro-F1 %.4f macro-F1 %.4f%s", epoch + 1, dev["micro_f1"], dev["macro_f1"],
                         " (best)" if improved else "")
-            if on_progress is not None:
-                on_progress(record)
-        state = _broadcast_state(accelerator, state)
-        if state["bad_epochs"] >= tc.patience:
-            if main:
-                logger.info("early stop: dev macro-F1 has not improved for %d epochs", tc.patience)
-            break
+            if self.on_progress is not None:
+                self.on_progress(record)
+        self.state = _broadcast_state(accelerator, state)
 
-    accelerator.wait_for_everyone()
-    if not main:
-        return {}
-    best = HTCClassifier.from_pretrained(run_dir / runs.MODEL_DIR, device=accelerator.device)
-    metrics = {
-        "method": config.model.method, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-        "steps": state["step"], "train_documents": len(train_docs), "device": device_name,
-        "precision": "bf16" if accelerator.mixed_precision == "bf16" else "fp32",
-        "train_seconds": time.time() - started, "train_docs_per_s": docs_seen / max(time.time() - started, 1e-9),
-        "train_counts": train_counts.tolist(),
-        # tokens of one epoch's inputs: with train_seconds, this device's measured speed (hpt_core.estimates)
-        "epoch_tokens": int(sum(lengths)),
-        "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
-    }
-    metrics.update(final_figures(best, run_dir, dev_docs, test_docs, train_counts, tc.eval_batch_size,
-                                  train_docs=train_docs, blend_encoder=blend_encoder, reporter=reporter,
-                                  fit_documents=tc.fit_documents, seed=tc.seed))
-    if best.lexical is not None:
-        metrics["lexical_channel"] = {**best.lexical.summary(), "seconds": lexical_seconds}
-    # train_seconds is the steps and dev evaluations alone; this is what the user waited (issue 21)
-    metrics["run_seconds"] = time.time() - run_started
-    tracking.log(accelerator, tc.report_to, {f"final/{split}_{key}": metrics[split][key] for split in ("dev", "test")
-                                             if split in metrics for key in ("micro_f1", "macro_f1", "hierarchical_f1")},
-                 state["step"])
-    runs.atomic_write_json(run_dir / runs.METRICS, metrics)
-    write_card(run_dir)
-    fit_cache.discard(run_dir)  # the model folder holds the channel now
-    runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), "state": "completed"})
-    runs.update_status(run_dir, state="completed", finished=time.time())
-    logger.info("done: dev macro-F1 %.4f%s", metrics["dev"]["macro_f1"],
-                f", test macro-F1 {metrics['test']['macro_f1']:.4f}" if test_docs else "")
-    return metrics
-
-
-def _lexical_channel_of_run(config: RunConfig, run_dir: Path, model: HPTModel, train_docs: list[Document],
-                            dev_docs: list[Document], accelerator, on_step: StepCallback, main: bool):
-    """The run's lexical channel, its out-of-fold training scores (N, C) and the seconds its fit
-    took: restored from the run folder when an earlier start of this run kept it (``fit_cache``),
-    else fitted (``_fit_lexical``) and kept for a restart. The channel ends on the CPU."""
-    tc, hierarchy = config.train, model.hierarchy
-    fit_started = time.time()
-    key = fit_cache.fingerprint(train_docs, dev_docs, hierarchy, {
-        "kind": config.pipeline.lexical_channel, "seed": tc.seed, "fit_documents": tc.fit_documents,
-        "backbone": config.model.backbone, "max_length": config.model.max_length,
-        "out_of_fold": "cold C path"})  # folds started from the whole-set fit (before session 11) are not reused
-    kept = fit_cache.load(run_dir, key, len(hierarchy.labels), [d.text for d in dev_docs],
-                          model.mlm.config.to_dict(), model.tokenizer)
-    if kept is not None:
-        lexical, train_lexical, seconds = kept
-        if main:
-            logger.info("lexical channel: its fit restored from the run folder (%s/), not fitted again", fit_cache.FIT_DIR)
-        lexical.to("cpu")
-        return lexical, train_lexical, seconds
-    lexical, train_lexical = _fit_lexical(model, train_docs, dev_docs, tc.seed, accelerator.device,
-                                          accelerator.mixed_precision == "bf16", on_step=on_step,
-                                          max_documents=tc.fit_documents, kind=config.pipeline.lexical_channel)
-    seconds = round(time.time() - fit_started, 1)
-    if main:
-        _keep_fit(run_dir, lexical, train_lexical, [d.text for d in dev_docs], key, seconds)
-    lexical.to("cpu")  # a frozen encoder is done on the GPU: training's dev scores are cached
-    if main:
-        logger.info("lexical channel (%s) fitted in %.0f s: %d TF-IDF features%s, C = %g (dev loss / macro-F1 by C: %s)",
-                    lexical.kind, time.time() - fit_started, len(lexical.vocabulary),
-                    f" + {lexical.sentence.width}-d sentence embedding" if lexical.sentence else "",
-                    lexical.c, ", ".join(f"{c}: {f['dev_loss']:.4f} / {f['dev_macro_f1']:.4f}" for c, f in lexical.dev_by_c.items()))
-    return lexical, train_lexical, seconds
-
-
-def _keep_fit(run_dir: Path, channel, out_of_fold, dev_texts: list[str], key: str, seconds: float) -> None:
-    """Keep the lexical channel's finished fit in the run folder (``hpt_core.fit_cache``) for a
-    restart. A fit that cannot be kept (a full disk) is logged: the run goes on, a restart refits."""
-    try:
-        fit_cache.save(run_dir, channel, out_of_fold, channel.scores(dev_texts), key, seconds)
-    except (HPTInputError, OSError) as err:
-        logger.warning("the lexical channel's fit was not kept for a restart: %s", err)
+    def _throughput(self) -> dict:
+        return _throughput(self.started, self.docs_seen, self.state["step"] - self.step_at_start,
+                           self.total_steps - self.state["step"])
 
 
 def _broadcast_state(accelerator, state: dict) -> dict:

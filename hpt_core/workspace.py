@@ -294,7 +294,7 @@ class Workspace:
         if runs.is_zero_shot_run(run_dir):
             if warm_start:
                 raise HPTInputError("a zero-shot run trained no model to start from: retrain fresh", run_dir)
-            from hpt_core.config import DEFAULT_RECIPE, pipeline_recipe, train_recipe
+            from hpt_core.recipes import DEFAULT_RECIPE, pipeline_recipe, train_recipe
             from hpt_core.methods import resolve_method
 
             config = RunConfig(data=config.data, model=resolve_method("hpt", recipe=DEFAULT_RECIPE),

@@ -115,7 +115,8 @@ def test_training_fits_the_blend_and_every_consumer_scores_with_it(tmp_path, tin
     ``from_pretrained``; ``metrics.json``, ``evaluate`` and the ``Predictor`` agree; the CLI removes
     it and fits it again on the finished run."""
     from hpt_core.cli import main
-    from hpt_core.config import DataSpec, RunConfig, TrainConfig, pipeline_recipe
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.recipes import pipeline_recipe
     from hpt_core.evaluation import evaluate_run
     from hpt_core.methods import resolve_method
     from hpt_core.classifier import HTCClassifier
@@ -172,7 +173,8 @@ def test_the_blend_encoder_never_reads_past_the_backbone_positions():
 
 
 def test_the_paper_recipe_has_no_blend_and_bad_values_are_refused():
-    from hpt_core.config import PipelineConfig, pipeline_recipe
+    from hpt_core.config import PipelineConfig
+    from hpt_core.recipes import pipeline_recipe
 
     assert pipeline_recipe("paper").blend is None and PipelineConfig().blend is None
     with pytest.raises(HPTInputError, match="blend must be classical or None"):
@@ -190,7 +192,8 @@ def test_blending_a_missing_run_is_one_clear_line(tmp_path, capsys):
 def test_a_model_best_alone_on_dev_keeps_no_blend(tmp_path, tiny_backbone, task_files):
     """When dev gives the model the whole weight, nothing of the blend is kept (no second encoder to
     pay for), and metrics.json says why."""
-    from hpt_core.config import DataSpec, RunConfig, TrainConfig, pipeline_recipe
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.recipes import pipeline_recipe
     from hpt_core.methods import resolve_method
     from hpt_core.classifier import HTCClassifier
     from hpt_core.training import train

@@ -13,7 +13,8 @@ def test_the_fitting_sample_is_the_small_data_default_and_bad_values_are_refused
     import argparse
 
     from hpt_core.cli_options import configs_from_args
-    from hpt_core.config import TrainConfig, train_recipe
+    from hpt_core.config import TrainConfig
+    from hpt_core.recipes import train_recipe
 
     assert train_recipe("small-data").fit_documents == 10_000 and train_recipe("paper").fit_documents is None
     for bad in (0, 1, -5, 2.5, True, "100"):

@@ -171,26 +171,26 @@ def _checkpoint_parts(model):
 
 
 def test_a_checkpoint_caught_between_the_renames_resumes(model, tmp_path, caplog):
-    from hpt_core.training import _load_checkpoint, _save_checkpoint
+    from hpt_core.checkpoints import load_checkpoint, save_checkpoint
 
     optimizer, state = _checkpoint_parts(model)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    _save_checkpoint(run_dir, model, optimizer, state)
+    save_checkpoint(run_dir, model, optimizer, state)
     (run_dir / runs.CHECKPOINT_DIR).rename(run_dir / ".checkpoint.old")
     with caplog.at_level(logging.INFO, logger="hpt_core"):
-        resumed = _load_checkpoint(run_dir, model, optimizer)
+        resumed = load_checkpoint(run_dir, model, optimizer)
     assert resumed == state
     assert "recovered" in caplog.text
 
 
 def test_a_checkpoint_save_on_a_full_disk_keeps_the_previous_checkpoint(model, tmp_path, monkeypatch):
-    from hpt_core.training import _load_checkpoint, _save_checkpoint
+    from hpt_core.checkpoints import load_checkpoint, save_checkpoint
 
     optimizer, state = _checkpoint_parts(model)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    _save_checkpoint(run_dir, model, optimizer, state)
+    save_checkpoint(run_dir, model, optimizer, state)
     weights = _weights(model)
 
     def full(*args, **kwargs):
@@ -198,7 +198,7 @@ def test_a_checkpoint_save_on_a_full_disk_keeps_the_previous_checkpoint(model, t
 
     monkeypatch.setattr(torch, "save", full)
     with pytest.raises(HPTInputError, match="no space left on device while saving the checkpoint"):
-        _save_checkpoint(run_dir, _changed(model), optimizer, {**state, "epoch": 4})
+        save_checkpoint(run_dir, _changed(model), optimizer, {**state, "epoch": 4})
     monkeypatch.undo()
     assert sorted(p.name for p in run_dir.iterdir()) == [runs.CHECKPOINT_DIR]
-    assert _load_checkpoint(run_dir, model, optimizer) == state and _same_weights(model, weights)
+    assert load_checkpoint(run_dir, model, optimizer) == state and _same_weights(model, weights)

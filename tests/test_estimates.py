@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from hpt_core.config import DataSpec, train_recipe
+from hpt_core.config import DataSpec
+
+from hpt_core.recipes import train_recipe
 from hpt_core.estimates import (REFERENCE_TOKENS_PER_S, Speed, approximate_tokens, duration_words, measured_speed,
                                 run_seconds)
 

@@ -57,7 +57,9 @@ def _fake_run(root, name, method="hpt", macro=0.5, seed=1, recipe="small-data", 
     settings inside ``model``)."""
     import json
 
-    from hpt_core.config import RunConfig, pipeline_recipe, train_recipe
+    from hpt_core.config import RunConfig
+
+    from hpt_core.recipes import pipeline_recipe, train_recipe
     from hpt_core.methods import resolve_method
 
     model = resolve_method(method, recipe=recipe)

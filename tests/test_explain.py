@@ -121,7 +121,8 @@ def test_the_whole_decided_score_is_explained_in_parts_that_add_up(tmp_path, tin
     integration error), the channel's exact term contributions and bias, the blend's shift — and the
     parts add up to it (within 1e-3), through the library and ``explain --json``."""
     from hpt_core.cli import main
-    from hpt_core.config import DataSpec, RunConfig, TrainConfig, pipeline_recipe
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.recipes import pipeline_recipe
     from hpt_core.methods import resolve_method
     from hpt_core.predict import Predictor
     from hpt_core.training import train

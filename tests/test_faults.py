@@ -31,7 +31,7 @@ CHAINS = [
      "fit_cache:save:1", "durable:_swap_in:1"],
     # tokenising, the epochs' dev passes and best-model saves, the checkpoints (before and inside the swap)
     ["model:HPTModel.tokenize_windows:1", "training:evaluate_model:1", "classifier:HTCClassifier.save_pretrained:1",
-     "training:_save_checkpoint:1", "durable:_swap_in:2", "durable:_fsync_dir:3", "training:_save_checkpoint:2"],
+     "training:save_checkpoint:1", "durable:_swap_in:2", "durable:_fsync_dir:3", "training:save_checkpoint:2"],
     # after the last epoch: the blend's grid, the decision, the final save, the calibration, the records
     ["blend:_fit_classifier:1", "blend:_fit_classifier:4", "finishing:choose_decision:1",
      "classifier:HTCClassifier.save_pretrained:1", "calibration:Calibration.save:1", "finishing:gold_and_scores:2",

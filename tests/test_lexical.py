@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from hpt_core.config import DataSpec, pipeline_recipe
+from hpt_core.config import DataSpec
+
+from hpt_core.recipes import pipeline_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.lexical import C_GRID, LexicalChannel, fit_lexical_channel
 

@@ -284,7 +284,8 @@ def test_the_paper_model_and_what_is_built_on_it_are_configured_apart():
     """Issue 20: the lexical channel, the blend and the decision rule are the pipeline's settings
     (``PipelineConfig``), never the model's: the model's config has no such fields, the recipe
     sets them apart, and handing one to the model is one clear line."""
-    from hpt_core.config import PIPELINE_FIELDS, PipelineConfig, pipeline_recipe
+    from hpt_core.config import PIPELINE_FIELDS, PipelineConfig
+    from hpt_core.recipes import pipeline_recipe
 
     assert not set(PIPELINE_FIELDS) & set(HPTConfig().to_dict())
     assert pipeline_recipe("paper") == PipelineConfig() == PipelineConfig(lexical_channel=None, blend=None, decision="threshold")
@@ -365,7 +366,7 @@ def test_bad_window_options_are_refused():
 
 
 def test_attention_dropout_option_reaches_every_layer_and_is_saved(tiny_backbone, hierarchy, tmp_path):
-    from hpt_core.config import RECIPES
+    from hpt_core.recipes import RECIPES
 
     assert RECIPES["small-data"].model["attention_dropout"] == 0.0 and HPTConfig().attention_dropout is None
     model = _windowed(tiny_backbone, hierarchy, attention_dropout=0.25)

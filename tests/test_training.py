@@ -11,7 +11,8 @@ import pytest
 
 from helpers import wait_for
 from hpt_core import runs
-from hpt_core.config import DataSpec, RunConfig, TrainConfig, pipeline_recipe
+from hpt_core.config import DataSpec, RunConfig, TrainConfig
+from hpt_core.recipes import pipeline_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import resolve_method
 from hpt_core.training import train
@@ -444,7 +445,7 @@ def test_a_multi_path_corpus_keeps_several_paths_through_training_the_blend_and_
 def test_a_run_folder_from_before_the_token_budget_resumes_under_the_same_command(tmp_path, tiny_backbone, task_files):
     """run.json written before ``cpu_token_budget`` existed has no such key; the small-data recipe
     now sets it: the same command must still resume that folder, not call it a different run."""
-    from hpt_core.config import train_recipe
+    from hpt_core.recipes import train_recipe
     from hpt_core.training import _check_same_run
 
     config = RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
@@ -477,15 +478,15 @@ def test_a_restart_after_the_lexical_fit_reuses_it_and_ends_with_the_same_figure
     again loads the fit kept in its folder instead of fitting again — minutes on a real corpus —
     and ends with exactly the figures of an uninterrupted run; the kept fit is removed once the
     run is complete (the model folder holds the channel)."""
-    from hpt_core import training
+    from hpt_core import stacking
     from hpt_core.model import HPTModel
 
     config = _config(task_files, tiny_backbone, epochs=2)
     config = config.replace(pipeline=config.pipeline.replace(lexical_channel="tfidf"))
     reference = train(config, tmp_path / "reference")
     fits = []
-    real_fit = training._fit_lexical
-    monkeypatch.setattr(training, "_fit_lexical", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    real_fit = stacking.fit_lexical
+    monkeypatch.setattr(stacking, "fit_lexical", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
     real_tokenize = HPTModel.tokenize_windows
 
     def killed(self, texts):
