@@ -329,7 +329,7 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
                         rules=("threshold", "path"), c_grid=C_GRID, embedding_weights=EMBEDDING_WEIGHTS,
                         model_weights=MODEL_WEIGHTS, on_step: StepCallback | None = None,
                         device="cpu", max_documents: int | None = None,
-                        seed: int = 0, on_embedded=None) -> tuple[ClassicalBlend, np.ndarray] | None:
+                        seed: int = 0, on_embedded=None, keep=None) -> tuple[ClassicalBlend, np.ndarray] | None:
     """Fit the classical classifier on the training texts, choose its C and w by its dev macro-F1,
     then α by the dev macro-F1 of the blend with the model's dev scores (N, C), the best of ``rules``.
 
@@ -345,6 +345,9 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     ``on_embedded(train_embedded, dev_embedded)``, when given, receives the frozen encoder's
     embeddings of the (sampled) training texts (N, d) and of dev (M, d) once they are computed
     (``hpt_core.familiarity`` is fitted from them, at no second encoder pass).
+
+    ``keep``: a ``hpt_core.blend_progress.BlendProgress``: the embeddings and each finished path
+    over C are taken from it when an earlier, killed start kept them, and kept in it otherwise.
 
     Returns the blend and its classical dev probabilities (M, C) (the caller blends its dev scores
     without embedding dev again), or ``None`` when the training set has fewer than two distinct
@@ -376,7 +379,13 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     report = on_step or (lambda done, total, detail: None)
     sampled = "" if sample is None else f" (a sample of {len(texts):,} of {all_documents:,} training documents)"
     report(0, total, f"embedding {len(texts):,} training and {len(dev_texts):,} dev texts with the frozen encoder{sampled}")
-    embedded, dev_embedded = embed_frozen(sentence, texts), embed_frozen(sentence, list(dev_texts))
+    kept = None if keep is None else keep.embeddings()
+    if kept is not None and kept[0].shape[0] == len(texts) and kept[1].shape[0] == len(dev_texts):
+        embedded, dev_embedded = kept
+    else:
+        embedded, dev_embedded = embed_frozen(sentence, texts), embed_frozen(sentence, list(dev_texts))
+        if keep is not None:
+            keep.keep_embeddings(embedded, dev_embedded)
     if on_embedded is not None:
         on_embedded(embedded, dev_embedded)
     report(1, total, f"{train_tfidf.shape[1]:,} TF-IDF features + {embedded.shape[1]} embedding dimensions, "
@@ -393,13 +402,20 @@ def fit_classical_blend(train_texts: list[str], train_targets: list, dev_texts: 
     for k, w in enumerate(float(w) for w in embedding_weights):
         if start is not None and w > 0:  # the last path's first fit, its embedding weights rescaled to this w
             start = (start[0], start[1] * (last_w / w), start[2])
-        path_figures, path_best, first = _c_path(features, dense * w, class_index, sample_weight, len(classes),
-                                                 dev_features, dev_dense * w, dev_y, hierarchy, classes, c_grid,
-                                                 start if w > 0 else None)
+        kept = None if keep is None else keep.path(k)
+        if kept is not None:  # finished by an earlier start of this run: the same fits, not done again
+            path_figures, path_best, first = kept
+            first = (*(t.to(device) for t in first[:3]), first[3])
+        else:
+            path_figures, path_best, first = _c_path(features, dense * w, class_index, sample_weight, len(classes),
+                                                     dev_features, dev_dense * w, dev_y, hierarchy, classes, c_grid,
+                                                     start if w > 0 else None)
+            if keep is not None:
+                keep.keep_path(k, path_figures, path_best, first)
         grid += [(c, w) for c in c_grid]
         figures += path_figures
         models.append(path_best)
-        report(2 + k, total, f"w = {w:g}: {len(c_grid)} values of C fitted")
+        report(2 + k, total, f"w = {w:g}: {len(c_grid)} values of C fitted" + (" (kept by an earlier start)" if kept else ""))
         if w > 0:
             start, last_w = first, w
     by_grid = {f"C={c!r},w={w!r}": round(f, 4) for (c, w), f in zip(grid, figures)}

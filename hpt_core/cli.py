@@ -371,6 +371,20 @@ def _cmd_decide(args) -> int:
     return 0
 
 
+def _cmd_familiarity(args) -> int:
+    from hpt_core.finishing import familiarity_run
+
+    metrics = familiarity_run(args.run_dir, familiarity=not args.off)
+    check = metrics.get("familiarity")
+    if check is None:
+        print("no familiarity check" + ("" if args.off else ": it could not be fitted (see the log)"))
+    else:
+        print(f"familiarity check: a text is unusual below {check['threshold']:.3f}, dev's 1st percentile of the mean "
+              f"similarity to its {check['k']} closest of {check['reference_documents']:,} training texts "
+              f"(dev's median: {check['median']:.3f})")
+    return 0
+
+
 def _cmd_blend(args) -> int:
     from hpt_core.finishing import blend_run
 
@@ -552,6 +566,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True)
     p.add_argument("--blend", choices=["classical", "none"], default="classical")
     p.set_defaults(func=_cmd_blend)
+
+    p = sub.add_parser("familiarity", help="fit a finished run's familiarity check (how like the training texts a "
+                                           "text is, a warning below dev's 1st percentile), or remove it; updates "
+                                           "the model folder and metrics.json, no score changes")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--off", action="store_true", help="remove the check instead")
+    p.set_defaults(func=_cmd_familiarity)
 
     # internal: the app's background jobs. No help= at all: argparse lists a subcommand whose help
     # is SUPPRESS as "==SUPPRESS==", and leaves one without help out of the list

@@ -137,6 +137,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="after training, mix the model's scores with the classical TF-IDF + sentence-embedding "
                         "classifier's probabilities, the model's weight chosen on dev (small-data default: classical); "
                         "'none' decides on the model's scores (the paper)")
+    p.add_argument("--familiarity", choices=["on", "off"], default=None,
+                   help="when training ends, fit the check that warns for texts unlike every training text "
+                        "(default: on; it changes no score or decision)")
     p.add_argument("--label-score-input", choices=["hidden", "mlm_transform"], default=m.label_score_input,
                    help="score label words against the [PRED] hidden state (eq. 10) or the MLM head transform of it")
     p.add_argument("--attention-dropout", type=float, default=None,
@@ -172,8 +175,10 @@ def model_overrides(args: argparse.Namespace) -> dict:
 
 def pipeline_overrides(args: argparse.Namespace) -> dict:
     """Pipeline options (``PipelineConfig``) given on the command line, applied on top of the recipe's."""
-    given = {name: getattr(args, name) for name in ("lexical_channel", "blend", "decision") if getattr(args, name) is not None}
-    return {name: None if value == "none" else value for name, value in given.items()}
+    given = {name: getattr(args, name) for name in ("lexical_channel", "blend", "decision", "familiarity")
+             if getattr(args, name, None) is not None}
+    return {name: value == "on" if name == "familiarity" else None if value == "none" else value
+            for name, value in given.items()}
 
 
 def configs_from_args(args: argparse.Namespace, method: str):

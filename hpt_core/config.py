@@ -226,7 +226,7 @@ class HPTConfig(_JSONConfig):
 
 #: The pipeline's fields, which ``HPTConfig`` held before they had their own dataclass: a model
 #: folder's ``config.json`` or a ``run.json`` written then still loads (the values move here).
-PIPELINE_FIELDS = ("lexical_channel", "blend", "decision")
+PIPELINE_FIELDS = ("lexical_channel", "blend", "decision", "familiarity")
 
 
 @dataclass
@@ -262,11 +262,19 @@ class PipelineConfig(_JSONConfig):
             macro-F1 with the best model, chosen when training ends (ties: threshold; ``"top_down"``
             is a candidate only when dev has documents with several paths) and saved in the model folder. With ``"auto"`` the best epoch is chosen by the threshold
             rule; with a fixed rule, by that rule.
+        familiarity (bool, defaults to ``True``): fit the familiarity check when training ends
+            (``hpt_core.familiarity``): each prediction says how like the training texts its text is,
+            and warns below dev's 1st percentile. It changes no score and no decision (so the paper's
+            figures are the same with it); it costs one frozen-encoder pass over at most 4,000
+            training texts and dev when training ends — none when the blend is fitted, whose pass it
+            shares — and one 128-token pass per predicted text where no blend is kept. ``False``:
+            none of that.
     """
 
     lexical_channel: str | None = None
     blend: str | None = None
     decision: str = "threshold"
+    familiarity: bool = True
 
     def __post_init__(self) -> None:
         if self.lexical_channel not in (None, "tfidf", "tfidf+sentence"):
@@ -275,6 +283,8 @@ class PipelineConfig(_JSONConfig):
             raise HPTInputError(f"blend must be classical or None (no blend); got {self.blend!r}")
         if self.decision not in (*DECISIONS, "auto"):
             raise HPTInputError(f"decision must be one of {', '.join(DECISIONS)}, auto; got {self.decision!r}")
+        if not isinstance(self.familiarity, bool):
+            raise HPTInputError(f"familiarity must be true or false; got {self.familiarity!r}")
 
 
 def split_model_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -107,8 +107,15 @@ def write_file(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to the file ``path`` all at once — a temporary file beside it, flushed
     to disk, then renamed over ``path`` — so a reader (or a machine that lost power) sees the old
     file or the new one, never half of one. The one implementation of an atomic file write
-    (``runs.atomic_write_json``, ``hierarchy.atomic_write_text`` and the run history call it); an
-    ``OSError`` (a full disk) names ``path`` and leaves the old file as it was."""
+    (``runs.atomic_write_json``, ``hierarchy.atomic_write_text`` and the run history call it; bytes:
+    :func:`write_bytes`); an ``OSError`` (a full disk) names ``path`` and leaves the old file as it was."""
+    if not isinstance(text, str):
+        raise TypeError(f"text to write must be str, not {type(text).__name__}")
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """:func:`write_file` for bytes (e.g. ``safetensors.torch.save``'s)."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -116,8 +123,8 @@ def write_file(path: str | Path, text: str) -> Path:
     except OSError as err:
         raise_naming(err, target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())  # the data on disk before the rename makes it the file
         os.replace(tmp, target)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hpt_core import runs
+from hpt_core import blend_progress, runs
 from hpt_core.decoding import decision_name
 from hpt_core.config import RunConfig
 from hpt_core.errors import HPTInputError
@@ -50,15 +50,19 @@ def pretrained_copy(model: HPTModel):
 
 def fit_blend(best: HTCClassifier, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
                on_step: StepCallback | None = None, fit_documents: int | None = None,
-               seed: int = 0) -> tuple[np.ndarray, dict]:
+               seed: int = 0, run_dir: Path | None = None) -> tuple[np.ndarray, dict]:
     """Fit ``best``'s classical blend (``hpt_core.blend``) and return the blended dev scores (M, C)
     and what to report. The model's weight is chosen under its decision rule (both rules with "auto").
     A weight of 1 (the model alone is best on dev) keeps no blend: nothing to pay for when predicting.
     A blend that cannot be fitted is reported and left out; the trained model stands.
 
     The familiarity check (``hpt_core.familiarity``) is fitted from the same frozen-encoder
-    embeddings (no second pass) and kept whether or not the blend is."""
+    embeddings (no second pass) and kept whether or not the blend is. With ``run_dir``, the fit's
+    finished parts are kept there until the run completes (``hpt_core.blend_progress``): a start
+    killed inside the grid leaves them to the next."""
+    from hpt_core import fit_cache
     from hpt_core.blend import blended_scores, fit_classical_blend, path_ends
+    from hpt_core.blend_progress import BlendProgress
     from hpt_core.familiarity import Familiarity
 
     started = time.time()
@@ -71,9 +75,13 @@ def fit_blend(best: HTCClassifier, train_docs, dev_docs, dev_y, dev_scores, blen
         targets = path_ends(train_docs, best.hierarchy)
         multi_path = sum(1 for ends in targets if len(ends) > 1)
         rules = candidate_decisions(dev_y, best.hierarchy) if best.decision == "auto" else (best.decision,)
+        keep = None if run_dir is None else BlendProgress(run_dir, fit_cache.fingerprint(train_docs, dev_docs, best.hierarchy, {
+            "part": "classical blend", "backbone": best.config.backbone, "encoder_max_length": blend_encoder.max_length,
+            "fit_documents": fit_documents, "seed": seed, "device": torch.device(device).type}))
         fitted = fit_classical_blend([d.text for d in train_docs], targets, [d.text for d in dev_docs], dev_y, dev_scores,
                                      best.hierarchy, blend_encoder.to(device), rules=rules, on_step=on_step,
-                                     device=device, max_documents=fit_documents, seed=seed, on_embedded=fit_familiarity)
+                                     device=device, max_documents=fit_documents, seed=seed, on_embedded=fit_familiarity,
+                                     keep=keep)
     except runs.JobCancelled:
         raise
     except Exception as err:  # noqa: BLE001 — any failure of the add-on must not fail a finished training
@@ -94,15 +102,51 @@ def fit_blend(best: HTCClassifier, train_docs, dev_docs, dev_y, dev_scores, blen
     return blended_scores(dev_scores, dev_probabilities, blend.model_weight), summary
 
 
+def fit_familiarity(best: HTCClassifier, train_docs, dev_docs, frozen_encoder, seed: int = 0,
+                    on_step: StepCallback | None = None) -> None:
+    """Fit ``best``'s familiarity check (``hpt_core.familiarity``) where no blend shares its
+    embeddings (the paper's recipe, a blend that failed): one frozen-encoder pass over a seeded
+    sample of at most ``MAX_REFERENCE`` training texts and over dev. The encoder becomes the check's
+    own (saved as ``familiarity_encoder.safetensors``). A check that cannot be fitted is logged and
+    left out: it changes no score, and the trained model stands."""
+    from hpt_core.blend import embed_frozen
+    from hpt_core.familiarity import MAX_REFERENCE, Familiarity
+
+    report = on_step or (lambda done, total, detail: None)
+    started = time.time()
+    texts = [d.text for d in train_docs]
+    if len(texts) > MAX_REFERENCE:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(texts), MAX_REFERENCE, replace=False))
+        texts = [texts[i] for i in chosen]
+    try:
+        encoder = frozen_encoder.to(best.device)
+        report(0, 1, f"embedding {len(texts):,} training and {len(dev_docs):,} dev texts with the frozen encoder")
+        familiarity = Familiarity.fit(embed_frozen(encoder, texts), embed_frozen(encoder, [d.text for d in dev_docs]),
+                                      sentence=encoder, seed=seed)
+    except runs.JobCancelled:
+        raise
+    except Exception as err:  # noqa: BLE001 — an add-on that changes no score must not fail a finished training
+        logger.warning("familiarity check not fitted: %s: %s", type(err).__name__, err)
+        return
+    if familiarity is None:
+        return
+    familiarity.dev["train_documents"] = len(train_docs)
+    best.familiarity = familiarity
+    report(1, 1, f"threshold {familiarity.threshold:.3f} (dev's 1st percentile)")
+    logger.info("familiarity check fitted in %.0f s: threshold %.3f", time.time() - started, familiarity.threshold)
+
+
 def final_figures(best: HTCClassifier, run_dir: Path, dev_docs, test_docs, train_counts, batch_size: int,
-                   train_docs=None, blend_encoder=None, save: bool = False, reporter=None,
+                   train_docs=None, frozen_encoder=None, save: bool = False, reporter=None,
                    fit_documents: int | None = None, seed: int = 0) -> dict:
     """The best model's dev (and test) figures, in float32. With ``blend="classical"`` (and the
-    pretrained ``blend_encoder``) the blend is fitted first on ``train_docs``, its weight chosen on
+    pretrained ``frozen_encoder``) the blend is fitted first on ``train_docs``, its weight chosen on
     dev; with ``decision="auto"`` the decision rule is chosen next, once, on dev
     (:func:`hpt_core.evaluation.choose_decision`). The model folder is saved once, when either
     changed it (or ``save``); from then on it scores and decides by them. ``reporter(phase)`` gives
-    the progress callbacks of the final evaluation and the blend's fit (see ``_phase_reporter``)."""
+    the progress callbacks of the final evaluation and the blend's fit (see ``training._phase_reporter``).
+    With ``familiarity`` on and no blend to share its embeddings, the familiarity check is fitted
+    with ``frozen_encoder`` alone (:func:`fit_familiarity`)."""
     reporter = reporter or no_progress
     final = reporter("final evaluation")
     scored = len(dev_docs) + len(test_docs or [])  # progress in documents: test is often larger than dev
@@ -110,14 +154,18 @@ def final_figures(best: HTCClassifier, run_dir: Path, dev_docs, test_docs, train
     final(0, scored, f"scoring dev ({len(dev_docs):,} documents)")
     dev_y, dev_scores = gold_and_scores(best, dev_docs, batch_size, False)
     final(len(dev_docs), scored, "dev scored")
-    if best.pipeline.blend is not None and best.blend is None and blend_encoder is not None:
-        dev_scores, out["blend"] = fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, blend_encoder,
+    if best.pipeline.blend is not None and best.blend is None and frozen_encoder is not None:
+        dev_scores, out["blend"] = fit_blend(best, train_docs, dev_docs, dev_y, dev_scores, frozen_encoder,
                                               on_step=reporter("classical blend"), fit_documents=fit_documents,
-                                              seed=seed)
+                                              seed=seed, run_dir=run_dir)
         final = reporter("final evaluation")  # its clock restarted: the blend's minutes are not scoring's
         save = save or best.blend is not None or best.familiarity is not None
     elif best.blend is not None:  # fitted before (a resumed final step, or a loaded model): say so
         out["blend"] = best.blend.summary()
+    if best.pipeline.familiarity and best.familiarity is None and frozen_encoder is not None and train_docs:
+        fit_familiarity(best, train_docs, dev_docs, frozen_encoder, seed, reporter("familiarity check"))
+        final = reporter("final evaluation")
+        save = save or best.familiarity is not None
     if best.familiarity is not None:
         out["familiarity"] = best.familiarity.summary()
     if best.decision == "auto":
@@ -195,19 +243,49 @@ def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
     if "decision" in metrics:  # the rule was chosen on dev: choose it again on the new scores
         best.pipeline = best.pipeline.replace(decision="auto")
     metrics.pop("blend", None)
-    blend_encoder = None
-    if blend is not None:
+    frozen_encoder = None
+    if blend is not None or (best.pipeline.familiarity and best.familiarity is None):
         from hpt_core.blend import encoder_max_length
         from hpt_core.sentence import FrozenSentenceEncoder
 
         mlm, tokenizer = load_backbone(best.config.backbone)
-        blend_encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, encoder_max_length(mlm.base_model))
+        frozen_encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, encoder_max_length(mlm.base_model))
         del mlm
     # saved also when no blend was fitted: that removes the old one
     figures = final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
-                             train_docs=train_docs, blend_encoder=blend_encoder, save=True,
+                             train_docs=train_docs, frozen_encoder=frozen_encoder, save=True,
                              fit_documents=config.train.fit_documents, seed=config.train.seed)
     metrics.update(figures)
+    runs.atomic_write_json(run_dir / runs.METRICS, metrics)
+    write_card(run_dir)
+    blend_progress.discard(run_dir)  # the model folder holds the blend now
+    return metrics
+
+
+def familiarity_run(run_dir: str | Path, familiarity: bool = True) -> dict:
+    """Fit (again) a finished run's familiarity check — as training does when it ends — or remove it
+    (``familiarity=False``); save the model folder and ``metrics.json``. For runs trained before the
+    check existed, or whose recipe left it out. No score, decision or figure changes. Returns the
+    updated metrics."""
+    run_dir, metrics, config, (train_docs, dev_docs, test_docs), best, counts = finished_run(
+        run_dir, "familiarity check", device="cuda" if torch.cuda.is_available() else None)
+    best.familiarity = None
+    best.pipeline = best.pipeline.replace(familiarity=familiarity)
+    metrics.pop("familiarity", None)
+    encoder = None
+    if familiarity and best.blend is not None:
+        encoder = best.blend.sentence  # a kept blend's encoder is the pretrained one: shared, not copied
+    elif familiarity:
+        from hpt_core.backbone import load_backbone
+        from hpt_core.blend import encoder_max_length
+        from hpt_core.sentence import FrozenSentenceEncoder
+
+        mlm, tokenizer = load_backbone(best.config.backbone)
+        encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, encoder_max_length(mlm.base_model))
+        del mlm
+    # the same figures, recomputed (and the calibration saved again: a save replaces the whole folder)
+    metrics.update(final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
+                                 train_docs=train_docs, frozen_encoder=encoder, save=True, seed=config.train.seed))
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     write_card(run_dir)
     return metrics

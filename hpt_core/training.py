@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from hpt_core import durable, fit_cache, runs, tracking
+from hpt_core import blend_progress, durable, fit_cache, runs, tracking
 from hpt_core.checkpoints import load_checkpoint, save_checkpoint
 from hpt_core.warm_start import load_initial_weights
 from hpt_core.backbone import check_backbone, native_bf16  # noqa: F401  (native_bf16: part of this module's API)
@@ -260,6 +260,7 @@ def _trained_part(config_dict):
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in config_dict.items()}
     out.get("pipeline", {}).pop("decision", None)
     out.get("pipeline", {}).pop("blend", None)
+    out.get("pipeline", {}).pop("familiarity", None)
     out.get("train", {}).pop("precision", None)
     out.get("train", {}).pop("report_to", None)  # where records are copied to, not what is trained
     return out
@@ -299,8 +300,10 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     if config.pipeline.lexical_channel is not None:
         lexical, train_lexical, lexical_seconds = lexical_channel_of_run(
             config, run_dir, model, train_docs, dev_docs, accelerator, reporter("lexical channel"), main)
-    # The classical blend, fitted when training ends, embeds with the *pretrained* backbone: copy it now.
-    blend_encoder = pretrained_copy(model) if config.pipeline.blend is not None and main else None
+    # The classical blend and the familiarity check, fitted when training ends, embed with the
+    # *pretrained* backbone: copy it now.
+    frozen_encoder = (pretrained_copy(model) if (config.pipeline.blend is not None or config.pipeline.familiarity) and main
+                      else None)
     config, loader, sampler, epoch_tokens = _training_batches(config, model, train_docs, train_lexical, run_dir,
                                                               accelerator, main, reporter("tokenising"))
     loop = _Loop.prepare(config, model, loader, sampler, lexical, run_dir, accelerator, main, device_name,
@@ -323,7 +326,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
     }
     metrics.update(final_figures(best, run_dir, dev_docs, test_docs, loop.train_counts, tc.eval_batch_size,
-                                  train_docs=train_docs, blend_encoder=blend_encoder, reporter=reporter,
+                                  train_docs=train_docs, frozen_encoder=frozen_encoder, reporter=reporter,
                                   fit_documents=tc.fit_documents, seed=tc.seed))
     if best.lexical is not None:
         metrics["lexical_channel"] = {**best.lexical.summary(), "seconds": lexical_seconds}
@@ -335,6 +338,7 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     write_card(run_dir)
     fit_cache.discard(run_dir)  # the model folder holds the channel now
+    blend_progress.discard(run_dir)  # and the blend
     runs.atomic_write_json(run_dir / runs.PROGRESS, {**runs.run_progress(run_dir), "state": "completed"})
     runs.update_status(run_dir, state="completed", finished=time.time())
     logger.info("done: dev macro-F1 %.4f%s", metrics["dev"]["macro_f1"],

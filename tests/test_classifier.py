@@ -74,7 +74,8 @@ def test_saving_names_the_parts_and_loading_restores_the_same_scores(legacy, tmp
     folder = classifier.save_pretrained(tmp_path / "saved")
     assert json.loads((folder / PIPELINE_NAME).read_text()) == {
         "format": 2, "lexical": "tfidf", "blend": "classical", "familiarity": False,
-        "config": {"lexical_channel": "tfidf", "blend": "classical", "decision": _expected()["decision"]}}
+        "config": {"lexical_channel": "tfidf", "blend": "classical", "decision": _expected()["decision"],
+                   "familiarity": True}}  # a folder of before the check: fitted when a run of it ends, none here
     config = json.loads((folder / "config.json").read_text())
     assert "lexical_channel_fitted" not in config and "blend_fitted" not in config  # the model's file is the model's
     assert torch.allclose(HTCClassifier.from_pretrained(folder).predict_scores(texts), before, atol=1e-6)

@@ -105,3 +105,45 @@ def test_a_predictor_warns_below_the_threshold_and_says_how_familiar_each_text_i
     assert "unlike the texts" in Predictor(loaded).predict_table(texts)["warnings"].iloc[0]
     loaded.familiarity.threshold = -2.0
     assert not any(p.warnings for p in Predictor(loaded).predict(texts))
+
+
+@pytest.mark.slow
+def test_the_papers_recipe_gets_the_check_and_a_finished_run_can_drop_or_refit_it(tmp_path, tiny_backbone, task_files):
+    """With no blend to share embeddings with (the paper's recipe), training ends with the check fitted
+    from its own frozen-encoder pass, saved with its own encoder; the scores and every figure are
+    those of the same run without it; ``python -m hpt_core familiarity`` removes it and fits it again
+    on a finished run (a run of before the check), changing no figure."""
+    from hpt_core.cli import main
+    from hpt_core.config import DataSpec, RunConfig, TrainConfig
+    from hpt_core.methods import resolve_method
+    from hpt_core.predict import Predictor
+    from hpt_core.recipes import pipeline_recipe
+    from hpt_core.training import train
+
+    def config(**pipeline):
+        return RunConfig(data=DataSpec(**{k: str(v) for k, v in task_files.items()}),
+                         model=resolve_method("hpt", recipe="paper", backbone=tiny_backbone, max_length=32),
+                         train=TrainConfig(epochs=1, batch_size=8, seed=0), pipeline=pipeline_recipe("paper", **pipeline))
+
+    assert config().pipeline.familiarity and config().pipeline.blend is None
+    metrics = train(config(), tmp_path / "with")
+    without = train(config(familiarity=False), tmp_path / "without")
+    assert metrics["familiarity"]["train_documents"] == len(task_files["train"].read_text().splitlines())
+    assert "familiarity" not in without and not (tmp_path / "without" / "model" / FAMILIARITY_CONFIG).exists()
+    assert (tmp_path / "with" / "model" / FAMILIARITY_ENCODER).is_file()
+    for split in ("dev", "test"):
+        assert metrics[split]["macro_f1"] == without[split]["macro_f1"]
+    texts = ["goal striker penalty", "cell gene protein"]
+    with_check = Predictor.from_run(tmp_path / "with")
+    assert np.array_equal(with_check.scores(texts), Predictor.from_run(tmp_path / "without").scores(texts))
+    assert all(isinstance(p.familiarity, float) for p in with_check.predict(texts))
+
+    run = tmp_path / "without"
+    assert main(["familiarity", "--run-dir", str(run)]) == 0
+    refitted = json.loads((run / "metrics.json").read_text())
+    assert refitted["familiarity"]["threshold"] == pytest.approx(metrics["familiarity"]["threshold"], abs=1e-4)
+    assert refitted["test"] == without["test"] and (run / "model" / "calibration.json").is_file()
+    assert isinstance(Predictor.from_run(run).predict(texts)[0].familiarity, float)
+    assert main(["familiarity", "--run-dir", str(run), "--off"]) == 0
+    assert "familiarity" not in json.loads((run / "metrics.json").read_text())
+    assert Predictor.from_run(run).predict(texts)[0].familiarity is None

@@ -1,5 +1,5 @@
 """Fault injection (issue 22): a default-recipe training — the lexical channel's fits, training,
-checkpoints, the classical blend, the decision, the calibration, the saves — SIGKILLed at 24
+checkpoints, the classical blend, the decision, the calibration, the saves — SIGKILLed at 25
 moments and started again with the same command each time ends with exactly the figures and the
 predictions of a run never interrupted, and its model folder loads.
 
@@ -33,7 +33,8 @@ CHAINS = [
     ["model:HPTModel.tokenize_windows:1", "training:evaluate_model:1", "classifier:HTCClassifier.save_pretrained:1",
      "training:save_checkpoint:1", "durable:_swap_in:2", "durable:_fsync_dir:3", "training:save_checkpoint:2"],
     # after the last epoch: the blend's grid, the decision, the final save, the calibration, the records
-    ["blend:_fit_classifier:1", "blend:_fit_classifier:4", "finishing:choose_decision:1",
+    ["blend:_fit_classifier:1", "blend:_fit_classifier:4", "blend_progress:BlendProgress.keep_path:2",
+     "finishing:choose_decision:1",
      "classifier:HTCClassifier.save_pretrained:1", "calibration:Calibration.save:1", "finishing:gold_and_scores:2",
      "training:write_card:1"],
     # the run's records: progress, history and status written atomically
@@ -134,3 +135,45 @@ def test_a_full_disk_at_any_write_is_one_clear_line_and_the_same_command_then_fi
     assert history == pytest.approx(expected_history, abs=1e-6)
     assert all(torch.allclose(last_weights[k], expected_last[k], atol=1e-6) for k in last_weights)
     assert np.allclose(scores, expected_scores, atol=1e-5)
+
+
+def _mount_small_disk(folder: Path, kilobytes: int) -> bool:
+    """A real filesystem of ``kilobytes`` (tmpfs with a size limit) at ``folder``; False where this
+    machine does not let the tests mount one (not root, or in a container without the right)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(folder)],
+                              capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize("kilobytes", (200, 400))
+def test_a_real_disk_that_fills_stops_the_run_in_one_line_and_after_room_is_made_the_same_command_finishes_it(
+        kilobytes, uninterrupted, tmp_path, tiny_backbone, task_files):
+    """Not an injected error: a real filesystem too small for the run (the finished run folder takes
+    about 550 kB) fills at whatever write comes first — a checkpoint, the kept lexical fit, the log."""
+    disk = tmp_path / "disk"
+    if not _mount_small_disk(disk, kilobytes):
+        pytest.skip("this machine does not let the tests mount a small filesystem")
+    try:
+        run_dir = disk / "run"
+        command = _command(task_files, tiny_backbone, run_dir)
+        full = _run(command)
+        assert full.returncode in (1, 2), "the run fitted in a disk too small for it"
+        last = full.stderr.strip().splitlines()[-1]
+        assert "Traceback" not in full.stderr and "Logging error" not in full.stderr, full.stderr[-3000:]
+        assert last.startswith(f"error: {run_dir}") and "no space left on device" in last, last
+        subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True, timeout=30)
+        final = _run(command)
+        assert final.returncode == 0, final.stderr[-3000:]
+        figures, decision, history, last_weights, scores = _outcome(run_dir, task_files["test"])
+        expected_figures, expected_decision, expected_history, expected_last, expected_scores = uninterrupted
+        assert figures == pytest.approx(expected_figures, abs=1e-6) and decision == expected_decision
+        assert history == pytest.approx(expected_history, abs=1e-6)
+        assert all(torch.allclose(last_weights[k], expected_last[k], atol=1e-6) for k in last_weights)
+        assert np.allclose(scores, expected_scores, atol=1e-5)
+        assert not list(run_dir.glob("**/.*.old")) and not list(run_dir.glob("**/.*staging-*"))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=30)
