@@ -211,6 +211,27 @@ def _leftovers(target: Path) -> list[Path]:
 
 
 @contextmanager
+def exclusive(lock_file: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_file`` (created empty if missing) for the block: one
+    read-modify-write at a time, between threads (each open is its own lock holder) and processes.
+    Where the file system has no ``flock``, the block runs unlocked, as before this lock existed."""
+    path = Path(lock_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        try:
+            yield
+        finally:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            except OSError:
+                pass
+
+
+@contextmanager
 def _parent_lock(parent: Path, blocking: bool) -> Iterator[bool]:
     """An exclusive ``flock`` on the folder ``parent`` itself (no lock file to leave behind).
 

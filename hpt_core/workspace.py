@@ -37,6 +37,8 @@ from hpt_core.uploads import MAX_UPLOAD_BYTES, check_upload
 DEMO = "demo"
 DEMO_DIR = Path(__file__).resolve().parents[1] / "assets" / "demo"
 ENV_VAR = "HPT_WORKSPACE"
+#: The lock file (in the datasets folder) of every write of labels: one at a time, across tabs and servers.
+LABELLING_LOCK = ".labelling.lock"
 #: Label descriptions of a dataset folder, ``{label: text}`` (they can initialise the label words).
 DESCRIPTIONS = "descriptions.json"
 
@@ -172,6 +174,17 @@ class Workspace:
         all (``save_dataset``). The bundled demo is read-only: its first labels go into a copy,
         ``<name>-labelled`` (kept for the next ones). Returns the dataset written and its training
         documents now. A label outside the tree, or a document without labels or text, is refused."""
+        with self._labelling():
+            return self._add_labelled(name, documents)
+
+    def _labelling(self):
+        """The lock every write of labels holds over its read-modify-write of a dataset: two tabs, or
+        two servers, labelling one dataset at once must neither lose nor duplicate a label."""
+        from hpt_core import durable
+
+        return durable.exclusive(self.datasets_dir / LABELLING_LOCK)
+
+    def _add_labelled(self, name: str, documents: list[Document]) -> tuple[str, int]:
         target, dataset = self._labelled_copy(name)
         added = []
         for i, doc in enumerate(documents, start=1):
@@ -198,6 +211,10 @@ class Workspace:
         dataset's ``dataset.json`` (``corrections``: time, split, document, labels before and
         after); the demo's go into ``demo-labelled``, as ``add_labelled``'s. Returns the dataset
         written."""
+        with self._labelling():
+            return self._relabel(name, split, index, text, labels)
+
+    def _relabel(self, name: str, split: str, index: int, text: str, labels: list[str]) -> str:
         target, dataset = self._labelled_copy(name)
         documents = dataset.splits.get(split)
         if documents is None:

@@ -351,3 +351,44 @@ def test_a_run_on_files_outside_the_workspace_adopts_them_as_a_dataset(ws, train
     with pytest.raises(HPTInputError, match="queued or running"):
         ws.adopt_run_data(second, "other")
     assert "other" not in ws.dataset_names()
+
+
+def test_two_tabs_labelling_one_dataset_at_once_lose_and_duplicate_nothing(ws):
+    """Issue 23: two app sessions (two tabs: threads of one server) and a second server process
+    write labels to one dataset at the same moments, each label a read-modify-write of the dataset;
+    every label lands exactly once, with its annotation, and the corrections of a third writer too."""
+    import subprocess
+    import sys
+    import threading
+
+    from hpt_core.data import Document
+
+    label = ws.load_dataset(DEMO).hierarchy.labels[-1]
+    target, before = ws.add_labelled(DEMO, [Document("the first label makes the demo's copy", [label])])
+    per_writer = 12
+    errors = []
+
+    def tab(name: str) -> None:
+        try:
+            for i in range(per_writer):
+                ws.add_labelled(DEMO, [Document(f"{name} text {i}", [label])])
+        except Exception as err:  # noqa: BLE001 — reported below, with the writer's name
+            errors.append((name, err))
+
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+              "from hpt_core.data import Document\nfrom hpt_core.workspace import Workspace\n"
+              f"ws = Workspace({str(ws.root)!r})\n"
+              f"for i in range({per_writer}): ws.add_labelled('demo', [Document(f'process text {{i}}', [{label!r}])])\n")
+    other_server = subprocess.Popen([sys.executable, "-c", script])
+    tabs = [threading.Thread(target=tab, args=(f"tab{k}",)) for k in range(2)]
+    for t in tabs:
+        t.start()
+    for t in tabs:
+        t.join()
+    assert other_server.wait(timeout=300) == 0 and not errors, errors
+    train = ws.load_dataset(target).splits["train"]
+    texts = [d.text for d in train]
+    written = [f"{name} text {i}" for name in ("tab0", "tab1", "process") for i in range(per_writer)]
+    assert len(train) == before + len(written) and all(texts.count(t) == 1 for t in written)
+    annotations = json.loads((ws.datasets_dir / target / "dataset.json").read_text())["annotations"]
+    assert sorted(a["document"] for a in annotations) == list(range(before - 1, len(train)))
