@@ -288,25 +288,7 @@ def _upload_train_and_use(browser, server, workspace: Path, name: str, files: di
                           skip: bool = False) -> None:
     from selenium.webdriver.common.by import By
 
-    # -- Data: upload (the corpus's own dev/test files when there are some) --
-    browser.get(f"{server}/data")
-    _settled(browser, "Data")
-    browser.find_element(By.XPATH, "//summary[contains(., 'Upload a dataset')]").click()
-    time.sleep(0.5)
-    _input(browser, "Dataset name").send_keys(name)
-    _uploader(browser, "Taxonomy").send_keys(str(files["taxonomy"]))
-    _uploader(browser, "Corpus").send_keys(str(files["train"]))
-    for split in ("dev", "test"):
-        if split in files:
-            _uploader(browser, f"{split.capitalize()} file").send_keys(str(files[split]))
-    if skip:
-        browser.find_element(By.XPATH, "//label[contains(., 'Skip documents whose labels')]").click()
-    time.sleep(1.0)
-    _click_button(browser, "Check and save")
-    _wait(browser, lambda d: "Saved" in _main_text(d), 120, f"dataset {name} to be saved")
-    _settled(browser, "Data")
-    RENDER_TIMES[f"{name}: data page tree after the script run"] = _tree_drawn(browser)
-    _no_errors(browser, f"{name} data")
+    _upload(browser, server, name, files, skip)
     _screenshot(browser, f"{name}_data")
 
     # -- Train: two steps of the tiny model, in the background job --
@@ -363,6 +345,31 @@ def _upload_train_and_use(browser, server, workspace: Path, name: str, files: di
         _settled(browser, "Label words")
     _no_errors(browser, f"{name} label words")
     _screenshot(browser, f"{name}_label_words")
+
+
+def _upload(browser, server, name: str, files: dict[str, Path], skip: bool = False) -> None:
+    """Data page: upload a dataset (the corpus's own dev/test files when there are some), wait until
+    it is saved and its tree drawn."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server}/data")
+    _settled(browser, "Data")
+    browser.find_element(By.XPATH, "//summary[contains(., 'Upload a dataset')]").click()
+    time.sleep(0.5)
+    _input(browser, "Dataset name").send_keys(name)
+    _uploader(browser, "Taxonomy").send_keys(str(files["taxonomy"]))
+    _uploader(browser, "Corpus").send_keys(str(files["train"]))
+    for split in ("dev", "test"):
+        if split in files:
+            _uploader(browser, f"{split.capitalize()} file").send_keys(str(files[split]))
+    if skip:
+        browser.find_element(By.XPATH, "//label[contains(., 'Skip documents whose labels')]").click()
+    time.sleep(1.0)
+    _click_button(browser, "Check and save")
+    _wait(browser, lambda d: "Saved" in _main_text(d), 120, f"dataset {name} to be saved")
+    _settled(browser, "Data")
+    RENDER_TIMES[f"{name}: data page tree after the script run"] = _tree_drawn(browser)
+    _no_errors(browser, f"{name} data")
 
 
 def _launch_from_train_page(browser, server: str, dataset: str, backbone: str, run_name: str, epochs: int,
@@ -718,3 +725,47 @@ def test_the_labelling_loop_in_the_browser(browser, server, tmp_path):
     assert any("Download the 4 documents labelled or corrected here" in text for text in downloads), downloads
     _no_errors(browser, "label (learning curve)")
     _screenshot(browser, "label_learning_curve")
+
+
+def test_every_name_of_the_widest_amazon531_branch_is_drawn(browser, server):
+    """Issue 21: on Amazon-531 (531 labels), the branch with the most children, found with the Data
+    page's search box, is drawn with every child's name written in its box (Plotly hides a name
+    that does not fit: the figure must give each box room). Screenshot: amazon531_branch.png."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from helpers import SHARED_DATA
+    from hpt_core.hierarchy import LabelHierarchy
+
+    amazon = SHARED_DATA / "benchmarks" / "amazon531"
+    if not (amazon / "taxonomy.tsv").is_file():
+        pytest.skip(f"shared data not available: {amazon}")
+    _flow_workspace(SERVER_WORKSPACE.get("path"))
+    _upload(browser, server, "amazon531", {split: amazon / f"{split}.jsonl" for split in ("train", "dev", "test")}
+            | {"taxonomy": amazon / "taxonomy.tsv"})
+    _screenshot(browser, "amazon531_data")
+    h = LabelHierarchy.read(amazon / "taxonomy.tsv")
+    widest = max(h.labels, key=lambda label: len(h.children(label)))
+    box = next(b for b in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"]')
+               if b.text.startswith("Find a label"))
+    search = box.find_element(By.CSS_SELECTOR, "input")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", search)
+    search.click()
+    search.send_keys(" › ".join(h.path(widest)))
+    time.sleep(0.5)
+    search.send_keys(Keys.ENTER)
+    children = [h.display_name(child) for child in h.children(widest)]
+
+    def drawn_names(d) -> set[str]:  # in one call: the figure is redrawn under a loop of element reads
+        return set(d.execute_script(
+            "return Array.from(document.querySelectorAll('.js-plotly-plot g.slice text'))"
+            ".filter(t => getComputedStyle(t).display !== 'none' && getComputedStyle(t).visibility !== 'hidden'"
+            " && t.getBBox().width > 0).map(t => t.textContent)"))
+
+    try:
+        _wait(browser, lambda d: set(children) <= drawn_names(d), 60, f"the {len(children)} names of {widest!r}'s children")
+    finally:
+        _screenshot(browser, "amazon531_branch")
+    assert set(children) <= drawn_names(browser), sorted(set(children) - drawn_names(browser))
+    _settled(browser, "Data")
+    _no_errors(browser, "amazon531 data, widest branch")

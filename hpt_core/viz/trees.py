@@ -156,6 +156,13 @@ def tree_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = No
 
 #: How many rows (nodes of the deepest level shown) an icicle view aims at: about 16 px a name.
 ICICLE_ROWS = 48
+#: Pixels of figure height per box of the deepest column shown, and for the title, path bar and
+#: margins. Plotly hides a name that does not fit its box at ``uniformtext.minsize`` (10 px): in
+#: Chromium, in the app, a box of 19.2 px lost its name and one of 20.4 px kept it (session 15, the
+#: Data page's title included), so a box gets about 22 px.
+ROW_PX = 22
+FRAME_PX = 100
+MAX_HEIGHT = 1400
 #: Rows the prediction view's height is made for (every depth shown, the path drawn wide).
 EMPHASIS_ROWS = 32
 #: The emphasised path takes this share of its parent's extent in the prediction view.
@@ -250,7 +257,7 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
     else:
         maxdepth = icicle_maxdepth(hierarchy, level, rows)
         shown_rows = _view_rows(hierarchy, level, rows)
-    # Height: about 18 px a box of the deepest column shown — and of the deepest column any one click
+    # Height: about ROW_PX a box of the deepest column shown — and of the deepest column any one click
     # opens: Plotly drills down in the browser without asking the app, and 53 children of one WOS
     # domain squeezed into the start view's height lost every name.
     rows_needed = max([shown_rows] + [_view_rows(hierarchy, node, rows) for node in _visible(hierarchy, level, maxdepth)])
@@ -263,7 +270,7 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
         pathbar=dict(visible=True, side="top", thickness=22), sort=False,
     ))
     fig.update_layout(uniformtext=dict(minsize=10, mode="hide"))
-    return _layout(fig, title, height=int(min(1200, max(420, 18 * rows_needed + 90))))
+    return _layout(fig, title, height=int(min(MAX_HEIGHT, max(420, ROW_PX * rows_needed + FRAME_PX))))
 
 
 def _visible(hierarchy, level: str, maxdepth: int) -> list[str]:
