@@ -129,7 +129,12 @@ def test_a_full_disk_at_any_write_is_one_clear_line_and_the_same_command_then_fi
         assert final.returncode == 0, final.stderr[-3000:]
     else:  # a write the run can do without (the model card: a warning) or fewer fsyncs than nth
         assert "Traceback" not in full.stderr
-    figures, decision, history, last_weights, scores = _outcome(run_dir, task_files["test"])
+    _assert_ends_as(uninterrupted, run_dir, task_files["test"])
+
+
+def _assert_ends_as(uninterrupted, run_dir: Path, test_file: Path) -> None:
+    """The run ended with the figures, dev history, last checkpoint and test scores of the run never interrupted."""
+    figures, decision, history, last_weights, scores = _outcome(run_dir, test_file)
     expected_figures, expected_decision, expected_history, expected_last, expected_scores = uninterrupted
     assert figures == pytest.approx(expected_figures, abs=1e-6) and decision == expected_decision
     assert history == pytest.approx(expected_history, abs=1e-6)
@@ -164,16 +169,11 @@ def test_a_real_disk_that_fills_stops_the_run_in_one_line_and_after_room_is_made
         assert full.returncode in (1, 2), "the run fitted in a disk too small for it"
         last = full.stderr.strip().splitlines()[-1]
         assert "Traceback" not in full.stderr and "Logging error" not in full.stderr, full.stderr[-3000:]
-        assert last.startswith(f"error: {run_dir}") and "no space left on device" in last, last
+        assert last.startswith(f"error: {run_dir}") and "no space left on device" in last and "same command" in last, last
         subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True, timeout=30)
         final = _run(command)
         assert final.returncode == 0, final.stderr[-3000:]
-        figures, decision, history, last_weights, scores = _outcome(run_dir, task_files["test"])
-        expected_figures, expected_decision, expected_history, expected_last, expected_scores = uninterrupted
-        assert figures == pytest.approx(expected_figures, abs=1e-6) and decision == expected_decision
-        assert history == pytest.approx(expected_history, abs=1e-6)
-        assert all(torch.allclose(last_weights[k], expected_last[k], atol=1e-6) for k in last_weights)
-        assert np.allclose(scores, expected_scores, atol=1e-5)
+        _assert_ends_as(uninterrupted, run_dir, task_files["test"])
         assert not list(run_dir.glob("**/.*.old")) and not list(run_dir.glob("**/.*staging-*"))
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=30)
