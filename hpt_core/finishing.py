@@ -221,7 +221,10 @@ def choose_run_decision(run_dir: str | Path, decision: str = "auto") -> dict:
     best.pipeline = best.pipeline.replace(decision=decision)
     if decision != "auto":
         metrics.pop("decision", None)
+    blend_record = metrics.get("blend")  # the blend is as it was: keep how its fit was reported
     metrics.update(final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size, save=True))
+    if blend_record is not None:
+        metrics["blend"] = blend_record
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     write_card(run_dir)
     return metrics
@@ -272,9 +275,9 @@ def familiarity_run(run_dir: str | Path, familiarity: bool = True) -> dict:
     best.familiarity = None
     best.pipeline = best.pipeline.replace(familiarity=familiarity)
     metrics.pop("familiarity", None)
-    encoder = None
     if familiarity and best.blend is not None:
-        encoder = best.blend.sentence  # a kept blend's encoder is the pretrained one: shared, not copied
+        # a kept blend's encoder is the pretrained one: shared, not copied
+        fit_familiarity(best, train_docs, dev_docs, best.blend.sentence, config.train.seed)
     elif familiarity:
         from hpt_core.backbone import load_backbone
         from hpt_core.blend import encoder_max_length
@@ -283,9 +286,13 @@ def familiarity_run(run_dir: str | Path, familiarity: bool = True) -> dict:
         mlm, tokenizer = load_backbone(best.config.backbone)
         encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, encoder_max_length(mlm.base_model))
         del mlm
-    # the same figures, recomputed (and the calibration saved again: a save replaces the whole folder)
-    metrics.update(final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
-                                 train_docs=train_docs, frozen_encoder=encoder, save=True, seed=config.train.seed))
+        fit_familiarity(best, train_docs, dev_docs, encoder, config.train.seed)
+    # the same figures, recomputed (and the calibration saved again: a save replaces the whole folder);
+    # no frozen encoder given, so a blend that dev turned down is not fitted again
+    blend_record = metrics.get("blend")  # the blend is as it was: keep how its fit was reported
+    metrics.update(final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size, save=True))
+    if blend_record is not None:
+        metrics["blend"] = blend_record
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     write_card(run_dir)
     return metrics
