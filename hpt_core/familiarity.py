@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from hpt_core.errors import HPTInputError
+from hpt_core.linear_fit import document_sample
 
 FAMILIARITY_CONFIG = "familiarity.json"
 FAMILIARITY_WEIGHTS = "familiarity.safetensors"
@@ -91,8 +92,8 @@ class Familiarity:
         if len(train_embedded) == 0 or len(dev_embedded) == 0:
             return None
         reference = normalised(train_embedded)
-        if len(reference) > max_reference:
-            keep = np.sort(np.random.default_rng(seed).choice(len(reference), max_reference, replace=False))
+        keep = document_sample(len(reference), max_reference, seed)
+        if keep is not None:
             reference = reference[keep]
         reference = reference.astype(np.float16).astype(np.float32)  # as saved: the threshold is of what is kept
         dev_similarity = nearest_similarity(normalised(dev_embedded), reference, k)

@@ -111,12 +111,13 @@ def fit_familiarity(best: HTCClassifier, train_docs, dev_docs, frozen_encoder, s
     left out: it changes no score, and the trained model stands."""
     from hpt_core.blend import embed_frozen
     from hpt_core.familiarity import MAX_REFERENCE, Familiarity
+    from hpt_core.linear_fit import document_sample
 
     report = on_step or (lambda done, total, detail: None)
     started = time.time()
     texts = [d.text for d in train_docs]
-    if len(texts) > MAX_REFERENCE:
-        chosen = np.sort(np.random.default_rng(seed).choice(len(texts), MAX_REFERENCE, replace=False))
+    chosen = document_sample(len(texts), MAX_REFERENCE, seed)
+    if chosen is not None:
         texts = [texts[i] for i in chosen]
     try:
         encoder = frozen_encoder.to(best.device)
@@ -221,13 +222,7 @@ def choose_run_decision(run_dir: str | Path, decision: str = "auto") -> dict:
     best.pipeline = best.pipeline.replace(decision=decision)
     if decision != "auto":
         metrics.pop("decision", None)
-    blend_record = metrics.get("blend")  # the blend is as it was: keep how its fit was reported
-    metrics.update(final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size, save=True))
-    if blend_record is not None:
-        metrics["blend"] = blend_record
-    runs.atomic_write_json(run_dir / runs.METRICS, metrics)
-    write_card(run_dir)
-    return metrics
+    return _refigured(best, run_dir, metrics, config, dev_docs, test_docs, counts)
 
 
 def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
@@ -235,8 +230,6 @@ def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
     copy of the pretrained backbone — or remove it (``blend=None``); save the model folder and
     recompute the figures of ``metrics.json`` (a decision rule chosen on dev is chosen again, on the
     new scores). For runs trained before the blend existed, or to compare. Returns the updated metrics."""
-    from hpt_core.backbone import load_backbone
-
     if blend not in (None, "classical"):
         raise HPTInputError(f"blend must be classical or none; got {blend!r}")
     run_dir, metrics, config, (train_docs, dev_docs, test_docs), best, counts = finished_run(
@@ -248,12 +241,7 @@ def blend_run(run_dir: str | Path, blend: str | None = "classical") -> dict:
     metrics.pop("blend", None)
     frozen_encoder = None
     if blend is not None or (best.pipeline.familiarity and best.familiarity is None):
-        from hpt_core.blend import encoder_max_length
-        from hpt_core.sentence import FrozenSentenceEncoder
-
-        mlm, tokenizer = load_backbone(best.config.backbone)
-        frozen_encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, encoder_max_length(mlm.base_model))
-        del mlm
+        frozen_encoder = _pretrained_encoder(best.config.backbone)
     # saved also when no blend was fitted: that removes the old one
     figures = final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size,
                              train_docs=train_docs, frozen_encoder=frozen_encoder, save=True,
@@ -279,20 +267,32 @@ def familiarity_run(run_dir: str | Path, familiarity: bool = True) -> dict:
         # a kept blend's encoder is the pretrained one: shared, not copied
         fit_familiarity(best, train_docs, dev_docs, best.blend.sentence, config.train.seed)
     elif familiarity:
-        from hpt_core.backbone import load_backbone
-        from hpt_core.blend import encoder_max_length
-        from hpt_core.sentence import FrozenSentenceEncoder
+        fit_familiarity(best, train_docs, dev_docs, _pretrained_encoder(best.config.backbone), config.train.seed)
+    return _refigured(best, run_dir, metrics, config, dev_docs, test_docs, counts)
 
-        mlm, tokenizer = load_backbone(best.config.backbone)
-        encoder = FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, encoder_max_length(mlm.base_model))
-        del mlm
-        fit_familiarity(best, train_docs, dev_docs, encoder, config.train.seed)
-    # the same figures, recomputed (and the calibration saved again: a save replaces the whole folder);
-    # no frozen encoder given, so a blend that dev turned down is not fitted again
-    blend_record = metrics.get("blend")  # the blend is as it was: keep how its fit was reported
+
+def _refigured(best: HTCClassifier, run_dir: Path, metrics: dict, config: RunConfig, dev_docs, test_docs,
+               counts) -> dict:
+    """A finished run's figures recomputed after a change that fits no blend (its decision rule,
+    its familiarity check), saved with its model folder — the calibration too: a save replaces the
+    whole folder — and its model card. A blend that dev turned down is not fitted again (no frozen
+    encoder is given), and ``metrics.json`` keeps how the blend's fit was reported."""
+    blend_record = metrics.get("blend")
     metrics.update(final_figures(best, run_dir, dev_docs, test_docs, counts, config.train.eval_batch_size, save=True))
     if blend_record is not None:
         metrics["blend"] = blend_record
     runs.atomic_write_json(run_dir / runs.METRICS, metrics)
     write_card(run_dir)
     return metrics
+
+
+def _pretrained_encoder(backbone: str):
+    """A frozen copy of the *pretrained* ``backbone``'s encoder reading the blend's
+    ``ENCODER_MAX_LENGTH`` tokens (a finished run's model is fine-tuned: the blend and the
+    familiarity check embed with the backbone as it was before training, as :func:`pretrained_copy`)."""
+    from hpt_core.backbone import load_backbone
+    from hpt_core.blend import encoder_max_length
+    from hpt_core.sentence import FrozenSentenceEncoder
+
+    mlm, tokenizer = load_backbone(backbone)
+    return FrozenSentenceEncoder.copy_of(mlm.base_model, tokenizer, encoder_max_length(mlm.base_model))
