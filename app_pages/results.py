@@ -88,7 +88,8 @@ def one_run(run_dir: Path) -> None:
                   "; its paths are complete, so the hierarchy-consistent column below is the same answer."))
     blend = metrics.get("blend") or {}
     channel = metrics.get("lexical_channel") or {}
-    decided_by = ("the model's scores plus its lexical channel's (TF-IDF, C "
+    fitted_as = {"ridge": "ridge regression", "ridge-votes": "ridge regression, unscaled", "logistic": "logistic"}.get(channel.get("fitter", "logistic"), "")
+    decided_by = (f"the model's scores plus its lexical channel's (TF-IDF, {fitted_as}, C "
                   f"{channel['C']:g}; the model was trained beside it)" if "C" in channel else "the model's own scores")
     if "skipped" in blend:
         st.caption(f"No classical blend: {md(blend['skipped'])}; {decided_by} decide.")

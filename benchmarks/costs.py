@@ -16,8 +16,9 @@ tree), so the phases that read dev cost the same across N. Each cell runs in its
 
 * ``tokenising`` the training texts;
 * ``lexical C grid`` and ``lexical out-of-fold``: the lexical channel's fits (training's
-  ``stacking.fit_lexical``: the C grid on dev, then the folds, and, above the recipe's ``fit_documents``,
-  the scores of the documents outside the fitting sample);
+  ``stacking.fit_lexical``, by the recipe's ``lexical_fit``: the C grid on dev — for the ridge, with
+  its Gram matrix — then the folds, and, above the recipe's ``fit_documents``, the scores of the
+  documents outside the fitting sample);
 * ``training epoch``: ``--steps`` real optimiser steps (batch 16, length-grouped, bf16 autocast
   where native, AdamW), batches spread evenly over the epoch, timed and scaled (mean) to one
   epoch of ⌈N / 16⌉ steps — *extrapolated*, stated so;
@@ -96,7 +97,7 @@ def _cell_data(n: int, c: int, work: Path):
     return taxonomy, relabel(ng_train[:n]), relabel(ng_dev)
 
 
-def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
+def run_cell(n: int, c: int, steps: int, work: Path, lexical_fit: str | None = None) -> dict:
     """Every phase of the default pipeline on one cell, in this process; the cell's JSON is
     rewritten after each phase, so a cell stopped by ``--cell-timeout`` keeps what it measured."""
     import numpy as np
@@ -110,6 +111,7 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     from hpt_core.data import Document
     from hpt_core.evaluation import candidate_decisions, choose_decision
     from hpt_core.hierarchy import LabelHierarchy
+    from hpt_core import kernel_ridge
     from hpt_core.lexical import C_GRID
     from hpt_core.methods import resolve_method
     from hpt_core.model import build_model
@@ -132,7 +134,8 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     out["labels"] = len(h.labels)
     out["multi_path_train_documents"] = sum(len(e) > 1 for e in path_ends(train, h))
     config = RunConfig(data=DataSpec("t", "a", "b"), model=resolve_method("hpt", recipe="small-data"),
-                       train=train_recipe("small-data"), pipeline=pipeline_recipe("small-data"))
+                       train=train_recipe("small-data"), pipeline=pipeline_recipe(
+                           "small-data", **({"lexical_fit": lexical_fit} if lexical_fit else {})))
     model = build_model(config.model, h)
     classifier = HTCClassifier(model)
     bf16 = native_bf16("cpu")
@@ -148,8 +151,10 @@ def run_cell(n: int, c: int, steps: int, work: Path) -> dict:
     started = time.perf_counter()
     classifier.lexical, oof = fit_lexical(model, train, dev, 0, torch.device("cpu"), bf16,
                                       on_step=lambda done, total, detail: marks.__setitem__(done, time.perf_counter()),
-                                      max_documents=config.train.fit_documents)
-    grid_done = marks[len(C_GRID)]
+                                      max_documents=config.train.fit_documents, fitter=config.pipeline.lexical_fit)
+    # the ridge reports the Gram matrix, then each C; the logistic fitter each C of its grid
+    grid_done = marks[1 + len(kernel_ridge.C_GRID) if config.pipeline.lexical_fit == "ridge" else len(C_GRID)]
+    out["lexical_fit"] = config.pipeline.lexical_fit
     record("lexical C grid", grid_done - started, features=len(classifier.lexical.vocabulary))
     record("lexical out-of-fold", time.perf_counter() - grid_done)
     blend_encoder = pretrained_copy(model)
@@ -273,6 +278,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cell-timeout", type=float, default=None,
                         help="stop a cell after this many seconds (its phases so far are kept)")
     parser.add_argument("--table", type=Path, help="print the table of the cells in this folder and exit")
+    parser.add_argument("--lexical-fit", choices=["logistic", "ridge", "ridge-votes"], default=None,
+                        help="the lexical channel's fitter (default: the recipe's)")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # the child process's own cell
     args = parser.parse_args(argv)
     if args.table:
@@ -281,13 +288,14 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.one_cell:
         n, c = (int(v) for v in args.one_cell.split("x"))
-        run_cell(n, c, args.steps, args.out)
+        run_cell(n, c, args.steps, args.out, args.lexical_fit)
         return 0
     for cell in args.cells.split(","):  # one process per cell: its own peak memory
         started = time.perf_counter()
         try:
             code = subprocess.call([sys.executable, __file__, "--one-cell", cell.strip(), "--out", str(args.out),
-                                    "--steps", str(args.steps)], timeout=args.cell_timeout)
+                                    "--steps", str(args.steps)]
+                                   + (["--lexical-fit", args.lexical_fit] if args.lexical_fit else []), timeout=args.cell_timeout)
         except subprocess.TimeoutExpired:
             code = "timed out"
         print(f"cell {cell}: exit {code}, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

@@ -44,7 +44,7 @@ def fit(name: str, train: str, setting: str, max_iter: int = lexical.MAX_ITER) -
     try:
         started = time.perf_counter()
         channel, _ = lexical.fit_lexical_channel(texts[train], gold[train], np.asarray(h.depths) - 1, texts["dev"],
-                                                 gold["dev"], c_grid=c_grid, n_folds=lexical.N_FOLDS,
+                                                 gold["dev"], c_grid=c_grid, n_folds=lexical.N_FOLDS, fitter="logistic",
                                                  on_step=lambda done, total, detail: marks.__setitem__(done, time.perf_counter()))
         seconds = time.perf_counter() - started
     finally:

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     texts, dev_texts = [d.text for d in train], [d.text for d in dev]
     y, dev_y = h.multi_hot([d.labels for d in train]), h.multi_hot([d.labels for d in dev])
     groups = np.asarray(h.depths) - 1
-    channel, warm = lexical.fit_lexical_channel(texts, y, groups, dev_texts, dev_y)
+    channel, warm = lexical.fit_lexical_channel(texts, y, groups, dev_texts, dev_y, fitter="logistic")
 
     def figures(scores, gold):
         decided = (np.asarray(scores) > 0).astype(np.int8)
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
         new_labels.append(new)
         if len(flipped) == args.flip:
             break
-    _, warm_flip = lexical.fit_lexical_channel(texts, y_flip, groups, dev_texts, dev_y)
+    _, warm_flip = lexical.fit_lexical_channel(texts, y_flip, groups, dev_texts, dev_y, fitter="logistic")
     cold_flip = cold_path_oof(features, torch.as_tensor(y_flip, dtype=torch.float32), g, int(g.max()) + 1,
                               lexical.C_GRID, channel.c, lexical.N_FOLDS, 0, active)
     rows, cols = np.asarray(flipped), np.asarray(new_labels)

@@ -41,7 +41,8 @@ def main(argv=None) -> int:
             lexical._fit = seen_only if name == "seen labels" else (
                 lambda *a, active=None, **k: seen_only(*a, **k))
             started = time.time()
-            channel, _ = lexical.fit_lexical_channel(texts["train"], gold["train"], groups, texts["dev"], gold["dev"])
+            channel, _ = lexical.fit_lexical_channel(texts["train"], gold["train"], groups, texts["dev"], gold["dev"],
+                                                     fitter="logistic")
             seconds = time.time() - started
             figures = []
             for split in ("dev", "test"):

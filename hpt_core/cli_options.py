@@ -133,6 +133,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="add the scores of a linear scorer over TF-IDF features of the whole text (and, with "
                         "tfidf+sentence, the frozen backbone's sentence embedding), the model trained to complement "
                         "it (small-data default: tfidf); 'none' scores with the model alone (the paper)")
+    p.add_argument("--lexical-fit", choices=["ridge", "ridge-votes", "logistic"], default=None,
+                   help="how the lexical channel is fitted: ridge regression with exact out-of-fold scores in closed "
+                        "form, its scores mapped per depth by HPT's loss on dev (ridge) or left on the ±1 scale of "
+                        "its targets (ridge-votes), or the ZMLCE loss by L-BFGS with a refit per fold (logistic)")
     p.add_argument("--blend", choices=["classical", "none"], default=None,
                    help="after training, mix the model's scores with the classical TF-IDF + sentence-embedding "
                         "classifier's probabilities, the model's weight chosen on dev (small-data default: classical); "
@@ -175,7 +179,7 @@ def model_overrides(args: argparse.Namespace) -> dict:
 
 def pipeline_overrides(args: argparse.Namespace) -> dict:
     """Pipeline options (``PipelineConfig``) given on the command line, applied on top of the recipe's."""
-    given = {name: getattr(args, name) for name in ("lexical_channel", "blend", "decision", "familiarity")
+    given = {name: getattr(args, name) for name in ("lexical_channel", "lexical_fit", "blend", "decision", "familiarity")
              if getattr(args, name, None) is not None}
     return {name: value == "on" if name == "familiarity" else None if value == "none" else value
             for name, value in given.items()}

@@ -226,7 +226,9 @@ class HPTConfig(_JSONConfig):
 
 #: The pipeline's fields, which ``HPTConfig`` held before they had their own dataclass: a model
 #: folder's ``config.json`` or a ``run.json`` written then still loads (the values move here).
-PIPELINE_FIELDS = ("lexical_channel", "blend", "decision", "familiarity")
+PIPELINE_FIELDS = ("lexical_channel", "lexical_fit", "blend", "decision", "familiarity")
+#: Values of ``PipelineConfig.lexical_fit`` (``hpt_core.lexical.FITTERS``; config imports no fitter).
+LEXICAL_FITTERS = ("ridge", "ridge-votes", "logistic")
 
 
 @dataclass
@@ -245,6 +247,14 @@ class PipelineConfig(_JSONConfig):
             ``max_length`` tokens by a frozen copy of the pretrained backbone: the features of the
             one-minute baseline (TF-IDF + embeddings + LR), at one more encoder forward per
             document when scoring.
+        lexical_fit (str, defaults to ``"logistic"``): how the channel is fitted (``hpt_core.lexical``):
+            ``"logistic"`` — the ZMLCE loss by bounded L-BFGS, a refit per fold; ``"ridge"`` —
+            one-vs-rest ridge regression whose out-of-fold scores are exact in closed form
+            (``hpt_core.kernel_ridge``; session 16), its scores mapped per depth on dev; ``"ridge-votes"``
+            — the same without the map. The ridge costs seconds where the logistic fit takes minutes,
+            but the model trained beside it scored lower on Amazon-531's dev (docs/benchmarks.md, *A
+            lexical channel in closed form*), so it is an option. A saved configuration without this
+            field was written before it existed, and reads ``"logistic"``.
         blend (str, *optional*): ``None`` (the paper) decides on the model's scores. ``"classical"``
             (the small-data default) mixes them, after training, with the probabilities of the
             one-minute classical classifier (TF-IDF + the frozen pretrained backbone's sentence
@@ -272,6 +282,7 @@ class PipelineConfig(_JSONConfig):
     """
 
     lexical_channel: str | None = None
+    lexical_fit: str = "logistic"
     blend: str | None = None
     decision: str = "threshold"
     familiarity: bool = True
@@ -279,12 +290,28 @@ class PipelineConfig(_JSONConfig):
     def __post_init__(self) -> None:
         if self.lexical_channel not in (None, "tfidf", "tfidf+sentence"):
             raise HPTInputError(f"lexical_channel must be tfidf, tfidf+sentence or None (no channel); got {self.lexical_channel!r}")
+        if self.lexical_fit not in LEXICAL_FITTERS:
+            raise HPTInputError(f"lexical_fit must be one of {', '.join(LEXICAL_FITTERS)}; got {self.lexical_fit!r}")
         if self.blend not in (None, "classical"):
             raise HPTInputError(f"blend must be classical or None (no blend); got {self.blend!r}")
         if self.decision not in (*DECISIONS, "auto"):
             raise HPTInputError(f"decision must be one of {', '.join(DECISIONS)}, auto; got {self.decision!r}")
         if not isinstance(self.familiarity, bool):
             raise HPTInputError(f"familiarity must be true or false; got {self.familiarity!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | None = None) -> "PipelineConfig":
+        """A saved pipeline; one written before ``lexical_fit`` existed had its channel fitted by the
+        logistic fitter, and reads so."""
+        return super().from_dict(_as_written(data), source)
+
+
+def _as_written(saved: Any) -> Any:
+    """A saved pipeline dict with the fitter its channel was fitted by: without ``lexical_fit`` (written
+    before session 16), ``"logistic"`` where there was a channel."""
+    if isinstance(saved, dict) and "lexical_fit" not in saved and saved.get("lexical_channel"):
+        return {**saved, "lexical_fit": "logistic"}
+    return saved
 
 
 def split_model_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -303,7 +330,7 @@ def saved_pipeline(run_config: dict[str, Any] | None) -> dict[str, Any]:
     saved = run_config.get("pipeline")
     if not isinstance(saved, dict):
         saved = split_model_fields(run_config.get("model") or {})[1]
-    return {**PipelineConfig().to_dict(), **saved}
+    return {**PipelineConfig().to_dict(), **_as_written(saved)}
 
 
 #: Values of ``TrainConfig.precision`` and of a prediction's ``precision``.

@@ -55,7 +55,7 @@ def dataset_of(config: dict) -> str:
 #: What besides the method, the seed and the training fraction makes a run what it is. Runs that
 #: differ in any of these are different experiments: never averaged as if they were seeds, and shown
 #: beside their figures so that no Δ silently compares a 2-step test run with a real one.
-SETTINGS = ("recipe", "epochs", "max_steps", "max_length", "lexical_channel", "blend", "backbone", "start")
+SETTINGS = ("recipe", "epochs", "max_steps", "max_length", "lexical_channel", "lexical_fit", "blend", "backbone", "start")
 
 
 def recipe_of(config: dict) -> str:
@@ -92,11 +92,13 @@ def run_settings(config: dict) -> dict:
     backbone = str(model.get("backbone") or DEFAULT_BACKBONE)
     if model.get("method") == ZERO_SHOT:  # nothing trained: no recipe, no epochs (run.json keeps TrainConfig's defaults)
         return {"recipe": "none", "epochs": 0, "max_steps": "", "max_length": int(model.get("max_length", 256)),
-                "lexical_channel": "none", "blend": "none",
+                "lexical_channel": "none", "lexical_fit": "none", "blend": "none",
                 "backbone": Path(backbone).name if Path(backbone).is_absolute() else backbone, "start": "pretrained"}
     return {"recipe": recipe_of(config), "epochs": int(train.get("epochs", TrainConfig.epochs)),
             "max_steps": "" if train.get("max_steps") is None else int(train["max_steps"]),
             "max_length": int(model.get("max_length", 256)), "lexical_channel": pipeline.get("lexical_channel") or "none",
+            # a channel fitted another way is another experiment (runs before session 16: logistic)
+            "lexical_fit": pipeline.get("lexical_fit") if pipeline.get("lexical_channel") else "none",
             "blend": pipeline.get("blend") or "none",
             "backbone": Path(backbone).name if Path(backbone).is_absolute() else backbone,
             # a warm start (hpt_core.warm_start) learnt from another run first: never one seed of a fresh run

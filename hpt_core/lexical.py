@@ -19,20 +19,22 @@ leaves it out):
   encoder away from what made those embeddings good; the frozen copy keeps them. It costs one more
   encoder forward per document when scoring, and ``sentence_encoder.safetensors`` (bfloat16, half
   the backbone's size) in the model folder;
-* one linear scorer per label, trained with HPT's own loss — the zero-bounded multi-label cross
-  entropy per depth (eq. 10), so its scores share HPT's decision rule (score > 0) — plus an L2
-  penalty ``||W||² / (2·C·N)`` (scikit-learn's ``C`` convention), by L-BFGS bounded at ``MAX_ITER``
-  iterations (``hpt_core.linear_fit``, shared with the classical blend);
-  ``C`` is chosen from ``C_GRID`` by the channel's own dev macro-F1. The grid stops at 1000: the
-  scores are added to the model's, and weaker penalties (10⁴, 10⁵) make them confidently wrong
-  often enough to drown the model (measured on 20ng and wos1k dev, docs/benchmarks.md);
+* one linear scorer per label, fitted by one of ``FITTERS`` (``PipelineConfig.lexical_fit``):
+  ``"logistic"`` (the default) — HPT's own loss, the zero-bounded multi-label cross entropy per depth (eq. 10),
+  plus an L2 penalty ``||W||² / (2·C·N)`` (scikit-learn's ``C`` convention), by L-BFGS bounded at
+  ``MAX_ITER`` iterations (``hpt_core.linear_fit``, shared with the classical blend), ``C`` from
+  ``C_GRID``; ``"ridge"`` (session 16) — one-vs-rest ridge regression on ±1 targets in closed form
+  (``hpt_core.kernel_ridge``), each depth's scores then mapped by ``a·r + b`` fitted with HPT's own
+  loss on dev, so they share HPT's decision rule (score > 0); ``"ridge-votes"``, without the map.
+  Either way ``C`` is chosen by the channel's own dev macro-F1;
 * a document's score is ``s_model + s_lexical``. The model is trained on that sum, so it learns
   what the words alone miss. A linear model fitted on the training set scores its own training
   documents far better than new ones; trained against those scores, the model would learn little.
   So in training each document gets the *out-of-fold* lexical scores of a channel fitted on the
-  other folds (``N_FOLDS``), as in stacking — fitted from zeros along the same C path as the
-  whole-set fit, so that none of the held-out documents' labels leak into their scores; dev, test
-  and prediction use the channel fitted on the whole training set.
+  other folds (``N_FOLDS``) alone, as in stacking — exactly, in closed form, for the ridge; fitted
+  from zeros along the same C path as the whole-set fit for the logistic fitter — so that none of
+  the held-out documents' labels leak into their scores; dev, test and prediction use the channel
+  fitted on the whole training set.
 
 The channel is saved beside the model weights (``lexical.json``: vocabulary and settings;
 ``lexical.safetensors``: idf, weights, bias; ``sentence_encoder.safetensors``: the frozen encoder)
@@ -48,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hpt_core import tfidf
+from hpt_core import kernel_ridge, tfidf
 from hpt_core.errors import HPTInputError
 from hpt_core.linear_fit import SparseRows, document_sample, fit_linear, linear_scores
 from hpt_core.losses import zmlce_loss, zmlce_loss_and_grad
@@ -57,7 +59,17 @@ from hpt_core.sentence import SENTENCE_WEIGHTS, FrozenSentenceEncoder
 
 LEXICAL_CONFIG = "lexical.json"
 LEXICAL_WEIGHTS = "lexical.safetensors"
-#: Inverse L2 strengths tried on dev (scikit-learn's ``C``, the classical baseline's grid).
+#: How the channel's linear scorer is fitted (``PipelineConfig.lexical_fit``): ``"logistic"`` (the
+#: default), HPT's ZMLCE by bounded L-BFGS, a refit per fold; ``"ridge"``, one-vs-rest ridge regression
+#: whose out-of-fold scores are exact in closed form (``hpt_core.kernel_ridge``, session 16): the
+#: channel alone scores far higher on dev of three corpora and costs seconds instead of minutes, but
+#: the model trained beside it scored lower on Amazon-531's dev, so it is not the default
+#: (docs/benchmarks.md, *A lexical channel in closed form*); ``"ridge-votes"``, the ridge without its
+#: per-depth map (scores on the ±1 scale of its targets: a weaker prior for the model to add to).
+FITTERS = ("ridge", "ridge-votes", "logistic")
+DEFAULT_FITTER = "logistic"
+#: The logistic fitter's inverse L2 strengths tried on dev (scikit-learn's ``C``, the classical
+#: baseline's grid); the ridge's are ``kernel_ridge.C_GRID``.
 C_GRID = (10.0, 100.0, 1000.0)
 #: Folds of the out-of-fold training scores.
 N_FOLDS = 5
@@ -126,6 +138,7 @@ class LexicalChannel:
     sentence_weight: torch.Tensor | None = None
     sentence: FrozenSentenceEncoder | None = None
     documents: int | None = None
+    fitter: str = "logistic"  # a folder saved before the ridge fitter was fitted by L-BFGS
 
     def __post_init__(self) -> None:
         self._vectorizer = tfidf.restore(self.vocabulary, self.idf.numpy())
@@ -187,8 +200,8 @@ class LexicalChannel:
 
     def summary(self) -> dict:
         """The channel's settings as saved in ``metrics.json``."""
-        out = {"kind": self.kind, "C": self.c, "n_features": len(self.vocabulary), "dev_by_C": self.dev_by_c,
-               "fit_documents": self.documents}
+        out = {"kind": self.kind, "fitter": self.fitter, "C": self.c, "n_features": len(self.vocabulary),
+               "dev_by_C": self.dev_by_c, "fit_documents": self.documents}
         if self.sentence is not None:
             out["sentence_dim"] = self.sentence.width
             out["sentence_max_length"] = self.sentence.max_length
@@ -199,8 +212,8 @@ class LexicalChannel:
         from safetensors.torch import save_file
 
         directory = Path(directory)
-        meta = {"kind": self.kind, "C": self.c, "vocabulary": self.vocabulary, "dev_by_C": self.dev_by_c,
-                "documents": self.documents}
+        meta = {"kind": self.kind, "fitter": self.fitter, "C": self.c, "vocabulary": self.vocabulary,
+                "dev_by_C": self.dev_by_c, "documents": self.documents}
         tensors = {"idf": self.idf.contiguous(), "weight": self.weight.contiguous(), "bias": self.bias.contiguous()}
         if self.sentence is not None:
             meta["sentence_max_length"] = self.sentence.max_length
@@ -236,7 +249,7 @@ class LexicalChannel:
             channel = cls(vocabulary=list(meta["vocabulary"]), idf=tensors["idf"], weight=tensors["weight"],
                           bias=tensors["bias"], c=float(meta["C"]), dev_by_c=meta.get("dev_by_C"),
                           sentence_weight=tensors.get("sentence_weight"), sentence=sentence,
-                          documents=meta.get("documents"))
+                          documents=meta.get("documents"), fitter=str(meta.get("fitter", "logistic")))
         except HPTInputError:
             raise
         except (ValueError, KeyError, TypeError, UnicodeDecodeError, SafetensorError, RuntimeError, OSError) as err:
@@ -262,11 +275,17 @@ def _scores_on_cpu(features: SparseRows, dense: torch.Tensor | None, weight: tor
 
 
 def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarray, dev_texts: list[str],
-                        dev_targets: np.ndarray, c_grid=C_GRID, max_features: int | None = None,
+                        dev_targets: np.ndarray, c_grid=None, max_features: int | None = None,
                         n_folds: int = N_FOLDS, seed: int = 0, sentence: FrozenSentenceEncoder | None = None,
                         bf16: bool = False, on_step: StepCallback | None = None,
-                        device="cpu", max_documents: int | None = None) -> tuple[LexicalChannel, torch.Tensor]:
+                        device="cpu", max_documents: int | None = None,
+                        fitter: str = DEFAULT_FITTER) -> tuple[LexicalChannel, torch.Tensor]:
     """Fit the channel on the training texts (C chosen on dev) and the out-of-fold training scores.
+
+    ``fitter`` (``FITTERS``): ``"ridge"`` — one-vs-rest ridge regression in closed form, its
+    out-of-fold scores exact without a refit (``hpt_core.kernel_ridge``); ``"logistic"`` — HPT's ZMLCE
+    by bounded L-BFGS, each fold refitted (sessions 8–15). ``c_grid``: the inverse L2 strengths tried
+    (default: the fitter's).
 
     targets (N, C) and dev_targets (M, C) multi-hot; groups (C,) the depth group (0-based) of each
     label — each group is one ZMLCE term, as in HPT's loss. ``sentence``: add the sentence features
@@ -281,11 +300,11 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     are then the sampled channel's — scores of documents it never saw, as honest as out-of-fold ones.
 
     Returns the channel and the out-of-fold scores (N, C): document i's scores from a channel with
-    the chosen C fitted from zeros on the folds without i (one fold per document, drawn with ``seed``), or for
+    the chosen C fitted on the folds without i alone (one fold per document, drawn with ``seed``), or for
     a document outside the sample, from the channel itself.
     """
-    from hpt_core.metrics import macro_f1
-
+    if fitter not in FITTERS:
+        raise HPTInputError(f"lexical_fit must be one of {', '.join(FITTERS)}; got {fitter!r}")
     all_texts, all_targets = texts, targets
     sample = document_sample(len(texts), max_documents, seed)
     if sample is not None:
@@ -294,49 +313,37 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     vectorizer, train_features = tfidf.fit(texts, tfidf.columns_for(n_labels, MAX_WEIGHTS)
                                            if max_features is None else max_features)
     vocabulary = tfidf.vocabulary_of(vectorizer)
-    x = SparseRows(train_features, device)
     y = torch.as_tensor(targets, dtype=torch.float32)
     group_index = torch.as_tensor(groups, dtype=torch.long)
     n_groups = int(group_index.max()) + 1 if len(group_index) else 1
-    x_dev = SparseRows(vectorizer.transform(list(dev_texts)), device)
+    dev_features = vectorizer.transform(list(dev_texts))
+    n_folds = max(2, min(n_folds, len(texts)))
     e = e_dev = None
     if sentence is not None:
         e = torch.from_numpy(sentence.embed(list(texts), bf16=bf16)).to(device)
         e_dev = torch.from_numpy(sentence.embed(list(dev_texts), bf16=bf16)).to(device)
 
-    best, by_c, fitted = None, {}, None
-    dev_y = torch.as_tensor(dev_targets, dtype=torch.float32)
-    seen = y.bool().any(0)  # labels with a training document: the only ones whose weights are fitted
-    n_folds = max(2, min(n_folds, len(texts)))
-    total = len(c_grid) * (1 + n_folds)  # at most (each fold follows the grid up to the chosen C): known once C is
+    seen = torch.as_tensor(targets).bool().any(0)  # labels with a training document
     report = on_step or (lambda done, total, detail: None)
     sampled = "" if sample is None else f" on a sample of {len(texts):,} of {len(all_texts):,} training documents"
-    report(0, total, f"{len(vocabulary):,} TF-IDF features × {int(seen.sum()):,} labels, {total} fits{sampled}")
-    for k, c in enumerate(sorted(float(c) for c in c_grid), start=1):  # increasing C: each fit starts from the last
-        fitted = _fit(x, e, y, group_index, n_groups, c, init=fitted, active=seen)
-        report(k, total, f"fit {k} of {total}: C = {c:g}")
-        dev_scores = _scores_on_cpu(x_dev, e_dev, *fitted)
-        score = macro_f1(dev_targets, (dev_scores.numpy() > 0).astype(np.int8))
-        by_c[repr(c)] = {"dev_macro_f1": round(score, 4),
-                         "dev_loss": round(float(zmlce_loss(dev_scores, dev_y, group_index, n_groups)), 4)}
-        if best is None or score > best[0]:  # ties keep the smaller C
-            best = (score, c, fitted)
-    _, c, (weight, dense_weight, bias) = best
+    if fitter in ("ridge", "ridge-votes"):
+        first = f"{len(vocabulary):,} TF-IDF features × {int(seen.sum()):,} labels, ridge over {len(texts):,} documents{sampled}"
+        fit = kernel_ridge.fit_ridge(train_features, e, y, dev_features, e_dev, dev_targets, group_index, n_groups,
+                                     c_grid=c_grid or kernel_ridge.C_GRID, n_folds=n_folds, seed=seed, device=device,
+                                     active=seen, votes=fitter == "ridge-votes",
+                                     on_step=lambda done, total, detail: report(
+                                         done, total, first if done == 0 else f"ridge: {detail}"))
+        weight, dense_weight, bias, c, by_c, folds = fit.weight, fit.dense_weight, fit.bias, fit.c, fit.by_c, fit.out_of_fold
+        dev_scores = fit.dev_scores
+    else:
+        weight, dense_weight, bias, c, by_c, dev_scores, folds = _fit_logistic(
+            SparseRows(train_features, device), e, y, group_index, n_groups, SparseRows(dev_features, device), e_dev, dev_targets, c_grid or C_GRID, n_folds, seed, seen, report,
+            f"{len(vocabulary):,} TF-IDF features × {int(seen.sum()):,} labels, {{total}} fits{sampled}")
     channel = LexicalChannel(vocabulary=vocabulary, idf=torch.as_tensor(vectorizer.idf_, dtype=torch.float32),
                              weight=weight, bias=bias, c=c, dev_by_c=by_c, sentence_weight=dense_weight,
-                             sentence=sentence, documents=len(texts))
+                             sentence=sentence, documents=len(texts), fitter=fitter)
     # the dev scores are known: training's dev evaluations need not embed (or vectorise) dev again
-    channel.remember(dev_texts, _scores_on_cpu(x_dev, e_dev, weight, dense_weight, bias))
-    done = len(c_grid)
-    c_path = [value for value in sorted(float(v) for v in c_grid) if value <= c]
-    total = done + n_folds * len(c_path)
-
-    def fold_done(k: int, j: int) -> None:  # fold k's j-th fit of its C path
-        fits = done + (k - 1) * len(c_path) + j
-        report(fits, total, f"fit {fits} of {total}: out-of-fold scores, fold {k} of {n_folds}"
-               + (f", C = {c_path[j - 1]:g}" if len(c_path) > 1 else ""))
-
-    folds = _out_of_fold_scores(x, e, y, group_index, n_groups, c_path, n_folds, seed, seen, on_fit=fold_done)
+    channel.remember(dev_texts, dev_scores)
     if sample is None:
         return channel, folds
     scores = torch.zeros(len(all_texts), all_targets.shape[1])
@@ -349,6 +356,44 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
         scores[torch.from_numpy(part)] = _scores_on_cpu(SparseRows(vectorizer.transform(part_texts), device), e_part,
                                                         weight, dense_weight, bias)
     return channel, scores
+
+
+def _fit_logistic(x: SparseRows, e, y: torch.Tensor, group_index: torch.Tensor, n_groups: int, x_dev: SparseRows, e_dev,
+                  dev_targets: np.ndarray, c_grid, n_folds: int, seed: int, seen: torch.Tensor, report, first_line: str):
+    """The logistic fitter (``lexical_fit = "logistic"``, sessions 8–15): ZMLCE by bounded L-BFGS for
+    each C of the grid, each fit from the last; C chosen by the channel's own dev macro-F1; then each
+    fold fitted from zeros along the same C path (``_out_of_fold_scores``).
+
+    -> (weight (V, C), dense weight (d, C) or None, bias (C,), C, dev figures by C, dev scores (M, C),
+    out-of-fold scores (N, C))"""
+    from hpt_core.metrics import macro_f1
+
+    best, by_c, fitted = None, {}, None
+    dev_y = torch.as_tensor(dev_targets, dtype=torch.float32)
+    total = len(c_grid) * (1 + n_folds)  # at most (each fold follows the grid up to the chosen C): known once C is
+    report(0, total, first_line.format(total=total))
+    for k, c in enumerate(sorted(float(c) for c in c_grid), start=1):  # increasing C: each fit starts from the last
+        fitted = _fit(x, e, y, group_index, n_groups, c, init=fitted, active=seen)
+        report(k, total, f"fit {k} of {total}: C = {c:g}")
+        dev_scores = _scores_on_cpu(x_dev, e_dev, *fitted)
+        score = macro_f1(dev_targets, (dev_scores.numpy() > 0).astype(np.int8))
+        by_c[repr(c)] = {"dev_macro_f1": round(score, 4),
+                         "dev_loss": round(float(zmlce_loss(dev_scores, dev_y, group_index, n_groups)), 4)}
+        if best is None or score > best[0]:  # ties keep the smaller C
+            best = (score, c, fitted)
+    _, c, (weight, dense_weight, bias) = best
+    dev_scores = _scores_on_cpu(x_dev, e_dev, weight, dense_weight, bias)
+    done = len(c_grid)
+    c_path = [value for value in sorted(float(v) for v in c_grid) if value <= c]
+    total = done + n_folds * len(c_path)
+
+    def fold_done(k: int, j: int) -> None:  # fold k's j-th fit of its C path
+        fits = done + (k - 1) * len(c_path) + j
+        report(fits, total, f"fit {fits} of {total}: out-of-fold scores, fold {k} of {n_folds}"
+               + (f", C = {c_path[j - 1]:g}" if len(c_path) > 1 else ""))
+
+    folds = _out_of_fold_scores(x, e, y, group_index, n_groups, c_path, n_folds, seed, seen, on_fit=fold_done)
+    return weight, dense_weight, bias, c, by_c, dev_scores, folds
 
 
 def _out_of_fold_scores(features: SparseRows, dense: torch.Tensor | None, targets: torch.Tensor, groups: torch.Tensor,

@@ -82,7 +82,8 @@ def model_card(config: dict, metrics: dict, hierarchy, name: str = "model") -> s
         "## What decides",
         "",
         f"- the model's label scores{' plus a TF-IDF lexical channel over the whole text' if pipeline['lexical_channel'] else ''}"
-        + (f" (fitted on {lexical['fit_documents']:,} training documents)" if lexical.get("fit_documents") else "") + ";",
+        + (f" ({'ridge regression' if str(pipeline.get('lexical_fit')).startswith('ridge') else 'logistic'}, fitted on "
+           f"{lexical['fit_documents']:,} training documents)" if lexical.get("fit_documents") else "") + ";",
         *([f"- blended with a classical TF-IDF + sentence-embedding classifier, the model's weight "
            f"{blend['model_weight']:g} (chosen on dev)" + (f", fitted on {blend['fit_documents']:,} training documents"
                                                           if blend.get("fit_documents") else "") + ";"]

@@ -261,6 +261,8 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
     at.text_input(key="train_backbone").input(tiny_backbone)
     by_label(at.number_input, "Max length (tokens)").set_value(32)
     by_label(at.selectbox, "Lexical channel").set_value("none")
+    assert by_label(at.selectbox, "Lexical channel fitted by").value == "logistic (L-BFGS per fold)"  # the default
+    by_label(at.selectbox, "Lexical channel fitted by").set_value("ridge regression (exact folds)")
     by_label(at.selectbox, "Precision").set_value("fp32")
     assert by_label(at.selectbox, "Decision rule").value == "chosen on dev"  # the recipe's
     by_label(at.selectbox, "Decision rule").set_value("one best path")
@@ -278,6 +280,7 @@ def test_train_lexical_channel_and_windows_reach_the_run(workspace, tiny_backbon
         saved = RunConfig.from_json(run_dir / "run.json")
         assert (saved.pipeline.lexical_channel, saved.model.max_windows, saved.train.precision) == (None, 3, "fp32")
         assert saved.pipeline.decision == "path" and saved.pipeline.blend is None
+        assert saved.pipeline.lexical_fit == "ridge"
         assert saved.train.report_to == "tensorboard"
         assert "tensorboard --logdir" in texts(at.caption).replace("\\", "")  # the run page says where the records go
     finally:

@@ -56,7 +56,9 @@ def test_a_folder_saved_before_the_pipeline_config_existed_loads_with_its_decisi
     shutil.copytree(BEFORE_SPLIT, folder)
     expected = json.loads((BEFORE_SPLIT.parent / f"{BEFORE_SPLIT.name}.expected.json").read_text(encoding="utf-8"))
     classifier = HTCClassifier.from_pretrained(folder)
-    assert classifier.pipeline == PipelineConfig(lexical_channel="tfidf", blend="classical", decision="path")
+    # its channel was fitted by the only fitter of its day, and says so
+    assert classifier.pipeline == PipelineConfig(lexical_channel="tfidf", lexical_fit="logistic", blend="classical",
+                                                 decision="path")
     assert np.allclose(classifier.predict_scores(expected["texts"]).numpy(), expected["scores"], atol=1e-5)
     predictions = Predictor(classifier).predict(expected["texts"])
     assert all(len(p.paths) == 1 for p in predictions)  # decided by its rule, one path each
@@ -74,7 +76,8 @@ def test_saving_names_the_parts_and_loading_restores_the_same_scores(legacy, tmp
     folder = classifier.save_pretrained(tmp_path / "saved")
     assert json.loads((folder / PIPELINE_NAME).read_text()) == {
         "format": 2, "lexical": "tfidf", "blend": "classical", "familiarity": False,
-        "config": {"lexical_channel": "tfidf", "blend": "classical", "decision": _expected()["decision"],
+        "config": {"lexical_channel": "tfidf", "lexical_fit": "logistic", "blend": "classical",
+                   "decision": _expected()["decision"],
                    "familiarity": True}}  # a folder of before the check: fitted when a run of it ends, none here
     config = json.loads((folder / "config.json").read_text())
     assert "lexical_channel_fitted" not in config and "blend_fitted" not in config  # the model's file is the model's

@@ -51,7 +51,7 @@ def test_ablate_mlm_weight_leaves_the_rows_defined_without_mlm_alone(tmp_path, m
 
 
 def _fake_run(root, name, method="hpt", macro=0.5, seed=1, recipe="small-data", epochs=10, max_steps=None,
-              fraction=None, init_from=None, before_the_split=False):
+              fraction=None, init_from=None, before_the_split=False, lexical_fit=None):
     """A finished run folder as training leaves it (run.json, metrics.json), without training
     (``before_the_split``: its run.json as written before ``PipelineConfig``, the pipeline's
     settings inside ``model``)."""
@@ -68,9 +68,11 @@ def _fake_run(root, name, method="hpt", macro=0.5, seed=1, recipe="small-data", 
     run_dir = root / name
     run_dir.mkdir(parents=True)
     saved = RunConfig(data=DataSpec("/data/d/taxonomy.tsv", "/data/d/train.jsonl", "/data/d/dev.jsonl"), model=model,
-                      train=train, pipeline=pipeline_recipe(recipe)).to_dict()
-    if before_the_split:
-        saved["model"].update(saved.pop("pipeline"))
+                      train=train, pipeline=pipeline_recipe(recipe, **({"lexical_fit": lexical_fit} if lexical_fit else {}))).to_dict()
+    if before_the_split:  # then, too, before lexical_fit (session 16)
+        pipeline = saved.pop("pipeline")
+        pipeline.pop("lexical_fit")
+        saved["model"].update(pipeline)
     (run_dir / "run.json").write_text(json.dumps(saved))
     report = {"micro_f1": macro + 0.1, "macro_f1": macro, "macro_f1_all_labels": macro,
               "consistent": {"micro_f1": macro, "macro_f1": macro}, "hierarchical_f1": macro,
@@ -84,7 +86,8 @@ def test_the_reference_is_the_best_hpt_run_or_the_one_chosen_never_merely_the_fi
     """A 2-step test run that comes first must not become every Δ's reference (issue 21)."""
     runs = [_fake_run(tmp_path, "quick-test", macro=0.01, max_steps=2, recipe="paper"),
             _fake_run(tmp_path, "real", macro=0.80), _fake_run(tmp_path, "ablation", method="rm-mlm", macro=0.70),
-            _fake_run(tmp_path, "older", macro=0.60, before_the_split=True)]
+            _fake_run(tmp_path, "older", macro=0.60, before_the_split=True),
+            _fake_run(tmp_path, "ridge", macro=0.55, lexical_fit="ridge")]
     table = comparison_table(runs)
     assert table.loc[0, "run"] == "real" and table.loc[0, "reference"]
     deltas = dict(zip(table["run"], table["delta_macro_f1"]))
@@ -95,7 +98,9 @@ def test_the_reference_is_the_best_hpt_run_or_the_one_chosen_never_merely_the_fi
     assert table.set_index("run").loc["real", "recipe"] == "small-data"
     older = table.set_index("run").loc["older"]  # a run.json written before PipelineConfig: the same settings
     assert (older["recipe"], older["lexical_channel"], older["blend"]) == ("small-data", "tfidf", "classical")
-    assert {"epochs", "max_length", "lexical_channel", "blend", "seed", "run_seconds"} <= set(table.columns)
+    # ... and its channel was fitted by the logistic fitter, the only one then; a ridge channel is shown as one
+    assert (older["lexical_fit"], table.set_index("run").loc["ridge", "lexical_fit"]) == ("logistic", "ridge")
+    assert {"epochs", "max_length", "lexical_channel", "lexical_fit", "blend", "seed", "run_seconds"} <= set(table.columns)
     # the user's choice of reference wins
     chosen = comparison_table(runs, reference_run="ablation")
     assert chosen.loc[0, "run"] == "ablation"

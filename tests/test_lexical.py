@@ -10,7 +10,10 @@ from hpt_core.config import DataSpec
 
 from hpt_core.recipes import pipeline_recipe
 from hpt_core.errors import HPTInputError
-from hpt_core.lexical import C_GRID, LexicalChannel, fit_lexical_channel
+from hpt_core import kernel_ridge
+from hpt_core.lexical import C_GRID, FITTERS, LexicalChannel, fit_lexical_channel
+
+GRIDS = {"logistic": C_GRID, "ridge": kernel_ridge.C_GRID, "ridge-votes": kernel_ridge.C_GRID}
 
 
 def _docs(hierarchy, task_files, split):
@@ -20,12 +23,12 @@ def _docs(hierarchy, task_files, split):
     return [d.text for d in docs], hierarchy.multi_hot([d.labels for d in docs])
 
 
-@pytest.fixture(scope="module")
-def fitted(hierarchy, task_files):
+@pytest.fixture(scope="module", params=FITTERS)
+def fitted(hierarchy, task_files, request):
     texts, y = _docs(hierarchy, task_files, "train")
     dev_texts, y_dev = _docs(hierarchy, task_files, "dev")
     groups = np.asarray(hierarchy.depths) - 1
-    return fit_lexical_channel(texts, y, groups, dev_texts, y_dev)
+    return fit_lexical_channel(texts, y, groups, dev_texts, y_dev, fitter=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +50,13 @@ def test_training_scores_are_out_of_fold(fitted, hierarchy, task_files):
     assert margin(out_of_fold) > 0  # still informative: the task is lexical
 
 
-def test_a_documents_own_label_never_reaches_its_out_of_fold_scores(hierarchy, task_files):
+@pytest.mark.parametrize("fitter", FITTERS)
+def test_a_documents_own_label_never_reaches_its_out_of_fold_scores(hierarchy, task_files, fitter):
     """Stacking is honest only if a training document's "out-of-fold" scores know nothing of its
     own label (issue 20's leak: folds started from the whole-set fit, which had seen it). Moving
-    one document to a sibling leaf leaves its scores exactly as they were — and moves the
+    one document to a sibling leaf leaves its scores as they were — exactly for the logistic fitter,
+    to float rounding for the ridge, whose closed form takes the label out again (``T_F − A_FF⁻¹ α_F``;
+    a per-depth map fitted on every document's scores failed this by 10 units) — and moves the
     whole-set channel's, so the check can see a leak. C is pinned (one value): a different label
     could otherwise tip dev's choice of C, which is a legitimate change."""
     texts, y = _docs(hierarchy, task_files, "train")
@@ -62,11 +68,15 @@ def test_a_documents_own_label_never_reaches_its_out_of_fold_scores(hierarchy, t
                 if j != deepest]
     moved = y.copy()
     moved[0, deepest], moved[0, siblings[0]] = 0, 1
-    before_channel, before = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, c_grid=(100.0, 1000.0))
-    after_channel, after = fit_lexical_channel(texts, moved, groups, dev_texts, y_dev, c_grid=(100.0, 1000.0))
+    c_grid = (100.0, 1000.0) if fitter == "logistic" else (30.0,)
+    before_channel, before = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, c_grid=c_grid, fitter=fitter)
+    after_channel, after = fit_lexical_channel(texts, moved, groups, dev_texts, y_dev, c_grid=c_grid, fitter=fitter)
     assert before_channel.c == after_channel.c
-    assert torch.equal(before[0], after[0])  # its own label changed; its out-of-fold scores did not
-    assert not torch.equal(before[1:], after[1:])  # the folds that saw it learnt the new label
+    if fitter == "logistic":
+        assert torch.equal(before[0], after[0])  # its own label changed; its out-of-fold scores did not
+    else:
+        assert float((before[0] - after[0]).abs().max()) < 1e-3
+    assert float((before[1:] - after[1:]).abs().max()) > 0.1  # the folds that saw it learnt the new label
     in_sample = before_channel.scores(texts[:1]), after_channel.scores(texts[:1])
     assert float((in_sample[1] - in_sample[0])[0, siblings[0]]) > 0  # the whole-set fit did
 
@@ -80,7 +90,8 @@ def test_channel_alone_classifies_the_keyword_task(channel, hierarchy, task_file
     scores = channel.scores(texts)
     assert scores.shape == (len(texts), len(hierarchy.labels))
     assert micro_f1(y, (scores.numpy() > 0).astype(np.int8)) > 0.95
-    assert channel.c in C_GRID and set(channel.dev_by_c) == {repr(c) for c in C_GRID}
+    grid = GRIDS[channel.fitter]
+    assert channel.c in grid and set(channel.dev_by_c) == {repr(c) for c in grid}
 
 
 def test_channel_reads_words_past_any_token_window(channel, hierarchy):
@@ -96,7 +107,7 @@ def test_save_and_load_round_trip_and_damage(channel, tmp_path, hierarchy):
     loaded = LexicalChannel.load(tmp_path, len(hierarchy.labels))
     texts = ["goal striker pitch", "laser lens"]
     assert torch.allclose(loaded.scores(texts), channel.scores(texts))
-    assert loaded.c == channel.c and loaded.vocabulary == channel.vocabulary
+    assert loaded.c == channel.c and loaded.vocabulary == channel.vocabulary and loaded.fitter == channel.fitter
     with pytest.raises(HPTInputError, match="does not match the label tree"):
         LexicalChannel.load(tmp_path, len(hierarchy.labels) + 1)
     (tmp_path / "lexical.json").write_text("{not json", encoding="utf-8")
@@ -126,8 +137,8 @@ def test_training_with_the_channel_saves_it_and_predictor_uses_it(tmp_path, tiny
     metrics = train(config, tmp_path / "run")
     assert metrics["lexical_channel"]["n_features"] > 0
     assert metrics["lexical_channel"]["C"] in C_GRID
-    assert metrics["lexical_channel"]["kind"] == kind
-    assert f"lexical channel ({kind})" in (tmp_path / "run" / "train.log").read_text()
+    assert metrics["lexical_channel"]["kind"] == kind and metrics["lexical_channel"]["fitter"] == "logistic"
+    assert f"lexical channel ({kind}, logistic fit)" in (tmp_path / "run" / "train.log").read_text()
     model_dir = tmp_path / "run" / "model"
     assert (model_dir / "lexical.json").is_file() and (model_dir / "lexical.safetensors").is_file()
     assert (model_dir / "sentence_encoder.safetensors").is_file() == (kind == "tfidf+sentence")
@@ -189,14 +200,15 @@ def test_sentence_features_remember_only_the_dev_scores_of_the_fit(hierarchy, ta
     assert oof.shape == y.shape
 
 
+@pytest.mark.parametrize("fitter", FITTERS)
 @pytest.mark.parametrize("with_sentence", [False, True], ids=["tfidf", "tfidf+sentence"])
 def test_labels_no_training_document_has_cost_no_weights(hierarchy, task_files, tiny_backbone, monkeypatch,
-                                                         with_sentence):
+                                                         with_sentence, fitter):
     """A large taxonomy over a small corpus: most labels have no training document. Their weights
     would have nothing to learn, so they are not fitted (zeros; a bias alone says "not this
-    label") — L-BFGS holds, and keeps its history of, the seen labels' weights only, so a
-    5,000-label tree costs what its seen labels cost — and the seen labels decide as they do
-    without the unseen ones, which share their depth (one ZMLCE group)."""
+    label") — L-BFGS holds, and keeps its history of, the seen labels' weights only, and the ridge
+    solves for the seen labels only, so a 5,000-label tree costs what its seen labels cost — and the
+    seen labels decide as they do without the unseen ones, which share their depth (one ZMLCE group)."""
     from hpt_core.backbone import load_backbone
     from hpt_core.sentence import FrozenSentenceEncoder
 
@@ -211,20 +223,27 @@ def test_labels_no_training_document_has_cost_no_weights(hierarchy, task_files, 
     unseen = 400
     pad = lambda m: np.hstack([m, np.zeros((m.shape[0], unseen), dtype=m.dtype)])  # noqa: E731
     groups = np.concatenate([depth_groups, np.full(unseen, depth_groups.max())])  # siblings of the deepest labels
-    alone, _ = fit_lexical_channel(texts, y, depth_groups, dev_texts, y_dev, sentence=sentence)
+    alone, _ = fit_lexical_channel(texts, y, depth_groups, dev_texts, y_dev, sentence=sentence, fitter=fitter)
     fitted_sizes = []
     from hpt_core import lbfgs
-    real_minimise = lbfgs.minimise
+    real_minimise, real_solve = lbfgs.minimise, torch.cholesky_solve
 
     def recording_minimise(objective, x, **kwargs):
         fitted_sizes.append(x.numel())  # the one vector L-BFGS moves and keeps a history of
         return real_minimise(objective, x, **kwargs)
 
+    def recording_solve(targets, factor):
+        fitted_sizes.append(targets.shape[1])  # the ridge's labels: one column of dual weights each
+        return real_solve(targets, factor)
+
     monkeypatch.setattr(lbfgs, "minimise", recording_minimise)
-    channel, out_of_fold = fit_lexical_channel(texts, pad(y), groups, dev_texts, pad(y_dev), sentence=sentence)
+    monkeypatch.setattr(kernel_ridge.torch, "cholesky_solve", recording_solve)
+    channel, out_of_fold = fit_lexical_channel(texts, pad(y), groups, dev_texts, pad(y_dev), sentence=sentence,
+                                               fitter=fitter)
     seen, n_all = int((y.sum(0) > 0).sum()), y.shape[1] + unseen
     features = len(channel.vocabulary) + (sentence.width if sentence is not None else 0)
-    assert set(fitted_sizes) == {features * seen + n_all}  # every fit (C grid, folds): seen weights + all biases
+    # every fit (C grid, folds): seen weights + all biases; the ridge: a column for each seen label
+    assert set(fitted_sizes) == ({features * seen + n_all} if fitter == "logistic" else {seen})
     assert torch.count_nonzero(channel.weight[:, y.shape[1]:]) == 0
     if sentence is not None:
         assert torch.count_nonzero(channel.sentence_weight[:, y.shape[1]:]) == 0
@@ -255,7 +274,8 @@ def _synthetic_corpus(n_docs: int, n_labels: int, seed: int = 0):
 
 
 @pytest.mark.slow
-def test_fit_cost_grows_at_most_linearly_in_documents():
+@pytest.mark.parametrize("fitter", FITTERS)
+def test_fit_cost_grows_at_most_linearly_in_documents(fitter):
     """Doubling the training documents at a fixed label set may not cost more than about twice the
     fit time (issue 25: the fit took tens of minutes at 3,000 × 300 with 200 L-BFGS iterations and a
     20-pair history). A ratio measured within this test, the better of two tries each, never an
@@ -267,7 +287,7 @@ def test_fit_cost_grows_at_most_linearly_in_documents():
         best = float("inf")
         for _ in range(2):
             started = time.perf_counter()
-            fit_lexical_channel(texts[:n_docs], y[:n_docs], groups, texts[n_docs:], y[n_docs:])
+            fit_lexical_channel(texts[:n_docs], y[:n_docs], groups, texts[n_docs:], y[n_docs:], fitter=fitter)
             best = min(best, time.perf_counter() - started)
         return best
 
@@ -283,19 +303,41 @@ def test_fit_cost_grows_at_most_linearly_in_documents():
     lbfgs.minimise = recording_minimise
     try:
         texts, y, groups = _synthetic_corpus(150, 48)
-        fit_lexical_channel(texts[:100], y[:100], groups, texts[100:], y[100:])
+        fit_lexical_channel(texts[:100], y[:100], groups, texts[100:], y[100:], fitter=fitter)
     finally:
         lbfgs.minimise = real_minimise
-    assert budgets and all(max_iter <= 50 and history <= 5 for max_iter, history in budgets)  # each fit is bounded
+    if fitter == "logistic":  # each fit is bounded
+        assert budgets and all(max_iter <= 50 and history <= 5 for max_iter, history in budgets)
+    else:  # no iterative fit at all
+        assert not budgets
     assert large / small < 2.5, f"400 documents: {small:.2f} s, 800: {large:.2f} s ({large / small:.2f}×)"
 
 
-def test_a_fitting_sample_bounds_the_fit_and_scores_the_rest_as_unseen(hierarchy, task_files, monkeypatch):
+def _record_fitted_rows(monkeypatch, rows: list) -> None:
+    """Append to ``rows`` the training rows each fit reads: each L-BFGS fit's (logistic) or each
+    Gram matrix's (ridge)."""
+    from hpt_core import lexical
+
+    real_fit, real_gram = lexical.fit_linear, kernel_ridge.gram
+
+    def recording_fit(features, *args, **kwargs):
+        rows.append(features.shape[0])
+        return real_fit(features, *args, **kwargs)
+
+    def recording_gram(row_features, dense, columns, dense_columns):
+        rows.append(columns.shape[0])
+        return real_gram(row_features, dense, columns, dense_columns)
+
+    monkeypatch.setattr(lexical, "fit_linear", recording_fit)
+    monkeypatch.setattr(kernel_ridge, "gram", recording_gram)
+
+
+@pytest.mark.parametrize("fitter", FITTERS)
+def test_a_fitting_sample_bounds_the_fit_and_scores_the_rest_as_unseen(hierarchy, task_files, monkeypatch, fitter):
     """Above ``max_documents`` training documents the channel is fitted on a seeded sample of that
     many: no fit sees more (its cost stops growing with the corpus), the channel says how many it
     was fitted on, and the documents left out get the sampled channel's own scores — those of
     documents it never saw. At or below the limit nothing changes."""
-    from hpt_core import lexical
     from hpt_core.linear_fit import document_sample
 
     texts, y = _docs(hierarchy, task_files, "train")
@@ -303,14 +345,8 @@ def test_a_fitting_sample_bounds_the_fit_and_scores_the_rest_as_unseen(hierarchy
     groups = np.asarray(hierarchy.depths) - 1
     limit = len(texts) // 2
     rows_fitted = []
-    real_fit = lexical.fit_linear
-
-    def recording_fit(features, *args, **kwargs):
-        rows_fitted.append(features.shape[0])
-        return real_fit(features, *args, **kwargs)
-
-    monkeypatch.setattr(lexical, "fit_linear", recording_fit)
-    channel, scores = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, max_documents=limit, seed=3)
+    _record_fitted_rows(monkeypatch, rows_fitted)
+    channel, scores = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, max_documents=limit, seed=3, fitter=fitter)
     assert rows_fitted and max(rows_fitted) == limit
     assert channel.documents == channel.summary()["fit_documents"] == limit
     sample = document_sample(len(texts), limit, 3)
@@ -320,29 +356,24 @@ def test_a_fitting_sample_bounds_the_fit_and_scores_the_rest_as_unseen(hierarchy
     in_sample = channel.scores([texts[i] for i in sample])
     assert not torch.allclose(scores[sample], in_sample, atol=1e-3)  # the sampled documents: out of fold
 
-    whole, whole_scores = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, max_documents=len(texts), seed=3)
-    unbounded, unbounded_scores = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, seed=3)
+    whole, whole_scores = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, max_documents=len(texts), seed=3,
+                                              fitter=fitter)
+    unbounded, unbounded_scores = fit_lexical_channel(texts, y, groups, dev_texts, y_dev, seed=3, fitter=fitter)
     assert whole.documents == unbounded.documents == len(texts)
     assert torch.equal(whole_scores, unbounded_scores) and torch.equal(whole.weight, unbounded.weight)
 
 
-def test_with_a_fitting_sample_the_fit_cost_stops_growing_with_documents(monkeypatch):
+@pytest.mark.parametrize("fitter", FITTERS)
+def test_with_a_fitting_sample_the_fit_cost_stops_growing_with_documents(monkeypatch, fitter):
     """Four times the documents above the limit: every fit sees the same number of rows, and
     exactly the documents outside the sample are scored once more (one product each)."""
-    from hpt_core import lexical
-
     texts, y, groups = _synthetic_corpus(460, 24)
     rows_by_size = {}
-    real_fit = lexical.fit_linear
     for n_docs in (100, 400):
         rows = rows_by_size.setdefault(n_docs, [])
-
-        def recording_fit(features, *args, rows=rows, **kwargs):
-            rows.append(features.shape[0])
-            return real_fit(features, *args, **kwargs)
-
-        monkeypatch.setattr(lexical, "fit_linear", recording_fit)
-        channel, scores = fit_lexical_channel(texts[:n_docs], y[:n_docs], groups, texts[400:], y[400:],
-                                              max_documents=60)
+        with monkeypatch.context() as patch:
+            _record_fitted_rows(patch, rows)
+            channel, scores = fit_lexical_channel(texts[:n_docs], y[:n_docs], groups, texts[400:], y[400:],
+                                                  max_documents=60, fitter=fitter)
         assert scores.shape == (n_docs, 24) and channel.documents == 60
     assert rows_by_size[100] == rows_by_size[400] and max(rows_by_size[400]) == 60

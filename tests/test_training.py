@@ -11,7 +11,7 @@ import pytest
 
 from helpers import wait_for
 from hpt_core import runs
-from hpt_core.config import DataSpec, RunConfig, TrainConfig
+from hpt_core.config import DataSpec, PipelineConfig, RunConfig, TrainConfig
 from hpt_core.recipes import pipeline_recipe
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import resolve_method
@@ -86,6 +86,26 @@ def test_a_run_json_written_before_an_option_existed_still_resumes(tmp_path, tin
     (tmp_path / "run" / runs.RUN_CONFIG).write_text(json.dumps(saved))
     metrics = train(config, tmp_path / "run")
     assert metrics["epochs_run"] == 2
+
+
+def test_a_run_begun_before_the_lexical_fit_option_resumes_with_its_fitter(tmp_path, tiny_backbone, task_files):
+    """A run folder of before session 16 (its run.json has no ``lexical_fit``; its channel was fitted
+    by the logistic fitter) resumed by the same command: it goes on with the fitter it began with,
+    and asked for the ridge instead it is another run."""
+    with_channel = lambda **train_overrides: _config(task_files, tiny_backbone, **train_overrides).replace(  # noqa: E731
+        pipeline=PipelineConfig(lexical_channel="tfidf"))
+    train(with_channel(epochs=1).replace(pipeline=PipelineConfig(lexical_channel="tfidf", lexical_fit="logistic")),
+          tmp_path / "run")  # one epoch done, checkpoint kept
+    saved = json.loads((tmp_path / "run" / runs.RUN_CONFIG).read_text())
+    del saved["pipeline"]["lexical_fit"]  # as written before it existed
+    saved["train"]["epochs"] = 2
+    (tmp_path / "run" / runs.RUN_CONFIG).write_text(json.dumps(saved))
+    with pytest.raises(HPTInputError, match="different run"):
+        train(with_channel(epochs=2).replace(pipeline=PipelineConfig(lexical_channel="tfidf", lexical_fit="ridge")),
+              tmp_path / "run")
+    metrics = train(with_channel(epochs=2), tmp_path / "run")  # the default
+    assert metrics["epochs_run"] == 2 and metrics["lexical_channel"]["fitter"] == "logistic"
+    assert json.loads((tmp_path / "run" / runs.RUN_CONFIG).read_text())["pipeline"]["lexical_fit"] == "logistic"
 
 
 def test_cancel_file_stops_the_run(tmp_path, tiny_backbone, task_files):
