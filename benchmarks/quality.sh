@@ -135,3 +135,10 @@ python benchmarks/costs.py --cells 3000x531,1000x38 --cell-timeout 1200 --out ru
 # Session 12: 20ng-LR with the leak fix (not alone)
 /usr/bin/time -v python -m hpt_core train "${NG[@]}" --run-dir runs/s12-20ng-lr-cold
 python benchmarks/serve_load.py --run-dir runs/s12-20ng-lr-cold --texts $B/20ng/test.jsonl --requests 1000 --concurrency 32 --rounds 10 > runs/s12-serve-10k.jsonl   # memory over 10,000 requests
+
+# Session 16: the lexical channel fitted as ridge regression in closed form (issue 25; the default stays logistic)
+python benchmarks/lexical_fitters.py                                                          # the channel alone, each fitter
+/usr/bin/time -v python -m hpt_core train "${WOS[@]}" --lexical-fit ridge --run-dir runs/s16-wos-ridge
+/usr/bin/time -v python -m hpt_core train "${AMZ[@]}" --lexical-fit ridge --run-dir runs/s16-amazon-ridge
+python benchmarks/costs.py --cells 1000x38,3000x531,10000x531,1000x5060 --cell-timeout 1200 --out runs/s16-costs --lexical-fit ridge
+/usr/bin/time -v python -m hpt_core train "${AMZ[@]}" --lexical-fit ridge-votes --run-dir runs/s16-amazon-ridge-votes
