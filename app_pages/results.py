@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from hpt_core import runs, viz
+from hpt_core.config import LEXICAL_FITTERS
 from hpt_core.decoding import decision_name
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import METHODS, describe
@@ -88,7 +89,7 @@ def one_run(run_dir: Path) -> None:
                   "; its paths are complete, so the hierarchy-consistent column below is the same answer."))
     blend = metrics.get("blend") or {}
     channel = metrics.get("lexical_channel") or {}
-    fitted_as = {"ridge": "ridge regression", "ridge-votes": "ridge regression, unscaled", "logistic": "logistic"}.get(channel.get("fitter", "logistic"), "")
+    fitted_as = LEXICAL_FITTERS.get(channel.get("fitter", "logistic"), "")
     decided_by = (f"the model's scores plus its lexical channel's (TF-IDF, {fitted_as}, C "
                   f"{channel['C']:g}; the model was trained beside it)" if "C" in channel else "the model's own scores")
     if "skipped" in blend:

@@ -72,6 +72,12 @@ def check_backbone(choice: str, custom: str) -> str:
 
 
 # ---- launching ----------------------------------------------------------------------------------------------
+def chosen_value(where, label: str, options: dict, default, **widget):
+    """A selectbox over ``options`` (shown label → value), starting at the label whose value is
+    ``default``; returns the chosen label's value (``None`` included)."""
+    return options[where.selectbox(label, list(options), index=list(options.values()).index(default), **widget)]
+
+
 def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in text.replace(";", ",").split(",") if s.strip()]
@@ -154,9 +160,8 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                      "state; off in the paper")
             c = st.columns(4)
             channels = {"TF-IDF + sentence embedding": "tfidf+sentence", "TF-IDF": "tfidf", "none": None}
-            lexical = c[0].selectbox(
-                "Lexical channel", list(channels), key=f"lexical_{recipe}",
-                index=list(channels.values()).index(RECIPE_PIPELINE.lexical_channel),
+            lexical_channel = chosen_value(
+                c[0], "Lexical channel", channels, RECIPE_PIPELINE.lexical_channel, key=f"lexical_{recipe}",
                 help="adds the scores of a linear scorer over TF-IDF features of the whole text (and the frozen "
                      "backbone's sentence embedding of its start); the model trains to complement it "
                      "(docs/benchmarks.md). None in the paper")
@@ -171,9 +176,8 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                      "1.5× faster there; float32 elsewhere. The reported figures are always computed in float32")
             rules = {"chosen on dev": "auto", "scores > 0 (the paper)": "threshold", "one best path": "path",
                      "top-down paths (multi-path data)": "top_down"}
-            decision = c[3].selectbox(
-                "Decision rule", list(rules), key=f"decision_{recipe}",
-                index=list(rules.values()).index(RECIPE_PIPELINE.decision),
+            decision = chosen_value(
+                c[3], "Decision rule", rules, RECIPE_PIPELINE.decision, key=f"decision_{recipe}",
                 help="how scores become labels: every label scoring above 0 (the paper), one best root-to-leaf path "
                      "per document, complete paths top-down (several where several children score above 0; for data "
                      "whose documents may have several paths), or whichever is best on dev when training ends")
@@ -181,24 +185,23 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             c = st.columns(2)
             fits = {"logistic (L-BFGS per fold)": "logistic", "ridge regression (exact folds)": "ridge",
                     "ridge regression, unscaled votes": "ridge-votes"}
-            lexical_fit = c[1].selectbox(
-                "Lexical channel fitted by", list(fits), key=f"lexical_fit_{recipe}",
-                index=list(fits.values()).index(RECIPE_PIPELINE.lexical_fit),
+            lexical_fit = chosen_value(
+                c[1], "Lexical channel fitted by", fits, RECIPE_PIPELINE.lexical_fit, key=f"lexical_fit_{recipe}",
                 help="logistic: HPT's loss by L-BFGS, refitted for each fold (the default); ridge: one-vs-rest "
                      "ridge regression whose out-of-fold scores are exact in closed form — seconds where the "
                      "logistic fit takes minutes, a stronger channel alone, but a lower model beside it on "
                      "Amazon-531's dev; unscaled votes: the ridge's scores left on their ±1 scale. "
                      "docs/benchmarks.md, A lexical channel in closed form")
-            blend = c[0].selectbox(
-                "Blend", list(blends), key=f"blend_{recipe}", index=list(blends.values()).index(RECIPE_PIPELINE.blend),
+            blend = chosen_value(
+                c[0], "Blend", blends, RECIPE_PIPELINE.blend, key=f"blend_{recipe}",
                 help="after training, mix the model's scores with the probabilities of the one-minute classical "
                      "classifier (TF-IDF + the pretrained encoder's sentence embeddings of the first 128 tokens into a "
                      "logistic regression), the model's weight chosen on dev. Costs one more (128-token) encoder pass "
                      "per document when predicting. "
                      "None in the paper")
             trackers = {"none": None, "TensorBoard": "tensorboard", "MLflow": "mlflow"}
-            report_to = st.selectbox(
-                "Also track in", list(trackers), key="train_report_to",
+            report_to = chosen_value(
+                st, "Also track in", trackers, None, key="train_report_to",
                 help="copy the configuration, losses, learning rate and dev figures to TensorBoard (event files in the "
                      "run folder's tracking/) or MLflow (MLFLOW_TRACKING_URI, else the run folder's mlruns/); needs "
                      "pip install tensorboard or mlflow-skinny. The run page says where")
@@ -209,7 +212,7 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
             if device == "cuda" and not device_in_use().startswith("GPU"):
                 raise HPTInputError("no CUDA GPU is visible on this machine; choose auto or cpu")
             backbone = check_backbone(backbone_choice, backbone_custom)
-            check_tracker(trackers[report_to])  # a missing package, said before anything is queued
+            check_tracker(report_to)  # a missing package, said before anything is queued
             seeds = parse_seeds(seeds_text)
             data = ws.dataset_files(dataset)
             label_word_options = {"label_word_encoding": word_encoding, "text_residual_gate": float(gate) or None}
@@ -219,8 +222,8 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                                    # windows overlap by 64 tokens, or a quarter of a short window
                                    window_overlap=min(MODEL.window_overlap, int(max_length) // 4),
                                    **(label_word_options if has_label_words(method) else {}))
-            pipeline = pipeline_recipe(recipe, lexical_channel=channels[lexical], decision=rules[decision],
-                                       blend=blends[blend], lexical_fit=fits[lexical_fit])
+            pipeline = pipeline_recipe(recipe, lexical_channel=lexical_channel, decision=decision, blend=blend,
+                                       lexical_fit=lexical_fit)
             launched = []
             for seed in seeds:
                 train = TrainConfig(
@@ -228,7 +231,7 @@ with st.expander("New run", icon=":material/add_circle:", expanded=not ws.list_r
                     seed=seed, low_resource=None if fraction >= 1.0 else float(fraction), device=device,
                     max_steps=int(max_steps) or None, new_params_lr=float(new_params_lr) or None,
                     warmup_ratio=float(warmup), schedule=schedule, grad_accum=int(grad_accum), log_every=int(log_every),
-                    precision=precision, report_to=trackers[report_to])
+                    precision=precision, report_to=report_to)
                 base = run_name.strip() or f"{method}-{dataset}" + (f"-{fraction:g}" if fraction < 1.0 else "")
                 name = f"{base}-seed{seed}" if len(seeds) > 1 else base
                 run_dir = ws.new_run(RunConfig(data=data, model=model, train=train, name=name, pipeline=pipeline), name)

@@ -54,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from hpt_core.config import LEXICAL_FITTERS  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "data" / "benchmarks"
 SIZES = (1000, 3000, 10000)
 LABELS = (38, 531, 5060)
@@ -112,7 +114,7 @@ def run_cell(n: int, c: int, steps: int, work: Path, lexical_fit: str | None = N
     from hpt_core.evaluation import candidate_decisions, choose_decision
     from hpt_core.hierarchy import LabelHierarchy
     from hpt_core import kernel_ridge
-    from hpt_core.lexical import C_GRID
+    from hpt_core.lexical import C_GRID, RIDGE_FITTERS
     from hpt_core.methods import resolve_method
     from hpt_core.model import build_model
     from hpt_core.predict import Predictor
@@ -152,8 +154,8 @@ def run_cell(n: int, c: int, steps: int, work: Path, lexical_fit: str | None = N
     classifier.lexical, oof = fit_lexical(model, train, dev, 0, torch.device("cpu"), bf16,
                                       on_step=lambda done, total, detail: marks.__setitem__(done, time.perf_counter()),
                                       max_documents=config.train.fit_documents, fitter=config.pipeline.lexical_fit)
-    # the ridge reports the Gram matrix, then each C; the logistic fitter each C of its grid
-    grid_done = marks[1 + len(kernel_ridge.C_GRID) if config.pipeline.lexical_fit == "ridge" else len(C_GRID)]
+    # the ridge fitters report the Gram matrix, then each C; the logistic fitter each C of its grid
+    grid_done = marks[1 + len(kernel_ridge.C_GRID) if config.pipeline.lexical_fit in RIDGE_FITTERS else len(C_GRID)]
     out["lexical_fit"] = config.pipeline.lexical_fit
     record("lexical C grid", grid_done - started, features=len(classifier.lexical.vocabulary))
     record("lexical out-of-fold", time.perf_counter() - grid_done)
@@ -278,7 +280,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cell-timeout", type=float, default=None,
                         help="stop a cell after this many seconds (its phases so far are kept)")
     parser.add_argument("--table", type=Path, help="print the table of the cells in this folder and exit")
-    parser.add_argument("--lexical-fit", choices=["logistic", "ridge", "ridge-votes"], default=None,
+    parser.add_argument("--lexical-fit", choices=list(LEXICAL_FITTERS), default=None,
                         help="the lexical channel's fitter (default: the recipe's)")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # the child process's own cell
     args = parser.parse_args(argv)

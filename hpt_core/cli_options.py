@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from hpt_core.config import LEXICAL_FITTERS
 from hpt_core.decoding import DECISIONS
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import require_file
@@ -133,7 +134,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="add the scores of a linear scorer over TF-IDF features of the whole text (and, with "
                         "tfidf+sentence, the frozen backbone's sentence embedding), the model trained to complement "
                         "it (small-data default: tfidf); 'none' scores with the model alone (the paper)")
-    p.add_argument("--lexical-fit", choices=["ridge", "ridge-votes", "logistic"], default=None,
+    p.add_argument("--lexical-fit", choices=list(LEXICAL_FITTERS), default=None,
                    help="how the lexical channel is fitted: ridge regression with exact out-of-fold scores in closed "
                         "form, its scores mapped per depth by HPT's loss on dev (ridge) or left on the ±1 scale of "
                         "its targets (ridge-votes), or the ZMLCE loss by L-BFGS with a refit per fold (logistic)")

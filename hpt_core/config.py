@@ -227,8 +227,10 @@ class HPTConfig(_JSONConfig):
 #: The pipeline's fields, which ``HPTConfig`` held before they had their own dataclass: a model
 #: folder's ``config.json`` or a ``run.json`` written then still loads (the values move here).
 PIPELINE_FIELDS = ("lexical_channel", "lexical_fit", "blend", "decision", "familiarity")
-#: Values of ``PipelineConfig.lexical_fit`` (``hpt_core.lexical.FITTERS``; config imports no fitter).
-LEXICAL_FITTERS = ("ridge", "ridge-votes", "logistic")
+#: Values of ``PipelineConfig.lexical_fit``, each with the name pages and model cards show (the fitters
+#: are ``hpt_core.lexical``'s; config imports none of them).
+LEXICAL_FITTERS = {"ridge": "ridge regression", "ridge-votes": "ridge regression, unscaled votes",
+                   "logistic": "logistic"}
 
 
 @dataclass

@@ -124,6 +124,7 @@ def fit_ridge(features, dense: torch.Tensor | None, targets: torch.Tensor, dev_f
         out = torch.full((raw.shape[0], n_labels), -1.0)
         out[:, columns] = raw
         return out
+
     report(1, total, "Gram matrix")
     best, by_c = None, {}
     diagonal = kernel.diagonal().clone()
@@ -142,20 +143,20 @@ def fit_ridge(features, dense: torch.Tensor | None, targets: torch.Tensor, dev_f
         report(1 + k, total, f"C = {c:g}")
         del factor
     _, c, factor, dual, dev_raw, a, b = best
-    del kernel
+    del best, kernel  # the best factor's last other reference: freed once inverted (N × N numbers each)
     inverse = torch.cholesky_inverse(factor)
     del factor
     fold = np.random.default_rng(seed).permutation(n) % max(2, min(n_folds, n))
     out_of_fold = torch.empty(n, n_labels)
     for k in np.unique(fold):
         held = torch.from_numpy(np.flatnonzero(fold == k)).to(device)
-        kept = torch.from_numpy(np.flatnonzero(fold != k)).to(device)
         correction = torch.linalg.solve(inverse.index_select(0, held).index_select(1, held), dual[held])
         raw = (signed[held] - correction).cpu()  # the held-out fold scored by the channel fitted without it
-        fold_dual = dual[kept] - inverse.index_select(0, kept).index_select(1, held) @ correction
         if votes:
             out_of_fold[held.cpu()] = full(raw)
             continue
+        kept = torch.from_numpy(np.flatnonzero(fold != k)).to(device)
+        fold_dual = dual[kept] - inverse.index_select(0, kept).index_select(1, held) @ correction
         fold_a, fold_b = _depth_affine((dev_kernel.index_select(1, kept) @ fold_dual).cpu(), dev_y, groups, n_groups)
         out_of_fold[held.cpu()] = full(raw) * fold_a[all_groups] + fold_b[all_groups]
     del inverse

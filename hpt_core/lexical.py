@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from hpt_core import kernel_ridge, tfidf
+from hpt_core.config import LEXICAL_FITTERS
 from hpt_core.errors import HPTInputError
 from hpt_core.linear_fit import SparseRows, document_sample, fit_linear, linear_scores
 from hpt_core.losses import zmlce_loss, zmlce_loss_and_grad
@@ -66,7 +67,9 @@ LEXICAL_WEIGHTS = "lexical.safetensors"
 #: the model trained beside it scored lower on Amazon-531's dev, so it is not the default
 #: (docs/benchmarks.md, *A lexical channel in closed form*); ``"ridge-votes"``, the ridge without its
 #: per-depth map (scores on the ±1 scale of its targets: a weaker prior for the model to add to).
-FITTERS = ("ridge", "ridge-votes", "logistic")
+FITTERS = tuple(LEXICAL_FITTERS)
+#: The fitters that are ``kernel_ridge``'s (they report the Gram matrix, then each C).
+RIDGE_FITTERS = ("ridge", "ridge-votes")
 DEFAULT_FITTER = "logistic"
 #: The logistic fitter's inverse L2 strengths tried on dev (scikit-learn's ``C``, the classical
 #: baseline's grid); the ridge's are ``kernel_ridge.C_GRID``.
@@ -326,7 +329,7 @@ def fit_lexical_channel(texts: list[str], targets: np.ndarray, groups: np.ndarra
     seen = torch.as_tensor(targets).bool().any(0)  # labels with a training document
     report = on_step or (lambda done, total, detail: None)
     sampled = "" if sample is None else f" on a sample of {len(texts):,} of {len(all_texts):,} training documents"
-    if fitter in ("ridge", "ridge-votes"):
+    if fitter in RIDGE_FITTERS:
         first = f"{len(vocabulary):,} TF-IDF features × {int(seen.sum()):,} labels, ridge over {len(texts):,} documents{sampled}"
         fit = kernel_ridge.fit_ridge(train_features, e, y, dev_features, e_dev, dev_targets, group_index, n_groups,
                                      c_grid=c_grid or kernel_ridge.C_GRID, n_folds=n_folds, seed=seed, device=device,

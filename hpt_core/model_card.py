@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hpt_core.config import saved_pipeline
+from hpt_core.config import LEXICAL_FITTERS, saved_pipeline
 
 CARD = "README.md"
 
@@ -82,7 +82,7 @@ def model_card(config: dict, metrics: dict, hierarchy, name: str = "model") -> s
         "## What decides",
         "",
         f"- the model's label scores{' plus a TF-IDF lexical channel over the whole text' if pipeline['lexical_channel'] else ''}"
-        + (f" ({'ridge regression' if str(pipeline.get('lexical_fit')).startswith('ridge') else 'logistic'}, fitted on "
+        + (f" ({LEXICAL_FITTERS.get(pipeline.get('lexical_fit'), 'logistic')}, fitted on "
            f"{lexical['fit_documents']:,} training documents)" if lexical.get("fit_documents") else "") + ";",
         *([f"- blended with a classical TF-IDF + sentence-embedding classifier, the model's weight "
            f"{blend['model_weight']:g} (chosen on dev)" + (f", fitted on {blend['fit_documents']:,} training documents"
