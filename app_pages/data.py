@@ -153,6 +153,17 @@ focus = st.selectbox("Find a label", h.labels, index=None, key=FOCUS_KEY, placeh
 tree_chart(viz.label_tree_figure(h, counts, highlight=[focus] if focus else None, focus=focus,
                                  title=f"Label tree ({split} documents per label)", highlight_name="found label"),
            key="data_tree", on_select=focus_on_click, selection_mode="points")
+crowded = viz.crowded_branch(h, focus)
+if crowded is not None:  # too many children for names in the tree's boxes: every one of them listed
+    kids = h.children(crowded)
+    where = "the root" if crowded == h.root else f"**{md(h.display_name(crowded))}**"
+    st.caption(f"{where} has {len(kids):,} children, more than the tree can name ({viz.NAMED_ROWS} at most): all of "
+               "them are listed here (the table's search finds one; hover a box for its name).")
+    index = {label: i for i, label in enumerate(h.labels)}
+    st.dataframe(pd.DataFrame({"label": [h.display_name(k) for k in kids],
+                               f"{split} documents": [int(counts[index[k]]) for k in kids],
+                               "children": [len(h.children(k)) for k in kids]}),
+                 hide_index=True, height=min(400, 35 * len(kids) + 38), key="data_crowded")
 if len(h) > viz.MAX_NAMED_NODES:
     st.caption(f"{len(h)} labels: depth runs left to right; click a label to open it (the bar on top leads back "
                "up), or find one above. Hover for counts.")

@@ -117,6 +117,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-from", default=None, metavar="RUN",
                    help="warm start: begin from this run's (or model folder's) trained model instead of the pretrained "
                         "backbone — same label tree and method; e.g. a few epochs after labelling more documents")
+    p.add_argument("--replay", type=int, default=None, metavar="N", dest="replay_documents",
+                   help="with --init-from: each epoch reads the documents that model never saw and a seeded sample of "
+                        "N of those it did (a quick labelling round; the channel and blend still fit on all)")
     p.add_argument("--report-to", choices=list(TRACKERS), default=None,
                    help="also log the configuration, loss, learning rate, dev figures per epoch and final figures to "
                         "TensorBoard (event files in RUN/tracking) or MLflow (MLFLOW_TRACKING_URI, else RUN/mlruns); "
@@ -204,6 +207,7 @@ def configs_from_args(args: argparse.Namespace, method: str):
                          low_resource=args.low_resource, device=args.device, max_steps=args.max_steps,
                          batching=args.batching, precision=args.precision,
                          report_to=getattr(args, "report_to", None), init_from=getattr(args, "init_from", None),
+                         replay_documents=getattr(args, "replay_documents", None),
                          **given)
     data = DataSpec(taxonomy=args.taxonomy, train=args.train, dev=args.dev, test=args.test, descriptions=args.descriptions)
     for path in (data.taxonomy, data.train, data.dev, data.test, data.descriptions):

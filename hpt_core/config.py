@@ -396,6 +396,10 @@ class TrainConfig(_JSONConfig):
         init_from (str, *optional*): start from this run's (or model folder's) trained weights instead
             of the pretrained backbone — a warm start on the same label tree and architecture
             (``hpt_core.warm_start``: the labelling loop's retrain).
+        replay_documents (int, *optional*): with ``init_from``, the epochs read only the training
+            documents the starting model never saw and a seeded sample of at most this many of those it
+            did (``hpt_core.replay``: a quick round of the labelling loop); the lexical channel and
+            the blend still fit on every document. ``None`` reads every document.
         report_to (str, *optional*): also send the configuration, per-step loss and learning rate,
             per-epoch dev figures and the final figures to ``"tensorboard"`` or ``"mlflow"``
             (accelerate's trackers; ``hpt_core.tracking`` says where they go).
@@ -427,6 +431,7 @@ class TrainConfig(_JSONConfig):
     precision: str = "auto"
     report_to: str | None = None
     init_from: str | None = None
+    replay_documents: int | None = None
 
     def __post_init__(self) -> None:
         from hpt_core.tracking import TRACKERS  # light: names only, no tracker is imported
@@ -450,6 +455,12 @@ class TrainConfig(_JSONConfig):
         if self.fit_documents is not None and (not isinstance(self.fit_documents, int)
                                                or isinstance(self.fit_documents, bool) or self.fit_documents < 2):
             raise HPTInputError(f"fit_documents must be a whole number of at least 2 (or unset); got {self.fit_documents}")
+        if self.replay_documents is not None:
+            if (not isinstance(self.replay_documents, int) or isinstance(self.replay_documents, bool)
+                    or self.replay_documents < 0):
+                raise HPTInputError(f"replay_documents must be a whole number >= 0 (or unset); got {self.replay_documents}")
+            if self.init_from is None:
+                raise HPTInputError("replay_documents needs init_from: a replay round continues from a trained model")
         if self.max_steps is not None and self.max_steps < 1:
             raise HPTInputError(f"max_steps must be at least 1 (or unset); got {self.max_steps}")
         if self.eval_batch_size < 1 or self.log_every < 1:

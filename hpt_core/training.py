@@ -37,6 +37,7 @@ from hpt_core.classifier import HTCClassifier
 from hpt_core.model import HPTModel, build_model
 from hpt_core.finishing import blend_run, choose_run_decision, final_figures, pretrained_copy, write_card  # noqa: F401  (blend_run, choose_run_decision: also this module's API)
 from hpt_core.phases import StepCallback, no_progress, phase_record, phase_text
+from hpt_core.replay import replay_selection, trained_on, write_trained_on
 from hpt_core.run_data import load_run_data  # noqa: F401  (also this module's API)
 from hpt_core.stacking import lexical_channel_of_run
 
@@ -291,6 +292,20 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
                     len(dev_docs), device_name, "bf16 autocast" if accelerator.mixed_precision == "bf16" else "float32")
 
     reporter = _phase_reporter(run_dir, device_name, on_progress) if main else no_progress
+    # Which documents the epochs read: all, or in a replay round the new ones and a sample of the rest
+    # (known before any fit, so that a source whose training set cannot be known stops the run here).
+    epoch_rows, new_documents = None, None
+    if tc.replay_documents is not None:
+        epoch_rows, new_documents = replay_selection([d.text for d in train_docs], trained_on(tc.init_from),
+                                                     tc.replay_documents, tc.seed)
+        if not epoch_rows:
+            raise HPTInputError("--replay 0 and no training document is new to the model it starts from: nothing to "
+                                "train on")
+        if main:
+            logger.info("replay round: the epochs read the %d document(s) new to that model and %d of the %d it "
+                        "learnt from", new_documents, len(epoch_rows) - new_documents, len(train_docs) - new_documents)
+    if main:  # the next round's replay asks which texts this run's model learnt from
+        write_trained_on(run_dir, [d.text for d in train_docs])
     model = build_model(config.model, hierarchy)
     if tc.init_from is not None:  # a warm start; a checkpoint of this run, loaded below, comes first
         source = load_initial_weights(model, tc.init_from)
@@ -304,7 +319,11 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     # *pretrained* backbone: copy it now.
     frozen_encoder = (pretrained_copy(model) if (config.pipeline.blend is not None or config.pipeline.familiarity) and main
                       else None)
-    config, loader, sampler, epoch_tokens = _training_batches(config, model, train_docs, train_lexical, run_dir,
+    epoch_docs, epoch_lexical = train_docs, train_lexical
+    if epoch_rows is not None:
+        epoch_docs = [train_docs[i] for i in epoch_rows]
+        epoch_lexical = None if train_lexical is None else train_lexical[torch.as_tensor(epoch_rows)]
+    config, loader, sampler, epoch_tokens = _training_batches(config, model, epoch_docs, epoch_lexical, run_dir,
                                                               accelerator, main, reporter("tokenising"))
     loop = _Loop.prepare(config, model, loader, sampler, lexical, run_dir, accelerator, main, device_name,
                          on_progress, dev_docs, label_counts(train_docs, hierarchy))
@@ -323,6 +342,9 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
         "train_counts": loop.train_counts.tolist(),
         # tokens of one epoch's inputs: with train_seconds, this device's measured speed (hpt_core.estimates)
         "epoch_tokens": epoch_tokens,
+        **({} if epoch_rows is None else {"replay": {"new_documents": new_documents,
+                                                     "replayed_documents": len(epoch_rows) - new_documents,
+                                                     "epoch_documents": len(epoch_rows)}}),
         "peak_cuda_memory_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if accelerator.device.type == "cuda" else None,
     }
     metrics.update(final_figures(best, run_dir, dev_docs, test_docs, loop.train_counts, tc.eval_batch_size,

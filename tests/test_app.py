@@ -446,6 +446,33 @@ def big_workspace(workspace, big_trained_run, big_task_files):
     return workspace
 
 
+def test_every_child_of_a_branch_too_wide_for_the_tree_is_listed(workspace):
+    """Issue 21: a branch of 300 children cannot name its boxes at the figure's height cap; opening
+    it (a search or a click) lists every child, with its documents, beside the tree."""
+    from streamlit.testing.v1 import AppTest
+
+    from hpt_core.workspace import Workspace
+
+    taxonomy = "Root\tWide\tNarrow\n" + "Wide\t" + "\t".join(f"kind {k}" for k in range(300)) + "\nNarrow\tn1\tn2\n"
+    docs = "".join(json.dumps({"text": f"about kind {k}", "labels": ["Wide", f"kind {k}"]}) + "\n" for k in range(0, 300, 30))
+    Workspace(workspace).save_uploaded_dataset("wide", taxonomy.encode(), ".tsv", docs.encode(), ".jsonl",
+                                               given={"dev": (docs.encode(), ".jsonl", "dev.jsonl")})
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["dataset"] = "wide"
+    at.run()
+    at.switch_page(PAGES["data"][0]).run()
+    ok(at, "data")
+    assert not at.error, texts(at.error)
+    assert not [d for d in at.dataframe if "children" in d.value.columns]  # the root's two children fit
+    at.selectbox(key="data_focus").set_value("Wide").run()
+    listed = next(d.value for d in at.dataframe if "children" in d.value.columns)
+    assert list(listed["label"]) == [f"kind {k}" for k in range(300)]
+    assert int(listed.loc[listed["label"] == "kind 30", "train documents"].iloc[0]) == 1
+    assert any("has 300 children, more than the tree can name" in c.value for c in at.caption)
+    at.selectbox(key="data_focus").set_value("Narrow").run()
+    assert not [d for d in at.dataframe if "children" in d.value.columns]
+
+
 def test_a_5000_label_tree_is_an_icicle_with_names_and_search(big_workspace):
     from streamlit.testing.v1 import AppTest
 

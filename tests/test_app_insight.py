@@ -212,9 +212,11 @@ def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(work
     assert config["data"]["train"] == str(workspace / "datasets" / "task" / "train.jsonl")
     original = json.loads((workspace / "runs" / "on-task" / "run.json").read_text())
     assert config["model"] == original["model"] and config["train"]["seed"] == original["train"]["seed"]
-    # the default: continue from this run's model for a few epochs (a warm start)
+    # the default: a quick round from this run's model (a warm start: one replay epoch, dev only)
     assert config["train"]["init_from"] == str((workspace / "runs" / "on-task" / "model").resolve())
-    assert config["train"]["epochs"] == min(original["train"]["epochs"], 3)
+    assert config["train"]["epochs"] == 1 and config["train"]["replay_documents"] == 500
+    assert (config["train"]["schedule"], config["train"]["warmup_ratio"]) == ("linear", 0.1)
+    assert config["data"]["test"] is None  # test is scored on request only
     at = open_page("label")  # Retrain moved to the Train page: back to label, choosing a fresh start
     at.sidebar.selectbox(key="current_run").set_value("on-task").run()
     at.radio(key="label_warm").set_value("train fresh from the pretrained backbone").run()
@@ -222,7 +224,24 @@ def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(work
     at.run()
     fresh = json.loads((launched[-1] / "run.json").read_text())
     assert len(launched) == 2 and fresh["train"]["init_from"] is None
-    assert fresh["train"]["epochs"] == original["train"]["epochs"]
+    assert fresh["train"]["epochs"] == original["train"]["epochs"] and fresh["train"]["replay_documents"] is None
+    dataset_test = str(workspace / "datasets" / "task" / "test.jsonl")
+    assert fresh["data"]["test"] == dataset_test  # a fresh run scores test as the first did
+    # a quick round that is asked to score test names the dataset's test split
+    at = open_page("label")
+    at.sidebar.selectbox(key="current_run").set_value("on-task").run()
+    at.checkbox(key="label_score_test").check().run()
+    by_label(at.button, "Retrain").click()
+    at.run()
+    asked = json.loads((launched[-1] / "run.json").read_text())
+    assert len(launched) == 3 and asked["train"]["init_from"] and asked["data"]["test"] == dataset_test
+    # a run from before runs recorded what they learnt from: the old warm start, every document
+    (workspace / "runs" / "on-task" / "trained_on.json").unlink()
+    from hpt_core.workspace import Workspace
+
+    legacy = Workspace(workspace).retrain_config(workspace / "runs" / "on-task", "task", warm_start=True)
+    assert legacy.train.init_from and legacy.train.replay_documents is None
+    assert legacy.train.epochs == min(original["train"]["epochs"], 3)
 
 
 def test_results_of_a_zero_shot_run_evaluate_and_download(workspace, task_files, tiny_backbone):  # noqa: F811

@@ -229,3 +229,19 @@ def test_an_icicle_is_tall_enough_for_the_biggest_branch_one_click_opens():
     # a box must keep at least about 20 px of the plot (19.2 px lost its name in Chromium)
     assert (opened.layout.height - viz.FRAME_PX) / 53 >= 20 and opened.layout.height >= viz.ROW_PX * 53 + viz.FRAME_PX
     assert start.layout.height >= opened.layout.height
+
+
+def test_a_branch_too_wide_to_name_in_the_tree_is_the_one_listed():
+    """Issue 21: past NAMED_ROWS children (59 at the height cap), the boxes of a branch are too thin
+    for names; that branch is the one the Data page lists beside the tree — opened by focus or at the
+    root — and a narrow one is not."""
+    from hpt_core.hierarchy import LabelHierarchy
+
+    edges = [("Root", f"D{d}") for d in range(5)] + [("D0", f"wide-{k}") for k in range(300)]
+    edges += [(f"D{d}", f"D{d}-{k}") for d in range(1, 5) for k in range(5)]
+    h = LabelHierarchy(edges)
+    assert viz.NAMED_ROWS == 59
+    assert viz.crowded_branch(h, "D0") == "D0" and viz.crowded_branch(h, "wide-7") == "D0"  # a leaf: its siblings
+    assert viz.crowded_branch(h, "D1") is None and viz.crowded_branch(h) is None
+    flat = LabelHierarchy([("Root", f"L{k}") for k in range(120)])
+    assert viz.crowded_branch(flat) == flat.root

@@ -273,6 +273,21 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
     return _layout(fig, title, height=int(min(MAX_HEIGHT, max(420, ROW_PX * rows_needed + FRAME_PX))))
 
 
+#: The most boxes one column of the icicle can name at :data:`MAX_HEIGHT` (59).
+NAMED_ROWS = (MAX_HEIGHT - FRAME_PX) // ROW_PX
+
+
+def crowded_branch(hierarchy, focus: str | None = None) -> str | None:
+    """The label (or the root) whose children the icicle opened at ``focus`` shows but cannot name:
+    more than :data:`NAMED_ROWS` of them, whose boxes would be too thin for any name at the height
+    cap. ``None`` when every name of that view fits. The app lists that branch's children beside the
+    tree, so that a branch of any width has every name readable (issue 21)."""
+    if len(hierarchy) <= MAX_NAMED_NODES:  # the node-link drawing names every node
+        return None
+    level = icicle_level(hierarchy, focus)
+    return level if len(hierarchy.children(level)) > NAMED_ROWS else None
+
+
 def _visible(hierarchy, level: str, maxdepth: int) -> list[str]:
     """The labels with children in an icicle view from ``level`` showing ``maxdepth`` levels
     (``-1``: all): those a click can open."""
