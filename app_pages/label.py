@@ -8,6 +8,7 @@ from hpt_core.data import Document
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.uploads import TEXTS_SUFFIXES, texts_upload, upload_suffix
+from hpt_core.suggest import STRATEGY_NAMES
 from hpt_core.warm_start import WARM_START_REPLAY
 from hpt_core import viz
 from app_pages._shared import (PAGES, adopt_files_form, chart, md, require_run, select_run, show_error,
@@ -88,8 +89,7 @@ def retrain_and_curve() -> None:
 
 retrain_and_curve()
 
-STRATEGIES = {"margin": "closest call between siblings", "margin+diverse": "closest calls, spread out",
-              "random": "random (the baseline)"}
+
 with st.form("label_pool"):
     pasted = st.text_area("Unlabelled texts, one a line", height=120, key="label_pasted",
                           placeholder="Paste texts here, or upload a file below")
@@ -97,7 +97,7 @@ with st.form("label_pool"):
                               key="label_upload", help=".txt one text a line; .csv/.tsv with a 'text' column; "
                                                        ".jsonl with a 'text' field")
     c1, c2 = st.columns(2)
-    strategy = c1.selectbox("Strategy", list(STRATEGIES), format_func=STRATEGIES.get, key="label_strategy")
+    strategy = c1.selectbox("Strategy", list(STRATEGY_NAMES), format_func=STRATEGY_NAMES.get, key="label_strategy")
     n = c2.number_input("How many", 1, 500, 20, key="label_n")
     go = st.form_submit_button("Suggest", type="primary", icon=":material/lightbulb:")
 

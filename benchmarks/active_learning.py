@@ -8,10 +8,10 @@ draws its pool: 90 % of the training set; the budget is a share of the whole tra
     python benchmarks/active_learning.py --corpus 20ng --out runs/al-20ng
     python benchmarks/active_learning.py --table runs/al-20ng runs/al-amazon531 --plot docs/active_learning.png
 
-Strategies: ``margin+diverse`` and ``margin`` (``hpt_core.suggest``: the closest call between
-siblings on each text's best path, spread out in TF-IDF space or not), ``flat-margin`` (plain
-uncertainty: the best label's score minus the runner-up's over the whole tree, small-text's
-BreakingTies on our scores) and ``random``.
+Strategies (``hpt_core.suggest``, as the CLI and the Label page offer them): ``margin+diverse`` and
+``margin`` (the closest call between siblings on each text's best path, spread out in TF-IDF space or
+not), ``flat-margin`` (plain uncertainty: the best label's score minus the runner-up's over the whole
+tree, small-text's BreakingTies on our scores) and ``random``.
 
 The learner is the pipeline's lexical channel fitted as ridge regression (``--lexical-fit ridge``:
 ``hpt_core.lexical``, a few seconds a round, its decision rule chosen on dev as a run chooses it),
@@ -45,16 +45,9 @@ from hpt_core.suggest import suggest  # noqa: E402
 SHARED = ROOT.parent / "shared" / "data" / "benchmarks"
 CORPORA = {"20ng": "train", "amazon531": "train", "wos1k": "train"}
 TESTS = {"20ng": "test2k"}
-STRATEGIES = ("margin+diverse", "margin", "flat-margin", "random")
+STRATEGIES = ("margin+diverse", "margin", "flat-margin", "random")  # hpt_core.suggest's, best first
 #: Each seed's pool: this share of the training set, drawn with the seed.
 POOL_SHARE = 0.9
-
-
-def flat_margin_order(scores: np.ndarray) -> np.ndarray:
-    """Pool rows by the margin between their two best labels anywhere in the tree, smallest first.
-    scores (N, C) -> (N,) row indices."""
-    top2 = -np.sort(-scores, axis=1)[:, :2]
-    return np.argsort(top2[:, 0] - top2[:, 1], kind="stable")
 
 
 def choose(strategy: str, scores: np.ndarray | None, texts: list[str], hierarchy, n: int, seed: int) -> list[int]:
@@ -62,8 +55,6 @@ def choose(strategy: str, scores: np.ndarray | None, texts: list[str], hierarchy
     n = min(n, len(texts))
     if strategy == "random" or scores is None:
         return np.random.default_rng(seed).permutation(len(texts))[:n].tolist()
-    if strategy == "flat-margin":
-        return flat_margin_order(scores)[:n].tolist()
     return [s.index for s in suggest(scores, texts, hierarchy, n=n, strategy=strategy, seed=seed)]
 
 

@@ -19,6 +19,8 @@ from hpt_core.config import PRECISIONS
 from hpt_core.errors import HPTInputError
 from hpt_core.inputs import check_output_path, check_text, read_text
 from hpt_core.methods import METHODS, applicable_overrides, resolve_method
+from hpt_core.suggest import STRATEGIES as SUGGEST_STRATEGIES
+
 
 class _ProgressBar:
     """A tqdm bar over optimiser steps, and over the parts of each long phase around them (the
@@ -487,9 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", required=True, help="unlabelled texts: .txt (one a line), .csv/.tsv with a 'text' "
                                                  "column, or .jsonl with a 'text' field")
     p.add_argument("--n", type=int, default=50, help="how many to suggest")
-    p.add_argument("--strategy", choices=["margin", "margin+diverse", "random"], default="margin",
+    p.add_argument("--strategy", choices=list(SUGGEST_STRATEGIES), default="margin",
                    help="margin: the closest call between siblings on the best path (default); margin+diverse: "
-                        "the same, spread out in TF-IDF space; random: a seeded sample (the baseline)")
+                        "the same, spread out in TF-IDF space; flat-margin: the two best labels anywhere in the "
+                        "tree (plain uncertainty); random: a seeded sample (the baseline)")
     p.add_argument("--seed", type=int, default=0, help="for --strategy random")
     p.add_argument("--json", action="store_true", help="one JSON list (line numbers of the pool file included)")
     p.set_defaults(func=_cmd_suggest)

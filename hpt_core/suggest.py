@@ -11,6 +11,9 @@ Strategies (``STRATEGIES``; pick with ``strategy=``):
   the call was close, which is what an annotator needs to look at.
 * ``"margin+diverse"``: the ``DIVERSE_POOL`` × n closest calls, then n of them spread out in TF-IDF
   space (greedy k-centre on cosine distance), so a batch is not n near-copies of one confusion.
+* ``"flat-margin"``: plain uncertainty, blind to the tree — the best label's score minus the
+  runner-up's over *all* labels (small-text's ``BreakingTies`` on our scores): the baseline the
+  hierarchy-aware margin is measured against (``benchmarks/active_learning.py``).
 * ``"random"``: a seeded random sample — the baseline every strategy must beat.
 
 Scores come from the run's decided scores (``evaluation.run_scorer``: the model with its channel
@@ -27,7 +30,10 @@ import numpy as np
 from hpt_core.decoding import sibling_margins
 from hpt_core.errors import HPTInputError
 
-STRATEGIES = ("margin", "margin+diverse", "random")
+#: The strategies, each with the name the app shows.
+STRATEGY_NAMES = {"margin": "closest call between siblings", "margin+diverse": "closest calls, spread out",
+                  "flat-margin": "two best labels anywhere (plain uncertainty)", "random": "random (the baseline)"}
+STRATEGIES = tuple(STRATEGY_NAMES)
 #: ``margin+diverse`` spreads n suggestions over the DIVERSE_POOL × n closest calls.
 DIVERSE_POOL = 4
 
@@ -89,6 +95,20 @@ def closest_calls(scores: np.ndarray, hierarchy) -> list[tuple[list[str], float,
     return out
 
 
+def flat_margin_order(scores: np.ndarray) -> np.ndarray:
+    """Rows by the margin between their two best labels anywhere in the tree, smallest first (ties:
+    the earlier row). scores (N, C) -> (N,) row indices.
+
+    >>> flat_margin_order(np.array([[3.0, 0.0], [1.0, 0.9], [2.0, -2.0]])).tolist()
+    [1, 0, 2]
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape[1] < 2:
+        return np.arange(len(scores))
+    top2 = -np.sort(-scores, axis=1)[:, :2]
+    return np.argsort(top2[:, 0] - top2[:, 1], kind="stable")
+
+
 def _spread(candidates: list[int], texts: list[str], n: int) -> list[int]:
     """n of ``candidates`` (indices into ``texts``, most uncertain first) chosen greedily, each the
     farthest in TF-IDF cosine distance from those already chosen; the first is the most uncertain."""
@@ -125,6 +145,8 @@ def suggest(scores: np.ndarray, texts: list[str], hierarchy, n: int = 50, strate
     n = min(n, len(texts))
     if strategy == "random":
         order = list(np.random.default_rng(seed).permutation(len(texts))[:n])
+    elif strategy == "flat-margin":
+        order = flat_margin_order(np.asarray(scores))[:n].tolist()
     else:
         by_margin = sorted(range(len(texts)), key=lambda i: (calls[i][1], i))
         order = by_margin[:n] if strategy == "margin" else _spread(by_margin[:DIVERSE_POOL * n], texts, n)

@@ -79,3 +79,12 @@ def test_cli_suggests_from_a_pool_file_with_its_line_numbers(trained_run, tmp_pa
     assert main(["suggest", "--run-dir", str(trained_run), "--pool", str(pool), "--n", "2"]) == 0
     assert "to label next" in capsys.readouterr().out
     assert main(["suggest", "--run-dir", str(trained_run), "--pool", str(tmp_path / "none.txt")]) != 0
+
+
+def test_plain_uncertainty_ignores_the_tree():
+    """flat-margin (small-text's BreakingTies): the two best labels anywhere compete — text 1's
+    branches are nearly tied (A 0.1, B 0.0) but its leaf B1 is far above every other label, so the
+    flat margin calls it sure while the tree's margin calls it the closest call."""
+    scores = np.stack([_scores(A=3.0, B=-3.0, A1=2.0, A2=1.5), _scores(A=0.1, B=0.0, A1=1.0, B1=4.0)])
+    assert [s.index for s in suggest(scores, ["x", "y"], H, n=1, strategy="flat-margin")] == [0]
+    assert [s.index for s in suggest(scores, ["x", "y"], H, n=1, strategy="margin")] == [1]
