@@ -713,6 +713,8 @@ def test_the_labelling_loop_in_the_browser(browser, server, tmp_path):
           "the retraining to finish")
     assert runs.run_status(retrained)["state"] == "completed", runs.log_tail(retrained)
     assert json.loads((retrained / "run.json").read_text())["train"]["init_from"]  # a warm start
+    # the quick round: its epoch read the four documents labelled here, new to the model, and a replayed sample
+    assert json.loads((retrained / "metrics.json").read_text())["replay"]["new_documents"] == 4
 
     # back on Label: the learning curve has the new run's point, and the export button counts four
     browser.get(f"{server}/label?run={retrained.name}&dataset=loop")
