@@ -460,7 +460,8 @@ class TrainConfig(_JSONConfig):
                     or self.replay_documents < 0):
                 raise HPTInputError(f"replay_documents must be a whole number >= 0 (or unset); got {self.replay_documents}")
             if self.init_from is None:
-                raise HPTInputError("replay_documents needs init_from: a replay round continues from a trained model")
+                raise HPTInputError("replay_documents (--replay) needs init_from (--init-from): a replay round continues from a "
+                                    "trained model")
         if self.max_steps is not None and self.max_steps < 1:
             raise HPTInputError(f"max_steps must be at least 1 (or unset); got {self.max_steps}")
         if self.eval_batch_size < 1 or self.log_every < 1:

@@ -75,7 +75,7 @@ def test_a_replay_that_cannot_know_what_is_new_is_refused_before_training(traine
     assert not (tmp_path / "r1" / "model").exists()
     with pytest.raises(HPTInputError, match="nothing to train on"):  # nothing new and nothing replayed
         train(_config(task_files, tiny_backbone, init_from=str(trained_run), replay_documents=0), tmp_path / "r2")
-    with pytest.raises(HPTInputError, match="replay_documents needs init_from"):
+    with pytest.raises(HPTInputError, match=r"replay_documents \(--replay\) needs init_from"):
         TrainConfig(replay_documents=10)
     with pytest.raises(HPTInputError, match="whole number >= 0"):
         TrainConfig(init_from="x", replay_documents=-1)
