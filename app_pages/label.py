@@ -8,8 +8,9 @@ from hpt_core.data import Document
 from hpt_core.errors import HPTInputError
 from hpt_core.hierarchy import LabelHierarchy
 from hpt_core.uploads import TEXTS_SUFFIXES, texts_upload, upload_suffix
+from hpt_core.replay import TRAINED_ON
 from hpt_core.suggest import STRATEGY_NAMES
-from hpt_core.warm_start import WARM_START_REPLAY
+from hpt_core.warm_start import LEGACY_WARM_START_EPOCHS, WARM_START_REPLAY
 from hpt_core import viz
 from app_pages._shared import (PAGES, adopt_files_form, chart, md, require_run, select_run, show_error,
                            workspace)
@@ -50,7 +51,11 @@ def retrain_and_curve() -> None:
         st.caption(f"A new run like **{md(run_dir.name)}** (same method, recipe and seed; the default HPT after a "
                    f"zero-shot run) on **{md(source)}** as it is now: {n_train:,} training documents.")
         trained = runs.has_trained_model(run_dir)  # what Workspace.retrain_config's warm start needs
-        starts = {"continue from this run's model (a quick round)": True,
+        # a quick round needs the run's record of what it learnt from (runs keep it since session 17)
+        quick = (run_dir / TRAINED_ON).is_file()
+        starts = {"continue from this run's model (a quick round)" if quick else
+                  f"continue from this run's model (every document, {LEGACY_WARM_START_EPOCHS} epochs: this run "
+                  "predates quick rounds)": True,
                   "train fresh from the pretrained backbone": False}
         start = st.radio("Start", list(starts) if trained else list(starts)[1:], key="label_warm",
                          help=f"A quick round reads the documents this model has not seen and {WARM_START_REPLAY} of "

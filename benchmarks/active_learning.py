@@ -104,7 +104,7 @@ def simulate(corpus: str, strategy: str, seed: int, batch: int, budget: float, o
     pool = everything = read_corpus(SHARED / corpus / f"{CORPORA[corpus]}.jsonl", hierarchy)
     dev = read_corpus(SHARED / corpus / "dev.jsonl", hierarchy)
     test = read_corpus(SHARED / corpus / f"{TESTS.get(corpus, 'test')}.jsonl", hierarchy)
-    target = math.ceil(budget * len(pool))
+    target = rounds_target(budget, len(pool))
     # Each seed draws its own pool, 90 % of the training set: the margin strategies are deterministic
     # given their pool, so without this their seeds would repeat one curve.
     kept = np.sort(np.random.default_rng(seed).permutation(len(pool))[:int(POOL_SHARE * len(pool))])
@@ -137,6 +137,11 @@ def simulate(corpus: str, strategy: str, seed: int, batch: int, budget: float, o
             rest = np.setdiff1d(np.arange(len(pool)), labelled)
             scores = np.zeros((len(pool), len(hierarchy.labels)), dtype=np.float32)
             scores[rest] = learner.scores([texts[i] for i in rest])
+
+
+def rounds_target(budget: float, n_train: int) -> int:
+    """Labels at the end: ``budget`` of the training set, at most the seed's pool (``POOL_SHARE``)."""
+    return min(math.ceil(budget * n_train), int(POOL_SHARE * n_train))
 
 
 def curves(records: list[dict], split: str = "test") -> dict:
@@ -199,8 +204,10 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--batch", type=int, default=50, help="documents labelled a round")
-    parser.add_argument("--budget", type=float, default=0.10, help="stop at this share of the pool labelled")
-    parser.add_argument("--out", type=Path, default=None, help="folder for records.jsonl and the zero-shot cache")
+    parser.add_argument("--budget", type=float, default=0.10,
+                        help="stop at this share of the training set labelled (at most the pool: 90 %%)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for records.jsonl (a rerun continues it) and the zero-shot cache")
     parser.add_argument("--table", nargs="+", type=Path, default=None, help="print the tables of these folders")
     parser.add_argument("--plot", type=Path, default=None, help="with --table: the test curves as an image")
     args = parser.parse_args()
@@ -213,7 +220,20 @@ def main() -> None:
         print(f"skipped: {SHARED / args.corpus} is absent", file=sys.stderr)
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "records.jsonl").open("a", encoding="utf-8") as sink:
+    # A rerun continues: the (strategy, seed) runs already complete in records.jsonl are kept and
+    # skipped, a partial one is dropped and run again (never two copies of one point in the means).
+    n_train = sum(1 for line in (SHARED / args.corpus / f"{CORPORA[args.corpus]}.jsonl").open(encoding="utf-8")
+                  if line.strip())
+    rounds = math.ceil(rounds_target(args.budget, n_train) / args.batch)
+    path = args.out / "records.jsonl"
+    earlier = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] \
+        if path.is_file() else []
+    count: dict = {}
+    for r in earlier:
+        count[(r["strategy"], r["seed"])] = count.get((r["strategy"], r["seed"]), 0) + 1
+    done = {key for key, n in count.items() if n == rounds}
+    path.write_text("".join(json.dumps(r) + "\n" for r in earlier if (r["strategy"], r["seed"]) in done), encoding="utf-8")
+    with path.open("a", encoding="utf-8") as sink:
         def record_to(record: dict) -> None:
             print(json.dumps(record), flush=True)
             sink.write(json.dumps(record) + "\n")
@@ -221,6 +241,8 @@ def main() -> None:
 
         for strategy in args.strategies:
             for seed in args.seeds:
+                if (strategy, seed) in done:
+                    continue
                 simulate(args.corpus, strategy, seed, args.batch, args.budget, args.out, record_to)
 
 

@@ -399,7 +399,7 @@ class TrainConfig(_JSONConfig):
         replay_documents (int, *optional*): with ``init_from``, the epochs read only the training
             documents the starting model never saw and a seeded sample of at most this many of those it
             did (``hpt_core.replay``: a quick round of the labelling loop); the lexical channel and
-            the blend still fit on every document. ``None`` reads every document.
+            the blend still fit on every document (up to ``fit_documents``). ``None`` reads every document.
         report_to (str, *optional*): also send the configuration, per-step loss and learning rate,
             per-epoch dev figures and the final figures to ``"tensorboard"`` or ``"mlflow"``
             (accelerate's trackers; ``hpt_core.tracking`` says where they go).

@@ -11,9 +11,10 @@ Strategies (``STRATEGIES``; pick with ``strategy=``):
   the call was close, which is what an annotator needs to look at.
 * ``"margin+diverse"``: the ``DIVERSE_POOL`` × n closest calls, then n of them spread out in TF-IDF
   space (greedy k-centre on cosine distance), so a batch is not n near-copies of one confusion.
-* ``"flat-margin"``: plain uncertainty, blind to the tree — the best label's score minus the
-  runner-up's over *all* labels (small-text's ``BreakingTies`` on our scores): the baseline the
-  hierarchy-aware margin is measured against (``benchmarks/active_learning.py``).
+* ``"flat-margin"``: plain uncertainty, blind to the tree — the best leaf's score minus the
+  runner-up leaf's, anywhere in the tree (small-text's ``BreakingTies`` on our scores, as a flat
+  classifier over the leaves would rank): the baseline the hierarchy-aware margin is measured
+  against (``benchmarks/active_learning.py``). Its suggestions report that call (the two leaves).
 * ``"random"``: a seeded random sample — the baseline every strategy must beat.
 
 Scores come from the run's decided scores (``evaluation.run_scorer``: the model with its channel
@@ -95,18 +96,23 @@ def closest_calls(scores: np.ndarray, hierarchy) -> list[tuple[list[str], float,
     return out
 
 
-def flat_margin_order(scores: np.ndarray) -> np.ndarray:
-    """Rows by the margin between their two best labels anywhere in the tree, smallest first (ties:
-    the earlier row). scores (N, C) -> (N,) row indices.
+def flat_calls(scores: np.ndarray, hierarchy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plain uncertainty, as a flat classifier over the tree's leaves would read it: for each row
+    of ``scores`` (N, C), the margin between its two best-scoring leaves anywhere in the tree and
+    those two leaves' label indices. (Over every label instead, the two best would mostly be a
+    label and its own parent: the gap between depths, not a call between labels.)
 
-    >>> flat_margin_order(np.array([[3.0, 0.0], [1.0, 0.9], [2.0, -2.0]])).tolist()
-    [1, 0, 2]
+    Returns margins (N,), best (N,) and runner-up (N,) label indices.
     """
     scores = np.asarray(scores, dtype=np.float64)
-    if scores.shape[1] < 2:
-        return np.arange(len(scores))
-    top2 = -np.sort(-scores, axis=1)[:, :2]
-    return np.argsort(top2[:, 0] - top2[:, 1], kind="stable")
+    leaves = np.array([i for i, label in enumerate(hierarchy.labels) if hierarchy.is_leaf(label)], dtype=np.int64)
+    if len(leaves) < 2:
+        return np.full(len(scores), np.inf), np.full(len(scores), leaves[0] if len(leaves) else 0), \
+            np.full(len(scores), -1)
+    top2 = np.argsort(-scores[:, leaves], axis=1, kind="stable")[:, :2]
+    best, second = leaves[top2[:, 0]], leaves[top2[:, 1]]
+    rows = np.arange(len(scores))
+    return scores[rows, best] - scores[rows, second], best, second
 
 
 def _spread(candidates: list[int], texts: list[str], n: int) -> list[int]:
@@ -146,7 +152,13 @@ def suggest(scores: np.ndarray, texts: list[str], hierarchy, n: int = 50, strate
     if strategy == "random":
         order = list(np.random.default_rng(seed).permutation(len(texts))[:n])
     elif strategy == "flat-margin":
-        order = flat_margin_order(np.asarray(scores))[:n].tolist()
+        flat, flat_best, flat_second = flat_calls(scores, hierarchy)
+        order = np.argsort(flat, kind="stable")[:n].tolist()
+        # each suggestion reports the call it was ranked by: the two best leaves and their margin
+        labels, depths, picked = hierarchy.labels, hierarchy.depths, set(order)
+        calls = [(call[0], float(flat[i]), depths[flat_best[i]], labels[flat_best[i]],
+                  labels[flat_second[i]] if flat_second[i] >= 0 else None) if i in picked else call
+                 for i, call in enumerate(calls)]
     else:
         by_margin = sorted(range(len(texts)), key=lambda i: (calls[i][1], i))
         order = by_margin[:n] if strategy == "margin" else _spread(by_margin[:DIVERSE_POOL * n], texts, n)

@@ -296,16 +296,15 @@ def _train(config: RunConfig, data, run_dir: Path, accelerator, main: bool, set_
     # (known before any fit, so that a source whose training set cannot be known stops the run here).
     epoch_rows, new_documents = None, None
     if tc.replay_documents is not None:
-        epoch_rows, new_documents = replay_selection([d.text for d in train_docs], trained_on(tc.init_from),
-                                                     tc.replay_documents, tc.seed)
+        epoch_rows, new_documents = replay_selection(train_docs, trained_on(tc.init_from), tc.replay_documents, tc.seed)
         if not epoch_rows:
             raise HPTInputError("--replay 0 and no training document is new to the model it starts from: nothing to "
                                 "train on")
         if main:
             logger.info("replay round: the epochs read the %d document(s) new to that model and %d of the %d it "
                         "learnt from", new_documents, len(epoch_rows) - new_documents, len(train_docs) - new_documents)
-    if main:  # the next round's replay asks which texts this run's model learnt from
-        write_trained_on(run_dir, [d.text for d in train_docs])
+    if main:  # the next round's replay asks which documents this run's model learnt from
+        write_trained_on(run_dir, train_docs)
     model = build_model(config.model, hierarchy)
     if tc.init_from is not None:  # a warm start; a checkpoint of this run, loaded below, comes first
         source = load_initial_weights(model, tc.init_from)

@@ -302,8 +302,9 @@ class Workspace:
                        score_test: bool = True) -> RunConfig:
         """A fresh run like ``run_dir``'s — its method, recipe, settings and seed — on dataset
         ``dataset``'s files as they are now (the retrain of the labelling loop: issue 23). A
-        zero-shot run, which trained nothing, is followed by the default recipe's HPT.
-        ``warm_start``: begin from ``run_dir``'s trained model for at most
+        zero-shot run, which trained nothing, is followed by the default recipe's HPT; a warm-started
+        run by the training settings of the first run of its chain (``_fresh_training``). Every
+        labelled document is trained on (no low-resource sample). ``warm_start``: begin from ``run_dir``'s trained model for at most
         ``warm_start.WARM_START_EPOCHS`` epochs instead of from the pretrained backbone, each epoch
         reading the documents new to that model and ``warm_start.WARM_START_REPLAY`` of the others
         (``hpt_core.replay``; a trained run only: a zero-shot run has no model to start from), its
@@ -324,7 +325,10 @@ class Workspace:
             config = RunConfig(data=config.data, model=resolve_method("hpt", recipe=DEFAULT_RECIPE),
                                train=train_recipe(DEFAULT_RECIPE), pipeline=pipeline_recipe(DEFAULT_RECIPE))
         files = self.dataset_files(dataset)
-        config = config.replace(data=files if score_test else files.replace(test=None), name="")
+        config = config.replace(data=files if score_test else files.replace(test=None), name="",
+                                # every labelled document is trained on: a low-resource sample of the grown
+                                # split would drop new labels and redraw the old ones
+                                train=config.train.replace(low_resource=None))
         if warm_start:
             if not runs.has_trained_model(run_dir):
                 raise HPTInputError("this run has no trained model yet to start from", run_dir)
@@ -337,7 +341,7 @@ class Workspace:
                 config = config.replace(train=config.train.replace(
                     init_from=source, epochs=min(config.train.epochs, LEGACY_WARM_START_EPOCHS), replay_documents=None))
         else:
-            config = config.replace(train=config.train.replace(init_from=None, replay_documents=None))
+            config = config.replace(train=_fresh_training(config.train))
         return config
 
     def learning_curve(self, dataset: str) -> list[dict]:
@@ -627,3 +631,24 @@ def _relabelled(err: HPTInputError, names: dict[str, str]) -> HPTInputError:
 
     return HPTInputError(fix(err.problem) or err.problem, fix(err.file), err.line)
 
+
+def _fresh_training(train):
+    """The training settings a fresh retrain of a run with ``train`` (a ``TrainConfig``) uses: those
+    of the first run of its warm-start chain — a quick round holds one epoch and a decayed rate, not
+    what a fresh run from the pretrained backbone should train with — or, where the chain cannot be
+    followed (a source deleted), the default recipe's epochs and schedule."""
+    from hpt_core.predict import model_dir_of
+    from hpt_core.recipes import DEFAULT_RECIPE, train_recipe
+
+    seen = set()
+    while train.init_from is not None and train.init_from not in seen:
+        seen.add(train.init_from)
+        try:
+            folder = model_dir_of(train.init_from)
+            run_dir = folder if (folder / runs.RUN_CONFIG).is_file() else folder.parent
+            train = RunConfig.from_json(run_dir / runs.RUN_CONFIG).train
+        except (HPTInputError, OSError, ValueError):
+            recipe = train_recipe(DEFAULT_RECIPE)
+            train = train.replace(epochs=recipe.epochs, schedule=recipe.schedule, warmup_ratio=recipe.warmup_ratio)
+            break
+    return train.replace(init_from=None, replay_documents=None, low_resource=None)

@@ -242,6 +242,17 @@ def test_label_suggests_the_closest_calls_and_saves_labels_into_the_dataset(work
     legacy = Workspace(workspace).retrain_config(workspace / "runs" / "on-task", "task", warm_start=True)
     assert legacy.train.init_from and legacy.train.replay_documents is None
     assert legacy.train.epochs == min(original["train"]["epochs"], 3)
+    # "train fresh" after a quick round trains as the first run of the chain did, not one decayed epoch
+    quick = workspace / "runs" / "quick-round"
+    quick.mkdir()
+    from hpt_core.config import RunConfig
+
+    RunConfig.from_json(launched[0] / "run.json").to_json(quick / "run.json")  # the quick round launched above
+    fresh = Workspace(workspace).retrain_config(quick, "task").train
+    assert (fresh.epochs, fresh.schedule, fresh.warmup_ratio) == (original["train"]["epochs"],
+                                                                  original["train"]["schedule"],
+                                                                  original["train"]["warmup_ratio"])
+    assert fresh.init_from is None and fresh.replay_documents is None
 
 
 def test_results_of_a_zero_shot_run_evaluate_and_download(workspace, task_files, tiny_backbone):  # noqa: F811

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from hpt_core.config import DataSpec, RunConfig, TrainConfig
+from hpt_core.documents import Document
 from hpt_core.errors import HPTInputError
 from hpt_core.methods import resolve_method
 from hpt_core.replay import TRAINED_ON, fingerprint, replay_selection
@@ -53,7 +54,7 @@ def test_a_replay_round_trains_on_the_new_documents_and_a_sample_of_the_old(trai
         (round_dir / "train.log").read_text()
     # the next round knows what this one learnt from: all of its training texts
     recorded = set(json.loads((round_dir / TRAINED_ON).read_text())["fingerprints"])
-    assert {fingerprint(d["text"]) for d in NEW} <= recorded and len(recorded) == n_old + 3
+    assert {fingerprint(d["text"], d["labels"]) for d in NEW} <= recorded and len(recorded) == n_old + 3
 
 
 def test_a_run_from_before_the_record_is_read_from_its_training_file(trained_run, tmp_path, tiny_backbone,
@@ -81,13 +82,17 @@ def test_a_replay_that_cannot_know_what_is_new_is_refused_before_training(traine
         TrainConfig(init_from="x", replay_documents=-1)
 
 
-def test_the_replayed_sample_is_seeded_and_bounded():
-    texts = [f"text {i}" for i in range(20)]
-    seen = {fingerprint(t) for t in texts[:15]}
-    rows, new = replay_selection(texts, seen, 4, seed=1)
+def test_the_replayed_sample_is_seeded_and_bounded_and_a_relabelled_document_is_new():
+    docs = [Document(f"text {i}", ["A"]) for i in range(20)]
+    seen = {fingerprint(d.text, d.labels) for d in docs[:15]}
+    rows, new = replay_selection(docs, seen, 4, seed=1)
     assert new == 5 and len(rows) == 9 and set(range(15, 20)) <= set(rows)
-    assert rows == replay_selection(texts, seen, 4, seed=1)[0] != replay_selection(texts, seen, 4, seed=2)[0]
-    assert replay_selection(texts, seen, 100, seed=1)[0] == list(range(20))  # fewer old documents than asked: all
+    assert rows == replay_selection(docs, seen, 4, seed=1)[0] != replay_selection(docs, seen, 4, seed=2)[0]
+    assert replay_selection(docs, seen, 100, seed=1)[0] == list(range(20))  # fewer old documents than asked: all
+    # a document corrected since (Workspace.relabel) is new to the model that learnt its old labels
+    docs[3] = Document("text 3", ["B"])
+    rows, new = replay_selection(docs, seen, 0, seed=1)
+    assert new == 6 and 3 in rows
 
 
 def test_the_cli_takes_replay(tmp_path):
@@ -116,6 +121,6 @@ def test_a_run_whose_training_file_changed_since_is_not_guessed(trained_run, tmp
     config = json.loads((old / "run.json").read_text())
     config["data"]["train"] = str(grown)
     (old / "run.json").write_text(json.dumps(config))
-    with pytest.raises(HPTInputError, match="training file has changed since that run trained") as err:
+    with pytest.raises(HPTInputError, match="training file may have changed since that run trained") as err:
         train(_config(task_files, tiny_backbone, init_from=str(old), replay_documents=5), tmp_path / "r")
     assert str(grown) in str(err.value)

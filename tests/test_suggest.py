@@ -82,9 +82,13 @@ def test_cli_suggests_from_a_pool_file_with_its_line_numbers(trained_run, tmp_pa
 
 
 def test_plain_uncertainty_ignores_the_tree():
-    """flat-margin (small-text's BreakingTies): the two best labels anywhere compete — text 1's
-    branches are nearly tied (A 0.1, B 0.0) but its leaf B1 is far above every other label, so the
-    flat margin calls it sure while the tree's margin calls it the closest call."""
+    """flat-margin (small-text's BreakingTies over the leaves): the two best leaves anywhere compete —
+    text 1's branches are nearly tied (A 0.1, B 0.0) but its leaf B1 is far above every other leaf,
+    so the flat margin calls it sure while the tree's margin calls it the closest call."""
     scores = np.stack([_scores(A=3.0, B=-3.0, A1=2.0, A2=1.5), _scores(A=0.1, B=0.0, A1=1.0, B1=4.0)])
-    assert [s.index for s in suggest(scores, ["x", "y"], H, n=1, strategy="flat-margin")] == [0]
+    flat = suggest(scores, ["x", "y"], H, n=2, strategy="flat-margin")
+    assert [s.index for s in flat] == [0, 1]
+    # each reports the call it was ranked by: its two best leaves (never a label and its own parent)
+    assert (flat[0].chosen, flat[0].runner_up, flat[0].depth) == ("A1", "A2", 2)
+    assert flat[0].margin == pytest.approx(0.5) and flat[1].margin == pytest.approx(3.0)
     assert [s.index for s in suggest(scores, ["x", "y"], H, n=1, strategy="margin")] == [1]

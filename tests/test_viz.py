@@ -245,3 +245,6 @@ def test_a_branch_too_wide_to_name_in_the_tree_is_the_one_listed():
     assert viz.crowded_branch(h, "D1") is None and viz.crowded_branch(h) is None
     flat = LabelHierarchy([("Root", f"L{k}") for k in range(120)])
     assert viz.crowded_branch(flat) == flat.root
+    # 30 children, one of them over 2,000 leaves: the other 29 boxes are slivers, so listed too
+    uneven = LabelHierarchy([("Root", f"C{k}") for k in range(30)] + [("C0", f"leaf{k}") for k in range(2000)])
+    assert viz.crowded_branch(uneven) == uneven.root and viz.crowded_branch(uneven, "C1") == uneven.root

@@ -253,14 +253,12 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
             hover.append(_hover_text(hierarchy, label, depth, count))
     level = icicle_level(hierarchy, focus)
     if emphasis and marked:  # the whole depth: the emphasised paths are readable at every level
-        level, maxdepth, shown_rows = root, -1, EMPHASIS_ROWS
+        level, maxdepth = root, -1
+        height = _icicle_height(max([EMPHASIS_ROWS] + [_view_rows(hierarchy, node, rows)
+                                                       for node in _visible(hierarchy, root, -1)]))
     else:
         maxdepth = icicle_maxdepth(hierarchy, level, rows)
-        shown_rows = _view_rows(hierarchy, level, rows)
-    # Height: about ROW_PX a box of the deepest column shown — and of the deepest column any one click
-    # opens: Plotly drills down in the browser without asking the app, and 53 children of one WOS
-    # domain squeezed into the start view's height lost every name.
-    rows_needed = max([shown_rows] + [_view_rows(hierarchy, node, rows) for node in _visible(hierarchy, level, maxdepth)])
+        height = icicle_height(hierarchy, level, rows)
     fig = go.Figure(go.Icicle(
         ids=ids, parents=parents, labels=names, values=values, branchvalues="total",
         level=level if level != root else None, maxdepth=maxdepth,
@@ -270,7 +268,21 @@ def icicle_figure(hierarchy, counts: Sequence[int] | Mapping[str, int] | None = 
         pathbar=dict(visible=True, side="top", thickness=22), sort=False,
     ))
     fig.update_layout(uniformtext=dict(minsize=10, mode="hide"))
-    return _layout(fig, title, height=int(min(MAX_HEIGHT, max(420, ROW_PX * rows_needed + FRAME_PX))))
+    return _layout(fig, title, height=height)
+
+
+def _icicle_height(rows_needed: int) -> int:
+    return int(min(MAX_HEIGHT, max(420, ROW_PX * rows_needed + FRAME_PX)))
+
+
+def icicle_height(hierarchy, level: str, rows: int = ICICLE_ROWS) -> int:
+    """The height (px) of the icicle view started at ``level``: about ``ROW_PX`` a box of the
+    deepest column shown — and of the deepest column any one click opens (Plotly drills down in
+    the browser without asking the app, and 53 children of one WOS domain squeezed into the start
+    view's height lost every name) — within ``MAX_HEIGHT``."""
+    maxdepth = icicle_maxdepth(hierarchy, level, rows)
+    return _icicle_height(max([_view_rows(hierarchy, level, rows)] + [
+        _view_rows(hierarchy, node, rows) for node in _visible(hierarchy, level, maxdepth)]))
 
 
 #: The most boxes one column of the icicle can name at :data:`MAX_HEIGHT` (59).
@@ -278,14 +290,21 @@ NAMED_ROWS = (MAX_HEIGHT - FRAME_PX) // ROW_PX
 
 
 def crowded_branch(hierarchy, focus: str | None = None) -> str | None:
-    """The label (or the root) whose children the icicle opened at ``focus`` shows but cannot name:
-    more than :data:`NAMED_ROWS` of them, whose boxes would be too thin for any name at the height
-    cap. ``None`` when every name of that view fits. The app lists that branch's children beside the
+    """The label (or the root) whose children the icicle opened at ``focus`` shows but cannot all
+    name: more than :data:`NAMED_ROWS` of them (too thin for any name at the height cap), or one
+    so small beside its siblings (a box is a child's share of the leaves below) that its box is
+    under ``ROW_PX - 2`` px. ``None`` when every child's name fits. The app lists that branch's children beside the
     tree, so that a branch of any width has every name readable (issue 21)."""
     if len(hierarchy) <= MAX_NAMED_NODES:  # the node-link drawing names every node
         return None
     level = icicle_level(hierarchy, focus)
-    return level if len(hierarchy.children(level)) > NAMED_ROWS else None
+    kids = hierarchy.children(level)
+    if not kids:
+        return None
+    # a child's box is its share of the leaves below the view's start (the icicle's values)
+    below = _leaves_under(hierarchy)
+    smallest_px = min(below[k] for k in kids) / below[level] * (icicle_height(hierarchy, level) - FRAME_PX)
+    return level if len(kids) > NAMED_ROWS or smallest_px < ROW_PX - 2 else None
 
 
 def _visible(hierarchy, level: str, maxdepth: int) -> list[str]:
