@@ -61,6 +61,14 @@ def one_run(run_dir: Path) -> None:
         st.info(f"No results yet (state: {md(state)}). They appear when training finishes; follow it on the Train page.",
                 icon=":material/info:")
         return
+    replay = metrics.get("replay")
+    if isinstance(replay, dict):  # a quick round of the labelling loop (hpt_core.replay)
+        st.caption(f"A quick round: its epoch read the {replay.get('new_documents', 0):,} documents new to the model it "
+                   f"started from and {replay.get('replayed_documents', 0):,} of the others; the lexical channel and "
+                   "the blend were fitted on every training document."
+                   + ("" if "test" in splits else " Scored on dev only (the learning curve's figure): tick *Also "
+                      "score the test split* on the Label page for the next round, or run `python -m hpt_core "
+                      f"evaluate --run-dir RUN --data TEST_FILE` with RUN this run's folder, {md(str(run_dir))}."))
     split = st.segmented_control("Split", splits, default=splits[0], key="results_split") or splits[0]
     report = metrics[split]
     c = st.columns(5)

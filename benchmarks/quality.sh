@@ -142,3 +142,13 @@ python benchmarks/lexical_fitters.py                                            
 /usr/bin/time -v python -m hpt_core train "${AMZ[@]}" --lexical-fit ridge --run-dir runs/s16-amazon-ridge
 python benchmarks/costs.py --cells 1000x38,3000x531,10000x531,1000x5060 --cell-timeout 1200 --out runs/s16-costs --lexical-fit ridge
 /usr/bin/time -v python -m hpt_core train "${AMZ[@]}" --lexical-fit ridge-votes --run-dir runs/s16-amazon-ridge-votes
+
+# Session 17: the labelling loop's quick round (issue 23), today's wos1k defaults, what to label next
+/usr/bin/time -v python -m hpt_core train "${WOS[@]}" --run-dir runs/s17-wos                  # calibration: test ECE 0.041
+# runs/s15-20ng-lr-plus50.jsonl: 20ng-LR plus 50 documents of the full training set (docs/benchmarks.md, session 15)
+/usr/bin/time -v python -m hpt_core train --taxonomy $B/20ng/taxonomy.tsv --train runs/s15-20ng-lr-plus50.jsonl --dev $B/20ng/dev.jsonl --init-from runs/s15-20ng-lr --epochs 1 --replay 500 --run-dir runs/s17-replay-round
+/usr/bin/time -v python -m hpt_core train --taxonomy $B/20ng/taxonomy.tsv --train runs/s15-20ng-lr-plus50.jsonl --dev $B/20ng/dev.jsonl --init-from runs/s15-20ng-lr --epochs 1 --replay 500 --schedule linear --warmup-ratio 0.1 --run-dir runs/s17-replay-linear
+python -m hpt_core evaluate --run-dir runs/s17-replay-linear --data $B/20ng/test2k.jsonl --json    # test, outside the round
+python benchmarks/active_learning.py --corpus 20ng --out runs/s17-al-20ng
+python benchmarks/active_learning.py --corpus amazon531 --out runs/s17-al-amazon531
+python benchmarks/active_learning.py --table runs/s17-al-20ng runs/s17-al-amazon531 --plot docs/active_learning.png

@@ -339,6 +339,21 @@ def test_results_show_the_multi_path_documents_alone_where_there_are_some(worksp
         path.write_text(original)
 
 
+def test_results_say_what_a_quick_round_read_and_that_test_was_not_scored(workspace):
+    """Issue 23: a quick round's Results say which documents its epoch read and, when it scored
+    dev only, how to score test — not a silent missing split."""
+    path = workspace / "runs" / "tiny-hpt" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics.pop("test")
+    metrics["replay"] = {"new_documents": 50, "replayed_documents": 500, "epoch_documents": 550}
+    path.write_text(json.dumps(metrics))
+    at = open_page("results")
+    ok(at, "results")
+    line = next(c.value for c in at.caption if "A quick round" in c.value)
+    assert "the 50 documents new to the model" in line and "500 of the others" in line
+    assert "Scored on dev only" in line and "hpt_core evaluate" in line
+
+
 def test_predict_text_and_file(workspace):
     at = open_page("predict")
     at.text_area(key="predict_text").input("the striker scored a penalty goal on the pitch")
