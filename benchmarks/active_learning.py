@@ -97,9 +97,11 @@ def zero_shot_scores(hierarchy, pool_texts, dev_docs, cache: Path) -> np.ndarray
     return scores
 
 
-def simulate(corpus: str, strategy: str, seed: int, batch: int, budget: float, out: Path, record_to) -> None:
+def simulate(corpus: str, strategy: str, seed: int, batch: int, budget: float, out: Path, record_to,
+             cold_start: str = "zero-shot") -> None:
     """One strategy and seed from zero labels to ``budget`` of the pool; each round's record is
-    handed to ``record_to`` as it ends."""
+    handed to ``record_to`` as it ends. ``cold_start``: what picks the first batch — the strategy on
+    the zero-shot scores, or ``"random"`` (the strategy's name then says so)."""
     hierarchy = LabelHierarchy.read(SHARED / corpus / "taxonomy.tsv")
     pool = everything = read_corpus(SHARED / corpus / f"{CORPORA[corpus]}.jsonl", hierarchy)
     dev = read_corpus(SHARED / corpus / "dev.jsonl", hierarchy)
@@ -114,8 +116,9 @@ def simulate(corpus: str, strategy: str, seed: int, batch: int, budget: float, o
     dev_gold, test_gold = hierarchy.multi_hot([d.labels for d in dev]), hierarchy.multi_hot([d.labels for d in test])
     learner = Learner(hierarchy, [d.text for d in dev], dev_gold)
     labelled: list[int] = []
-    scores = None if strategy == "random" else zero_shot_scores(
+    scores = None if strategy == "random" or cold_start == "random" else zero_shot_scores(
         hierarchy, [d.text for d in everything], dev, out / f"{corpus}-zero-shot.npy")[kept]
+    name = strategy if cold_start == "zero-shot" or strategy == "random" else f"{strategy}, random first batch"
     round_ = 0
     while len(labelled) < target:
         started = time.perf_counter()
@@ -128,7 +131,7 @@ def simulate(corpus: str, strategy: str, seed: int, batch: int, budget: float, o
         learner.fit([texts[i] for i in labelled], gold[labelled], seed)
         fit_s = time.perf_counter() - started
         round_ += 1
-        record = {"corpus": corpus, "strategy": strategy, "seed": seed, "round": round_, "labelled": len(labelled),
+        record = {"corpus": corpus, "strategy": name, "seed": seed, "round": round_, "labelled": len(labelled),
                   "rule": learner.rule, "dev": figures(dev_gold, learner.scores(learner.dev_texts), hierarchy, learner.rule),
                   "test": figures(test_gold, learner.scores([d.text for d in test]), hierarchy, learner.rule),
                   "select_seconds": round(chosen_s, 2), "fit_seconds": round(fit_s, 2)}
@@ -182,7 +185,8 @@ def table(folders: list[Path], plot: Path | None) -> None:
         lines = curves(records, "test")
         corpora = sorted({c for c, _ in lines})
         fig = make_subplots(rows=1, cols=len(corpora), subplot_titles=[f"{c}: test macro-F1" for c in corpora])
-        colours = {"margin+diverse": "#d62728", "margin": "#ff7f0e", "flat-margin": "#1f77b4", "random": "#7f7f7f"}
+        colours = {"margin+diverse": "#d62728", "margin": "#ff7f0e", "flat-margin": "#1f77b4", "random": "#7f7f7f",
+                   "margin, random first batch": "#2ca02c"}
         for col, corpus in enumerate(corpora, start=1):
             for (c, strategy), curve in sorted(lines.items()):
                 if c != corpus:
@@ -203,6 +207,8 @@ def main() -> None:
     parser.add_argument("--corpus", choices=list(CORPORA), default=None)
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--cold-start", choices=["zero-shot", "random"], default="zero-shot",
+                        help="what picks the first batch: the strategy on the zero-shot scores (default) or random")
     parser.add_argument("--batch", type=int, default=50, help="documents labelled a round")
     parser.add_argument("--budget", type=float, default=0.10,
                         help="stop at this share of the training set labelled (at most the pool: 90 %%)")
@@ -241,9 +247,11 @@ def main() -> None:
 
         for strategy in args.strategies:
             for seed in args.seeds:
-                if (strategy, seed) in done:
+                name = strategy if args.cold_start == "zero-shot" or strategy == "random" else \
+                    f"{strategy}, random first batch"
+                if (name, seed) in done:
                     continue
-                simulate(args.corpus, strategy, seed, args.batch, args.budget, args.out, record_to)
+                simulate(args.corpus, strategy, seed, args.batch, args.budget, args.out, record_to, args.cold_start)
 
 
 if __name__ == "__main__":

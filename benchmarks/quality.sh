@@ -151,4 +151,7 @@ python benchmarks/costs.py --cells 1000x38,3000x531,10000x531,1000x5060 --cell-t
 python -m hpt_core evaluate --run-dir runs/s17-replay-linear --data $B/20ng/test2k.jsonl --json    # test, outside the round
 python benchmarks/active_learning.py --corpus 20ng --out runs/s17-al-20ng
 python benchmarks/active_learning.py --corpus amazon531 --out runs/s17-al-amazon531
-python benchmarks/active_learning.py --table runs/s17-al-20ng runs/s17-al-amazon531 --plot docs/active_learning.png
+# (the plot: the --table line below, with the random-first-batch runs too)
+python benchmarks/active_learning.py --corpus 20ng --strategies margin --cold-start random --out runs/s17-al-20ng-rs
+python benchmarks/active_learning.py --corpus amazon531 --strategies margin --cold-start random --out runs/s17-al-amazon531-rs
+python benchmarks/active_learning.py --table runs/s17-al-20ng runs/s17-al-20ng-rs runs/s17-al-amazon531 runs/s17-al-amazon531-rs --plot docs/active_learning.png
