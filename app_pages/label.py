@@ -94,7 +94,6 @@ def retrain_and_curve() -> None:
 
 retrain_and_curve()
 
-
 with st.form("label_pool"):
     pasted = st.text_area("Unlabelled texts, one a line", height=120, key="label_pasted",
                           placeholder="Paste texts here, or upload a file below")

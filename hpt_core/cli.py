@@ -491,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=50, help="how many to suggest")
     p.add_argument("--strategy", choices=list(SUGGEST_STRATEGIES), default="margin",
                    help="margin: the closest call between siblings on the best path (default); margin+diverse: "
-                        "the same, spread out in TF-IDF space; flat-margin: the two best labels anywhere in the "
+                        "the same, spread out in TF-IDF space; flat-margin: the two best leaves anywhere in the "
                         "tree (plain uncertainty); random: a seeded sample (the baseline)")
     p.add_argument("--seed", type=int, default=0, help="for --strategy random")
     p.add_argument("--json", action="store_true", help="one JSON list (line numbers of the pool file included)")

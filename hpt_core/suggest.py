@@ -33,7 +33,7 @@ from hpt_core.errors import HPTInputError
 
 #: The strategies, each with the name the app shows.
 STRATEGY_NAMES = {"margin": "closest call between siblings", "margin+diverse": "closest calls, spread out",
-                  "flat-margin": "two best labels anywhere (plain uncertainty)", "random": "random (the baseline)"}
+                  "flat-margin": "two best leaves anywhere (plain uncertainty)", "random": "random (the baseline)"}
 STRATEGIES = tuple(STRATEGY_NAMES)
 #: ``margin+diverse`` spreads n suggestions over the DIVERSE_POOL × n closest calls.
 DIVERSE_POOL = 4

@@ -461,23 +461,29 @@ def big_workspace(workspace, big_trained_run, big_task_files):
     return workspace
 
 
+def open_data_page(dataset: str):
+    """The Data page of workspace dataset ``dataset``, rendered whole and without an error."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["dataset"] = dataset
+    at.run()
+    at.switch_page(PAGES["data"][0]).run()
+    ok(at, "data")
+    assert not at.error, texts(at.error)
+    return at
+
+
 def test_every_child_of_a_branch_too_wide_for_the_tree_is_listed(workspace):
     """Issue 21: a branch of 300 children cannot name its boxes at the figure's height cap; opening
     it (a search or a click) lists every child, with its documents, beside the tree."""
-    from streamlit.testing.v1 import AppTest
-
     from hpt_core.workspace import Workspace
 
     taxonomy = "Root\tWide\tNarrow\n" + "Wide\t" + "\t".join(f"kind {k}" for k in range(300)) + "\nNarrow\tn1\tn2\n"
     docs = "".join(json.dumps({"text": f"about kind {k}", "labels": ["Wide", f"kind {k}"]}) + "\n" for k in range(0, 300, 30))
     Workspace(workspace).save_uploaded_dataset("wide", taxonomy.encode(), ".tsv", docs.encode(), ".jsonl",
                                                given={"dev": (docs.encode(), ".jsonl", "dev.jsonl")})
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params["dataset"] = "wide"
-    at.run()
-    at.switch_page(PAGES["data"][0]).run()
-    ok(at, "data")
-    assert not at.error, texts(at.error)
+    at = open_data_page("wide")
     # at the root, Narrow's box is 2 leaves of 302: too thin for its name, so the two are listed
     assert list(next(d.value for d in at.dataframe if "children" in d.value.columns)["label"]) == ["Wide", "Narrow"]
     at.selectbox(key="data_focus").set_value("Wide").run()
@@ -490,14 +496,7 @@ def test_every_child_of_a_branch_too_wide_for_the_tree_is_listed(workspace):
 
 
 def test_a_5000_label_tree_is_an_icicle_with_names_and_search(big_workspace):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params["dataset"] = "big"
-    at.run()
-    at.switch_page(PAGES["data"][0]).run()
-    ok(at, "data")
-    assert not at.error, texts(at.error)
+    at = open_data_page("big")
     assert by_label(at.metric, "Labels").value == "5000"
     tree = tree_of(at)["data"][0]
     assert tree["type"] == "icicle" and len(tree["ids"]) == 5001
